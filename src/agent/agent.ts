@@ -1,0 +1,205 @@
+// An agent: joins the farm, leases tasks that fit its free cores, runs them side by side, keeps
+// their leases alive with heartbeats, and stops them when told. SIGTERM drains (finish running
+// tasks, take no new ones); SIGINT stops now and gives running tasks back.
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism, hostname, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { LeasedTask } from '../coordinator/services/leasing.js';
+import { DROVER_VERSION } from '../version.js';
+import { BlobCache } from './blob-cache.js';
+import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
+import { loadIdentity, saveIdentity } from './identity.js';
+import { scriptProgram, type ProgramFactory } from './task-program.js';
+import { type Launcher, TaskRun } from './task-runner.js';
+
+export interface AgentOptions {
+  servers: string[];
+  joinToken: string;
+  name?: string;
+  slots?: number;
+  workDir: string;
+  labels?: Record<string, string>;
+  launcher?: Launcher;
+  sandbox?: boolean;
+  programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
+  log?: (line: string) => void;
+}
+
+interface RegisterAnswer {
+  agentId: string;
+  agentToken: string;
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+}
+
+const LEASE_WAIT_SECONDS = 20;
+
+export class Agent {
+  private readonly client: ApiClient;
+  private readonly running = new Map<string, TaskRun>();
+  private readonly stopping = new AbortController();
+  private draining = false;
+  private heartbeatSeconds = 5;
+  private wake: (() => void) | null = null;
+  readonly slots: number;
+  readonly name: string;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.client = new ApiClient(opts.servers);
+    this.slots = opts.slots ?? availableParallelism();
+    this.name = opts.name ?? hostname();
+    this.log = opts.log ?? ((line) => console.log(`[agent ${this.name}] ${line}`));
+  }
+
+  private get usedCores(): number {
+    let used = 0;
+    for (const run of this.running.values()) used += run.cores;
+    return used;
+  }
+
+  async run(): Promise<void> {
+    await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
+    await this.register();
+    const blobs = new BlobCache(join(this.opts.workDir, 'blobs'), this.client);
+    const deps = {
+      client: this.client,
+      blobs,
+      workDir: this.opts.workDir,
+      logLimitBytes: Number(process.env.DROVER_LOG_LIMIT_BYTES ?? 16 * 1024 ** 2),
+      outputFileLimitBytes: Number(process.env.DROVER_OUTPUT_LIMIT_BYTES ?? 1024 ** 3),
+      launcher: this.opts.launcher ?? (async (spec) => ({ spec })),
+      programs: { script: scriptProgram, render: unsupported('render'), ...this.opts.programs },
+      keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
+    };
+    const heartbeats = this.heartbeatLoop();
+    let failures = 0;
+    while (!this.stopping.signal.aborted && !this.draining) {
+      const free = this.slots - this.usedCores;
+      if (free < 1) {
+        await this.waitForChange();
+        continue;
+      }
+      try {
+        const { tasks } = await this.client.json<{ tasks: LeasedTask[] }>(
+          'POST',
+          '/agent/lease',
+          { freeCores: free, waitSeconds: LEASE_WAIT_SECONDS },
+          { signal: this.stopping.signal },
+        );
+        failures = 0;
+        for (const task of tasks) {
+          if (this.stopping.signal.aborted || this.draining) {
+            // Leased while we were told to stop: give it straight back.
+            await this.client.json('POST', `/agent/tasks/${task.taskId}/release`, { attempt: task.attempt, reason: 'the agent is stopping' }).catch(() => undefined);
+            continue;
+          }
+          this.log(`task ${task.taskId} (job ${task.jobId} #${task.index}, attempt ${task.attempt}) started`);
+          const run = new TaskRun(deps, task);
+          this.running.set(task.taskId, run);
+          void run.done.finally(() => {
+            this.running.delete(task.taskId);
+            this.log(`task ${task.taskId} ended`);
+            this.wake?.();
+          });
+        }
+      } catch (err) {
+        if (this.stopping.signal.aborted) break;
+        if (err instanceof ApiError && err.status === 401) {
+          this.log('the coordinator no longer knows this agent; joining again');
+          await this.register().catch(() => undefined);
+        }
+        await sleep(backoffMs(failures++, 500, 10_000), this.stopping.signal);
+      }
+    }
+    await Promise.all([...this.running.values()].map((r) => r.done));
+    this.stopping.abort();
+    await heartbeats;
+  }
+
+  /** Finish running tasks, take no new ones. */
+  drain(): void {
+    this.draining = true;
+    this.log(`draining: ${this.running.size} task(s) to finish`);
+    this.wake?.();
+    void this.heartbeatOnce();
+  }
+
+  /** Stop now: kill running tasks and give them back to the coordinator. */
+  stop(): void {
+    this.draining = true;
+    for (const run of this.running.values()) run.stop('shutdown');
+    this.stopping.abort();
+    this.wake?.();
+  }
+
+  private waitForChange(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = () => {
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
+  private async register(): Promise<void> {
+    const previous = await loadIdentity(this.opts.workDir);
+    this.client.token = this.opts.joinToken;
+    let attempt = 0;
+    for (;;) {
+      try {
+        const answer = await this.client.json<RegisterAnswer>('POST', '/agents/register', {
+          name: this.name,
+          cores: availableParallelism(),
+          memoryBytes: totalmem(),
+          labels: this.opts.labels ?? {},
+          slots: this.slots,
+          sandbox: this.opts.sandbox ?? false,
+          version: DROVER_VERSION,
+          ...(previous ? { previousToken: previous.agentToken } : {}),
+        });
+        this.client.token = answer.agentToken;
+        this.heartbeatSeconds = answer.heartbeatSeconds;
+        await saveIdentity(this.opts.workDir, { agentId: answer.agentId, agentToken: answer.agentToken });
+        this.log(`joined ${this.client.baseUrl} as ${answer.agentId} with ${this.slots} slot(s)`);
+        return;
+      } catch (err) {
+        if (err instanceof ApiError && err.status < 500) throw new Error(`the coordinator refused this agent: ${err.message}`);
+        if (this.stopping.signal.aborted) throw err;
+        if (attempt === 0) this.log(`waiting for the coordinator at ${this.client.baseUrl} (${(err as Error).message})`);
+        await sleep(backoffMs(attempt++, 250, 5000), this.stopping.signal);
+      }
+    }
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      await sleep(this.heartbeatSeconds * 1000, this.stopping.signal);
+      if (this.stopping.signal.aborted) break;
+      await this.heartbeatOnce();
+    }
+  }
+
+  private async heartbeatOnce(): Promise<void> {
+    try {
+      const tasks = [...this.running.values()].map((r) => ({ taskId: r.task.taskId, attempt: r.task.attempt }));
+      const { cancel } = await this.client.json<{ cancel: string[] }>('POST', '/agent/heartbeat', { tasks, draining: this.draining });
+      for (const id of cancel) {
+        const run = this.running.get(id);
+        if (run) {
+          this.log(`task ${id} was stopped or reassigned: killing it`);
+          run.stop('canceled');
+        }
+      }
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) await this.register().catch(() => undefined);
+      // Unreachable coordinator: the tasks keep running; the next heartbeat tries again.
+    }
+  }
+}
+
+function unsupported(kind: string): ProgramFactory {
+  return async () => {
+    throw new Error(`this agent cannot run ${kind} tasks`);
+  };
+}

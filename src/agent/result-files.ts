@@ -1,0 +1,67 @@
+// Collecting a task's results: regular files under run-result/, hashed, uploaded once each.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { relativePathProblem } from '../core/inputs.js';
+import type { ApiClient } from '../client/api-client.js';
+
+export interface LocalFile {
+  path: string;
+  absPath: string;
+  sha256: string;
+  size: number;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * Lists the regular files below `root`. Symbolic links are skipped, never followed: a task could
+ * otherwise point one at the agent's own files and have them uploaded as its results.
+ */
+export async function collectFiles(root: string, skipped: (path: string, why: string) => void): Promise<LocalFile[]> {
+  const out: LocalFile[] = [];
+  async function walk(dir: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      const abs = join(dir, e.name);
+      const rel = relative(root, abs).split(sep).join('/');
+      const info = await lstat(abs);
+      if (info.isSymbolicLink()) skipped(rel, 'it is a symbolic link');
+      else if (info.isDirectory()) await walk(abs);
+      else if (info.isFile()) {
+        const problem = relativePathProblem(rel);
+        if (problem) skipped(rel, problem);
+        else out.push({ path: rel, absPath: abs, sha256: await sha256File(abs), size: info.size });
+      }
+    }
+  }
+  await walk(root);
+  return out;
+}
+
+/** Uploads the files the coordinator lacks (by hash); the others are already stored. */
+export async function uploadMissing(client: ApiClient, files: readonly { sha256: string; absPath: string }[]): Promise<number> {
+  if (files.length === 0) return 0;
+  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] }, { retryForMs: 60_000 });
+  const wanted = new Set(missing);
+  let sent = 0;
+  for (const f of files) {
+    if (!wanted.has(f.sha256)) continue;
+    wanted.delete(f.sha256);
+    await client.uploadFile(f.sha256, f.absPath, { retryForMs: 60_000 });
+    sent++;
+  }
+  return sent;
+}

@@ -1,0 +1,206 @@
+// Runs one leased task from start to end: lays out its directory, starts its process (confined or
+// in a container when asked), streams its logs, enforces its timeout, and reports its results.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { ProcessSpec } from './isolation/process-spec.js';
+import type { BlobCache } from './blob-cache.js';
+import { CappedFile } from './capped-file.js';
+import { ApiError, type ApiClient } from '../client/api-client.js';
+import { LogShipper } from './log-shipper.js';
+import { collectFiles, sha256File, uploadMissing } from './result-files.js';
+import type { ProgramFactory } from './task-program.js';
+
+export type StopReason = 'canceled' | 'lease-lost' | 'shutdown' | 'timeout';
+
+export interface Launch {
+  spec: ProcessSpec;
+  /** Cleans up after the process (e.g. removes its container). */
+  cleanup?(): Promise<void>;
+}
+
+/** Turns a plain process spec into what actually runs (bubblewrap, a container, or as is). */
+export type Launcher = (spec: ProcessSpec, task: LeasedTask, log: (line: string) => void) => Promise<Launch>;
+
+export interface RunnerDeps {
+  client: ApiClient;
+  blobs: BlobCache;
+  workDir: string;
+  logLimitBytes: number;
+  outputFileLimitBytes: number;
+  launcher: Launcher;
+  programs: Record<LeasedTask['kind'], ProgramFactory>;
+  keepTaskDirs: boolean;
+}
+
+const OUTPUT_DIR = 'run-result';
+const KILL_GRACE_MS = 5000;
+
+export class TaskRun {
+  private child: ChildProcess | null = null;
+  private stopReason: StopReason | null = null;
+  private launch: Launch | null = null;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    readonly task: LeasedTask,
+  ) {
+    this.done = this.run();
+  }
+
+  get cores(): number {
+    return this.task.cores;
+  }
+
+  /** Stops the task's process group: SIGTERM, then SIGKILL if it lingers. */
+  stop(reason: StopReason): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    const pid = child.pid;
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    kill('SIGTERM');
+    const timer = setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS);
+    child.once('exit', () => clearTimeout(timer));
+  }
+
+  private async run(): Promise<void> {
+    const { task } = this;
+    const dir = join(this.deps.workDir, 'tasks', `${task.taskId}-${task.attempt}`);
+    const shipper = new LogShipper(this.deps.client, task.taskId, task.attempt, this.deps.logLimitBytes, () => this.stop('lease-lost'));
+    try {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(join(dir, OUTPUT_DIR), { recursive: true });
+      await chmod(dir, 0o700);
+      for (const f of task.files) await this.deps.blobs.copyTo(f.sha256, join(dir, f.name));
+      const program = await this.deps.programs[task.kind]({ task, taskDir: dir, log: (l) => shipper.system(l) });
+      const spec: ProcessSpec = { argv: program.argv, cwd: dir, env: { ...taskEnvironment(task, dir), ...program.env } };
+      this.launch = await this.deps.launcher(spec, task, (l) => shipper.system(l));
+      const stdout = new CappedFile(join(dir, '.drover-stdout'), this.deps.outputFileLimitBytes);
+      const stderr = new CappedFile(join(dir, '.drover-stderr'), this.deps.outputFileLimitBytes);
+      const outcome = await this.spawnAndWait(this.launch.spec, shipper, stdout, stderr, program);
+      await Promise.all([stdout.close(), stderr.close()]);
+      await program.afterExit?.();
+      await this.launch.cleanup?.();
+      if (this.stopReason === 'canceled' || this.stopReason === 'lease-lost') {
+        await shipper.close();
+        return;
+      }
+      if (this.stopReason === 'shutdown') {
+        await shipper.close();
+        await this.deps.client.json('POST', `/agent/tasks/${task.taskId}/release`, { attempt: task.attempt, reason: 'the agent shut down' }, { retryForMs: 5000 }).catch(() => undefined);
+        return;
+      }
+      const error =
+        this.stopReason === 'timeout'
+          ? `the task ran longer than its timeout of ${task.timeoutSeconds} s and was killed`
+          : outcome.signal
+            ? `the task was killed by ${outcome.signal}`
+            : outcome.spawnError
+              ? `the task could not start: ${outcome.spawnError}`
+              : undefined;
+      if (error) shipper.system(error);
+      await this.report(dir, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'lease_lost') return;
+      const message = (err as Error).message;
+      shipper.system(`the agent could not run this task: ${message}`);
+      await this.launch?.cleanup?.().catch(() => undefined);
+      await this.reportFailure(dir, message, shipper).catch(() => undefined);
+    } finally {
+      if (!this.deps.keepTaskDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private spawnAndWait(spec: ProcessSpec, shipper: LogShipper, stdout: CappedFile, stderr: CappedFile, program: { onStdout?(c: Buffer): void; onStderr?(c: Buffer): void }) {
+    return new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: string }>((resolve) => {
+      const [command, ...args] = spec.argv;
+      const child = spawn(command!, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      this.child = child;
+      if (this.stopReason) this.stop(this.stopReason);
+      let timeout: NodeJS.Timeout | null = null;
+      if (this.task.timeoutSeconds) timeout = setTimeout(() => this.stop('timeout'), this.task.timeoutSeconds * 1000);
+      const pump = (stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr', file: CappedFile, hook?: (c: Buffer) => void) => {
+        stream.on('data', (chunk: Buffer) => {
+          file.write(chunk);
+          shipper.write(name, chunk);
+          hook?.(chunk);
+          // Backpressure: a task that prints faster than the coordinator takes waits for it.
+          if (shipper.overHighWater) {
+            stream.pause();
+            void shipper.drained().then(() => stream.resume());
+          }
+        });
+      };
+      pump(child.stdout!, 'stdout', stdout, program.onStdout?.bind(program));
+      pump(child.stderr!, 'stderr', stderr, program.onStderr?.bind(program));
+      let spawnError: string | undefined;
+      child.on('error', (err) => {
+        spawnError = err.message;
+      });
+      child.on('close', (code, signal) => {
+        if (timeout) clearTimeout(timeout);
+        resolve({ code, signal, ...(spawnError ? { spawnError } : {}) });
+      });
+    });
+  }
+
+  private async report(dir: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper): Promise<void> {
+    const files = (await collectFiles(join(dir, OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`))).filter((f) => !alreadySent.has(f.path));
+    await shipper.close();
+    const stdoutPath = join(dir, '.drover-stdout');
+    const stderrPath = join(dir, '.drover-stderr');
+    const std = await Promise.all(
+      [stdoutPath, stderrPath].map(async (absPath) => {
+        const { size } = await stat(absPath);
+        return { absPath, sha256: await sha256File(absPath), size };
+      }),
+    );
+    await uploadMissing(this.deps.client, [...files, ...std]);
+    await this.deps.client.json(
+      'POST',
+      `/agent/tasks/${this.task.taskId}/complete`,
+      {
+        attempt: this.task.attempt,
+        exitCode,
+        ...(error ? { error } : {}),
+        files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
+        stdout: { sha256: std[0]!.sha256, size: std[0]!.size },
+        stderr: { sha256: std[1]!.sha256, size: std[1]!.size },
+      },
+      { retryForMs: 120_000 },
+    );
+  }
+
+  private async reportFailure(dir: string, message: string, shipper: LogShipper): Promise<void> {
+    await mkdir(join(dir, OUTPUT_DIR), { recursive: true });
+    await writeFile(join(dir, '.drover-stdout'), '');
+    await writeFile(join(dir, '.drover-stderr'), `${message}\n`);
+    await this.report(dir, null, message, new Set(), shipper);
+  }
+}
+
+/** The task's environment: what the task contract promises, and nothing of the agent's own. */
+export function taskEnvironment(task: LeasedTask, dir: string): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: dir,
+    LANG: 'C.UTF-8',
+    TMPDIR: dir,
+    DROVER_JOB_ID: task.jobId,
+    DROVER_TASK_ID: task.taskId,
+    DROVER_TASK_INDEX: String(task.index),
+    DROVER_ATTEMPT: String(task.attempt),
+    DROVER_OUTPUT_DIR: OUTPUT_DIR,
+    DROVER_CORES: String(task.cores),
+  };
+}

@@ -1,0 +1,157 @@
+// `drover up` (an embedded farm: coordinator plus local agents), `drover server` and `drover agent`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism, hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { Agent } from '../../agent/agent.js';
+import { createLauncher } from '../../agent/launcher.js';
+import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
+import { parseInstanceCores } from '../../core/instance-types.js';
+import { CliError } from '../session.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/drover.js', import.meta.url));
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, not "${text}"`);
+  return port;
+}
+
+function parsePositive(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
+    return n;
+  };
+}
+
+async function startFromOptions(opts: { port: number; data: string; host?: string; instanceCores?: string }): Promise<RunningCoordinator> {
+  const config = coordinatorConfig({
+    dataDir: opts.data,
+    port: opts.port,
+    ...(opts.host ? { host: opts.host } : {}),
+    ...(opts.instanceCores ? { instanceCores: parseInstanceCores(opts.instanceCores) } : {}),
+  });
+  const coordinator = await startCoordinator(config);
+  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir})`);
+  if (coordinator.generatedAdminPassword) {
+    console.log(`Created the user "admin" with the password: ${coordinator.generatedAdminPassword}`);
+    console.log('  (shown only this once; set DROVER_ADMIN_PASSWORD before the first start to choose it)');
+  }
+  return coordinator;
+}
+
+function onSignals(handlers: { SIGINT: () => void; SIGTERM: () => void }): void {
+  process.on('SIGINT', handlers.SIGINT);
+  process.on('SIGTERM', handlers.SIGTERM);
+}
+
+export function registerFarmCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start an embedded farm: the coordinator (SQLite) and local agents')
+    .option('--port <port>', 'HTTP port', parsePort, 8686)
+    .option('--host <host>', 'address to listen on', undefined)
+    .option('--data <dir>', 'where the farm keeps its data', defaultDataDir())
+    .option('--agents <n>', 'local agents to start (the cores are shared among them)', parsePositive('--agents'), 1)
+    .option('--instance-cores <spec>', 'cores per instance type, e.g. s=1,m=4,l=8,xl=16')
+    .option('--no-sandbox', 'run host tasks without bubblewrap confinement')
+    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean }) => {
+      const coordinator = await startFromOptions(opts);
+      const slots = Math.max(1, Math.floor(availableParallelism() / opts.agents));
+      const children: ChildProcess[] = [];
+      for (let i = 1; i <= opts.agents; i++) {
+        const args = [BIN, 'agent', '--server', coordinator.url, '--slots', String(slots), '--name', `${hostname()}-${i}`, '--work-dir', join(opts.data, 'agents', String(i))];
+        if (!opts.sandbox) args.push('--no-sandbox');
+        const child = spawn(process.execPath, args, {
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, DROVER_AGENT_TOKEN: coordinator.joinToken },
+        });
+        children.push(child);
+      }
+      console.log(`Started ${opts.agents} local agent(s) with ${slots} slot(s) each. Web app: ${coordinator.url}/  (Ctrl-C stops everything)`);
+      let stopping = false;
+      const shutdown = (signal: NodeJS.Signals) => async () => {
+        if (stopping) return;
+        stopping = true;
+        console.log('Stopping: agents give their running tasks back, then the coordinator stops.');
+        await Promise.all(
+          children.map(
+            (c) =>
+              new Promise<void>((resolve) => {
+                if (c.exitCode !== null) return resolve();
+                const timer = setTimeout(() => c.kill('SIGKILL'), 15_000);
+                c.once('exit', () => {
+                  clearTimeout(timer);
+                  resolve();
+                });
+                c.kill(signal);
+              }),
+          ),
+        );
+        await coordinator.close();
+        process.exit(0);
+      };
+      onSignals({ SIGINT: shutdown('SIGINT'), SIGTERM: shutdown('SIGINT') });
+    });
+
+  program
+    .command('server')
+    .description('start the coordinator alone; agents join it with the token it keeps in DIR/agent-token')
+    .option('--port <port>', 'HTTP port', parsePort, 8686)
+    .option('--host <host>', 'address to listen on (0.0.0.0 for agents on other machines)', undefined)
+    .option('--data <dir>', 'where the coordinator keeps its data', defaultDataDir())
+    .option('--instance-cores <spec>', 'cores per instance type, e.g. s=1,m=4,l=8,xl=16')
+    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string }) => {
+      const coordinator = await startFromOptions(opts);
+      console.log(`Agent join token in ${coordinator.joinTokenPath} (mode 0600): drover agent --server ${coordinator.url} --token "$(cat ${coordinator.joinTokenPath})"`);
+      const stop = async () => {
+        await coordinator.close();
+        process.exit(0);
+      };
+      onSignals({ SIGINT: stop, SIGTERM: stop });
+    });
+
+  program
+    .command('agent')
+    .description('run an agent that takes tasks from a coordinator')
+    .requiredOption('--server <urls>', 'coordinator URL (several, comma-separated, are tried in turn)')
+    .option('--token <token>', 'the agent join token (or DROVER_AGENT_TOKEN)')
+    .option('--slots <n>', 'cores this agent offers to tasks (default: all)', parsePositive('--slots'))
+    .option('--name <name>', 'the name shown for this agent', hostname())
+    .option('--work-dir <dir>', 'where the agent keeps its cache and task directories', join(defaultDataDir(), 'agent'))
+    .option('--label <k=v...>', 'labels describing this agent')
+    .option('--no-sandbox', 'run host tasks without bubblewrap confinement (trusted farms)')
+    .option('--engine <engine>', 'container engine for jobs that name an image: docker or podman')
+    .action(async (opts: { server: string; token?: string; slots?: number; name: string; workDir: string; label?: string[]; sandbox: boolean; engine?: string }) => {
+      const joinToken = opts.token ?? process.env.DROVER_AGENT_TOKEN;
+      if (!joinToken) throw new CliError('give the agent join token with --token or DROVER_AGENT_TOKEN (the coordinator keeps it in DATA/agent-token)');
+      if (opts.engine && opts.engine !== 'docker' && opts.engine !== 'podman') throw new CliError('--engine is docker or podman');
+      // The token must not reach task processes: they get a fresh environment, and we drop it here too.
+      delete process.env.DROVER_AGENT_TOKEN;
+      const labels: Record<string, string> = {};
+      for (const l of opts.label ?? []) {
+        const [k, ...v] = l.split('=');
+        if (!k || v.length === 0) throw new CliError(`--label takes KEY=VALUE, not "${l}"`);
+        labels[k] = v.join('=');
+      }
+      const launch = await createLauncher({ sandbox: opts.sandbox, workDir: opts.workDir, ...(opts.engine ? { engine: opts.engine as 'docker' | 'podman' } : {}) });
+      const agent = new Agent({
+        servers: opts.server.split(',').map((s) => s.trim().replace(/\/+$/, '')),
+        joinToken,
+        name: opts.name,
+        workDir: opts.workDir,
+        labels,
+        launcher: launch.launcher,
+        sandbox: launch.sandboxed,
+        ...(opts.slots ? { slots: opts.slots } : {}),
+        ...(launch.programs ? { programs: launch.programs } : {}),
+      });
+      onSignals({ SIGINT: () => agent.stop(), SIGTERM: () => agent.drain() });
+      await agent.run();
+      await launch.shutdown();
+      process.exit(0);
+    });
+}

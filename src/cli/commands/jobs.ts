@@ -1,0 +1,278 @@
+// `drover job …`: create, start, list, view, logs, stop, retry, download-results.
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import { glob } from 'tinyglobby';
+import type { ApiClient } from '../../client/api-client.js';
+import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { orderInputs, relativePathProblem, splitGlobList } from '../../core/inputs.js';
+import { JOB_STATUSES } from '../../core/states.js';
+import type { ResultsIndex } from '../../coordinator/services/results.js';
+import type { JobView, TaskView } from '../../coordinator/services/views.js';
+import { readEvents, waitForJob } from '../follow.js';
+import { countsLine, duration, table } from '../format.js';
+import { CliError, signedInClient } from '../session.js';
+import { uploadFiles } from '../upload.js';
+
+function positiveInt(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
+    return n;
+  };
+}
+
+/** Exits non-zero unless the job is done: scripts can rely on `--wait`. */
+export function exitForJob(job: JobView): void {
+  if (job.status !== 'done') {
+    console.error(`job ${job.id} ended ${job.status}: ${countsLine(job.counts)}`);
+    process.exitCode = 1;
+  }
+}
+
+export async function expandInputs(globs: string): Promise<string[]> {
+  const patterns = splitGlobList(globs);
+  if (patterns.length === 0) throw new CliError('give at least one input glob with -i');
+  const matched: string[] = [];
+  for (const pattern of patterns) {
+    const found = await glob(pattern, { absolute: true, onlyFiles: true, expandDirectories: false });
+    if (found.length === 0) throw new CliError(`the input glob "${pattern}" matches no file`);
+    matched.push(...found);
+  }
+  return orderInputs(matched);
+}
+
+async function taskByIndex(client: ApiClient, jobId: string, index: number): Promise<TaskView> {
+  const { tasks } = await client.json<{ tasks: TaskView[] }>('GET', `/jobs/${jobId}/tasks?offset=${index - 1}&limit=1`);
+  const task = tasks[0];
+  if (!task || task.index !== index) throw new CliError(`job ${jobId} has no task ${index}`);
+  return task;
+}
+
+async function allTasks(client: ApiClient, jobId: string, max = Infinity): Promise<{ tasks: TaskView[]; total: number }> {
+  const tasks: TaskView[] = [];
+  let total = 0;
+  for (let offset = 0; offset < max; offset += 1000) {
+    const page = await client.json<{ tasks: TaskView[]; total: number }>('GET', `/jobs/${jobId}/tasks?offset=${offset}&limit=${Math.min(1000, max - offset)}`);
+    tasks.push(...page.tasks);
+    total = page.total;
+    if (tasks.length >= total || page.tasks.length === 0) break;
+  }
+  return { tasks, total };
+}
+
+function printLog(prefix: string, entry: { stream: string; data: string }): void {
+  const out = entry.stream === 'stdout' ? process.stdout : process.stderr;
+  out.write(prefix ? entry.data.replace(/^(?=.)/gm, prefix) : entry.data);
+}
+
+async function followTaskLog(client: ApiClient, task: TaskView, prefix: string): Promise<void> {
+  await readEvents(client, `/tasks/${task.id}/logs/stream`, (event, data) => {
+    if (event === 'log') printLog(prefix, data as { stream: string; data: string });
+    return event === 'end';
+  });
+}
+
+/** Downloads a file of the job, checking its hash, to `target` (written whole or not at all). */
+async function downloadVerified(client: ApiClient, jobId: string, file: { sha256: string }, target: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const res = await client.download(`/jobs/${jobId}/files/${file.sha256}`, { retryForMs: 30_000 });
+  const hash = createHash('sha256');
+  const meter = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const tmp = `${target}.part`;
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), meter, createWriteStream(tmp));
+  const actual = hash.digest('hex');
+  if (actual !== file.sha256) {
+    await rm(tmp, { force: true });
+    throw new CliError(`${target} arrived corrupted (sha256 ${actual}, expected ${file.sha256})`);
+  }
+  await rename(tmp, target);
+}
+
+export async function downloadResults(client: ApiClient, jobId: string, dir: string, zip: boolean): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  if (zip) {
+    const target = join(dir, `${jobId}.zip`);
+    const res = await client.download(`/jobs/${jobId}/results.zip`);
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(`${target}.part`));
+    await rename(`${target}.part`, target);
+    return target;
+  }
+  const index = await client.json<ResultsIndex>('GET', `/jobs/${jobId}/results`);
+  const root = join(dir, jobId);
+  for (const task of index.tasks) {
+    for (const file of task.files) {
+      const problem = relativePathProblem(file.path);
+      if (problem) throw new CliError(`refusing to write a result outside the results folder: ${problem}`);
+      await downloadVerified(client, jobId, file, join(root, task.folder, ...file.path.split('/')));
+    }
+  }
+  await writeFile(join(root, 'index.json'), JSON.stringify(index, null, 2));
+  return root;
+}
+
+export function registerJobCommands(program: Command): void {
+  const job = program.command('job').description('create and follow jobs');
+
+  job
+    .command('create')
+    .description('a script job: one task per input file, in sorted input order')
+    .requiredOption('-n, --name <name>', 'job name')
+    .requiredOption('-s, --script <file>', 'the script (.py runs with python3, .sh with bash, anything else directly)')
+    .requiredOption('-i, --input <globs>', 'input files: one or more globs, comma-separated')
+    .option('-c, --constants <files...>', 'constants files given to every task')
+    .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
+    .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
+    .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
+    .option('--image <image>', 'container image to run tasks in')
+    .option('--network', 'give containerised tasks network access', false)
+    .option('-r, --run', 'queue the job at once', false)
+    .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
+      if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
+      const client = await signedInClient();
+      const inputs = await expandInputs(opts.input);
+      const script = resolve(opts.script);
+      const constants = (opts.constants ?? []).map((c) => resolve(c));
+      const uploaded = await uploadFiles(
+        client,
+        [{ name: basename(script), absPath: script }, ...constants.map((c) => ({ name: basename(c), absPath: c })), ...inputs.map((p) => ({ name: basename(p), absPath: p }))],
+        { quiet: opts.json ?? false },
+      );
+      const [scriptRef, ...rest] = uploaded.files.map(({ name, sha256 }) => ({ name, sha256 }));
+      const created = await client.json<JobView>('POST', '/jobs', {
+        kind: 'script',
+        name: opts.name,
+        script: scriptRef,
+        constants: rest.slice(0, constants.length),
+        inputs: rest.slice(constants.length),
+        instanceType: opts.instanceType,
+        start: opts.run || opts.wait,
+        ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
+        ...(opts.image ? { image: opts.image } : {}),
+        ...(opts.network ? { network: true } : {}),
+      });
+      if (!opts.wait) {
+        if (opts.json) console.log(JSON.stringify(created, null, 2));
+        else console.log(`created job ${created.id} "${created.name}" with ${created.taskCount} task(s), ${created.status}${created.status === 'created' ? ` (start it with: drover job start ${created.id})` : ''}`);
+        return;
+      }
+      if (!opts.json) console.error(`job ${created.id} "${created.name}": ${created.taskCount} task(s)`);
+      const final = await waitForJob(client, created.id, { quiet: opts.json ?? false });
+      if (opts.json) console.log(JSON.stringify(final, null, 2));
+      else console.log(`job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
+      exitForJob(final);
+    });
+
+  job
+    .command('start <id>')
+    .description('queue a created job')
+    .action(async (id: string) => {
+      const client = await signedInClient();
+      const view = await client.json<JobView>('POST', `/jobs/${id}/start`);
+      console.log(`job ${view.id} ${view.status}`);
+    });
+
+  job
+    .command('list')
+    .option('--status <status>', `only jobs in this state: ${JOB_STATUSES.join(', ')}`)
+    .option('--limit <n>', 'how many', positiveInt('--limit'), 50)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { status?: string; limit: number; json?: boolean }) => {
+      if (opts.status && !JOB_STATUSES.includes(opts.status as never)) throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
+      const client = await signedInClient();
+      const q = new URLSearchParams({ limit: String(opts.limit), ...(opts.status ? { status: opts.status } : {}) });
+      const page = await client.json<{ jobs: JobView[]; total: number }>('GET', `/jobs?${q}`);
+      if (opts.json) return console.log(JSON.stringify(page.jobs, null, 2));
+      console.log(
+        table(
+          ['ID', 'NAME', 'STATUS', 'DONE', 'OWNER', 'CREATED', 'DURATION'],
+          page.jobs.map((j) => [j.id, j.name, j.status, `${j.counts.done}/${j.taskCount}`, j.owner, j.createdAt, duration(j.durationMs)]),
+        ),
+      );
+      if (page.total > page.jobs.length) console.log(`(${page.jobs.length} of ${page.total}; --limit shows more)`);
+    });
+
+  job
+    .command('view <id>')
+    .description('status, counts per task state, and each task')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const client = await signedInClient();
+      const view = await client.json<JobView>('GET', `/jobs/${id}`);
+      const { tasks, total } = await allTasks(client, id, opts.json ? Infinity : 1000);
+      if (opts.json) return console.log(JSON.stringify({ ...view, tasks }, null, 2));
+      console.log(`job ${view.id} "${view.name}" (${view.kind}) owned by ${view.owner}`);
+      console.log(`status: ${view.status}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
+      console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
+      if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
+      console.log('');
+      console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error])));
+      if (total > tasks.length) console.log(`(${tasks.length} of ${total} tasks shown; --json lists all)`);
+    });
+
+  job
+    .command('logs <id>')
+    .description("a job's task logs")
+    .option('--task <n>', 'only this task (by its number in the job)', positiveInt('--task'))
+    .option('-f, --follow', 'follow live until the task ends', false)
+    .action(async (id: string, opts: { task?: number; follow: boolean }) => {
+      const client = await signedInClient();
+      const view = await client.json<JobView>('GET', `/jobs/${id}`);
+      if (opts.task === undefined && view.taskCount > 1 && opts.follow) throw new CliError(`job ${id} has ${view.taskCount} tasks: choose one to follow with --task N`);
+      const targets = opts.task !== undefined ? [await taskByIndex(client, id, opts.task)] : (await allTasks(client, id)).tasks;
+      for (const task of targets) {
+        const prefix = targets.length > 1 ? `[task ${task.index}] ` : '';
+        if (opts.follow) await followTaskLog(client, task, prefix);
+        else {
+          let after = 0;
+          for (;;) {
+            const { entries } = await client.json<{ entries: { seq: number; stream: string; data: string }[] }>('GET', `/tasks/${task.id}/logs?after=${after}`);
+            for (const e of entries) printLog(prefix, e);
+            if (entries.length === 0) break;
+            after = entries[entries.length - 1]!.seq;
+          }
+        }
+      }
+    });
+
+  job
+    .command('stop <id>')
+    .description('cancel the job; running tasks are killed')
+    .action(async (id: string) => {
+      const client = await signedInClient();
+      const view = await client.json<JobView>('POST', `/jobs/${id}/stop`);
+      console.log(`job ${view.id} ${view.status}`);
+    });
+
+  job
+    .command('retry <id>')
+    .description('queue errored and canceled tasks again')
+    .action(async (id: string) => {
+      const client = await signedInClient();
+      const view = await client.json<JobView>('POST', `/jobs/${id}/retry`);
+      console.log(`job ${view.id} ${view.status}: ${countsLine(view.counts)}`);
+    });
+
+  job
+    .command('download-results <id>')
+    .description('write DIR/<job id>/task-0001/… (or DIR/<job id>.zip with --zip)')
+    .option('-d, --dir <dir>', 'target folder', '.')
+    .option('--zip', 'save the results zip as the coordinator serves it', false)
+    .action(async (id: string, opts: { dir: string; zip: boolean }) => {
+      const client = await signedInClient();
+      const where = await downloadResults(client, id, resolve(opts.dir), opts.zip);
+      console.log(`results of job ${id} in ${where}`);
+    });
+}

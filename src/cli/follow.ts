@@ -1,0 +1,75 @@
+// Following a job live over server-sent events: a progress bar, or log lines as they come.
+import cliProgress from 'cli-progress';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { ApiClient } from '../client/api-client.js';
+import { isTerminalJob, type JobStatus } from '../core/states.js';
+import type { JobView } from '../coordinator/services/views.js';
+import { duration } from './format.js';
+
+/** Reads a server-sent-events endpoint until it ends or `onEvent` returns true. */
+export async function readEvents(client: ApiClient, path: string, onEvent: (event: string, data: unknown) => boolean | void, signal?: AbortSignal): Promise<void> {
+  const res = await client.download(path, signal ? { signal } : {});
+  const decoder = new TextDecoder();
+  let stop = false;
+  const parser = createParser({
+    onEvent(message: EventSourceMessage) {
+      if (stop) return;
+      if (onEvent(message.event ?? 'message', JSON.parse(message.data))) stop = true;
+    },
+  });
+  const reader = res.body!.getReader();
+  try {
+    while (!stop) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** Follows a job until it ends; returns its final view. Reconnects if the stream drops. */
+export async function waitForJob(client: ApiClient, jobId: string, opts: { quiet?: boolean; unit?: string } = {}): Promise<JobView> {
+  const tty = process.stderr.isTTY && !opts.quiet;
+  const unit = opts.unit ?? 'tasks';
+  const bar = tty ? new cliProgress.SingleBar({ format: `{status} [{bar}] {value}/{total} ${unit} | {counts} | ETA {eta_s}`, stream: process.stderr, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : null;
+  let last: JobView | null = null;
+  let started = false;
+  let lastPrinted = '';
+  const show = (job: JobView) => {
+    last = job;
+    const done = job.counts.done + job.counts.error + job.counts.canceled;
+    const counts = `${job.counts.running} running, ${job.counts.done} done, ${job.counts.error} error`;
+    const eta = job.etaSeconds !== null ? duration(job.etaSeconds * 1000) : '-';
+    if (bar) {
+      if (!started) {
+        bar.start(job.taskCount, done, { status: job.status, counts, eta_s: eta });
+        started = true;
+      }
+      bar.update(done, { status: job.status, counts, eta_s: eta });
+    } else if (!opts.quiet) {
+      const line = `${job.status}: ${done}/${job.taskCount} ${unit} (${counts})`;
+      if (line !== lastPrinted) process.stderr.write(`${line}\n`);
+      lastPrinted = line;
+    }
+    if (job.unschedulable && !opts.quiet) process.stderr.write(`warning: ${job.unschedulable}\n`);
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await readEvents(client, `/jobs/${jobId}/events`, (event, data) => {
+        if (event !== 'job') return false;
+        const job = data as JobView;
+        show(job);
+        return isTerminalJob(job.status as JobStatus);
+      });
+    } catch (err) {
+      if (attempt > 30) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const current = last as JobView | null;
+    if (current && isTerminalJob(current.status)) break;
+  }
+  bar?.stop();
+  return last!;
+}

@@ -1,0 +1,31 @@
+// The `drover` command line.
+import { Command, CommanderError } from 'commander';
+import { DROVER_VERSION } from '../version.js';
+import { registerAccountCommands } from './commands/account.js';
+import { registerFarmCommands } from './commands/farm.js';
+import { registerJobCommands } from './commands/jobs.js';
+import { registerWorkerCommands } from './commands/workers.js';
+import { failAndExit } from './session.js';
+
+export function buildProgram(): Command {
+  const program = new Command('drover')
+    .description('Drover: a render farm and distributed batch-compute system')
+    .version(DROVER_VERSION, '-V, --cli-version', 'print the CLI version')
+    .showHelpAfterError()
+    .exitOverride();
+  registerFarmCommands(program);
+  registerAccountCommands(program);
+  registerJobCommands(program);
+  registerWorkerCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    failAndExit(err);
+  }
+}

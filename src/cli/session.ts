@@ -1,0 +1,29 @@
+// An API client for the signed-in user, and the CLI's way of failing.
+import { ApiClient, ApiError } from '../client/api-client.js';
+import { loadConfig, serverUrl } from './config.js';
+
+export class CliError extends Error {}
+
+export async function signedInClient(serverFlag?: string): Promise<ApiClient> {
+  const config = await loadConfig();
+  const client = new ApiClient([serverUrl(serverFlag, config)]);
+  const token = process.env.DROVER_TOKEN ?? config.token;
+  if (!token) throw new CliError('not signed in: run `drover login` first');
+  client.token = token;
+  return client;
+}
+
+/** Prints an error as one readable line and exits non-zero. */
+export function failAndExit(err: unknown): never {
+  if (err instanceof ApiError) {
+    const hint = err.status === 401 ? ' (run `drover login`)' : '';
+    console.error(`error: ${err.message}${hint}`);
+  } else if (err instanceof CliError) {
+    console.error(`error: ${err.message}`);
+  } else if (err instanceof Error && /fetch failed|ECONNREFUSED/.test(err.message + String((err as { cause?: unknown }).cause))) {
+    console.error('error: cannot reach the coordinator: is `drover up` or `drover server` running, and is --server right?');
+  } else {
+    console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,48 @@
+// Content-addressed upload from the CLI: hash every file, ask the coordinator which it lacks,
+// send only those. An unchanged file is never sent twice.
+import { stat } from 'node:fs/promises';
+import cliProgress from 'cli-progress';
+import type { ApiClient } from '../client/api-client.js';
+import { sha256File } from '../agent/result-files.js';
+import { bytes } from './format.js';
+
+export interface LocalUpload {
+  /** The name (or relative path) the file will have for the job. */
+  name: string;
+  absPath: string;
+}
+
+export interface UploadedFile {
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+export interface UploadReport {
+  files: UploadedFile[];
+  sentFiles: number;
+  sentBytes: number;
+}
+
+export async function uploadFiles(client: ApiClient, locals: readonly LocalUpload[], opts: { quiet?: boolean } = {}): Promise<UploadReport> {
+  const files: (UploadedFile & { absPath: string })[] = [];
+  for (const l of locals) {
+    const info = await stat(l.absPath);
+    if (!info.isFile()) throw new Error(`${l.absPath} is not a file`);
+    files.push({ name: l.name, absPath: l.absPath, size: info.size, sha256: await sha256File(l.absPath) });
+  }
+  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] });
+  const wanted = new Set(missing);
+  const toSend = files.filter((f) => wanted.delete(f.sha256));
+  const total = toSend.reduce((n, f) => n + f.size, 0);
+  const showBar = !opts.quiet && process.stderr.isTTY && toSend.length > 0;
+  const bar = showBar ? new cliProgress.SingleBar({ format: 'uploading [{bar}] {percentage}% | {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  bar?.start(toSend.length, 0);
+  for (const f of toSend) {
+    await client.uploadFile(f.sha256, f.absPath, { retryForMs: 30_000 });
+    bar?.increment();
+  }
+  bar?.stop();
+  if (!opts.quiet && toSend.length > 0) process.stderr.write(`uploaded ${toSend.length} file(s), ${bytes(total)}; ${files.length - toSend.length} already stored\n`);
+  return { files: files.map(({ name, sha256, size }) => ({ name, sha256, size })), sentFiles: toSend.length, sentBytes: total };
+}

@@ -1,0 +1,114 @@
+// The HTTP client for the coordinator (agents and the CLI): JSON in and out, retries with exponential backoff
+// and jitter when the coordinator is unreachable (so a restarted coordinator is not stampeded),
+// and several coordinator URLs tried in turn.
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  /** Retry network failures and 5xx answers until this many ms have passed (0: no retry). */
+  retryForMs?: number;
+  signal?: AbortSignal;
+}
+
+export const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+
+/** Full jitter: a random wait up to an exponentially growing cap. */
+export function backoffMs(attempt: number, baseMs = 250, capMs = 10_000): number {
+  return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
+}
+
+export class ApiClient {
+  private current = 0;
+  token: string | null = null;
+
+  constructor(private readonly urls: readonly string[]) {
+    if (urls.length === 0) throw new Error('no coordinator URL given');
+  }
+
+  get baseUrl(): string {
+    return this.urls[this.current]!;
+  }
+
+  async json<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+    return this.withRetry(opts, async () => {
+      const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
+        method,
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...this.auth() },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      return (await this.read(res)) as T;
+    });
+  }
+
+  async download(path: string, opts: RequestOptions = {}): Promise<Response> {
+    return this.withRetry(opts, async () => {
+      const res = await fetch(`${this.baseUrl}/api/v1${path}`, { headers: this.auth(), ...(opts.signal ? { signal: opts.signal } : {}) });
+      if (!res.ok) await this.read(res);
+      return res;
+    });
+  }
+
+  async uploadFile(sha256: string, filePath: string, opts: RequestOptions = {}): Promise<void> {
+    await this.withRetry(opts, async () => {
+      const res = await fetch(`${this.baseUrl}/api/v1/blobs/${sha256}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', ...this.auth() },
+        body: Readable.toWeb(createReadStream(filePath)) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+      await this.read(res);
+    });
+  }
+
+  private auth(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  private async read(res: Response): Promise<unknown> {
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const err = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status}`);
+    }
+    return parsed;
+  }
+
+  private async withRetry<T>(opts: RequestOptions, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (opts.retryForMs ?? 0);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const retriable = !(err instanceof ApiError) || err.status >= 500;
+        if (!retriable || Date.now() >= deadline || opts.signal?.aborted) throw err;
+        // Another coordinator replica may answer while this one is down.
+        this.current = (this.current + 1) % this.urls.length;
+        await sleep(backoffMs(attempt), opts.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// The agent protocol: join, lease (long-polling), heartbeat, logs, completion and release.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { unauthorized } from '../errors.js';
+import { heartbeat, registerAgent } from '../services/agents.js';
+import type { ServiceContext } from '../services/context.js';
+import { completeTask, leaseTasks, releaseTask } from '../services/leasing.js';
+import { appendTaskLogs } from '../services/task-logs.js';
+import { requireAgent } from './principal.js';
+import { CompleteBody, HeartbeatBody, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, TaskIdParams } from './schemas.js';
+
+export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken: string): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post('/agents/register', { schema: { body: RegisterAgentBody, tags: ['agents'] } }, async (request) => {
+    if (!request.bearer) throw unauthorized('send the agent join token as a Bearer token');
+    const { previousToken, ...resources } = request.body;
+    const result = await registerAgent(ctx, request.bearer, joinToken, resources, previousToken);
+    ctx.bus.emit('work');
+    return { ...result, leaseSeconds: ctx.config.leaseSeconds, heartbeatSeconds: Math.max(0.5, ctx.config.leaseSeconds / 4) };
+  });
+
+  r.post('/agent/lease', { schema: { body: LeaseBody, tags: ['agents'] } }, async (request) => {
+    const agent = requireAgent(request);
+    const { freeCores, maxTasks = 1000, waitSeconds = 0 } = request.body;
+    let tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+    if (tasks.length > 0 || waitSeconds === 0) return { tasks };
+    // Long-poll: wait for work to appear (a new job, a requeue) instead of polling in a loop.
+    const deadline = Date.now() + waitSeconds * 1000;
+    while (tasks.length === 0 && Date.now() < deadline && !request.raw.destroyed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, deadline - Date.now());
+        const off = ctx.bus.on('work', done);
+        request.raw.once('close', done);
+        function done() {
+          clearTimeout(timer);
+          off();
+          request.raw.off('close', done);
+          resolve();
+        }
+      });
+      if (request.raw.destroyed) break;
+      tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+    }
+    return { tasks };
+  });
+
+  r.post('/agent/heartbeat', { schema: { body: HeartbeatBody, tags: ['agents'] } }, async (request) => {
+    return heartbeat(ctx, requireAgent(request), request.body.tasks, request.body.draining ?? false);
+  });
+
+  r.post('/agent/tasks/:id/logs', { schema: { params: TaskIdParams, body: LogsBody, tags: ['agents'] } }, async (request, reply) => {
+    await appendTaskLogs(ctx, requireAgent(request), request.params.id, request.body.attempt, request.body.chunks);
+    return reply.code(204).send();
+  });
+
+  r.post('/agent/tasks/:id/complete', { schema: { params: TaskIdParams, body: CompleteBody, tags: ['agents'] } }, async (request) => {
+    const { error, ...rest } = request.body;
+    await completeTask(ctx, requireAgent(request), request.params.id, { ...rest, ...(error !== undefined ? { error } : {}) });
+    return { accepted: true };
+  });
+
+  r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, tags: ['agents'] } }, async (request) => {
+    await releaseTask(ctx, requireAgent(request), request.params.id, request.body.attempt, request.body.reason);
+    return { released: true };
+  });
+}

@@ -1,0 +1,54 @@
+// Content-addressed uploads: ask which files are missing, send only those.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Readable } from 'node:stream';
+import { BlobHashMismatchError, BlobTooLargeError } from '../../store/blob-store.js';
+import * as blobsRepo from '../../store/repositories/blobs.js';
+import { type ServiceContext, nowIso } from '../services/context.js';
+import { badRequest, insufficientStorage, notFound, tooLarge } from '../errors.js';
+import { requireAgent } from './principal.js';
+import { MissingBlobsBody, ShaParams } from './schemas.js';
+
+export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post('/blobs/missing', { schema: { body: MissingBlobsBody, tags: ['files'] } }, async (request) => {
+    const p = request.principal;
+    if (!p) throw badRequest('sign in first');
+    const hashes = [...new Set(request.body.hashes)];
+    // Users are told what *they* have not sent, agents what the store lacks.
+    const present = p.kind === 'user' ? await blobsRepo.ownedBlobs(ctx.db, p.id, hashes) : await blobsRepo.knownBlobs(ctx.db, hashes);
+    const missing: string[] = [];
+    for (const h of hashes) if (!present.has(h) || !(await ctx.blobs.has(h))) missing.push(h);
+    return { missing };
+  });
+
+  r.put('/blobs/:sha256', { schema: { params: ShaParams, tags: ['files'] } }, async (request, reply) => {
+    const p = request.principal;
+    if (!p) throw badRequest('sign in first');
+    const declared = Number(request.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > ctx.config.maxUploadBytes) throw tooLarge(`the file is ${declared} bytes; the limit is ${ctx.config.maxUploadBytes}`);
+    const body = request.body as Readable | undefined;
+    if (!body || typeof (body as Readable).pipe !== 'function') throw badRequest('send the file as raw bytes with Content-Type: application/octet-stream');
+    let stored;
+    try {
+      stored = await ctx.blobs.put(body, request.params.sha256, ctx.config.maxUploadBytes);
+    } catch (err) {
+      if (err instanceof BlobHashMismatchError) throw badRequest(err.message);
+      if (err instanceof BlobTooLargeError) throw tooLarge(err.message);
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw insufficientStorage('the coordinator ran out of disk space while storing the file; nothing was stored');
+      throw err;
+    }
+    await blobsRepo.recordBlob(ctx.db, stored.sha256, stored.size, nowIso());
+    if (p.kind === 'user') await blobsRepo.recordBlobOwner(ctx.db, p.id, stored.sha256);
+    return reply.code(201).send(stored);
+  });
+
+  r.get('/blobs/:sha256', { schema: { params: ShaParams, tags: ['agents'] } }, async (request, reply) => {
+    requireAgent(request);
+    const size = await ctx.blobs.size(request.params.sha256);
+    if (size === null) throw notFound(`file ${request.params.sha256}`);
+    reply.header('content-type', 'application/octet-stream').header('content-length', size);
+    return reply.send(ctx.blobs.read(request.params.sha256));
+  });
+}

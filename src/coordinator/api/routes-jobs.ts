@@ -1,0 +1,128 @@
+// Jobs, their tasks, results and live events, for their owner (and admins).
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import * as jobsRepo from '../../store/repositories/jobs.js';
+import * as tasksRepo from '../../store/repositories/tasks.js';
+import * as usersRepo from '../../store/repositories/users.js';
+import { notFound } from '../errors.js';
+import type { ServiceContext } from '../services/context.js';
+import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
+import { resultsIndex, resultsZip } from '../services/results.js';
+import { baseJobView, detailedJobView, taskView } from '../services/views.js';
+import { requireUser } from './principal.js';
+import { JobFileParams, JobIdParams, JobListQuery, ScriptJobBody, TaskListQuery } from './schemas.js';
+import { openSse } from './sse.js';
+
+export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post('/jobs', { schema: { body: ScriptJobBody, tags: ['jobs'] } }, async (request, reply) => {
+    const user = requireUser(request);
+    const id = await createScriptJob(ctx, user, request.body);
+    return reply.code(201).send(await jobViewFor(ctx, user, id));
+  });
+
+  r.get('/jobs', { schema: { querystring: JobListQuery, tags: ['jobs'] } }, async (request) => {
+    const user = requireUser(request);
+    const q = request.query;
+    const { rows, total, countsByStatus } = await jobsRepo.listJobs(ctx.db, {
+      userId: user.admin ? null : user.id,
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.q ? { nameContains: q.q } : {}),
+      offset: q.offset ?? 0,
+      limit: q.limit ?? 50,
+    });
+    const counts = await jobsRepo.taskCountsFor(ctx.db, rows.map((row) => row.id));
+    return { jobs: rows.map((row) => baseJobView(row, row.owner, counts.get(row.id)!)), total, countsByStatus };
+  });
+
+  r.get('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));
+
+  for (const [action, run] of [
+    ['start', startJob],
+    ['stop', stopJob],
+    ['retry', retryJob],
+  ] as const) {
+    r.post(`/jobs/:id/${action}`, { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
+      const user = requireUser(request);
+      await run(ctx, user, request.params.id);
+      return jobViewFor(ctx, user, request.params.id);
+    });
+  }
+
+  r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, tags: ['jobs'] } }, async (request) => {
+    const job = await jobFor(ctx, requireUser(request), request.params.id);
+    const q = request.query;
+    const rows = await tasksRepo.listTasks(ctx.db, job.id, { offset: q.offset ?? 0, limit: q.limit ?? 100, ...(q.status ? { status: q.status } : {}) });
+    return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status) };
+  });
+
+  r.get('/jobs/:id/results', { schema: { params: JobIdParams, tags: ['results'] } }, async (request) => {
+    const job = await jobFor(ctx, requireUser(request), request.params.id);
+    return resultsIndex(ctx, job);
+  });
+
+  r.get('/jobs/:id/results.zip', { schema: { params: JobIdParams, tags: ['results'] } }, async (request, reply) => {
+    const job = await jobFor(ctx, requireUser(request), request.params.id);
+    const index = await resultsIndex(ctx, job);
+    reply.header('content-type', 'application/zip');
+    reply.header('content-disposition', `attachment; filename="${job.id}.zip"`);
+    return reply.send(resultsZip(ctx, index));
+  });
+
+  r.get('/jobs/:id/files/:sha256', { schema: { params: JobFileParams, tags: ['results'] } }, async (request, reply) => {
+    const job = await jobFor(ctx, requireUser(request), request.params.id);
+    if (!(await tasksRepo.jobHasFile(ctx.db, job.id, request.params.sha256))) throw notFound(`file ${request.params.sha256} of job ${job.id}`);
+    const size = await ctx.blobs.size(request.params.sha256);
+    if (size === null) throw notFound(`file ${request.params.sha256}`);
+    reply.header('content-type', 'application/octet-stream').header('content-length', size);
+    return reply.send(ctx.blobs.read(request.params.sha256));
+  });
+
+  r.get('/jobs/:id/events', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request, reply) => {
+    const user = requireUser(request);
+    const job = await jobFor(ctx, user, request.params.id);
+    const owner = (await usersRepo.findUserById(ctx.db, job.user_id))?.name ?? '?';
+    const stream = openSse(request, reply);
+    stream.send('job', await jobViewFor(ctx, user, job.id));
+    // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush.
+    const dirtyTasks = new Set<string>();
+    let jobDirty = false;
+    let timer: NodeJS.Timeout | null = null;
+    const flush = async () => {
+      timer = null;
+      const tasks = [...dirtyTasks];
+      dirtyTasks.clear();
+      for (const id of tasks) {
+        const row = await tasksRepo.listTasksByIds(ctx.db, [id]);
+        for (const t of row) stream.send('task', taskView(t, job.max_attempts));
+      }
+      if (jobDirty) {
+        jobDirty = false;
+        const current = await jobsRepo.findJob(ctx.db, job.id);
+        if (current) stream.send('job', await detailedJobView(ctx.db, current, owner));
+      }
+    };
+    const schedule = () => {
+      if (!timer && !stream.closed) timer = setTimeout(() => void flush().catch(() => stream.close()), 250);
+    };
+    const offJob = ctx.bus.on('job', (id) => {
+      if (id === job.id) {
+        jobDirty = true;
+        schedule();
+      }
+    });
+    const offTask = ctx.bus.on('task', (taskId, jobId) => {
+      if (jobId === job.id) {
+        dirtyTasks.add(taskId);
+        jobDirty = true;
+        schedule();
+      }
+    });
+    stream.onClose(() => {
+      offJob();
+      offTask();
+      if (timer) clearTimeout(timer);
+    });
+  });
+}

@@ -1,0 +1,129 @@
+// Request schemas: every body, query and path parameter is validated against these before a
+// handler runs; unknown fields are refused. They also generate the OpenAPI document.
+import { Type, type Static } from '@sinclair/typebox';
+import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { JOB_STATUSES, TASK_STATUSES } from '../../core/states.js';
+
+const strict = { additionalProperties: false } as const;
+
+export const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'lowercase sha256 hex' });
+export const FileRef = Type.Object({ name: Type.String({ minLength: 1, maxLength: 255 }), sha256: Sha256 }, strict);
+const InstanceTypeSchema = Type.Union(INSTANCE_TYPES.map((t) => Type.Literal(t)));
+
+export const LoginBody = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
+export const CreateUserBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }), admin: Type.Optional(Type.Boolean()) },
+  strict,
+);
+export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+
+export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
+export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
+
+export const ScriptJobBody = Type.Object(
+  {
+    kind: Type.Literal('script'),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    script: FileRef,
+    inputs: Type.Array(FileRef, { minItems: 1, maxItems: 100_000 }),
+    constants: Type.Optional(Type.Array(FileRef, { maxItems: 1000 })),
+    instanceType: Type.Optional(InstanceTypeSchema),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    network: Type.Optional(Type.Boolean()),
+    start: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+export type ScriptJobBody = Static<typeof ScriptJobBody>;
+
+export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const JobFileParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), sha256: Sha256 }, strict);
+
+export const JobListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
+    q: Type.Optional(Type.String({ maxLength: 200 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+  },
+  strict,
+);
+
+export const TaskListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)))),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  strict,
+);
+
+export const LogQuery = Type.Object(
+  {
+    attempt: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  strict,
+);
+
+export const RegisterAgentBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
+    cores: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    memoryBytes: Type.Integer({ minimum: 0 }),
+    labels: Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 512 })),
+    slots: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    sandbox: Type.Boolean(),
+    version: Type.String({ maxLength: 64 }),
+    previousToken: Type.Optional(Type.String({ maxLength: 256 })),
+  },
+  strict,
+);
+
+export const LeaseBody = Type.Object(
+  {
+    freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }),
+    maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
+  },
+  strict,
+);
+
+export const HeartbeatBody = Type.Object(
+  {
+    tasks: Type.Array(Type.Object({ taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) }, strict), { maxItems: 10_000 }),
+    draining: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+export const TaskIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+
+export const LogsBody = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    chunks: Type.Array(
+      Type.Object({ stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('system')]), data: Type.String({ maxLength: 4 * 1024 * 1024 }) }, strict),
+      { maxItems: 10_000 },
+    ),
+  },
+  strict,
+);
+
+const StoredFile = Type.Object({ sha256: Sha256, size: Type.Integer({ minimum: 0 }) }, strict);
+export const CompleteBody = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    exitCode: Type.Union([Type.Integer(), Type.Null()]),
+    error: Type.Optional(Type.String({ maxLength: 10_000 })),
+    files: Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), sha256: Sha256, size: Type.Integer({ minimum: 0 }) }, strict), { maxItems: 100_000 }),
+    stdout: StoredFile,
+    stderr: StoredFile,
+  },
+  strict,
+);
+
+export const ReleaseBody = Type.Object({ attempt: Type.Integer({ minimum: 1 }), reason: Type.String({ maxLength: 1000 }) }, strict);

@@ -1,0 +1,49 @@
+// The coordinator's settings, with the defaults an embedded farm uses.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
+
+export interface CoordinatorConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** How long a lease lasts without a heartbeat; an agent silent for longer loses its tasks. */
+  leaseSeconds: number;
+  instanceCores: InstanceTypeCores;
+  /** The largest single file a client may upload. */
+  maxUploadBytes: number;
+  /** Live log kept per attempt; past it the log says it was capped (stdout.txt stays whole). */
+  logLimitBytes: number;
+  tokenTtlDays: number;
+  adminPassword?: string;
+  /** Log each HTTP request (off by default: the CLI prints what matters). */
+  logRequests: boolean;
+}
+
+export function defaultDataDir(): string {
+  return process.env.DROVER_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'drover');
+}
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`);
+  return value;
+}
+
+export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
+  return {
+    dataDir: defaultDataDir(),
+    host: process.env.DROVER_HOST ?? '127.0.0.1',
+    port: 8686,
+    leaseSeconds: envNumber('DROVER_LEASE_SECONDS', 30),
+    instanceCores: DEFAULT_INSTANCE_CORES,
+    maxUploadBytes: envNumber('DROVER_MAX_UPLOAD_BYTES', 20 * 1024 ** 3),
+    logLimitBytes: envNumber('DROVER_LOG_LIMIT_BYTES', 16 * 1024 ** 2),
+    tokenTtlDays: envNumber('DROVER_TOKEN_TTL_DAYS', 30),
+    adminPassword: process.env.DROVER_ADMIN_PASSWORD || undefined,
+    logRequests: process.env.DROVER_LOG_REQUESTS === '1',
+    ...overrides,
+  };
+}

@@ -1,0 +1,100 @@
+// The coordinator's HTTP server: the API under /api/v1, its OpenAPI document, health checks and
+// the web app. Every error leaves as {"error": {"code", "message"}}.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HttpError } from './errors.js';
+import type { ServiceContext } from './services/context.js';
+import { principalResolver } from './api/principal.js';
+import { accountRoutes } from './api/routes-account.js';
+import { blobRoutes } from './api/routes-blobs.js';
+import { jobRoutes } from './api/routes-jobs.js';
+import { taskRoutes } from './api/routes-tasks.js';
+import { workerRoutes } from './api/routes-workers.js';
+import { agentRoutes } from './api/routes-agent.js';
+import { DROVER_VERSION } from '../version.js';
+
+export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
+export async function buildServer(ctx: ServiceContext, joinToken: string, extraRoutes?: (api: FastifyInstance) => void): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: ctx.config.logRequests ? { level: 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] } : false,
+    bodyLimit: 64 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  // Raw uploads arrive as a stream and are hashed on their way to disk; nothing buffers them.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
+  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+    if (error instanceof HttpError) return reply.code(error.status).send(errorBody(error.code, error.message));
+    if (error.validation) {
+      const where = error.validationContext ?? 'request';
+      return reply.code(400).send(errorBody('invalid_request', `${where}${error.message.replace(/^(body|querystring|params|headers)/, '')}`));
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = status === 413 ? 'too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_request';
+      return reply.code(status).send(errorBody(code, error.message));
+    }
+    request.log.error(error);
+    console.error(`[coordinator] ${request.method} ${request.url.split('?')[0]}: ${error.stack ?? error.message}`);
+    return reply.code(500).send(errorBody('internal', 'the coordinator failed to answer; the error is in its log'));
+  });
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Drover API', version: DROVER_VERSION, description: 'The coordinator of the Drover render farm. See docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await ctx.db.selectFrom('users').select('id').limit(1).execute();
+      return { ready: true };
+    } catch {
+      return reply.code(503).send(errorBody('not_ready', 'the store does not answer'));
+    }
+  });
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', principalResolver(ctx));
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      api.get('/version', { schema: { hide: true } }, async () => ({ version: DROVER_VERSION }));
+      accountRoutes(api, ctx);
+      blobRoutes(api, ctx);
+      jobRoutes(api, ctx);
+      taskRoutes(api, ctx);
+      workerRoutes(api, ctx);
+      agentRoutes(api, ctx, joinToken);
+      extraRoutes?.(api);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  const hasWeb = existsSync(WEB_DIST);
+  if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    if (path.startsWith('/api/') || request.method !== 'GET') {
+      return reply.code(404).send(errorBody('not_found', `no such endpoint: ${request.method} ${path}`));
+    }
+    if (!hasWeb) return reply.code(404).type('text/plain').send('The web app is not built: run `npx vite build web`.');
+    return reply.sendFile('index.html');
+  });
+  return app;
+}

@@ -1,0 +1,119 @@
+// Users, sign-in and API tokens.
+import { randomBytes } from 'node:crypto';
+import { newSecret, randomId } from '../../core/ids.js';
+import * as users from '../../store/repositories/users.js';
+import { digestToken, hashPassword, verifyPassword } from '../auth/secrets.js';
+import { badRequest, conflict, notFound, tooManyRequests, unauthorized } from '../errors.js';
+import { type ServiceContext, isoIn, nowIso } from './context.js';
+
+export interface UserPrincipal {
+  kind: 'user';
+  id: string;
+  name: string;
+  admin: boolean;
+  tokenId: string;
+}
+
+export interface UserView {
+  id: string;
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}
+
+export const USER_TOKEN_PREFIX = 'drv_u';
+
+export function userView(row: { id: string; name: string; is_admin: number; created_at: string }): UserView {
+  return { id: row.id, name: row.name, admin: row.is_admin === 1, createdAt: row.created_at };
+}
+
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export async function createUser(ctx: ServiceContext, name: string, password: string, admin: boolean): Promise<UserView> {
+  if (!USER_NAME.test(name)) throw badRequest('a user name is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
+  if (password.length < 4) throw badRequest('a password has at least 4 characters');
+  if (await users.findUserByName(ctx.db, name)) throw conflict(`user "${name}" already exists`);
+  const row = { id: randomId('u'), name, password_hash: await hashPassword(password), is_admin: admin ? 1 : 0, created_at: nowIso() };
+  await users.insertUser(ctx.db, row);
+  return userView(row);
+}
+
+export async function removeUser(ctx: ServiceContext, name: string, actor: UserPrincipal): Promise<void> {
+  const row = await users.findUserByName(ctx.db, name);
+  if (!row) throw notFound(`user "${name}"`);
+  if (row.id === actor.id) throw conflict('you cannot remove yourself');
+  await users.deleteUser(ctx.db, row.id);
+}
+
+/**
+ * Makes sure the farm has an admin. Returns the password when it had to generate one, so the
+ * caller can print it once; it is never stored in clear.
+ */
+export async function ensureAdmin(ctx: ServiceContext): Promise<{ created: boolean; generatedPassword?: string }> {
+  if ((await users.countUsers(ctx.db)) > 0) return { created: false };
+  const given = ctx.config.adminPassword;
+  const password = given ?? randomBytes(12).toString('base64url');
+  await createUser(ctx, 'admin', password, true);
+  return given ? { created: true } : { created: true, generatedPassword: password };
+}
+
+/** Failed sign-ins per user name and address within a minute; past the limit, wait. */
+class LoginThrottle {
+  private readonly failures = new Map<string, { count: number; since: number }>();
+  constructor(private readonly limit = 10, private readonly windowMs = 60_000) {}
+
+  check(key: string): void {
+    const entry = this.failures.get(key);
+    if (entry && Date.now() - entry.since < this.windowMs && entry.count >= this.limit) {
+      throw tooManyRequests('too many failed sign-ins; wait a minute and try again');
+    }
+  }
+
+  fail(key: string): void {
+    const entry = this.failures.get(key);
+    if (!entry || Date.now() - entry.since >= this.windowMs) this.failures.set(key, { count: 1, since: Date.now() });
+    else entry.count++;
+    if (this.failures.size > 10_000) this.failures.clear();
+  }
+
+  succeed(key: string): void {
+    this.failures.delete(key);
+  }
+}
+
+const throttle = new LoginThrottle();
+
+export async function login(ctx: ServiceContext, name: string, password: string, address: string): Promise<{ token: string; user: UserView }> {
+  const key = `${name}\u0000${address}`;
+  throttle.check(key);
+  const row = await users.findUserByName(ctx.db, name);
+  // Verify against a dummy hash for unknown users too, so timing does not tell which names exist.
+  const ok = row ? await verifyPassword(password, row.password_hash) : (await verifyPassword(password, DUMMY_HASH), false);
+  if (!row || !ok) {
+    throttle.fail(key);
+    throw unauthorized('wrong user name or password');
+  }
+  throttle.succeed(key);
+  const token = newSecret(USER_TOKEN_PREFIX);
+  await users.insertToken(ctx.db, {
+    id: randomId('k'),
+    user_id: row.id,
+    token_hash: digestToken(token),
+    created_at: nowIso(),
+    expires_at: isoIn(ctx.config.tokenTtlDays * 86400),
+  });
+  return { token, user: userView(row) };
+}
+
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+export async function logout(ctx: ServiceContext, principal: UserPrincipal): Promise<void> {
+  await users.revokeToken(ctx.db, principal.tokenId, nowIso());
+}
+
+export async function authenticateUser(ctx: ServiceContext, token: string): Promise<UserPrincipal | null> {
+  const row = await users.findUserByTokenHash(ctx.db, digestToken(token), nowIso());
+  if (!row) return null;
+  return { kind: 'user', id: row.id, name: row.name, admin: row.is_admin === 1, tokenId: row.token_id };
+}
+

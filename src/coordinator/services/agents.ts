@@ -1,0 +1,111 @@
+// Agents joining the farm, their credentials and their heartbeats.
+import { randomBytes } from 'node:crypto';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { newSecret, randomId } from '../../core/ids.js';
+import * as agentsRepo from '../../store/repositories/agents.js';
+import * as tasksRepo from '../../store/repositories/tasks.js';
+import { digestToken, sameDigest } from '../auth/secrets.js';
+import { unauthorized } from '../errors.js';
+import { type ServiceContext, isoIn, nowIso } from './context.js';
+
+export interface AgentPrincipal {
+  kind: 'agent';
+  id: string;
+  name: string;
+}
+
+export const AGENT_TOKEN_PREFIX = 'drv_a';
+const JOIN_TOKEN_PREFIX = 'drv_join';
+
+/** Reads the join token from DIR/agent-token, creating it (mode 0600) on first start. */
+export async function ensureJoinToken(dataDir: string): Promise<{ token: string; path: string; created: boolean }> {
+  const path = join(dataDir, 'agent-token');
+  try {
+    return { token: (await readFile(path, 'utf8')).trim(), path, created: false };
+  } catch {
+    const token = `${JOIN_TOKEN_PREFIX}_${randomBytes(32).toString('base64url')}`;
+    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(path, 0o600);
+    return { token, path, created: true };
+  }
+}
+
+export interface AgentResources {
+  name: string;
+  cores: number;
+  memoryBytes: number;
+  labels: Record<string, string>;
+  slots: number;
+  sandbox: boolean;
+  version: string;
+  agentId?: string;
+}
+
+/**
+ * Registers an agent that holds the join token. An agent that names its earlier id and still
+ * holds its earlier credentials (sent as `previousToken`) keeps its identity across restarts.
+ */
+export async function registerAgent(
+  ctx: ServiceContext,
+  joinToken: string,
+  expectedJoinToken: string,
+  resources: AgentResources,
+  previousToken?: string,
+): Promise<{ agentId: string; agentToken: string }> {
+  if (!sameDigest(digestToken(joinToken), digestToken(expectedJoinToken))) throw unauthorized('the agent join token is not valid');
+  const now = nowIso();
+  const fields = {
+    name: resources.name,
+    cores: resources.cores,
+    memory_bytes: resources.memoryBytes,
+    labels: JSON.stringify(resources.labels),
+    slots: resources.slots,
+    sandbox: resources.sandbox ? 1 : 0,
+    version: resources.version,
+    status: 'online',
+    last_seen_at: now,
+  };
+  if (previousToken) {
+    const existing = await agentsRepo.findAgentByTokenHash(ctx.db, digestToken(previousToken));
+    if (existing) {
+      await agentsRepo.updateAgentResources(ctx.db, existing.id, fields);
+      return { agentId: existing.id, agentToken: previousToken };
+    }
+  }
+  const agentToken = newSecret(AGENT_TOKEN_PREFIX);
+  const agentId = randomId('a');
+  await agentsRepo.insertAgent(ctx.db, { id: agentId, token_hash: digestToken(agentToken), created_at: now, ...fields });
+  return { agentId, agentToken };
+}
+
+export async function authenticateAgent(ctx: ServiceContext, token: string): Promise<AgentPrincipal | null> {
+  const row = await agentsRepo.findAgentByTokenHash(ctx.db, digestToken(token));
+  return row ? { kind: 'agent', id: row.id, name: row.name } : null;
+}
+
+/**
+ * Extends the leases the agent still holds and names the tasks it must kill: those stopped by a
+ * person, or whose lease it lost (they were requeued and may already run elsewhere).
+ */
+export async function heartbeat(
+  ctx: ServiceContext,
+  agent: AgentPrincipal,
+  running: readonly { taskId: string; attempt: number }[],
+  draining: boolean,
+): Promise<{ cancel: string[] }> {
+  const cancel: string[] = [];
+  await ctx.db.transaction().execute(async (trx) => {
+    await agentsRepo.touchAgent(trx, agent.id, nowIso(), draining ? 'draining' : 'online');
+    const expires = isoIn(ctx.config.leaseSeconds);
+    for (const r of running) {
+      const task = await tasksRepo.findTask(trx, r.taskId);
+      if (!task || task.status !== 'running' || task.agent_id !== agent.id || task.attempt !== r.attempt) {
+        cancel.push(r.taskId);
+        continue;
+      }
+      await tasksRepo.updateTask(trx, task.id, { lease_expires_at: expires });
+    }
+  });
+  return { cancel };
+}

@@ -1,0 +1,242 @@
+// Jobs: creation (whole or not at all), the people-facing actions, and keeping a job's status in
+// step with its tasks.
+import { randomId } from '../../core/ids.js';
+import type { InstanceType } from '../../core/instance-types.js';
+import { sharedNameClashes } from '../../core/inputs.js';
+import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
+import * as blobsRepo from '../../store/repositories/blobs.js';
+import * as jobsRepo from '../../store/repositories/jobs.js';
+import * as tasksRepo from '../../store/repositories/tasks.js';
+import * as usersRepo from '../../store/repositories/users.js';
+import type { Db } from '../../store/schema.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import type { UserPrincipal } from './accounts.js';
+import { type ServiceContext, nowIso } from './context.js';
+import { type JobView, detailedJobView } from './views.js';
+
+export interface FileRef {
+  name: string;
+  sha256: string;
+}
+
+export interface ScriptJobRequest {
+  kind: 'script';
+  name: string;
+  script: FileRef;
+  inputs: FileRef[];
+  constants?: FileRef[];
+  instanceType?: InstanceType;
+  maxAttempts?: number;
+  taskTimeoutSeconds?: number;
+  image?: string;
+  network?: boolean;
+  start?: boolean;
+}
+
+/** What a script job keeps beside its rows; the agent gets it with every leased task. */
+export interface ScriptJobSpec {
+  script: FileRef;
+  constants: FileRef[];
+  network: boolean;
+}
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+export function jobNameProblem(name: string): string | null {
+  if (name.trim().length === 0) return 'the job name is empty';
+  if (name.length > 200) return 'the job name is longer than 200 characters';
+  if (CONTROL_CHARS.test(name)) return 'the job name contains control characters';
+  return null;
+}
+
+/** Refuses files the user has not uploaded: knowing a hash must not grant someone else's file. */
+export async function assertOwnsFiles(ctx: ServiceContext, userId: string, files: readonly FileRef[]): Promise<void> {
+  const hashes = [...new Set(files.map((f) => f.sha256))];
+  const owned = await blobsRepo.ownedBlobs(ctx.db, userId, hashes);
+  const missing = files.filter((f) => !owned.has(f.sha256));
+  if (missing.length > 0) {
+    const names = missing.slice(0, 5).map((f) => `"${f.name}"`).join(', ');
+    throw badRequest(`${missing.length} file(s) were not uploaded first: ${names}${missing.length > 5 ? ', …' : ''}`);
+  }
+}
+
+export interface NewTask {
+  input: string;
+  inputSha: string | null;
+  spec: unknown;
+}
+
+/** Inserts a job and all its tasks in one transaction: a job is stored whole or not at all. */
+export async function insertJobWithTasks(
+  ctx: ServiceContext,
+  user: UserPrincipal,
+  fields: { name: string; kind: 'script' | 'render'; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
+  tasks: readonly NewTask[],
+): Promise<string> {
+  const id = randomId('j');
+  const now = nowIso();
+  await ctx.db.transaction().execute(async (trx) => {
+    await jobsRepo.insertJob(trx, {
+      id,
+      user_id: user.id,
+      name: fields.name,
+      kind: fields.kind,
+      status: fields.start ? 'queued' : 'created',
+      instance_type: fields.instanceType,
+      cores: ctx.config.instanceCores[fields.instanceType],
+      max_attempts: fields.maxAttempts,
+      task_timeout_seconds: fields.taskTimeoutSeconds,
+      image: fields.image,
+      spec: JSON.stringify(fields.spec),
+      task_count: tasks.length,
+      created_at: now,
+      queued_at: fields.start ? now : null,
+      started_at: null,
+      finished_at: null,
+    });
+    await tasksRepo.insertTasks(
+      trx,
+      tasks.map((t, i) => ({
+        id: randomId('t'),
+        job_id: id,
+        idx: i + 1,
+        status: 'queued',
+        input_name: t.input,
+        input_sha: t.inputSha,
+        spec: t.spec === null ? null : JSON.stringify(t.spec),
+        attempt: 0,
+        tries: 0,
+        agent_id: null,
+        lease_expires_at: null,
+        started_at: null,
+        finished_at: null,
+        exit_code: null,
+        error: null,
+      })),
+    );
+  });
+  ctx.bus.emit('job', id);
+  if (fields.start) ctx.bus.emit('work');
+  return id;
+}
+
+export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, req: ScriptJobRequest): Promise<string> {
+  const nameProblem = jobNameProblem(req.name);
+  if (nameProblem) throw badRequest(nameProblem);
+  if (req.inputs.length === 0) throw badRequest('a script job needs at least one input file: one task runs per input');
+  const constants = req.constants ?? [];
+  const clash = sharedNameClashes(req.script, constants, req.inputs);
+  if (clash) throw badRequest(clash);
+  await assertOwnsFiles(ctx, user.id, [req.script, ...constants, ...req.inputs]);
+  const spec: ScriptJobSpec = { script: req.script, constants, network: req.network ?? false };
+  return insertJobWithTasks(
+    ctx,
+    user,
+    {
+      name: req.name,
+      kind: 'script',
+      instanceType: req.instanceType ?? 's',
+      maxAttempts: req.maxAttempts ?? 3,
+      taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
+      image: req.image ?? null,
+      spec,
+      start: req.start ?? false,
+    },
+    req.inputs.map((input) => ({ input: input.name, inputSha: input.sha256, spec: null })),
+  );
+}
+
+/** The job if `user` may see it (its owner, or an admin); 404 otherwise, so IDs do not leak. */
+export async function jobFor(ctx: ServiceContext, user: UserPrincipal, jobId: string) {
+  const row = await jobsRepo.findJobFor(ctx.db, jobId, user.admin ? null : user.id);
+  if (!row) throw notFound(`job ${jobId}`);
+  return row;
+}
+
+export async function jobViewFor(ctx: ServiceContext, user: UserPrincipal, jobId: string): Promise<JobView> {
+  const row = await jobFor(ctx, user, jobId);
+  const owner = await usersRepo.findUserById(ctx.db, row.user_id);
+  return detailedJobView(ctx.db, row, owner?.name ?? '?');
+}
+
+function checkAction(action: 'start' | 'stop' | 'retry', status: string): void {
+  try {
+    assertJobAction(action, status as JobStatus);
+  } catch (err) {
+    if (err instanceof StateError) throw conflict(err.message);
+    throw err;
+  }
+}
+
+export async function startJob(ctx: ServiceContext, user: UserPrincipal, jobId: string): Promise<void> {
+  const row = await jobFor(ctx, user, jobId);
+  checkAction('start', row.status);
+  await jobsRepo.updateJob(ctx.db, jobId, { status: 'queued', queued_at: nowIso() });
+  ctx.bus.emit('job', jobId);
+  ctx.bus.emit('work');
+}
+
+/** Cancels a job: queued tasks never start, running ones are killed at their next heartbeat. */
+export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: string): Promise<void> {
+  const row = await jobFor(ctx, user, jobId);
+  checkAction('stop', row.status);
+  const now = nowIso();
+  const changed = await ctx.db.transaction().execute(async (trx) => {
+    const live = await trx.selectFrom('tasks').select(['id', 'status', 'attempt']).where('job_id', '=', jobId).where('status', 'in', ['queued', 'running']).execute();
+    for (const t of live) {
+      if (t.status === 'running') {
+        await tasksRepo.finishAttempt(trx, t.id, t.attempt, { status: 'canceled', finished_at: now, exit_code: null, error: 'stopped by a person' });
+      }
+    }
+    await trx
+      .updateTable('tasks')
+      .set({ status: 'canceled', finished_at: now, lease_expires_at: null, error: 'the job was stopped' })
+      .where('job_id', '=', jobId)
+      .where('status', 'in', ['queued', 'running'])
+      .execute();
+    await jobsRepo.updateJob(trx, jobId, { status: 'canceled', finished_at: now });
+    return live;
+  });
+  for (const t of changed) ctx.bus.emit('task', t.id, jobId);
+  ctx.bus.emit('job', jobId);
+}
+
+/** Queues errored and canceled tasks again, each with a fresh allowance of attempts. */
+export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: string): Promise<void> {
+  const row = await jobFor(ctx, user, jobId);
+  checkAction('retry', row.status);
+  const retried = await ctx.db.transaction().execute(async (trx) => {
+    const tasks = await trx.selectFrom('tasks').select('id').where('job_id', '=', jobId).where('status', 'in', ['error', 'canceled']).execute();
+    if (tasks.length === 0) return tasks;
+    await trx
+      .updateTable('tasks')
+      .set({ status: 'queued', tries: 0, agent_id: null, finished_at: null, exit_code: null, error: null, lease_expires_at: null })
+      .where('job_id', '=', jobId)
+      .where('status', 'in', ['error', 'canceled'])
+      .execute();
+    const started = await tasksRepo.anyTaskStarted(trx, jobId);
+    await jobsRepo.updateJob(trx, jobId, { status: started ? 'running' : 'queued', finished_at: null, queued_at: row.queued_at ?? nowIso() });
+    return tasks;
+  });
+  if (retried.length === 0) throw conflict('no task of this job errored or was canceled: nothing to retry');
+  for (const t of retried) ctx.bus.emit('task', t.id, jobId);
+  ctx.bus.emit('job', jobId);
+  ctx.bus.emit('work');
+}
+
+/** Re-derives a started job's status from its tasks (inside the caller's transaction). */
+export async function refreshJobStatus(db: Db, jobId: string): Promise<boolean> {
+  const job = await jobsRepo.findJob(db, jobId);
+  if (!job) return false;
+  const counts = (await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!;
+  const started = counts.running + counts.done + counts.error > 0 || (await tasksRepo.anyTaskStarted(db, jobId));
+  const next = deriveJobStatus(job.status as JobStatus, counts, started);
+  if (next === job.status) return false;
+  const now = nowIso();
+  await jobsRepo.updateJob(db, jobId, {
+    status: next,
+    started_at: job.started_at ?? (next === 'running' || isTerminalJob(next) ? now : null),
+    finished_at: isTerminalJob(next) ? now : null,
+  });
+  return true;
+}

@@ -1,0 +1,209 @@
+// The agent side of a task's life: leasing, completing, releasing, and lease expiry. A result is
+// accepted only from the agent that holds the task's current lease at its current attempt, so each
+// task's final results come from exactly one attempt.
+import { relativePathProblem } from '../../core/inputs.js';
+import { fitTasks } from '../../core/scheduling.js';
+import { afterFailedAttempt } from '../../core/states.js';
+import * as blobsRepo from '../../store/repositories/blobs.js';
+import * as jobsRepo from '../../store/repositories/jobs.js';
+import * as tasksRepo from '../../store/repositories/tasks.js';
+import type { Db } from '../../store/schema.js';
+import { badRequest, leaseLost } from '../errors.js';
+import type { AgentPrincipal } from './agents.js';
+import { type ServiceContext, isoIn, nowIso } from './context.js';
+import { type FileRef, refreshJobStatus } from './jobs.js';
+
+export interface LeasedTask {
+  taskId: string;
+  jobId: string;
+  index: number;
+  attempt: number;
+  kind: 'script' | 'render';
+  cores: number;
+  timeoutSeconds: number | null;
+  image: string | null;
+  network: boolean;
+  /** Files to lay out in the task directory, by name. */
+  files: FileRef[];
+  /** Script jobs: the script's name and the input's name inside the task directory. */
+  script?: string;
+  input: string;
+  /** Job- and task-level settings of other kinds (render). */
+  jobSpec: unknown;
+  taskSpec: unknown;
+}
+
+const CANDIDATE_WINDOW = 256;
+
+export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
+  if (freeCores < 1) return [];
+  const touched = new Set<string>();
+  const leased = await ctx.db.transaction().execute(async (trx) => {
+    const candidates = await tasksRepo.queuedCandidates(trx, freeCores, CANDIDATE_WINDOW);
+    const chosen = fitTasks(freeCores, candidates.map((c) => ({ ...c, taskId: c.id })), maxTasks);
+    if (chosen.length === 0) return [];
+    const now = nowIso();
+    const expires = isoIn(ctx.config.leaseSeconds);
+    const jobs = new Map<string, NonNullable<Awaited<ReturnType<typeof jobsRepo.findJob>>>>();
+    const out: LeasedTask[] = [];
+    for (const c of chosen) {
+      const task = (await tasksRepo.findTask(trx, c.id))!;
+      const attempt = task.attempt + 1;
+      await tasksRepo.updateTask(trx, task.id, {
+        status: 'running',
+        agent_id: agent.id,
+        attempt,
+        tries: task.tries + 1,
+        lease_expires_at: expires,
+        started_at: now,
+        finished_at: null,
+        exit_code: null,
+        error: null,
+      });
+      await tasksRepo.insertAttempt(trx, { task_id: task.id, attempt, agent_id: agent.id, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 });
+      let job = jobs.get(task.job_id);
+      if (!job) {
+        job = (await jobsRepo.findJob(trx, task.job_id))!;
+        jobs.set(job.id, job);
+        if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
+      }
+      out.push(leasedTaskOf(job, { ...task, attempt }));
+      touched.add(task.id);
+    }
+    return out;
+  });
+  for (const t of leased) ctx.bus.emit('task', t.taskId, t.jobId);
+  for (const jobId of new Set(leased.map((t) => t.jobId))) ctx.bus.emit('job', jobId);
+  return leased;
+}
+
+function leasedTaskOf(job: jobsRepo.JobRow, task: tasksRepo.TaskRow): LeasedTask {
+  const jobSpec = JSON.parse(job.spec) as { script?: FileRef; constants?: FileRef[]; network?: boolean; files?: FileRef[] };
+  const files: FileRef[] = [];
+  if (jobSpec.script) files.push(jobSpec.script);
+  for (const c of jobSpec.constants ?? []) files.push(c);
+  for (const f of jobSpec.files ?? []) files.push(f);
+  if (task.input_sha) files.push({ name: task.input_name, sha256: task.input_sha });
+  return {
+    taskId: task.id,
+    jobId: job.id,
+    index: task.idx,
+    attempt: task.attempt,
+    kind: job.kind as LeasedTask['kind'],
+    cores: job.cores,
+    timeoutSeconds: job.task_timeout_seconds,
+    image: job.image,
+    network: jobSpec.network ?? false,
+    files,
+    ...(jobSpec.script ? { script: jobSpec.script.name } : {}),
+    input: task.input_name,
+    jobSpec,
+    taskSpec: task.spec ? JSON.parse(task.spec) : null,
+  };
+}
+
+/** The task, if `agent` holds its lease at `attempt`; otherwise the agent lost it. */
+async function heldTask(db: Db, agent: AgentPrincipal, taskId: string, attempt: number) {
+  const task = await tasksRepo.findTaskWithOwner(db, taskId);
+  if (!task || task.status !== 'running' || task.agent_id !== agent.id || task.attempt !== attempt) throw leaseLost(taskId);
+  return task;
+}
+
+export interface ResultFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface Completion {
+  attempt: number;
+  exitCode: number | null;
+  error?: string;
+  files: ResultFile[];
+  stdout: { sha256: string; size: number };
+  stderr: { sha256: string; size: number };
+}
+
+export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, taskId: string, c: Completion): Promise<void> {
+  const all = [...c.files, { path: 'stdout.txt', ...c.stdout }, { path: 'stderr.txt', ...c.stderr }];
+  const seen = new Set<string>();
+  for (const f of all) {
+    const problem = relativePathProblem(f.path);
+    if (problem) throw badRequest(problem);
+    if (seen.has(f.path)) throw badRequest(`result path "${f.path}" is listed twice`);
+    seen.add(f.path);
+  }
+  const known = await blobsRepo.knownBlobs(ctx.db, all.map((f) => f.sha256));
+  const missing = all.filter((f) => !known.has(f.sha256));
+  if (missing.length > 0) throw badRequest(`result files were not uploaded first: ${missing.slice(0, 5).map((f) => f.path).join(', ')}`);
+
+  let jobId = '';
+  let jobChanged = false;
+  await ctx.db.transaction().execute(async (trx) => {
+    const task = await heldTask(trx, agent, taskId, c.attempt);
+    jobId = task.job_id;
+    const now = nowIso();
+    const succeeded = c.exitCode === 0 && !c.error;
+    const error = succeeded ? null : (c.error ?? `the task exited with code ${c.exitCode}`);
+    await tasksRepo.finishAttempt(trx, taskId, c.attempt, { status: succeeded ? 'done' : 'error', finished_at: now, exit_code: c.exitCode, error });
+    const outcome = succeeded ? 'done' : afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+    // A retried task keeps no files from the failed attempt; an ended task keeps its last attempt's.
+    if (outcome !== 'queued') await tasksRepo.replaceTaskFiles(trx, taskId, all);
+    await tasksRepo.updateTask(trx, taskId, {
+      status: outcome,
+      agent_id: outcome === 'queued' ? null : task.agent_id,
+      lease_expires_at: null,
+      finished_at: outcome === 'queued' ? null : now,
+      exit_code: c.exitCode,
+      error,
+    });
+    jobChanged = await refreshJobStatus(trx, task.job_id);
+  });
+  ctx.bus.emit('task', taskId, jobId);
+  if (jobChanged) ctx.bus.emit('job', jobId);
+  ctx.bus.emit('job', jobId);
+  ctx.bus.emit('work');
+}
+
+/** An agent that shuts down gives its task back; the attempt does not count against the task. */
+export async function releaseTask(ctx: ServiceContext, agent: AgentPrincipal, taskId: string, attempt: number, reason: string): Promise<void> {
+  let jobId = '';
+  await ctx.db.transaction().execute(async (trx) => {
+    const task = await heldTask(trx, agent, taskId, attempt);
+    jobId = task.job_id;
+    await tasksRepo.finishAttempt(trx, taskId, attempt, { status: 'interrupted', finished_at: nowIso(), exit_code: null, error: reason });
+    await tasksRepo.updateTask(trx, taskId, { status: 'queued', agent_id: null, lease_expires_at: null, tries: Math.max(0, task.tries - 1) });
+  });
+  ctx.bus.emit('task', taskId, jobId);
+  ctx.bus.emit('work');
+}
+
+/** Requeues (or errors) tasks whose agent stopped renewing the lease. Returns how many. */
+export async function expireLeases(ctx: ServiceContext): Promise<number> {
+  const now = nowIso();
+  const expired = await tasksRepo.expiredLeases(ctx.db, now);
+  for (const e of expired) {
+    const changed = await ctx.db.transaction().execute(async (trx) => {
+      const task = await tasksRepo.findTaskWithOwner(trx, e.id);
+      if (!task || task.status !== 'running' || task.attempt !== e.attempt || !task.lease_expires_at || task.lease_expires_at >= now) return false;
+      const error = 'the lease expired: the agent stopped answering';
+      await tasksRepo.finishAttempt(trx, task.id, task.attempt, { status: 'lost', finished_at: now, exit_code: null, error });
+      const outcome = afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+      await tasksRepo.updateTask(trx, task.id, {
+        status: outcome,
+        agent_id: outcome === 'queued' ? null : task.agent_id,
+        lease_expires_at: null,
+        finished_at: outcome === 'queued' ? null : now,
+        error,
+      });
+      await refreshJobStatus(trx, task.job_id);
+      return true;
+    });
+    if (changed) {
+      ctx.bus.emit('task', e.id, e.job_id);
+      ctx.bus.emit('job', e.job_id);
+    }
+  }
+  if (expired.length > 0) ctx.bus.emit('work');
+  return expired.length;
+}

@@ -1,0 +1,116 @@
+// The shapes the API answers with, built from rows. One place, so the CLI, the web app and the
+// SSE streams all see the same job and task.
+import type { InstanceType } from '../../core/instance-types.js';
+import { unschedulableReason } from '../../core/scheduling.js';
+import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import * as agentsRepo from '../../store/repositories/agents.js';
+import * as jobsRepo from '../../store/repositories/jobs.js';
+import type { Db } from '../../store/schema.js';
+import type { JobRow } from '../../store/repositories/jobs.js';
+import type { TaskRow } from '../../store/repositories/tasks.js';
+
+export interface JobView {
+  id: string;
+  name: string;
+  kind: 'script' | 'render';
+  status: JobStatus;
+  owner: string;
+  instanceType: InstanceType;
+  cores: number;
+  maxAttempts: number;
+  taskTimeoutSeconds: number | null;
+  image: string | null;
+  taskCount: number;
+  counts: TaskCounts;
+  createdAt: string;
+  queuedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  cpuSeconds: number | null;
+  etaSeconds: number | null;
+  unschedulable: string | null;
+  render?: unknown;
+}
+
+export interface TaskView {
+  id: string;
+  jobId: string;
+  index: number;
+  status: TaskStatus;
+  input: string;
+  attempts: number;
+  maxAttempts: number;
+  agent: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  exitCode: number | null;
+  error: string | null;
+}
+
+function durationMs(start: string | null, end: string | null): number | null {
+  if (!start) return null;
+  return (end ? Date.parse(end) : Date.now()) - Date.parse(start);
+}
+
+export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): JobView {
+  const spec = JSON.parse(row.spec) as { render?: unknown };
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as JobView['kind'],
+    status: row.status as JobStatus,
+    owner,
+    instanceType: row.instance_type as InstanceType,
+    cores: row.cores,
+    maxAttempts: row.max_attempts,
+    taskTimeoutSeconds: row.task_timeout_seconds,
+    image: row.image,
+    taskCount: row.task_count,
+    counts,
+    createdAt: row.created_at,
+    queuedAt: row.queued_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: durationMs(row.started_at, row.finished_at),
+    cpuSeconds: null,
+    etaSeconds: null,
+    unschedulable: null,
+    ...(spec.render !== undefined ? { render: spec.render } : {}),
+  };
+}
+
+/** The full view of one job: with CPU time, an ETA from measured task times, and fit. */
+export async function detailedJobView(db: Db, row: JobRow, owner: string): Promise<JobView> {
+  const counts = (await jobsRepo.taskCountsFor(db, [row.id])).get(row.id) ?? emptyCounts();
+  const view = baseJobView(row, owner, counts);
+  const timing = await jobsRepo.jobTimingStats(db, row.id);
+  view.cpuSeconds = Math.round((timing.attemptMs * row.cores) / 100) / 10;
+  const remaining = counts.queued + counts.running;
+  if (timing.meanDoneMs !== null && remaining > 0 && (view.status === 'running' || view.status === 'queued')) {
+    view.etaSeconds = Math.ceil((timing.meanDoneMs * remaining) / Math.max(counts.running, 1) / 1000);
+  }
+  if (view.status === 'queued' || view.status === 'running' || view.status === 'created') {
+    view.unschedulable = unschedulableReason(row.cores, await agentsRepo.onlineAgentCapacities(db));
+  }
+  return view;
+}
+
+export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttempts: number): TaskView {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    index: row.idx,
+    status: row.status as TaskStatus,
+    input: row.input_name,
+    attempts: row.attempt,
+    maxAttempts,
+    agent: row.agent_name ?? null,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: durationMs(row.started_at, row.finished_at),
+    exitCode: row.exit_code,
+    error: row.error,
+  };
+}

@@ -1,0 +1,23 @@
+// Instance types name how many cores a task asks for, as in the original workflow's job sizes.
+
+export const INSTANCE_TYPES = ['s', 'm', 'l', 'xl'] as const;
+export type InstanceType = (typeof INSTANCE_TYPES)[number];
+
+export type InstanceTypeCores = Record<InstanceType, number>;
+
+export const DEFAULT_INSTANCE_CORES: InstanceTypeCores = { s: 1, m: 4, l: 8, xl: 16 };
+
+/** Reads `s=1,m=4,l=8,xl=16` (any subset) over the defaults; throws on anything else. */
+export function parseInstanceCores(text: string | undefined, base = DEFAULT_INSTANCE_CORES): InstanceTypeCores {
+  const result = { ...base };
+  if (!text) return result;
+  for (const part of text.split(',')) {
+    const [name, value] = part.split('=').map((s) => s.trim());
+    const cores = Number(value);
+    if (!INSTANCE_TYPES.includes(name as InstanceType) || !Number.isInteger(cores) || cores < 1) {
+      throw new Error(`invalid instance type setting "${part}": expected NAME=CORES with NAME one of ${INSTANCE_TYPES.join(', ')}`);
+    }
+    result[name as InstanceType] = cores;
+  }
+  return result;
+}

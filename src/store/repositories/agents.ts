@@ -1,0 +1,37 @@
+// Agents: their identity, resources and last contact.
+import type { AgentsTable, Db } from '../schema.js';
+
+export type AgentRow = AgentsTable;
+
+export async function insertAgent(db: Db, row: AgentRow): Promise<void> {
+  await db.insertInto('agents').values(row).execute();
+}
+
+export function findAgentByTokenHash(db: Db, tokenHash: string) {
+  return db.selectFrom('agents').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+}
+
+export async function updateAgentResources(
+  db: Db,
+  id: string,
+  fields: Pick<AgentRow, 'name' | 'cores' | 'memory_bytes' | 'labels' | 'slots' | 'sandbox' | 'version' | 'status' | 'last_seen_at'>,
+): Promise<void> {
+  await db.updateTable('agents').set(fields).where('id', '=', id).execute();
+}
+
+export async function touchAgent(db: Db, id: string, now: string, status: string): Promise<void> {
+  await db.updateTable('agents').set({ last_seen_at: now, status }).where('id', '=', id).execute();
+}
+
+export function listAgents(db: Db) {
+  return db.selectFrom('agents').selectAll().orderBy('name').execute();
+}
+
+/** Agents not heard from since `before` are offline. */
+export async function markSilentAgentsOffline(db: Db, before: string): Promise<void> {
+  await db.updateTable('agents').set({ status: 'offline' }).where('status', '!=', 'offline').where('last_seen_at', '<', before).execute();
+}
+
+export function onlineAgentCapacities(db: Db) {
+  return db.selectFrom('agents').select(['name', 'slots']).where('status', '=', 'online').execute();
+}

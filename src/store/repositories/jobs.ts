@@ -1,0 +1,106 @@
+// Jobs: rows, listing with counts, and per-job task statistics.
+import { sql } from 'kysely';
+import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import type { Db, JobsTable } from '../schema.js';
+
+export type JobRow = JobsTable;
+
+export async function insertJob(db: Db, row: JobRow): Promise<void> {
+  await db.insertInto('jobs').values(row).execute();
+}
+
+/** A job as its owner (or an admin, `userId` null) may see it; undefined otherwise. */
+export function findJobFor(db: Db, id: string, userId: string | null) {
+  let q = db.selectFrom('jobs').selectAll().where('id', '=', id);
+  if (userId !== null) q = q.where('user_id', '=', userId);
+  return q.executeTakeFirst();
+}
+
+export function findJob(db: Db, id: string) {
+  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function updateJob(db: Db, id: string, fields: Partial<JobRow>): Promise<void> {
+  await db.updateTable('jobs').set(fields).where('id', '=', id).execute();
+}
+
+export interface JobListQuery {
+  userId: string | null;
+  status?: JobStatus;
+  nameContains?: string;
+  offset: number;
+  limit: number;
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export async function listJobs(db: Db, q: JobListQuery) {
+  let base = db.selectFrom('jobs');
+  if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
+  if (q.nameContains) base = base.where(sql<boolean>`lower(jobs.name) like ${'%' + escapeLike(q.nameContains.toLowerCase()) + '%'} escape '\\'`);
+  const byStatus = await base.select(['jobs.status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('jobs.status').execute();
+  let page = base;
+  if (q.status) page = page.where('jobs.status', '=', q.status);
+  const rows = await page
+    .innerJoin('users', 'users.id', 'jobs.user_id')
+    .selectAll('jobs')
+    .select('users.name as owner')
+    .orderBy('jobs.created_at', 'desc')
+    .orderBy('jobs.id', 'desc')
+    .offset(q.offset)
+    .limit(q.limit)
+    .execute();
+  const countsByStatus: Record<JobStatus | 'all', number> = { all: 0, created: 0, queued: 0, running: 0, done: 0, error: 0, canceled: 0 };
+  for (const r of byStatus) {
+    countsByStatus[r.status as JobStatus] = Number(r.n);
+    countsByStatus.all += Number(r.n);
+  }
+  const total = q.status ? countsByStatus[q.status] : countsByStatus.all;
+  return { rows, total, countsByStatus };
+}
+
+/** Task counts per state for each of `jobIds`. */
+export async function taskCountsFor(db: Db, jobIds: readonly string[]): Promise<Map<string, TaskCounts>> {
+  const result = new Map<string, TaskCounts>();
+  for (const id of jobIds) result.set(id, emptyCounts());
+  if (jobIds.length === 0) return result;
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['job_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('job_id', 'in', [...jobIds])
+    .groupBy(['job_id', 'status'])
+    .execute();
+  for (const r of rows) result.get(r.job_id)![r.status as TaskStatus] = Number(r.n);
+  return result;
+}
+
+export interface JobTimingStats {
+  /** Mean duration of the job's successful attempts, in ms, or null before the first. */
+  meanDoneMs: number | null;
+  /** Wall time summed over every finished attempt, in ms. */
+  attemptMs: number;
+}
+
+export async function jobTimingStats(db: Db, jobId: string): Promise<JobTimingStats> {
+  const rows = await db
+    .selectFrom('task_attempts')
+    .innerJoin('tasks', 'tasks.id', 'task_attempts.task_id')
+    .select(['task_attempts.status', 'task_attempts.started_at', 'task_attempts.finished_at'])
+    .where('tasks.job_id', '=', jobId)
+    .where('task_attempts.finished_at', 'is not', null)
+    .execute();
+  let doneMs = 0;
+  let doneCount = 0;
+  let attemptMs = 0;
+  for (const r of rows) {
+    const ms = Date.parse(r.finished_at!) - Date.parse(r.started_at);
+    attemptMs += ms;
+    if (r.status === 'done') {
+      doneMs += ms;
+      doneCount++;
+    }
+  }
+  return { meanDoneMs: doneCount ? doneMs / doneCount : null, attemptMs };
+}

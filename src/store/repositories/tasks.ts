@@ -1,0 +1,146 @@
+// Tasks, their attempts, leases and result files.
+import type { TaskStatus } from '../../core/states.js';
+import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
+
+export type TaskRow = TasksTable;
+export type AttemptRow = TaskAttemptsTable;
+
+const INSERT_CHUNK = 500;
+
+export async function insertTasks(db: Db, rows: readonly TaskRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    await db.insertInto('tasks').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+  }
+}
+
+export function findTask(db: Db, id: string) {
+  return db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A task with its job's owner, for access checks. */
+export function findTaskWithOwner(db: Db, id: string) {
+  return db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .selectAll('tasks')
+    .select(['jobs.user_id', 'jobs.max_attempts', 'jobs.status as job_status'])
+    .where('tasks.id', '=', id)
+    .executeTakeFirst();
+}
+
+export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: number; status?: TaskStatus }) {
+  let q = db
+    .selectFrom('tasks')
+    .leftJoin('agents', 'agents.id', 'tasks.agent_id')
+    .selectAll('tasks')
+    .select('agents.name as agent_name')
+    .where('tasks.job_id', '=', jobId);
+  if (opts.status) q = q.where('tasks.status', '=', opts.status);
+  return q.orderBy('tasks.idx').offset(opts.offset).limit(opts.limit).execute();
+}
+
+export async function countTasks(db: Db, jobId: string, status?: TaskStatus): Promise<number> {
+  let q = db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', jobId);
+  if (status) q = q.where('status', '=', status);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+export async function anyTaskStarted(db: Db, jobId: string): Promise<boolean> {
+  const row = await db.selectFrom('tasks').select('id').where('job_id', '=', jobId).where('attempt', '>', 0).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function updateTask(db: Db, id: string, fields: Partial<TaskRow>): Promise<void> {
+  await db.updateTable('tasks').set(fields).where('id', '=', id).execute();
+}
+
+export function listAttempts(db: Db, taskId: string) {
+  return db
+    .selectFrom('task_attempts')
+    .leftJoin('agents', 'agents.id', 'task_attempts.agent_id')
+    .selectAll('task_attempts')
+    .select('agents.name as agent_name')
+    .where('task_id', '=', taskId)
+    .orderBy('attempt')
+    .execute();
+}
+
+export async function insertAttempt(db: Db, row: AttemptRow): Promise<void> {
+  await db.insertInto('task_attempts').values(row).execute();
+}
+
+export async function finishAttempt(
+  db: Db,
+  taskId: string,
+  attempt: number,
+  fields: Pick<AttemptRow, 'status' | 'finished_at' | 'exit_code' | 'error'>,
+): Promise<void> {
+  await db.updateTable('task_attempts').set(fields).where('task_id', '=', taskId).where('attempt', '=', attempt).execute();
+}
+
+/** Queued tasks of started jobs, oldest job first, that ask for at most `maxCores` each. */
+export function queuedCandidates(db: Db, maxCores: number, limit: number) {
+  return db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'jobs.cores'])
+    .where('tasks.status', '=', 'queued')
+    .where('jobs.status', 'in', ['queued', 'running'])
+    .where('jobs.cores', '<=', maxCores)
+    .orderBy('jobs.queued_at')
+    .orderBy('jobs.id')
+    .orderBy('tasks.idx')
+    .limit(limit)
+    .execute();
+}
+
+export function expiredLeases(db: Db, now: string) {
+  return db.selectFrom('tasks').select(['id', 'job_id', 'attempt', 'agent_id']).where('status', '=', 'running').where('lease_expires_at', '<', now).execute();
+}
+
+export async function replaceTaskFiles(db: Db, taskId: string, files: readonly { path: string; sha256: string; size: number }[]): Promise<void> {
+  await db.deleteFrom('task_files').where('task_id', '=', taskId).execute();
+  for (let i = 0; i < files.length; i += INSERT_CHUNK) {
+    await db
+      .insertInto('task_files')
+      .values(files.slice(i, i + INSERT_CHUNK).map((f) => ({ task_id: taskId, ...f })))
+      .execute();
+  }
+}
+
+export function filesOfJob(db: Db, jobId: string) {
+  return db
+    .selectFrom('task_files')
+    .innerJoin('tasks', 'tasks.id', 'task_files.task_id')
+    .select(['task_files.task_id', 'task_files.path', 'task_files.sha256', 'task_files.size'])
+    .where('tasks.job_id', '=', jobId)
+    .orderBy('tasks.idx')
+    .orderBy('task_files.path')
+    .execute();
+}
+
+export async function jobHasFile(db: Db, jobId: string, sha256: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('task_files')
+    .innerJoin('tasks', 'tasks.id', 'task_files.task_id')
+    .select('task_files.size')
+    .where('tasks.job_id', '=', jobId)
+    .where('task_files.sha256', '=', sha256)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export function runningTasksOfAgents(db: Db) {
+  return db.selectFrom('tasks').select(['id', 'job_id', 'idx', 'agent_id']).where('status', '=', 'running').execute();
+}
+
+export function listTasksByIds(db: Db, ids: readonly string[]) {
+  return db
+    .selectFrom('tasks')
+    .leftJoin('agents', 'agents.id', 'tasks.agent_id')
+    .selectAll('tasks')
+    .select('agents.name as agent_name')
+    .where('tasks.id', 'in', [...ids])
+    .execute();
+}

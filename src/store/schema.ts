@@ -1,0 +1,129 @@
+// The tables as Kysely sees them. Times are ISO-8601 UTC strings (fixed width, so they sort and
+// compare as text on SQLite and PostgreSQL alike); JSON documents are text; booleans are 0/1.
+import type { Generated, Kysely, Transaction } from 'kysely';
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface AgentsTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  cores: number;
+  memory_bytes: number;
+  labels: string;
+  slots: number;
+  sandbox: number;
+  version: string;
+  status: string;
+  last_seen_at: string;
+  created_at: string;
+}
+
+export interface JobsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  kind: string;
+  status: string;
+  instance_type: string;
+  cores: number;
+  max_attempts: number;
+  task_timeout_seconds: number | null;
+  image: string | null;
+  spec: string;
+  task_count: number;
+  created_at: string;
+  queued_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface TasksTable {
+  id: string;
+  job_id: string;
+  idx: number;
+  status: string;
+  input_name: string;
+  input_sha: string | null;
+  spec: string | null;
+  /** The number of the latest attempt; never goes back, so attempt numbers stay unique. */
+  attempt: number;
+  /** Attempts used since the task was last (re)queued by a person; compared with max_attempts. */
+  tries: number;
+  agent_id: string | null;
+  lease_expires_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  exit_code: number | null;
+  error: string | null;
+}
+
+export interface TaskAttemptsTable {
+  task_id: string;
+  attempt: number;
+  agent_id: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  exit_code: number | null;
+  error: string | null;
+  log_bytes: number;
+}
+
+export interface TaskLogsTable {
+  id: Generated<number>;
+  task_id: string;
+  attempt: number;
+  stream: string;
+  data: string;
+  created_at: string;
+}
+
+export interface TaskFilesTable {
+  task_id: string;
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface BlobsTable {
+  sha256: string;
+  size: number;
+  created_at: string;
+}
+
+export interface BlobOwnersTable {
+  user_id: string;
+  sha256: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  agents: AgentsTable;
+  jobs: JobsTable;
+  tasks: TasksTable;
+  task_attempts: TaskAttemptsTable;
+  task_logs: TaskLogsTable;
+  task_files: TaskFilesTable;
+  blobs: BlobsTable;
+  blob_owners: BlobOwnersTable;
+}
+
+/** A connection or a transaction: repositories accept either. */
+export type Db = Kysely<Database> | Transaction<Database>;
