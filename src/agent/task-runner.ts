@@ -75,18 +75,20 @@ export class TaskRun {
 
   private async run(): Promise<void> {
     const { task } = this;
-    const dir = join(this.deps.workDir, 'tasks', `${task.taskId}-${task.attempt}`);
+    // The task sees only `dir`; its captured output sits beside it, out of its reach.
+    const base = join(this.deps.workDir, 'tasks', `${task.taskId}-${task.attempt}`);
+    const dir = join(base, 'task');
     const shipper = new LogShipper(this.deps.client, task.taskId, task.attempt, this.deps.logLimitBytes, () => this.stop('lease-lost'));
     try {
-      await rm(dir, { recursive: true, force: true });
+      await rm(base, { recursive: true, force: true });
       await mkdir(join(dir, OUTPUT_DIR), { recursive: true });
-      await chmod(dir, 0o700);
+      await chmod(base, 0o700);
       for (const f of task.files) await this.deps.blobs.copyTo(f.sha256, join(dir, f.name));
       const program = await this.deps.programs[task.kind]({ task, taskDir: dir, log: (l) => shipper.system(l) });
       const spec: ProcessSpec = { argv: program.argv, cwd: dir, env: { ...taskEnvironment(task, dir), ...program.env } };
       this.launch = await this.deps.launcher(spec, task, (l) => shipper.system(l));
-      const stdout = new CappedFile(join(dir, '.drover-stdout'), this.deps.outputFileLimitBytes);
-      const stderr = new CappedFile(join(dir, '.drover-stderr'), this.deps.outputFileLimitBytes);
+      const stdout = new CappedFile(join(base, 'stdout'), this.deps.outputFileLimitBytes);
+      const stderr = new CappedFile(join(base, 'stderr'), this.deps.outputFileLimitBytes);
       const outcome = await this.spawnAndWait(this.launch.spec, shipper, stdout, stderr, program);
       await Promise.all([stdout.close(), stderr.close()]);
       await program.afterExit?.();
@@ -109,15 +111,15 @@ export class TaskRun {
               ? `the task could not start: ${outcome.spawnError}`
               : undefined;
       if (error) shipper.system(error);
-      await this.report(dir, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper);
+      await this.report(base, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'lease_lost') return;
       const message = (err as Error).message;
       shipper.system(`the agent could not run this task: ${message}`);
       await this.launch?.cleanup?.().catch(() => undefined);
-      await this.reportFailure(dir, message, shipper).catch(() => undefined);
+      await this.reportFailure(base, message, shipper).catch(() => undefined);
     } finally {
-      if (!this.deps.keepTaskDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (!this.deps.keepTaskDirs) await rm(base, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
@@ -154,11 +156,11 @@ export class TaskRun {
     });
   }
 
-  private async report(dir: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper): Promise<void> {
-    const files = (await collectFiles(join(dir, OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`))).filter((f) => !alreadySent.has(f.path));
+  private async report(base: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper): Promise<void> {
+    const files = (await collectFiles(join(base, 'task', OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`))).filter((f) => !alreadySent.has(f.path));
     await shipper.close();
-    const stdoutPath = join(dir, '.drover-stdout');
-    const stderrPath = join(dir, '.drover-stderr');
+    const stdoutPath = join(base, 'stdout');
+    const stderrPath = join(base, 'stderr');
     const std = await Promise.all(
       [stdoutPath, stderrPath].map(async (absPath) => {
         const { size } = await stat(absPath);
@@ -181,11 +183,11 @@ export class TaskRun {
     );
   }
 
-  private async reportFailure(dir: string, message: string, shipper: LogShipper): Promise<void> {
-    await mkdir(join(dir, OUTPUT_DIR), { recursive: true });
-    await writeFile(join(dir, '.drover-stdout'), '');
-    await writeFile(join(dir, '.drover-stderr'), `${message}\n`);
-    await this.report(dir, null, message, new Set(), shipper);
+  private async reportFailure(base: string, message: string, shipper: LogShipper): Promise<void> {
+    await mkdir(join(base, 'task', OUTPUT_DIR), { recursive: true });
+    await writeFile(join(base, 'stdout'), '');
+    await writeFile(join(base, 'stderr'), `${message}\n`);
+    await this.report(base, null, message, new Set(), shipper);
   }
 }
 

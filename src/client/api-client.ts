@@ -20,13 +20,19 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Waits `ms`, or less if `signal` aborts; leaves no listener behind either way. */
 export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return resolve();
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 /** Full jitter: a random wait up to an exponentially growing cap. */

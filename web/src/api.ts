@@ -1,0 +1,257 @@
+// The coordinator's HTTP API (docs/api.md): types and a small fetch wrapper. Authentication rides
+// on the HttpOnly `drover_token` cookie, so fetch uses same-origin credentials and EventSource works.
+
+export type JobStatus = 'created' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
+export type TaskStatus = 'queued' | 'running' | 'done' | 'error' | 'canceled';
+export type InstanceType = 's' | 'm' | 'l' | 'xl';
+
+export interface User {
+  id: string;
+  name: string;
+  admin: boolean;
+  createdAt: string;
+}
+
+export type TaskCounts = Record<TaskStatus, number>;
+
+export interface Job {
+  id: string;
+  name: string;
+  kind: 'script' | 'render';
+  status: JobStatus;
+  owner: string;
+  instanceType: InstanceType;
+  cores: number;
+  maxAttempts: number;
+  image: string | null;
+  taskCount: number;
+  counts: TaskCounts;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  cpuSeconds: number | null;
+  etaSeconds: number | null;
+  unschedulable: string | null;
+  render?: Record<string, unknown>;
+}
+
+export type JobCountsByStatus = Record<'all' | JobStatus, number>;
+
+export interface JobList {
+  jobs: Job[];
+  total: number;
+  countsByStatus: JobCountsByStatus;
+}
+
+export interface Attempt {
+  attempt: number;
+  agent: string | null;
+  status: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  error: string | null;
+}
+
+export interface Task {
+  id: string;
+  jobId: string;
+  index: number;
+  status: TaskStatus;
+  input: string;
+  attempts: number;
+  maxAttempts: number;
+  agent: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  exitCode: number | null;
+  error: string | null;
+}
+
+export interface TaskDetail extends Omit<Task, 'attempts'> {
+  attempts: Attempt[];
+}
+
+export interface LogEntry {
+  seq: number;
+  attempt: number;
+  stream: 'stdout' | 'stderr' | 'system';
+  data: string;
+  time: string;
+}
+
+export interface Worker {
+  id: string;
+  name: string;
+  status: 'online' | 'offline' | 'draining';
+  cores: number;
+  memoryBytes: number;
+  labels: Record<string, string> | string[] | null;
+  slots: number;
+  /** The coordinator sends whether tasks run confined (boolean); a name of the sandbox is also shown. */
+  sandbox: string | boolean | null;
+  version?: string;
+  lastSeenAt: string | null;
+  runningTasks: { id: string; jobId: string; index: number }[];
+}
+
+export interface FileRef {
+  name: string;
+  sha256: string;
+}
+
+export interface ScriptJobSpec {
+  kind: 'script';
+  name: string;
+  script: FileRef;
+  inputs: FileRef[];
+  constants?: FileRef[];
+  instanceType?: InstanceType;
+  maxAttempts?: number;
+  taskTimeoutSeconds?: number;
+  image?: string;
+  start?: boolean;
+}
+
+/** Where the API lives: relative to the page, so the app also works behind a path prefix. */
+export const API_BASE = new URL('api/v1/', document.baseURI).pathname;
+
+export function apiUrl(path: string): string {
+  return API_BASE + path.replace(/^\//, '');
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+type UnauthorizedListener = () => void;
+let onUnauthorized: UnauthorizedListener = () => {};
+
+/** Called whenever the coordinator answers 401: the app returns to the sign-in page. */
+export function setUnauthorizedHandler(listener: UnauthorizedListener): void {
+  onUnauthorized = listener;
+}
+
+export function notifyUnauthorized(): void {
+  onUnauthorized();
+}
+
+/** Reads the `{error: {code, message}}` body of a failed answer into an ApiError. */
+export async function errorFrom(response: Response): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText || 'request failed'}`;
+  let code = 'http_' + response.status;
+  try {
+    const text = await response.text();
+    if (text) {
+      try {
+        const body = JSON.parse(text) as { error?: { code?: string; message?: string }; message?: string };
+        if (body.error?.message) message = body.error.message;
+        else if (body.message) message = body.message;
+        if (body.error?.code) code = body.error.code;
+      } catch {
+        if (text.length < 300 && !text.trimStart().startsWith('<')) message = text;
+      }
+    }
+  } catch {
+    // keep the status line
+  }
+  return new ApiError(message, response.status, code);
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Do not jump to the sign-in page on 401 (the sign-in form itself, the first /auth/me). */
+  quiet401?: boolean;
+}
+
+export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const init: RequestInit = {
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+    credentials: 'same-origin',
+    headers: { accept: 'application/json' },
+    signal: options.signal,
+  };
+  if (options.body !== undefined) {
+    init.body = JSON.stringify(options.body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path), init);
+  } catch (error) {
+    if ((error as Error).name === 'AbortError') throw error;
+    throw new ApiError('Cannot reach the coordinator. Check the network and that it is running.', 0, 'network');
+  }
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (response.status === 401 && !options.quiet401) onUnauthorized();
+    throw error;
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export function query(params: Record<string, string | number | undefined | null | false>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === false || value === '') continue;
+    search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+/**
+ * PUTs one blob with XMLHttpRequest (fetch has no upload progress). `onProgress` gets bytes sent.
+ */
+export function uploadBlob(
+  sha256: string,
+  file: Blob,
+  onProgress: (loaded: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', apiUrl(`blobs/${sha256}`));
+    xhr.withCredentials = true;
+    xhr.setRequestHeader('content-type', 'application/octet-stream');
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(file.size);
+        resolve();
+        return;
+      }
+      const response = new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText });
+      void errorFrom(response).then((error) => {
+        if (xhr.status === 401) onUnauthorized();
+        reject(error);
+      });
+    };
+    xhr.onerror = () => reject(new ApiError('Upload failed: the coordinator could not be reached.', 0, 'network'));
+    xhr.onabort = () => reject(new DOMException('Upload canceled', 'AbortError'));
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(file);
+  });
+}

@@ -1,0 +1,386 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, ApiError, apiUrl, isAbort, messageOf, query, type Job, type Task, type TaskStatus } from '../api.ts';
+import { Empty, ErrorBanner, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
+import { dateTime, duration, fullDateTime, liveDuration, num, seconds } from '../format.ts';
+import { useDocumentTitle, useNow } from '../hooks.ts';
+import { href, navigate } from '../router.ts';
+import { openStream } from '../sse.ts';
+import { TaskPanel } from './TaskPanel.tsx';
+
+const TASK_PAGE = 100;
+const TASK_FILTERS = ['all', 'queued', 'running', 'done', 'error', 'canceled'] as const;
+type TaskFilter = (typeof TASK_FILTERS)[number];
+
+export function JobPage({ jobId, params }: { jobId: string; params: URLSearchParams; sub?: string }) {
+  const filter: TaskFilter = (TASK_FILTERS as readonly string[]).includes(params.get('tasks') ?? '')
+    ? (params.get('tasks') as TaskFilter)
+    : 'all';
+  const offset = Math.max(0, Number.parseInt(params.get('offset') ?? '0', 10) || 0);
+  const selectedTask = params.get('task');
+
+  const [job, setJob] = useState<Job | null>(null);
+  const [notFound, setNotFound] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tasks, setTasks] = useState<{ tasks: Task[]; total: number } | null>(null);
+  const [tasksError, setTasksError] = useState<string | null>(null);
+  const [acting, setActing] = useState<string | null>(null);
+  const now = useNow(1000);
+  useDocumentTitle(job ? job.name : 'Job');
+
+  const go = (next: { filter?: TaskFilter; offset?: number; task?: string | null }, replace = false) => {
+    const f = next.filter ?? filter;
+    const task = next.task === undefined ? selectedTask : next.task;
+    navigate(
+      href(`/jobs/${encodeURIComponent(jobId)}`, {
+        tasks: f === 'all' ? undefined : f,
+        offset: (next.offset ?? offset) || undefined,
+        task: task ?? undefined,
+      }),
+      replace,
+    );
+  };
+
+  // ---- the job itself
+  const loadJob = useCallback(async () => {
+    try {
+      const j = await api<Job>(`jobs/${encodeURIComponent(jobId)}`);
+      setJob(j);
+      setError(null);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setNotFound(e.message);
+      else setError(messageOf(e));
+    }
+  }, [jobId]);
+
+  // ---- the current page of tasks
+  const tasksRequest = useRef<AbortController | null>(null);
+  const loadTasks = useCallback(async () => {
+    tasksRequest.current?.abort();
+    const controller = new AbortController();
+    tasksRequest.current = controller;
+    try {
+      const page = await api<{ tasks: Task[]; total: number }>(
+        `jobs/${encodeURIComponent(jobId)}/tasks${query({ offset, limit: TASK_PAGE, status: filter === 'all' ? undefined : filter })}`,
+        { signal: controller.signal },
+      );
+      setTasks(page);
+      setTasksError(null);
+    } catch (e) {
+      if (isAbort(e)) return;
+      if (e instanceof ApiError && e.status === 404) setNotFound(e.message);
+      else setTasksError(messageOf(e));
+    }
+  }, [jobId, offset, filter]);
+
+  useEffect(() => {
+    void loadJob();
+  }, [loadJob]);
+  useEffect(() => {
+    void loadTasks();
+    return () => tasksRequest.current?.abort();
+  }, [loadTasks]);
+
+  // ---- live updates: `job` and `task` events, applied in small batches
+  const tasksRef = useRef(tasks);
+  tasksRef.current = tasks;
+  const loadTasksRef = useRef(loadTasks);
+  loadTasksRef.current = loadTasks;
+  const view = useRef({ offset, filter });
+  view.current = { offset, filter };
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    if (notFound) return;
+    const pending = new Map<string, Task>();
+    let flushTimer: ReturnType<typeof setTimeout> | undefined;
+    let refetchTimer: ReturnType<typeof setTimeout> | undefined;
+    const refetchSoon = () => {
+      if (refetchTimer === undefined) {
+        refetchTimer = setTimeout(() => {
+          refetchTimer = undefined;
+          void loadTasksRef.current();
+        }, 800);
+      }
+    };
+    const flush = () => {
+      flushTimer = undefined;
+      const updates = [...pending.values()];
+      pending.clear();
+      const { offset: o, filter: f } = view.current;
+      let needRefetch = false;
+      const current = tasksRef.current;
+      if (current) {
+        const byId = new Map(current.tasks.map((t, i) => [t.id, i]));
+        const next = current.tasks.slice();
+        for (const task of updates) {
+          const at = byId.get(task.id);
+          if (at !== undefined) {
+            next[at] = { ...next[at]!, ...task };
+            // it left the filtered view (or moved in another): fetch the page again
+            if (f !== 'all' && task.status !== f) needRefetch = true;
+          } else if (f === 'all' ? task.index > o && task.index <= o + TASK_PAGE : task.status === f) {
+            needRefetch = true;
+          }
+        }
+        const updated = { ...current, tasks: next };
+        tasksRef.current = updated;
+        setTasks(updated);
+      }
+      if (needRefetch) refetchSoon();
+    };
+    const stream = openStream(`jobs/${encodeURIComponent(jobId)}/events`, {
+      events: {
+        job: (data) => setJob(data as Job),
+        task: (data) => {
+          const task = data as Task;
+          if (!task || typeof task.id !== 'string') return;
+          pending.set(task.id, task);
+          if (flushTimer === undefined) flushTimer = setTimeout(flush, 200);
+        },
+      },
+      onOpen: (first) => {
+        setLive(true);
+        if (!first) {
+          void loadJob();
+          void loadTasksRef.current();
+        }
+      },
+      onFailure: () => {
+        setLive(false);
+        void loadJob();
+      },
+    });
+    // a safety net should the stream be cut silently (proxies): refresh while it is not open
+    const poll = setInterval(() => {
+      if (!stream.connected) {
+        setLive(false);
+        void loadJob();
+        void loadTasksRef.current();
+      }
+    }, 5000);
+    return () => {
+      stream.close();
+      clearInterval(poll);
+      clearTimeout(flushTimer);
+      clearTimeout(refetchTimer);
+    };
+  }, [jobId, notFound, loadJob]);
+
+  const act = async (action: 'start' | 'stop' | 'retry') => {
+    if (action === 'stop' && !confirm('Stop this job? Running tasks are killed.')) return;
+    setActing(action);
+    try {
+      const j = await api<Job>(`jobs/${encodeURIComponent(jobId)}/${action}`, { method: 'POST' });
+      setJob(j);
+      setError(null);
+      void loadTasks();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setActing(null);
+    }
+  };
+
+  if (notFound) {
+    return (
+      <div class="page">
+        <div class="panel not-found" data-testid="job-not-found">
+          <h1>Job not found</h1>
+          <p class="muted">{notFound}</p>
+          <p>
+            <a href={href('/jobs')}>Back to the jobs</a>
+          </p>
+        </div>
+      </div>
+    );
+  }
+
+  if (!job) {
+    return (
+      <div class="page">
+        <ErrorBanner error={error} />
+        {!error && <div class="loading-row">Loading job…</div>}
+      </div>
+    );
+  }
+
+  const failed = job.counts.error + job.counts.canceled;
+  const canStart = job.status === 'created';
+  const canStop = job.status === 'created' || job.status === 'queued' || job.status === 'running';
+  const canRetry = failed > 0 && job.status !== 'created';
+  const hasResults = job.counts.done + job.counts.error > 0;
+  const finished = job.status === 'done' || job.status === 'error' || job.status === 'canceled';
+  const taskTabs: TabItem[] = TASK_FILTERS.map((key) => ({
+    key,
+    label: key === 'all' ? 'All' : key[0]!.toUpperCase() + key.slice(1),
+    count: key === 'all' ? job.taskCount : job.counts[key as TaskStatus],
+  }));
+
+  return (
+    <div class="page" data-testid="job-page" data-job-id={job.id}>
+      <div class="breadcrumb">
+        <a href={href('/jobs')}>Jobs</a> <span class="muted">/</span> <span class="mono">{job.id}</span>
+      </div>
+      <div class="page-header">
+        <div class="page-title">
+          <h1 data-testid="job-name">{job.name}</h1>
+          <div class="page-sub">
+            <StatusBadge status={job.status} testid="job-status" />
+            <span class={`live${live ? ' on' : ''}`} title={live ? 'Live updates connected' : 'Reconnecting…'}>
+              {live ? 'live' : 'reconnecting'}
+            </span>
+            <span>{job.kind} job</span>
+            <span>by {job.owner}</span>
+          </div>
+        </div>
+        <div class="page-actions">
+          {canStart && (
+            <button type="button" class="btn btn-primary" disabled={!!acting} onClick={() => act('start')} data-testid="job-start">
+              ▶ Start
+            </button>
+          )}
+          {canStop && (
+            <button type="button" class="btn btn-danger" disabled={!!acting} onClick={() => act('stop')} data-testid="job-stop">
+              ■ Stop
+            </button>
+          )}
+          {canRetry && (
+            <button type="button" class="btn" disabled={!!acting} onClick={() => act('retry')} data-testid="job-retry">
+              ↻ Retry failed ({num(failed)})
+            </button>
+          )}
+          <a
+            class={`btn${hasResults ? '' : ' disabled'}`}
+            href={apiUrl(`jobs/${encodeURIComponent(job.id)}/results.zip`)}
+            download={`${job.id}.zip`}
+            data-testid="job-download"
+            aria-disabled={!hasResults}
+            title={hasResults ? 'Download every finished task’s results as a zip' : 'No finished tasks yet'}
+          >
+            ⬇ Results .zip
+          </a>
+        </div>
+      </div>
+
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {job.unschedulable && (
+        <div class="banner banner-warn" role="status" data-testid="job-unschedulable">
+          <strong>Cannot be scheduled:</strong> {job.unschedulable}
+        </div>
+      )}
+
+      <section class="panel stats" aria-label="Job summary">
+        <div class="stat stat-wide">
+          <div class="stat-label">Progress</div>
+          <ProgressBar counts={job.counts} total={job.taskCount} />
+          <div class="legend">
+            <span class="lg lg-done">{num(job.counts.done)} done</span>
+            <span class="lg lg-running">{num(job.counts.running)} running</span>
+            <span class="lg lg-queued">{num(job.counts.queued)} queued</span>
+            <span class="lg lg-error">{num(job.counts.error)} error</span>
+            <span class="lg lg-canceled">{num(job.counts.canceled)} canceled</span>
+          </div>
+        </div>
+        <Stat label="ETA" testid="job-eta" value={finished ? '—' : job.etaSeconds === null ? (job.status === 'created' ? 'not started' : 'estimating…') : seconds(job.etaSeconds)} />
+        <Stat label="Duration" testid="job-duration" value={duration(liveDuration(job, now))} />
+        <Stat label="CPU time" testid="job-cpu" value={seconds(job.cpuSeconds)} />
+        <Stat label="Instance" value={`${job.instanceType.toUpperCase()} · ${job.cores} ${job.cores === 1 ? 'core' : 'cores'}`} />
+        <Stat label="Submitted" value={dateTime(job.createdAt, now)} title={fullDateTime(job.createdAt)} />
+        <Stat label="Started" value={dateTime(job.startedAt, now)} title={fullDateTime(job.startedAt)} />
+        <Stat label="Finished" value={dateTime(job.finishedAt, now)} title={fullDateTime(job.finishedAt)} />
+        <Stat label="Max attempts" value={String(job.maxAttempts)} />
+      </section>
+
+      {job.kind === 'render' && job.render && (
+        <section class="panel" data-testid="render-section">
+          <h2>Render</h2>
+          <dl class="kv">
+            {Object.entries(job.render)
+              .filter(([, v]) => typeof v !== 'object' || v === null)
+              .map(([k, v]) => (
+                <div key={k}>
+                  <dt>{k}</dt>
+                  <dd class="mono">{String(v)}</dd>
+                </div>
+              ))}
+          </dl>
+        </section>
+      )}
+
+      <section class="tasks-section" aria-label="Tasks">
+        <div class="section-head">
+          <h2>Tasks</h2>
+        </div>
+        <Tabs label="Task status" items={taskTabs} active={filter} onSelect={(key) => go({ filter: key as TaskFilter, offset: 0 })} />
+        <ErrorBanner error={tasksError} />
+        <div class="table-wrap">
+          <table class="table table-tasks" data-testid="task-table">
+            <thead>
+              <tr>
+                <th class="num col-index">#</th>
+                <th>Input</th>
+                <th class="col-status">State</th>
+                <th class="num">Attempts</th>
+                <th class="hide-sm">Agent</th>
+                <th class="num">Duration</th>
+                <th class="num hide-xs">Exit</th>
+              </tr>
+            </thead>
+            <tbody>
+              {tasks?.tasks.map((task) => (
+                <tr
+                  key={task.id}
+                  class={`row-link${task.id === selectedTask ? ' selected' : ''}`}
+                  data-testid="task-row"
+                  data-task-id={task.id}
+                  data-status={task.status}
+                  tabIndex={0}
+                  onClick={() => go({ task: task.id })}
+                  onKeyDown={(e) => {
+                    if (e.key === 'Enter' || e.key === ' ') {
+                      e.preventDefault();
+                      go({ task: task.id });
+                    }
+                  }}
+                >
+                  <td class="num mono col-index">{task.index}</td>
+                  <td class="mono ellipsis" title={task.input}>
+                    {task.input}
+                    {task.error && <span class="sub err-text">{task.error}</span>}
+                  </td>
+                  <td class="col-status">
+                    <StatusBadge status={task.status} />
+                  </td>
+                  <td class="num">
+                    {task.attempts}
+                    <span class="muted">/{task.maxAttempts}</span>
+                  </td>
+                  <td class="hide-sm ellipsis">{task.agent ?? <span class="muted">—</span>}</td>
+                  <td class="num nowrap">{duration(liveDuration(task, now))}</td>
+                  <td class={`num mono hide-xs${task.exitCode ? ' err-text' : ''}`}>{task.exitCode ?? '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {tasks && tasks.tasks.length === 0 && <Empty>No {filter === 'all' ? '' : filter + ' '}tasks.</Empty>}
+          {!tasks && !tasksError && <div class="loading-row">Loading tasks…</div>}
+        </div>
+        {tasks && tasks.total > TASK_PAGE && (
+          <Pager testid="task-pager" offset={offset} limit={TASK_PAGE} total={tasks.total} onChange={(o) => go({ offset: o })} />
+        )}
+      </section>
+
+      {selectedTask && <TaskPanel key={selectedTask} taskId={selectedTask} onClose={() => go({ task: null }, true)} />}
+    </div>
+  );
+}
+
+function Stat({ label, value, testid, title }: { label: string; value: string; testid?: string; title?: string }) {
+  return (
+    <div class="stat" title={title}>
+      <div class="stat-label">{label}</div>
+      <div class="stat-value" data-testid={testid}>
+        {value}
+      </div>
+    </div>
+  );
+}

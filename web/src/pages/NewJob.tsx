@@ -1,0 +1,412 @@
+import { useMemo, useRef, useState } from 'preact/hooks';
+import { api, isAbort, messageOf, uploadBlob, type FileRef, type InstanceType, type Job, type ScriptJobSpec } from '../api.ts';
+import { ErrorBanner, PageHeader } from '../components.tsx';
+import { bytes, compareNatural, num, plural } from '../format.ts';
+import { useDocumentTitle } from '../hooks.ts';
+import { href, navigate } from '../router.ts';
+import { sha256File } from '../sha256.ts';
+
+const SIZES: { type: InstanceType; cores: number; label: string }[] = [
+  { type: 's', cores: 1, label: 'Small' },
+  { type: 'm', cores: 4, label: 'Medium' },
+  { type: 'l', cores: 8, label: 'Large' },
+  { type: 'xl', cores: 16, label: 'Extra large' },
+];
+
+const PREVIEW = 12;
+const UPLOAD_CONCURRENCY = 3;
+const MISSING_BATCH = 500;
+
+type Phase =
+  | { step: 'idle' }
+  | { step: 'hashing'; done: number; total: number }
+  | { step: 'checking' }
+  | { step: 'uploading'; sent: number; total: number; files: number; filesDone: number }
+  | { step: 'creating' };
+
+function fileNameProblem(name: string): string | null {
+  if (name.length === 0) return 'a file name is empty';
+  if (name.length > 255) return `file name "${name.slice(0, 40)}…" is longer than 255 characters`;
+  if (/[\u0000-\u001f\u007f]/.test(name)) return `file name ${JSON.stringify(name)} contains control characters`;
+  if (name.includes('/') || name.includes('\\')) return `file name "${name}" must not contain a path separator`;
+  if (name === '.' || name === '..') return `file name "${name}" is not allowed`;
+  return null;
+}
+
+/** The same checks as the coordinator: script, constants and each input share one directory. */
+function clashes(script: File | null, constants: File[], inputs: File[]): string | null {
+  const shared = new Map<string, string>();
+  const named: [File, string][] = [...(script ? [[script, 'the script'] as [File, string]] : []), ...constants.map((c) => [c, 'a constants file'] as [File, string])];
+  for (const [file, role] of named) {
+    const problem = fileNameProblem(file.name);
+    if (problem) return problem;
+    const previous = shared.get(file.name);
+    if (previous) return `"${file.name}" is both ${previous} and ${role}`;
+    shared.set(file.name, role);
+  }
+  for (const input of inputs) {
+    const problem = fileNameProblem(input.name);
+    if (problem) return problem;
+    const previous = shared.get(input.name);
+    if (previous) return `data file "${input.name}" has the same name as ${previous}`;
+  }
+  return null;
+}
+
+/** Adds picked files to a list: one entry per name (a newer pick replaces), natural name order. */
+function mergeFiles(current: File[], picked: FileList | null): File[] {
+  const byName = new Map(current.map((f) => [f.name, f]));
+  for (const file of Array.from(picked ?? [])) byName.set(file.name, file);
+  return [...byName.values()].sort((a, b) => compareNatural(a.name, b.name));
+}
+
+export function NewJob() {
+  const [name, setName] = useState('');
+  const [script, setScript] = useState<File | null>(null);
+  const [inputs, setInputs] = useState<File[]>([]);
+  const [constants, setConstants] = useState<File[]>([]);
+  const [size, setSize] = useState<InstanceType>('s');
+  const [start, setStart] = useState(true);
+  const [maxAttempts, setMaxAttempts] = useState('3');
+  const [timeout, setTimeoutValue] = useState('');
+  const [image, setImage] = useState('');
+  const [phase, setPhase] = useState<Phase>({ step: 'idle' });
+  const [error, setError] = useState<string | null>(null);
+  const abort = useRef<AbortController | null>(null);
+  useDocumentTitle('New job');
+
+  const busy = phase.step !== 'idle';
+  const problem = useMemo(() => clashes(script, constants, inputs), [script, constants, inputs]);
+  const totalBytes = useMemo(
+    () => (script?.size ?? 0) + [...inputs, ...constants].reduce((sum, f) => sum + f.size, 0),
+    [script, inputs, constants],
+  );
+  const cores = SIZES.find((s) => s.type === size)!.cores;
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    if (!name.trim()) return setError('Give the job a title.');
+    if (!script) return setError('Choose the script file.');
+    if (inputs.length === 0) return setError('Choose at least one data file: each one becomes a task.');
+    if (problem) return setError(problem);
+    const attempts = Number(maxAttempts);
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) return setError('Max attempts must be between 1 and 20.');
+    const timeoutSeconds = timeout.trim() ? Number(timeout) : undefined;
+    if (timeoutSeconds !== undefined && (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)) {
+      return setError('The task timeout must be a positive number of seconds.');
+    }
+
+    const controller = new AbortController();
+    abort.current = controller;
+    try {
+      // 1. hash every file (content addressing: unchanged files are never uploaded twice)
+      const files = [script, ...constants, ...inputs];
+      const hashes = new Map<File, string>();
+      const hashTotal = files.reduce((sum, f) => sum + f.size, 0);
+      let hashed = 0;
+      setPhase({ step: 'hashing', done: 0, total: hashTotal });
+      for (const file of files) {
+        if (controller.signal.aborted) throw new DOMException('canceled', 'AbortError');
+        let last = 0;
+        const hash = await sha256File(file, (n) => {
+          hashed += n - last;
+          last = n;
+          setPhase({ step: 'hashing', done: hashed, total: hashTotal });
+        });
+        hashed += file.size - last;
+        hashes.set(file, hash);
+      }
+
+      // 2. ask which blobs the coordinator lacks
+      setPhase({ step: 'checking' });
+      const unique = new Map<string, File>();
+      for (const file of files) unique.set(hashes.get(file)!, file);
+      const all = [...unique.keys()];
+      const missing: string[] = [];
+      for (let i = 0; i < all.length; i += MISSING_BATCH) {
+        const answer = await api<{ missing: string[] }>('blobs/missing', {
+          body: { hashes: all.slice(i, i + MISSING_BATCH) },
+          signal: controller.signal,
+        });
+        missing.push(...answer.missing);
+      }
+
+      // 3. upload only those, a few at a time, with progress
+      const queue = missing.filter((h) => unique.has(h));
+      const uploadTotal = queue.reduce((sum, h) => sum + unique.get(h)!.size, 0);
+      const sentPerFile = new Map<string, number>();
+      let filesDone = 0;
+      const report = () => {
+        let sent = 0;
+        for (const v of sentPerFile.values()) sent += v;
+        setPhase({ step: 'uploading', sent, total: uploadTotal, files: queue.length, filesDone });
+      };
+      report();
+      let next = 0;
+      const worker = async () => {
+        while (next < queue.length) {
+          const hash = queue[next++]!;
+          await uploadBlob(
+            hash,
+            unique.get(hash)!,
+            (loaded) => {
+              sentPerFile.set(hash, loaded);
+              report();
+            },
+            controller.signal,
+          );
+          filesDone++;
+          report();
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, queue.length) }, worker));
+
+      // 4. create the job
+      setPhase({ step: 'creating' });
+      const ref = (f: File): FileRef => ({ name: f.name, sha256: hashes.get(f)! });
+      const spec: ScriptJobSpec = {
+        kind: 'script',
+        name: name.trim(),
+        script: ref(script),
+        inputs: inputs.map(ref),
+        instanceType: size,
+        maxAttempts: attempts,
+        start,
+      };
+      if (constants.length > 0) spec.constants = constants.map(ref);
+      if (timeoutSeconds !== undefined) spec.taskTimeoutSeconds = timeoutSeconds;
+      if (image.trim()) spec.image = image.trim();
+      const job = await api<Job>('jobs', { body: spec, signal: controller.signal });
+      navigate(`/jobs/${encodeURIComponent(job.id)}`);
+    } catch (e) {
+      setPhase({ step: 'idle' });
+      setError(isAbort(e) ? 'Upload canceled.' : messageOf(e));
+    } finally {
+      abort.current = null;
+    }
+  };
+
+  return (
+    <div class="page page-narrow" data-testid="new-job-page">
+      <PageHeader title="New job" sub="A script job: the script runs once per data file, each run is one task." />
+      <form class="form panel" onSubmit={submit} data-testid="new-job-form" noValidate>
+        <ErrorBanner error={error} onDismiss={() => setError(null)} />
+        <label class="field">
+          <span>Job title</span>
+          <input
+            name="name"
+            required
+            maxLength={200}
+            placeholder="e.g. Shot 042 denoise"
+            value={name}
+            disabled={busy}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+
+        <div class="field">
+          <label for="script-file">Script file</label>
+          <input
+            id="script-file"
+            name="script"
+            type="file"
+            disabled={busy}
+            data-testid="script-input"
+            onChange={(e) => setScript(e.currentTarget.files?.[0] ?? null)}
+          />
+          <span class="hint">Runs in a task directory holding the script, the constants files and its one data file; files written to run-result/ are the results.</span>
+        </div>
+
+        <FileListField
+          id="data-files"
+          label="Data files"
+          hint="Each data file becomes one task, in name order."
+          files={inputs}
+          disabled={busy}
+          testid="data-input"
+          onPick={(list) => setInputs((cur) => mergeFiles(cur, list))}
+          onRemove={(f) => setInputs((cur) => cur.filter((x) => x !== f))}
+          onClear={() => setInputs([])}
+          numbered
+        />
+
+        <FileListField
+          id="constants-files"
+          label="Constants files"
+          hint="Optional: shared by every task (models, lookup tables, settings)."
+          files={constants}
+          disabled={busy}
+          testid="constants-input"
+          onPick={(list) => setConstants((cur) => mergeFiles(cur, list))}
+          onRemove={(f) => setConstants((cur) => cur.filter((x) => x !== f))}
+          onClear={() => setConstants([])}
+        />
+
+        <fieldset class="field" disabled={busy}>
+          <legend>Instance size</legend>
+          <div class="segmented" role="radiogroup" aria-label="Instance size">
+            {SIZES.map((s) => (
+              <label key={s.type} class={`segment${size === s.type ? ' active' : ''}`}>
+                <input
+                  type="radio"
+                  name="instanceType"
+                  value={s.type}
+                  checked={size === s.type}
+                  onChange={() => setSize(s.type)}
+                  data-testid={`size-${s.type}`}
+                />
+                <strong>{s.type.toUpperCase()}</strong>
+                <span>{plural(s.cores, 'core')}</span>
+              </label>
+            ))}
+          </div>
+        </fieldset>
+
+        <details class="advanced">
+          <summary>Advanced</summary>
+          <div class="grid-3">
+            <label class="field">
+              <span>Max attempts</span>
+              <input type="number" name="maxAttempts" min={1} max={20} value={maxAttempts} disabled={busy} onInput={(e) => setMaxAttempts(e.currentTarget.value)} />
+            </label>
+            <label class="field">
+              <span>Task timeout (s)</span>
+              <input type="number" name="taskTimeoutSeconds" min={1} placeholder="none" value={timeout} disabled={busy} onInput={(e) => setTimeoutValue(e.currentTarget.value)} />
+            </label>
+            <label class="field">
+              <span>Container image</span>
+              <input name="image" placeholder="farm default" value={image} disabled={busy} onInput={(e) => setImage(e.currentTarget.value)} />
+            </label>
+          </div>
+        </details>
+
+        <label class="check">
+          <input type="checkbox" name="start" checked={start} disabled={busy} onChange={(e) => setStart(e.currentTarget.checked)} data-testid="start-now" />
+          <span>Start the job now</span>
+        </label>
+
+        {problem && <div class="banner banner-warn">{problem}</div>}
+
+        <div class="summary" data-testid="task-summary">
+          <span>
+            <strong data-testid="task-count">{num(inputs.length)}</strong> {inputs.length === 1 ? 'task' : 'tasks'}
+          </span>
+          <span class="muted">·</span>
+          <span>{plural(cores, 'core')} each</span>
+          <span class="muted">·</span>
+          <span>{bytes(totalBytes)} in {plural((script ? 1 : 0) + inputs.length + constants.length, 'file')}</span>
+        </div>
+
+        {busy && <UploadProgress phase={phase} />}
+
+        <div class="form-actions">
+          <a class="btn btn-ghost" href={href('/jobs')}>
+            Cancel
+          </a>
+          {busy && phase.step !== 'creating' && (
+            <button type="button" class="btn" onClick={() => abort.current?.abort()}>
+              Stop upload
+            </button>
+          )}
+          <button type="submit" class="btn btn-primary" disabled={busy} data-testid="submit-job">
+            {busy ? 'Submitting…' : `Submit job${inputs.length ? ` (${plural(inputs.length, 'task')})` : ''}`}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+function UploadProgress({ phase }: { phase: Phase }) {
+  let label = '';
+  let fraction = 0;
+  if (phase.step === 'hashing') {
+    label = `Hashing files… ${bytes(phase.done)} / ${bytes(phase.total)}`;
+    fraction = phase.total ? phase.done / phase.total : 1;
+  } else if (phase.step === 'checking') {
+    label = 'Checking which files the farm already has…';
+    fraction = 1;
+  } else if (phase.step === 'uploading') {
+    label =
+      phase.files === 0
+        ? 'All files already on the farm, nothing to upload.'
+        : `Uploading ${num(phase.filesDone)}/${num(phase.files)} files… ${bytes(phase.sent)} / ${bytes(phase.total)}`;
+    fraction = phase.total ? phase.sent / phase.total : 1;
+  } else if (phase.step === 'creating') {
+    label = 'Creating the job…';
+    fraction = 1;
+  }
+  return (
+    <div class="upload" data-testid="upload-progress" data-step={phase.step}>
+      <div class="upload-label">{label}</div>
+      <div class="progress-bar">
+        <span class="seg seg-running" style={{ width: `${Math.min(100, fraction * 100)}%` }} />
+      </div>
+    </div>
+  );
+}
+
+function FileListField(props: {
+  id: string;
+  label: string;
+  hint: string;
+  files: File[];
+  disabled: boolean;
+  testid: string;
+  numbered?: boolean;
+  onPick: (files: FileList | null) => void;
+  onRemove: (file: File) => void;
+  onClear: () => void;
+}) {
+  const [showAll, setShowAll] = useState(false);
+  const { files } = props;
+  const shown = showAll ? files : files.slice(0, PREVIEW);
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="file"
+        multiple
+        disabled={props.disabled}
+        data-testid={props.testid}
+        onChange={(e) => {
+          props.onPick(e.currentTarget.files);
+          e.currentTarget.value = '';
+        }}
+      />
+      <span class="hint">{props.hint} Pick several times to add more.</span>
+      {files.length > 0 && (
+        <div class="file-list" data-testid={`${props.testid}-list`}>
+          <div class="file-list-head">
+            <span>
+              {plural(files.length, 'file')} · {bytes(total)}
+            </span>
+            <button type="button" class="btn-link" disabled={props.disabled} onClick={props.onClear}>
+              Clear
+            </button>
+          </div>
+          <ol class="files">
+            {shown.map((f, i) => (
+              <li key={f.name}>
+                {props.numbered && <span class="file-index mono">{i + 1}</span>}
+                <span class="file-name mono">{f.name}</span>
+                <span class="file-size">{bytes(f.size)}</span>
+                <button type="button" class="btn-icon" aria-label={`Remove ${f.name}`} disabled={props.disabled} onClick={() => props.onRemove(f)}>
+                  ×
+                </button>
+              </li>
+            ))}
+          </ol>
+          {files.length > PREVIEW && (
+            <button type="button" class="btn-link" onClick={() => setShowAll(!showAll)}>
+              {showAll ? 'Show fewer' : `Show all ${num(files.length)}`}
+            </button>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}

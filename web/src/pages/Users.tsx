@@ -1,0 +1,134 @@
+import { useState } from 'preact/hooks';
+import { api, isAbort, messageOf, type User } from '../api.ts';
+import { ErrorBanner, PageHeader } from '../components.tsx';
+import { dateTime, fullDateTime } from '../format.ts';
+import { useDocumentTitle, usePoll } from '../hooks.ts';
+
+export function Users({ me }: { me: User }) {
+  const [users, setUsers] = useState<User[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [admin, setAdmin] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  useDocumentTitle('Users');
+
+  const load = async (signal?: AbortSignal) => {
+    try {
+      const answer = await api<{ users: User[] }>('users', { signal });
+      setUsers(answer.users);
+    } catch (e) {
+      if (!isAbort(e)) setError(messageOf(e));
+    }
+  };
+  usePoll(load, 10000, []);
+
+  if (!me.admin) {
+    return (
+      <div class="page">
+        <div class="panel" data-testid="forbidden">
+          <h1>Users</h1>
+          <p class="muted">Only administrators manage users.</p>
+        </div>
+      </div>
+    );
+  }
+
+  const add = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      const user = await api<User>('users', { body: { name: name.trim(), password, admin } });
+      setNotice(`Added ${user.name}${user.admin ? ' (admin)' : ''}.`);
+      setName('');
+      setPassword('');
+      setAdmin(false);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async (user: User) => {
+    if (!confirm(`Remove user ${user.name}? Their tokens stop working.`)) return;
+    setError(null);
+    setNotice(null);
+    try {
+      await api(`users/${encodeURIComponent(user.name)}`, { method: 'DELETE' });
+      setNotice(`Removed ${user.name}.`);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+  };
+
+  return (
+    <div class="page page-narrow" data-testid="users-page">
+      <PageHeader title="Users" sub={users ? `${users.length} ${users.length === 1 ? 'account' : 'accounts'}` : undefined} />
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {notice && (
+        <div class="banner banner-ok" role="status">
+          {notice}
+        </div>
+      )}
+      <form class="panel form form-inline" onSubmit={add} data-testid="add-user-form" aria-label="Add a user">
+        <label class="field">
+          <span>Username</span>
+          <input name="name" required autocomplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <label class="field">
+          <span>Password</span>
+          <input name="password" type="password" required autocomplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </label>
+        <label class="check">
+          <input type="checkbox" name="admin" checked={admin} onChange={(e) => setAdmin(e.currentTarget.checked)} />
+          <span>Administrator</span>
+        </label>
+        <button type="submit" class="btn btn-primary" disabled={busy || !name.trim() || !password} data-testid="add-user">
+          Add user
+        </button>
+      </form>
+      <div class="table-wrap">
+        <table class="table" data-testid="user-table">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Role</th>
+              <th class="hide-xs">Created</th>
+              <th class="num">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {users?.map((u) => (
+              <tr key={u.id} data-testid="user-row" data-user={u.name}>
+                <td>
+                  <strong>{u.name}</strong>
+                  {u.name === me.name && <span class="muted"> (you)</span>}
+                </td>
+                <td>{u.admin ? <span class="badge badge-admin">admin</span> : <span class="muted">user</span>}</td>
+                <td class="hide-xs" title={fullDateTime(u.createdAt)}>
+                  {dateTime(u.createdAt)}
+                </td>
+                <td class="num">
+                  {u.name !== me.name && (
+                    <button type="button" class="btn btn-small btn-danger-ghost" onClick={() => remove(u)} data-testid={`remove-user-${u.name}`}>
+                      Remove
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {!users && !error && <div class="loading-row">Loading…</div>}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,131 @@
+import { useState } from 'preact/hooks';
+import { api, isAbort, messageOf, type Worker } from '../api.ts';
+import { Empty, ErrorBanner, PageHeader, StatusBadge } from '../components.tsx';
+import { ago, bytes, fullDateTime, num, plural } from '../format.ts';
+import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
+import { href } from '../router.ts';
+
+function labelList(labels: Worker['labels']): string[] {
+  if (!labels) return [];
+  if (Array.isArray(labels)) return labels.map(String);
+  return Object.entries(labels).map(([k, v]) => (v === '' || v === undefined ? k : `${k}=${v}`));
+}
+
+function sandboxText(sandbox: Worker['sandbox']) {
+  if (sandbox === true) return <span class="ok-text">confined</span>;
+  if (sandbox === false) return <span class="muted">none (host)</span>;
+  return sandbox ? <span class="mono">{sandbox}</span> : <span class="muted">—</span>;
+}
+
+export function Workers() {
+  const [workers, setWorkers] = useState<Worker[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const now = useNow(1000);
+  useDocumentTitle('Workers');
+
+  usePoll(
+    async (signal) => {
+      try {
+        const answer = await api<{ workers: Worker[] }>('workers', { signal });
+        setWorkers(answer.workers);
+        setError(null);
+      } catch (e) {
+        if (!isAbort(e)) setError(messageOf(e));
+      }
+    },
+    2000,
+    [],
+  );
+
+  const online = workers?.filter((w) => w.status === 'online') ?? [];
+  const cores = online.reduce((sum, w) => sum + w.cores, 0);
+  const busy = online.reduce((sum, w) => sum + w.runningTasks.length, 0);
+
+  return (
+    <div class="page" data-testid="workers-page">
+      <PageHeader
+        title="Workers"
+        sub={
+          workers
+            ? `${num(online.length)} of ${plural(workers.length, 'agent')} online · ${plural(cores, 'core')} · ${plural(busy, 'task')} running`
+            : undefined
+        }
+      />
+      <ErrorBanner error={error} />
+      <div class="table-wrap">
+        <table class="table" data-testid="worker-table">
+          <thead>
+            <tr>
+              <th>Agent</th>
+              <th class="col-status">State</th>
+              <th class="num">Cores</th>
+              <th class="num hide-xs">Memory</th>
+              <th class="num">Slots</th>
+              <th class="hide-sm">Sandbox</th>
+              <th>Current tasks</th>
+              <th class="hide-xs">Last contact</th>
+            </tr>
+          </thead>
+          <tbody>
+            {workers?.map((w) => {
+              const labels = labelList(w.labels);
+              return (
+                <tr key={w.id} data-testid="worker-row" data-worker-id={w.id} data-status={w.status}>
+                  <td>
+                    <strong>{w.name}</strong>
+                    <span class="sub mono">
+                      {w.id}
+                      {w.version ? ` · v${w.version}` : ''}
+                    </span>
+                    {labels.length > 0 && (
+                      <span class="labels">
+                        {labels.map((l) => (
+                          <span key={l} class="label">
+                            {l}
+                          </span>
+                        ))}
+                      </span>
+                    )}
+                  </td>
+                  <td class="col-status">
+                    <StatusBadge status={w.status} />
+                  </td>
+                  <td class="num">{w.cores}</td>
+                  <td class="num hide-xs nowrap">{bytes(w.memoryBytes)}</td>
+                  <td class="num">
+                    {w.runningTasks.length}
+                    <span class="muted">/{w.slots}</span>
+                  </td>
+                  <td class="hide-sm">{sandboxText(w.sandbox)}</td>
+                  <td>
+                    {w.runningTasks.length === 0 ? (
+                      <span class="muted">idle</span>
+                    ) : (
+                      <span class="task-links">
+                        {w.runningTasks.slice(0, 6).map((t) => (
+                          <a key={t.id} class="chip" href={href(`/jobs/${encodeURIComponent(t.jobId)}`, { task: t.id })} title={`${t.jobId} task ${t.index}`}>
+                            {t.jobId.slice(0, 8)}…#{t.index}
+                          </a>
+                        ))}
+                        {w.runningTasks.length > 6 && <span class="muted">+{w.runningTasks.length - 6}</span>}
+                      </span>
+                    )}
+                  </td>
+                  <td class="hide-xs nowrap" title={fullDateTime(w.lastSeenAt)}>
+                    {ago(w.lastSeenAt, now)}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {workers && workers.length === 0 && (
+          <Empty>
+            No agent has joined yet. Start one with <code>drover agent --coordinator URL --token JOIN_TOKEN</code>.
+          </Empty>
+        )}
+        {!workers && !error && <div class="loading-row">Loading…</div>}
+      </div>
+    </div>
+  );
+}
