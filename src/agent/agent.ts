@@ -9,6 +9,7 @@ import { DROVER_VERSION } from '../version.js';
 import { BlobCache } from './blob-cache.js';
 import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
 import { loadIdentity, saveIdentity } from './identity.js';
+import { renderProgram } from './render-program.js';
 import { scriptProgram, type ProgramFactory } from './task-program.js';
 import { type Launcher, TaskRun } from './task-runner.js';
 
@@ -69,7 +70,7 @@ export class Agent {
       logLimitBytes: Number(process.env.DROVER_LOG_LIMIT_BYTES ?? 16 * 1024 ** 2),
       outputFileLimitBytes: Number(process.env.DROVER_OUTPUT_LIMIT_BYTES ?? 1024 ** 3),
       launcher: this.opts.launcher ?? (async (spec) => ({ spec })),
-      programs: { script: scriptProgram, render: unsupported('render'), ...this.opts.programs },
+      programs: { script: scriptProgram, render: renderProgram, ...this.opts.programs },
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
     };
     const heartbeats = this.heartbeatLoop();
@@ -196,10 +197,4 @@ export class Agent {
       // Unreachable coordinator: the tasks keep running; the next heartbeat tries again.
     }
   }
-}
-
-function unsupported(kind: string): ProgramFactory {
-  return async () => {
-    throw new Error(`this agent cannot run ${kind} tasks`);
-  };
 }

@@ -1,12 +1,20 @@
-// How an agent runs task processes: as they are, confined with bubblewrap, or in a container.
+// How an agent runs task processes: in a container when the job names an image, otherwise as host
+// processes, confined with bubblewrap unless the agent was told not to (or cannot).
+import { createHash } from 'node:crypto';
+import { availableParallelism, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
+import { imageRefProblem } from '../core/images.js';
+import { bwrapAvailable, bwrapNote, confineWithBwrap } from './isolation/bwrap.js';
+import { ContainerEngine, type EngineName } from './isolation/container-engine.js';
 import type { ProgramFactory } from './task-program.js';
 import type { Launcher } from './task-runner.js';
 
 export interface LauncherOptions {
   sandbox: boolean;
   workDir: string;
-  engine?: 'docker' | 'podman';
+  engine?: EngineName;
+  log?: (line: string) => void;
 }
 
 export interface AgentLaunch {
@@ -14,16 +22,87 @@ export interface AgentLaunch {
   /** Whether host tasks are confined. */
   sandboxed: boolean;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
+  /** Removes every container this agent started that is still there. */
   shutdown(): Promise<void>;
 }
 
-export async function createLauncher(_opts: LauncherOptions): Promise<AgentLaunch> {
-  return {
-    launcher: async (spec, task) => {
-      if (task.image) throw new Error(`this agent cannot run container images yet (the job asks for ${task.image})`);
-      return { spec };
-    },
-    sandboxed: false,
-    async shutdown() {},
+/**
+ * The label on every container this agent starts. It comes from the work directory, not the agent
+ * id, so it is known before the agent joins and stays the same across restarts: a restarted agent
+ * finds and removes what a crashed predecessor left, and never touches another agent's containers.
+ */
+export function agentContainerLabels(workDir: string): Record<string, string> {
+  return { 'drover.agent': createHash('sha256').update(resolve(workDir)).digest('hex').slice(0, 16) };
+}
+
+export async function createLauncher(opts: LauncherOptions): Promise<AgentLaunch> {
+  const log = opts.log ?? ((line: string) => console.log(`[agent] ${line}`));
+  const sandboxed = opts.sandbox ? await bwrapAvailable() : false;
+  if (!opts.sandbox) log('host tasks run unconfined (--no-sandbox)');
+  else if (!sandboxed) log(`host tasks run UNCONFINED: ${bwrapNote() ?? 'bubblewrap does not work here'} (install bubblewrap to confine them, or pass --no-sandbox)`);
+  else log(`host tasks are confined with bubblewrap${bwrapNote() ? ` (${bwrapNote()})` : ''}`);
+
+  const labels = agentContainerLabels(opts.workDir);
+  const engine = opts.engine ? await startEngine(opts.engine, labels, log) : startEngine(undefined, labels, log);
+  const engineReady = Promise.resolve(engine);
+
+  const launcher: Launcher = async (spec, task, taskLog) => {
+    if (!task.image) {
+      return { spec: sandboxed ? confineWithBwrap(spec, { taskDir: spec.cwd, network: task.network }) : spec };
+    }
+    // The coordinator checks refs too; this guards the engine's command line against an older one.
+    const problem = imageRefProblem(task.image);
+    if (problem) throw new Error(problem);
+    const found = await engineReady;
+    if (!found) throw new Error(`the job runs in the container image ${task.image}, but this agent has no working container engine (docker or podman)`);
+    await found.ensureImage(task.image, taskLog);
+    const name = `drover-${task.taskId}-${task.attempt}`;
+    const wrapped = found.wrap(spec, {
+      image: task.image,
+      taskDir: spec.cwd,
+      cores: task.cores,
+      memoryBytes: memoryShare(task.cores),
+      network: task.network,
+      name,
+      labels: { ...labels, 'drover.task': task.taskId },
+    });
+    taskLog(`running in container ${name} (${found.name}, image ${task.image}, ${task.network ? 'with' : 'no'} network)`);
+    // `<engine> run --rm` removes the container when it ends by itself; when the task is killed
+    // (stopped, lease lost, agent shutdown) only the engine client dies, so remove it explicitly.
+    return { spec: wrapped, cleanup: () => found.remove(name) };
   };
+
+  return {
+    launcher,
+    sandboxed,
+    async shutdown() {
+      const found = await engineReady;
+      await found?.removeAll(labels).catch((err: Error) => log(`could not remove this agent's containers: ${err.message}`));
+    },
+  };
+}
+
+/**
+ * Finds the engine and removes containers a previous run of this agent left behind, before any
+ * task can start one. Without a preferred engine this runs in the background (the agent joins at
+ * once; container tasks wait for it); a preferred engine that does not work stops the agent.
+ */
+async function startEngine(prefer: EngineName | undefined, labels: Record<string, string>, log: (line: string) => void): Promise<ContainerEngine | null> {
+  let engine: ContainerEngine | null;
+  try {
+    engine = await ContainerEngine.detect(prefer, { log });
+  } catch (err) {
+    if (prefer) throw err;
+    log(`no container engine: ${(err as Error).message}`);
+    return null;
+  }
+  if (!engine) return null;
+  await engine.removeAll(labels).catch((err: Error) => log(`could not remove containers left by an earlier run: ${err.message}`));
+  return engine;
+}
+
+/** A task's memory limit: the machine's memory in proportion to the cores its instance type has. */
+function memoryShare(cores: number): number {
+  const cpus = availableParallelism();
+  return Math.floor((totalmem() * Math.min(Math.max(cores, 1), cpus)) / cpus);
 }

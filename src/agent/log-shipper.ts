@@ -29,6 +29,8 @@ export class LogShipper {
   ) {}
 
   write(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    // Past the cap, do not even decode: a task may print gigabytes more.
+    if (this.capped) return;
     this.push(stream, this.decoders[stream].write(chunk));
   }
 

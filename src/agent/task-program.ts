@@ -2,6 +2,7 @@
 // (render jobs upload each frame as soon as Blender saves it).
 import { extname } from 'node:path';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { ApiClient } from '../client/api-client.js';
 
 export interface TaskProgram {
   /** The command, with paths relative to the task directory. */
@@ -19,8 +20,13 @@ export interface TaskProgram {
 export interface ProgramContext {
   task: LeasedTask;
   taskDir: string;
+  /** A folder beside the task directory, out of the task's reach, for the agent's own files. */
+  scratchDir: string;
+  client: ApiClient;
   /** Writes a line into the task's log, marked as Drover's. */
   log(line: string): void;
+  /** Stops the task (e.g. when the coordinator says its lease is gone). */
+  stop(reason: 'lease-lost'): void;
 }
 
 export type ProgramFactory = (ctx: ProgramContext) => Promise<TaskProgram>;

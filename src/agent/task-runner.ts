@@ -2,7 +2,8 @@
 // in a container when asked), streams its logs, enforces its timeout, and reports its results.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { relativePathProblem } from '../core/inputs.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
 import type { ProcessSpec } from './isolation/process-spec.js';
 import type { BlobCache } from './blob-cache.js';
@@ -83,8 +84,21 @@ export class TaskRun {
       await rm(base, { recursive: true, force: true });
       await mkdir(join(dir, OUTPUT_DIR), { recursive: true });
       await chmod(base, 0o700);
-      for (const f of task.files) await this.deps.blobs.copyTo(f.sha256, join(dir, f.name));
-      const program = await this.deps.programs[task.kind]({ task, taskDir: dir, log: (l) => shipper.system(l) });
+      for (const f of task.files) {
+        // Names may be project paths (project/textures/a.png); never let one lead out of the task.
+        const problem = relativePathProblem(f.name);
+        if (problem) throw new Error(`refusing a task file: ${problem}`);
+        await mkdir(dirname(join(dir, f.name)), { recursive: true });
+        await this.deps.blobs.copyTo(f.sha256, join(dir, f.name));
+      }
+      const program = await this.deps.programs[task.kind]({
+        task,
+        taskDir: dir,
+        scratchDir: join(base, 'scratch'),
+        client: this.deps.client,
+        log: (l) => shipper.system(l),
+        stop: (reason) => this.stop(reason),
+      });
       const spec: ProcessSpec = { argv: program.argv, cwd: dir, env: { ...taskEnvironment(task, dir), ...program.env } };
       this.launch = await this.deps.launcher(spec, task, (l) => shipper.system(l));
       const stdout = new CappedFile(join(base, 'stdout'), this.deps.outputFileLimitBytes);

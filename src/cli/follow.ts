@@ -30,7 +30,17 @@ export async function readEvents(client: ApiClient, path: string, onEvent: (even
 }
 
 /** Follows a job until it ends; returns its final view. Reconnects if the stream drops. */
-export async function waitForJob(client: ApiClient, jobId: string, opts: { quiet?: boolean; unit?: string } = {}): Promise<JobView> {
+export interface WaitOptions {
+  quiet?: boolean;
+  unit?: string;
+  /** What the bar counts (default: ended tasks of all tasks). */
+  progress?: (job: JobView) => { done: number; total: number };
+}
+
+const taskProgress = (job: JobView) => ({ done: job.counts.done + job.counts.error + job.counts.canceled, total: job.taskCount });
+
+export async function waitForJob(client: ApiClient, jobId: string, opts: WaitOptions = {}): Promise<JobView> {
+  const progressOf = opts.progress ?? taskProgress;
   const tty = process.stderr.isTTY && !opts.quiet;
   const unit = opts.unit ?? 'tasks';
   const bar = tty ? new cliProgress.SingleBar({ format: `{status} [{bar}] {value}/{total} ${unit} | {counts} | ETA {eta_s}`, stream: process.stderr, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : null;
@@ -39,17 +49,18 @@ export async function waitForJob(client: ApiClient, jobId: string, opts: { quiet
   let lastPrinted = '';
   const show = (job: JobView) => {
     last = job;
-    const done = job.counts.done + job.counts.error + job.counts.canceled;
+    const { done, total } = progressOf(job);
     const counts = `${job.counts.running} running, ${job.counts.done} done, ${job.counts.error} error`;
     const eta = job.etaSeconds !== null ? duration(job.etaSeconds * 1000) : '-';
     if (bar) {
       if (!started) {
-        bar.start(job.taskCount, done, { status: job.status, counts, eta_s: eta });
+        bar.start(total, done, { status: job.status, counts, eta_s: eta });
         started = true;
       }
+      bar.setTotal(total);
       bar.update(done, { status: job.status, counts, eta_s: eta });
     } else if (!opts.quiet) {
-      const line = `${job.status}: ${done}/${job.taskCount} ${unit} (${counts})`;
+      const line = `${job.status}: ${done}/${total} ${unit} (${counts})`;
       if (line !== lastPrinted) process.stderr.write(`${line}\n`);
       lastPrinted = line;
     }

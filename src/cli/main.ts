@@ -4,6 +4,8 @@ import { DROVER_VERSION } from '../version.js';
 import { registerAccountCommands } from './commands/account.js';
 import { registerFarmCommands } from './commands/farm.js';
 import { registerJobCommands } from './commands/jobs.js';
+import { registerRenderCommand } from './commands/render.js';
+import { registerImageCommands } from './commands/images.js';
 import { registerWorkerCommands } from './commands/workers.js';
 import { failAndExit } from './session.js';
 
@@ -16,7 +18,9 @@ export function buildProgram(): Command {
   registerFarmCommands(program);
   registerAccountCommands(program);
   registerJobCommands(program);
+  registerRenderCommand(program);
   registerWorkerCommands(program);
+  registerImageCommands(program);
   return program;
 }
 

@@ -5,6 +5,7 @@ import cliProgress from 'cli-progress';
 import type { ApiClient } from '../client/api-client.js';
 import { sha256File } from '../agent/result-files.js';
 import { bytes } from './format.js';
+import { CliError } from './session.js';
 
 export interface LocalUpload {
   /** The name (or relative path) the file will have for the job. */
@@ -27,8 +28,9 @@ export interface UploadReport {
 export async function uploadFiles(client: ApiClient, locals: readonly LocalUpload[], opts: { quiet?: boolean } = {}): Promise<UploadReport> {
   const files: (UploadedFile & { absPath: string })[] = [];
   for (const l of locals) {
-    const info = await stat(l.absPath);
-    if (!info.isFile()) throw new Error(`${l.absPath} is not a file`);
+    const info = await stat(l.absPath).catch(() => null);
+    if (!info) throw new CliError(`${l.absPath} does not exist`);
+    if (!info.isFile()) throw new CliError(`${l.absPath} is not a file`);
     files.push({ name: l.name, absPath: l.absPath, size: info.size, sha256: await sha256File(l.absPath) });
   }
   const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] });

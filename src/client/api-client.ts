@@ -2,6 +2,7 @@
 // and jitter when the coordinator is unreachable (so a restarted coordinator is not stampeded),
 // and several coordinator URLs tried in turn.
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
 export class ApiError extends Error {
@@ -40,6 +41,24 @@ export function backoffMs(attempt: number, baseMs = 250, capMs = 10_000): number
   return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
 }
 
+/**
+ * Gives one request a signal of its own that follows `outer`. fetch keeps its abort listener on
+ * the signal it is given until the request is collected, so a long-lived signal shared by
+ * thousands of requests would pile up listeners.
+ */
+async function withOwnSignal<T>(outer: AbortSignal | undefined, fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  if (!outer) return fn(undefined);
+  const own = new AbortController();
+  const forward = () => own.abort(outer.reason);
+  if (outer.aborted) own.abort(outer.reason);
+  else outer.addEventListener('abort', forward, { once: true });
+  try {
+    return await fn(own.signal);
+  } finally {
+    outer.removeEventListener('abort', forward);
+  }
+}
+
 export class ApiClient {
   private current = 0;
   token: string | null = null;
@@ -53,15 +72,17 @@ export class ApiClient {
   }
 
   async json<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
-    return this.withRetry(opts, async () => {
-      const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
-        method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...this.auth() },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      return (await this.read(res)) as T;
-    });
+    return this.withRetry(opts, () =>
+      withOwnSignal(opts.signal, async (signal) => {
+        const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
+          method,
+          headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...this.auth() },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          ...(signal ? { signal } : {}),
+        });
+        return (await this.read(res)) as T;
+      }),
+    );
   }
 
   async download(path: string, opts: RequestOptions = {}): Promise<Response> {
@@ -73,11 +94,18 @@ export class ApiClient {
   }
 
   async uploadFile(sha256: string, filePath: string, opts: RequestOptions = {}): Promise<void> {
+    // The size up front lets the coordinator refuse a file it has no room for before it is sent.
+    const { size } = await stat(filePath);
+    await this.uploadStream(sha256, async () => createReadStream(filePath), opts, size);
+  }
+
+  /** Streams bytes to the blob store; `open` is called again for each retry. */
+  async uploadStream(sha256: string, open: () => Promise<Readable>, opts: RequestOptions = {}, size?: number): Promise<void> {
     await this.withRetry(opts, async () => {
       const res = await fetch(`${this.baseUrl}/api/v1/blobs/${sha256}`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', ...this.auth() },
-        body: Readable.toWeb(createReadStream(filePath)) as ReadableStream,
+        headers: { 'content-type': 'application/octet-stream', ...(size !== undefined ? { 'content-length': String(size) } : {}), ...this.auth() },
+        body: Readable.toWeb(await open()) as ReadableStream,
         duplex: 'half',
       } as RequestInit);
       await this.read(res);
@@ -109,7 +137,9 @@ export class ApiClient {
       try {
         return await fn();
       } catch (err) {
-        const retriable = !(err instanceof ApiError) || err.status >= 500;
+        // 507: the coordinator's disk is full; resending the same bytes at once will not help, so the
+        // caller decides (an agent reports the task failed and it is retried later).
+        const retriable = !(err instanceof ApiError) || (err.status >= 500 && err.status !== 507);
         if (!retriable || Date.now() >= deadline || opts.signal?.aborted) throw err;
         // Another coordinator replica may answer while this one is down.
         this.current = (this.current + 1) % this.urls.length;

@@ -18,6 +18,20 @@ export interface CoordinatorConfig {
   adminPassword?: string;
   /** Log each HTTP request (off by default: the CLI prints what matters). */
   logRequests: boolean;
+  /** The store: a `postgres://` URL (replicas share it) or a SQLite file. Default `<dataDir>/drover.sqlite`. */
+  database?: string;
+  /** The blob directory; replicas share one (a network file system). Default `<dataDir>/blobs`. */
+  blobsDir?: string;
+  /** The agent join token file; replicas share one. Default `<dataDir>/agent-token`. */
+  joinTokenFile?: string;
+  /** Failed attempts of one job after which an agent gets no more of its tasks; a task that failed
+   * on this many different agents errors. */
+  agentFailureLimit: number;
+  /** Free disk space the blob store keeps in reserve (for the database); uploads that would eat into
+   * it are refused with 507. */
+  minFreeBytes: number;
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export function defaultDataDir(): string {
@@ -29,6 +43,14 @@ function envNumber(name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`);
+  return value;
+}
+
+function envBytesOrZero(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of bytes (0 or more), not "${raw}"`);
   return value;
 }
 
@@ -44,6 +66,11 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     tokenTtlDays: envNumber('DROVER_TOKEN_TTL_DAYS', 30),
     adminPassword: process.env.DROVER_ADMIN_PASSWORD || undefined,
     logRequests: process.env.DROVER_LOG_REQUESTS === '1',
+    database: process.env.DROVER_DB || undefined,
+    blobsDir: process.env.DROVER_BLOBS || undefined,
+    joinTokenFile: process.env.DROVER_JOIN_TOKEN_FILE || undefined,
+    agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
+    minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),
     ...overrides,
   };
 }

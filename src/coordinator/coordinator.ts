@@ -1,16 +1,18 @@
 // Starts a coordinator: the store, the blob store, the admin account, the agent join token, the
-// lease-expiry checker and the HTTP server.
+// lease-expiry checker and the HTTP server. On PostgreSQL several of these replicas may share the
+// store, the blob directory and the join token file; events then travel between them by NOTIFY.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskBlobStore } from '../store/blob-store.js';
-import { migrateToLatest, openSqlite } from '../store/database.js';
+import { migrateToLatest, openDatabase } from '../store/database.js';
 import { markSilentAgentsOffline } from '../store/repositories/agents.js';
 import type { CoordinatorConfig } from './config.js';
 import { EventBus } from './events.js';
+import { PgEventRelay } from './pg-events.js';
 import { ensureAdmin } from './services/accounts.js';
 import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
-import { expireLeases } from './services/leasing.js';
+import { expireLeases, renewLeasesAfterRestart } from './services/leasing.js';
 import { buildServer } from './server.js';
 
 export interface RunningCoordinator {
@@ -24,14 +26,18 @@ export interface RunningCoordinator {
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<RunningCoordinator> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const handle = openSqlite(join(config.dataDir, 'drover.sqlite'));
+  const handle = openDatabase(config.database ?? join(config.dataDir, 'drover.sqlite'));
   await migrateToLatest(handle.db);
-  const blobs = new DiskBlobStore(join(config.dataDir, 'blobs'));
+  const blobs = new DiskBlobStore(config.blobsDir ?? join(config.dataDir, 'blobs'), config.minFreeBytes);
   await blobs.init();
-  const ctx: ServiceContext = { db: handle.db, blobs, bus: new EventBus(), config };
+  const bus = new EventBus();
+  const relay = handle.dialect === 'postgres' ? await PgEventRelay.start({ url: handle.url!, pool: handle.pool!, bus, db: handle.db }) : null;
+  const ctx: ServiceContext = { db: handle.db, blobs, bus, config };
   const admin = await ensureAdmin(ctx);
-  const join_ = await ensureJoinToken(config.dataDir);
+  const join_ = await ensureJoinToken(config.dataDir, config.joinTokenFile);
   const app = await buildServer(ctx, join_.token);
+  // Agents could not renew their leases while the coordinator was down; hear from them before requeueing.
+  await renewLeasesAfterRestart(ctx);
 
   // The timeout checker: leases that ran out are requeued; silent agents are marked offline.
   let checking = false;
@@ -60,6 +66,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     async close() {
       clearInterval(checker);
       await app.close();
+      await relay?.close();
       await handle.close();
     },
   };

@@ -4,9 +4,10 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HttpError } from './errors.js';
+import { registerMetrics } from './metrics.js';
 import type { ServiceContext } from './services/context.js';
 import { principalResolver } from './api/principal.js';
 import { accountRoutes } from './api/routes-account.js';
@@ -14,7 +15,10 @@ import { blobRoutes } from './api/routes-blobs.js';
 import { jobRoutes } from './api/routes-jobs.js';
 import { taskRoutes } from './api/routes-tasks.js';
 import { workerRoutes } from './api/routes-workers.js';
+import { imageRoutes } from './api/routes-images.js';
 import { agentRoutes } from './api/routes-agent.js';
+import { closeAllSse } from './api/sse.js';
+import { frameRoutes } from './api/routes-frames.js';
 import { DROVER_VERSION } from '../version.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -27,9 +31,11 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
   const app = Fastify({
     logger: ctx.config.logRequests ? { level: 'info', redact: ['req.headers.authorization', 'req.headers.cookie'] } : false,
     bodyLimit: 64 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, discriminator: true } },
     return503OnClosing: true,
-  });
+    // TLS (`--tls-cert`/`--tls-key`): clients trust a private CA through NODE_EXTRA_CA_CERTS.
+    ...(ctx.config.tls ? { https: { cert: readFileSync(ctx.config.tls.certFile), key: readFileSync(ctx.config.tls.keyFile) } } : {}),
+  }) as unknown as FastifyInstance;
 
   // Raw uploads arrive as a stream and are hashed on their way to disk; nothing buffers them.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
@@ -38,7 +44,16 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
     if (error instanceof HttpError) return reply.code(error.status).send(errorBody(error.code, error.message));
     if (error.validation) {
       const where = error.validationContext ?? 'request';
-      return reply.code(400).send(errorBody('invalid_request', `${where}${error.message.replace(/^(body|querystring|params|headers)/, '')}`));
+      // Name the offending field: "must NOT have additional properties" alone does not say which.
+      const extra = error.validation.map((v) => (v.params as { additionalProperty?: string }).additionalProperty).find((p) => p !== undefined);
+      const detail = extra !== undefined ? ` (unknown field "${extra}")` : '';
+      return reply.code(400).send(errorBody('invalid_request', `${where}${error.message.replace(/^(body|querystring|params|headers)/, '')}${detail}`));
+    }
+    // A full disk anywhere (blob store, database) is the server's problem, said plainly.
+    const sysCode = (error as { code?: string }).code;
+    if (sysCode === 'ENOSPC' || sysCode === 'SQLITE_FULL') {
+      console.error(`[coordinator] ${request.method} ${request.url.split('?')[0]}: out of disk space (${sysCode})`);
+      return reply.code(507).send(errorBody('insufficient_storage', 'the coordinator is out of disk space; nothing was stored, try again later'));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -48,6 +63,13 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
     request.log.error(error);
     console.error(`[coordinator] ${request.method} ${request.url.split('?')[0]}: ${error.stack ?? error.message}`);
     return reply.code(500).send(errorBody('internal', 'the coordinator failed to answer; the error is in its log'));
+  });
+
+  // A shutdown must not wait on streams that never end by themselves: end the event streams now
+  // (clients reconnect to the next coordinator); long-polling agents are let go by their route.
+  app.addHook('preClose', (done) => {
+    closeAllSse();
+    done();
   });
 
   await app.register(cookie);
@@ -60,6 +82,7 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
     },
   });
 
+  registerMetrics(app, ctx);
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     try {
@@ -80,7 +103,9 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
       jobRoutes(api, ctx);
       taskRoutes(api, ctx);
       workerRoutes(api, ctx);
+      imageRoutes(api, ctx);
       agentRoutes(api, ctx, joinToken);
+      frameRoutes(api, ctx);
       extraRoutes?.(api);
     },
     { prefix: '/api/v1' },

@@ -60,6 +60,13 @@ export interface RenderTaskSpec {
   /** Allow Python scripts inside the .blend (drivers, handlers). Off by default, as in Blender. */
   enableAutoexec?: boolean;
   blender?: string;
+  /**
+   * Resolve the blend file and output folder against the current directory (default). The agent
+   * passes false and runs Blender in the task directory, so the same arguments work in a container.
+   */
+  resolvePaths?: boolean;
+  /** The render_setup.py to run (default: the one beside this module). */
+  setupScript?: string;
 }
 
 export interface BlenderCommand {
@@ -87,17 +94,18 @@ export function buildBlenderCommand(spec: RenderTaskSpec): BlenderCommand {
   const threads = spec.threads ?? 0;
   if (!Number.isSafeInteger(threads) || threads < 0 || threads > 1024) throw new RangeError(`threads must be 0..1024, got ${threads}`);
 
-  const outputPattern = path.join(path.resolve(spec.outputDir), pattern);
+  const resolve = spec.resolvePaths ?? true;
+  const outputPattern = resolve ? path.join(path.resolve(spec.outputDir), pattern) : path.posix.join(spec.outputDir, pattern);
   const overrides: Record<string, unknown> = { ...spec.overrides };
   if (spec.scene) overrides.scene = spec.scene;
 
-  const args = ['-b', path.resolve(spec.blendFile), '-noaudio', '--python-exit-code', '1'];
+  const args = ['-b', resolve ? path.resolve(spec.blendFile) : spec.blendFile, '-noaudio', '--python-exit-code', '1'];
   if (spec.enableAutoexec) args.push('--enable-autoexec');
   if (spec.scene) args.push('--scene', spec.scene);
   args.push('-o', outputPattern);
   if (spec.format) args.push('-F', CLI_FORMAT_NAMES[spec.format] ?? spec.format);
   args.push('-x', '1');
-  args.push('--python', RENDER_SETUP_PY);
+  args.push('--python', spec.setupScript ?? RENDER_SETUP_PY);
   args.push('-t', String(threads));
 
   const range = frameRangeOf(frames);

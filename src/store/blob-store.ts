@@ -3,7 +3,7 @@
 // into place, so a crash or a full disk never leaves a half-written blob under a real name.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,8 @@ export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
 export class BlobHashMismatchError extends Error {}
 export class BlobTooLargeError extends Error {}
+/** Storing the file would leave less free disk than the configured reserve (or the disk is full). */
+export class BlobStorageFullError extends Error {}
 
 export interface StoredBlob {
   sha256: string;
@@ -28,7 +30,25 @@ export interface BlobStore {
 }
 
 export class DiskBlobStore implements BlobStore {
-  constructor(private readonly root: string) {}
+  /** `minFreeBytes`: disk space kept free for the database and logs; uploads never eat into it. */
+  constructor(
+    private readonly root: string,
+    private readonly minFreeBytes = 0,
+  ) {}
+
+  /** Refuses, before a byte is read, an upload of `bytes` that would eat into the reserve. */
+  async assertRoomFor(bytes: number): Promise<void> {
+    if (this.minFreeBytes <= 0 && bytes <= 0) return;
+    const free = await this.freeBytes();
+    if (free - bytes < this.minFreeBytes) {
+      throw new BlobStorageFullError(`the coordinator has ${free} bytes of disk free and keeps ${this.minFreeBytes} in reserve: a file of ${bytes} bytes does not fit`);
+    }
+  }
+
+  private async freeBytes(): Promise<number> {
+    const s = await statfs(this.root);
+    return s.bavail * s.bsize;
+  }
 
   async init(): Promise<void> {
     await mkdir(join(this.root, 'tmp'), { recursive: true });
@@ -76,6 +96,8 @@ export class DiskBlobStore implements BlobStore {
       const handle = await open(tmp, 'r');
       await handle.sync();
       await handle.close();
+      // Chunked uploads announce no size: check the reserve again now that the file is written.
+      await this.assertRoomFor(0);
       const target = this.pathOf(sha256);
       await mkdir(join(target, '..'), { recursive: true });
       await rename(tmp, target);

@@ -1,11 +1,19 @@
-// Opens the store and brings its schema up to date. SQLite is the embedded default.
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+// Opens the store and brings its schema up to date. SQLite is the embedded default; PostgreSQL
+// (`--db postgres://…`) lets several coordinator replicas share one store.
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import type { Database } from './schema.js';
 import * as initial from './migrations/0001_initial.js';
+import * as images from './migrations/0002_images.js';
+import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
+import * as render from './migrations/0004_render.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_images': images,
+  '0003_agent_blocklist': agentBlocklist,
+  '0004_render': render,
 };
 
 class InCodeMigrations implements MigrationProvider {
@@ -17,7 +25,31 @@ class InCodeMigrations implements MigrationProvider {
 export interface DatabaseHandle {
   db: Kysely<Database>;
   dialect: 'sqlite' | 'postgres';
+  /** PostgreSQL only: the connection string, for the LISTEN connection of the event bridge. */
+  url?: string;
+  /** PostgreSQL only: the pool behind `db`, for NOTIFY. */
+  pool?: pg.Pool;
   close(): Promise<void>;
+}
+
+export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec);
+
+/** `postgres://…` or `postgresql://…` opens PostgreSQL; anything else is a SQLite file path. */
+export function openDatabase(spec: string): DatabaseHandle {
+  return isPostgresUrl(spec) ? openPostgres(spec) : openSqlite(spec);
+}
+
+// int8 (bigint columns, count(*)) arrives as a string by default: every value we keep (sizes,
+// counts, log ids) is far below 2^53, so a number is exact and matches what SQLite returns.
+pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => Number(text));
+
+export function openPostgres(url: string, opts: { maxConnections?: number } = {}): DatabaseHandle {
+  const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 10 });
+  // An idle client that loses its server (a restart, a failover) must not crash the coordinator;
+  // the pool drops it and the next query opens a fresh connection.
+  pool.on('error', (err) => console.error(`[store] PostgreSQL connection lost: ${err.message}`));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', url, pool, close: () => db.destroy() };
 }
 
 export function openSqlite(path: string): DatabaseHandle {
@@ -32,7 +64,8 @@ export function openSqlite(path: string): DatabaseHandle {
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InCodeMigrations() });
+  // Unordered: features land in parallel, so a later-numbered migration may have run first.
+  const migrator = new Migrator({ db, provider: new InCodeMigrations(), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -112,6 +112,47 @@ export interface BlobOwnersTable {
   sha256: string;
 }
 
+export interface FramesTable {
+  job_id: string;
+  frame: number;
+  task_id: string;
+  /** Where the frame sits in the results: `frames/<name Blender gave it>`. */
+  path: string | null;
+  sha256: string | null;
+  size: number | null;
+  render_ms: number | null;
+  thumb_sha: string | null;
+  preview_sha: string | null;
+  attempt: number | null;
+  finished_at: string | null;
+}
+
+export interface JobPreviewsTable {
+  job_id: string;
+  status: string;
+  sha256: string | null;
+  size: number | null;
+  error: string | null;
+  updated_at: string;
+}
+
+/** A user's named container image; at most one per user is the default. */
+export interface ImagesTable {
+  id: string;
+  user_id: string;
+  name: string;
+  ref: string;
+  is_default: number;
+  created_at: string;
+}
+
+/** Failed attempts per job and agent (0003_agent_blocklist). */
+export interface JobAgentFailuresTable {
+  job_id: string;
+  agent_id: string;
+  failures: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -123,6 +164,10 @@ export interface Database {
   task_files: TaskFilesTable;
   blobs: BlobsTable;
   blob_owners: BlobOwnersTable;
+  job_agent_failures: JobAgentFailuresTable;
+  images: ImagesTable;
+  frames: FramesTable;
+  job_previews: JobPreviewsTable;
 }
 
 /** A connection or a transaction: repositories accept either. */

@@ -108,6 +108,10 @@ export interface ServerOptions {
   port?: number;
   env?: Record<string, string>;
   leaseSeconds?: number;
+  /** More `drover server` arguments (e.g. --db, --blobs). */
+  args?: string[];
+  /** Where the join token is read from when --join-token-file moved it (default DATA/agent-token). */
+  joinTokenFile?: string;
 }
 
 export interface TestServer extends ManagedProcess {
@@ -122,9 +126,9 @@ export const ADMIN_PASSWORD = 'admin-test-password';
 export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'drover-test-')));
   const env = { DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 4), ...opts.env };
-  const managed = manage(['server', '--port', String(opts.port ?? 0), '--data', dataDir], env);
-  const [, url] = await managed.waitForOutput(/listening on (http:\/\/\S+)/);
-  const joinToken = (await readFile(join(dataDir, 'agent-token'), 'utf8')).trim();
+  const managed = manage(['server', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])], env);
+  const [, url] = await managed.waitForOutput(/listening on (https?:\/\/\S+)/);
+  const joinToken = (await readFile(opts.joinTokenFile ?? join(dataDir, 'agent-token'), 'utf8')).trim();
   return { ...managed, url: url!, dataDir, adminPassword: ADMIN_PASSWORD, joinToken };
 }
 

@@ -8,6 +8,7 @@ import { Agent } from '../../agent/agent.js';
 import { createLauncher } from '../../agent/launcher.js';
 import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
+import { isPostgresUrl } from '../../store/database.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { CliError } from '../session.js';
 
@@ -27,15 +28,32 @@ function parsePositive(name: string) {
   };
 }
 
-async function startFromOptions(opts: { port: number; data: string; host?: string; instanceCores?: string }): Promise<RunningCoordinator> {
+async function startFromOptions(opts: {
+  port: number;
+  data: string;
+  host?: string;
+  instanceCores?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  db?: string;
+  blobs?: string;
+  joinTokenFile?: string;
+}): Promise<RunningCoordinator> {
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
   const config = coordinatorConfig({
     dataDir: opts.data,
     port: opts.port,
+    ...(opts.tlsCert && opts.tlsKey ? { tls: { certFile: opts.tlsCert, keyFile: opts.tlsKey } } : {}),
     ...(opts.host ? { host: opts.host } : {}),
     ...(opts.instanceCores ? { instanceCores: parseInstanceCores(opts.instanceCores) } : {}),
+    ...(opts.db ? { database: opts.db } : {}),
+    ...(opts.blobs ? { blobsDir: opts.blobs } : {}),
+    ...(opts.joinTokenFile ? { joinTokenFile: opts.joinTokenFile } : {}),
   });
   const coordinator = await startCoordinator(config);
-  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir})`);
+  // Never print the database URL: it may carry a password.
+  const store = config.database && isPostgresUrl(config.database) ? ', store: PostgreSQL' : '';
+  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir}${store})`);
   if (coordinator.generatedAdminPassword) {
     console.log(`Created the user "admin" with the password: ${coordinator.generatedAdminPassword}`);
     console.log('  (shown only this once; set DROVER_ADMIN_PASSWORD before the first start to choose it)');
@@ -58,7 +76,9 @@ export function registerFarmCommands(program: Command): void {
     .option('--agents <n>', 'local agents to start (the cores are shared among them)', parsePositive('--agents'), 1)
     .option('--instance-cores <spec>', 'cores per instance type, e.g. s=1,m=4,l=8,xl=16')
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement')
-    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean }) => {
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); see docs/guarantees.md')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean; tlsCert?: string; tlsKey?: string }) => {
       const coordinator = await startFromOptions(opts);
       const slots = Math.max(1, Math.floor(availableParallelism() / opts.agents));
       const children: ChildProcess[] = [];
@@ -104,7 +124,12 @@ export function registerFarmCommands(program: Command): void {
     .option('--host <host>', 'address to listen on (0.0.0.0 for agents on other machines)', undefined)
     .option('--data <dir>', 'where the coordinator keeps its data', defaultDataDir())
     .option('--instance-cores <spec>', 'cores per instance type, e.g. s=1,m=4,l=8,xl=16')
-    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string }) => {
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); clients trust it via NODE_EXTRA_CA_CERTS')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--db <url>', 'the store: postgres://… (replicas share it; or DROVER_DB) or a SQLite file (default DIR/drover.sqlite)')
+    .option('--blobs <dir>', 'the blob directory, shared by all replicas (or DROVER_BLOBS; default DIR/blobs)')
+    .option('--join-token-file <path>', 'the agent join token file, shared by all replicas (or DROVER_JOIN_TOKEN_FILE; default DIR/agent-token)')
+    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string }) => {
       const coordinator = await startFromOptions(opts);
       console.log(`Agent join token in ${coordinator.joinTokenPath} (mode 0600): drover agent --server ${coordinator.url} --token "$(cat ${coordinator.joinTokenPath})"`);
       const stop = async () => {

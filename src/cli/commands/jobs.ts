@@ -109,12 +109,10 @@ export async function downloadResults(client: ApiClient, jobId: string, dir: str
   }
   const index = await client.json<ResultsIndex>('GET', `/jobs/${jobId}/results`);
   const root = join(dir, jobId);
-  for (const task of index.tasks) {
-    for (const file of task.files) {
-      const problem = relativePathProblem(file.path);
-      if (problem) throw new CliError(`refusing to write a result outside the results folder: ${problem}`);
-      await downloadVerified(client, jobId, file, join(root, task.folder, ...file.path.split('/')));
-    }
+  for (const file of index.files) {
+    const problem = relativePathProblem(file.path);
+    if (problem) throw new CliError(`refusing to write a result outside the results folder: ${problem}`);
+    await downloadVerified(client, jobId, file, join(root, ...file.path.split('/')));
   }
   await writeFile(join(root, 'index.json'), JSON.stringify(index, null, 2));
   return root;
@@ -133,8 +131,8 @@ export function registerJobCommands(program: Command): void {
     .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
     .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
-    .option('--image <image>', 'container image to run tasks in')
-    .option('--network', 'give containerised tasks network access', false)
+    .option('--image <image>', 'run tasks in this container image: one of your image names (drover image list) or a reference; default: your default image')
+    .option('--network', 'give tasks network access (they have none by default)', false)
     .option('-r, --run', 'queue the job at once', false)
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
     .option('--json', 'machine-readable output')
@@ -217,6 +215,7 @@ export function registerJobCommands(program: Command): void {
       console.log(`status: ${view.status}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
       console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
       if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
+      if (view.blockedAgents?.length) console.log(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
       console.log('');
       console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error])));
       if (total > tasks.length) console.log(`(${tasks.length} of ${total} tasks shown; --json lists all)`);

@@ -11,6 +11,13 @@ import { CompleteBody, HeartbeatBody, LeaseBody, LogsBody, RegisterAgentBody, Re
 
 export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken: string): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Set when the coordinator shuts down: waiting lease requests answer at once instead of holding it up.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    ctx.bus.emit('work');
+    done();
+  });
 
   r.post('/agents/register', { schema: { body: RegisterAgentBody, tags: ['agents'] } }, async (request) => {
     if (!request.bearer) throw unauthorized('send the agent join token as a Bearer token');
@@ -23,26 +30,36 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
   r.post('/agent/lease', { schema: { body: LeaseBody, tags: ['agents'] } }, async (request) => {
     const agent = requireAgent(request);
     const { freeCores, maxTasks = 1000, waitSeconds = 0 } = request.body;
-    let tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
-    if (tasks.length > 0 || waitSeconds === 0) return { tasks };
-    // Long-poll: wait for work to appear (a new job, a requeue) instead of polling in a loop.
-    const deadline = Date.now() + waitSeconds * 1000;
-    while (tasks.length === 0 && Date.now() < deadline && !request.raw.destroyed) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, deadline - Date.now());
-        const off = ctx.bus.on('work', done);
-        request.raw.once('close', done);
-        function done() {
-          clearTimeout(timer);
-          off();
-          request.raw.off('close', done);
-          resolve();
-        }
-      });
-      if (request.raw.destroyed) break;
-      tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+    // Work announced while a lease looks (a job started meanwhile, or on PostgreSQL another
+    // replica's leaser holding the candidates) must not be slept through: listen from the start.
+    let announced = false;
+    const offAnnounced = waitSeconds > 0 ? ctx.bus.on('work', () => (announced = true)) : () => {};
+    try {
+      let tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+      if (tasks.length > 0 || waitSeconds === 0) return { tasks };
+      // Long-poll: wait for work to appear (a new job, a requeue) instead of polling in a loop.
+      const deadline = Date.now() + waitSeconds * 1000;
+      while (tasks.length === 0 && Date.now() < deadline && !request.raw.destroyed && !closing) {
+        await new Promise<void>((resolve) => {
+          if (announced) return resolve();
+          const timer = setTimeout(done, deadline - Date.now());
+          const off = ctx.bus.on('work', done);
+          request.raw.once('close', done);
+          function done() {
+            clearTimeout(timer);
+            off();
+            request.raw.off('close', done);
+            resolve();
+          }
+        });
+        announced = false;
+        if (request.raw.destroyed || closing) break;
+        tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+      }
+      return { tasks };
+    } finally {
+      offAnnounced();
     }
-    return { tasks };
   });
 
   r.post('/agent/heartbeat', { schema: { body: HeartbeatBody, tags: ['agents'] } }, async (request) => {

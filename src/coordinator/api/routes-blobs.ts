@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Readable } from 'node:stream';
-import { BlobHashMismatchError, BlobTooLargeError } from '../../store/blob-store.js';
+import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError, DiskBlobStore } from '../../store/blob-store.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import { type ServiceContext, nowIso } from '../services/context.js';
 import { badRequest, insufficientStorage, notFound, tooLarge } from '../errors.js';
@@ -32,10 +32,12 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (!body || typeof (body as Readable).pipe !== 'function') throw badRequest('send the file as raw bytes with Content-Type: application/octet-stream');
     let stored;
     try {
+      if (ctx.blobs instanceof DiskBlobStore) await ctx.blobs.assertRoomFor(Number.isFinite(declared) ? declared : 0);
       stored = await ctx.blobs.put(body, request.params.sha256, ctx.config.maxUploadBytes);
     } catch (err) {
       if (err instanceof BlobHashMismatchError) throw badRequest(err.message);
       if (err instanceof BlobTooLargeError) throw tooLarge(err.message);
+      if (err instanceof BlobStorageFullError) throw insufficientStorage(`${err.message}; nothing was stored`);
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw insufficientStorage('the coordinator ran out of disk space while storing the file; nothing was stored');
       throw err;
     }

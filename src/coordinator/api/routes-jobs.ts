@@ -10,15 +10,18 @@ import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from
 import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
-import { JobFileParams, JobIdParams, JobListQuery, ScriptJobBody, TaskListQuery } from './schemas.js';
+import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
+import { createRenderJob } from '../services/render-jobs.js';
+import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 
 export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post('/jobs', { schema: { body: ScriptJobBody, tags: ['jobs'] } }, async (request, reply) => {
+  r.post('/jobs', { schema: { body: CreateJobBody, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
-    const id = await createScriptJob(ctx, user, request.body);
+    const body = request.body;
+    const id = body.kind === 'render' ? await createRenderJob(ctx, user, body) : await createScriptJob(ctx, user, body);
     return reply.code(201).send(await jobViewFor(ctx, user, id));
   });
 
@@ -72,7 +75,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   r.get('/jobs/:id/files/:sha256', { schema: { params: JobFileParams, tags: ['results'] } }, async (request, reply) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
-    if (!(await tasksRepo.jobHasFile(ctx.db, job.id, request.params.sha256))) throw notFound(`file ${request.params.sha256} of job ${job.id}`);
+    const sha = request.params.sha256;
+    if (!(await tasksRepo.jobHasFile(ctx.db, job.id, sha)) && !(await framesRepo.jobHasFrameFile(ctx.db, job.id, sha))) throw notFound(`file ${request.params.sha256} of job ${job.id}`);
     const size = await ctx.blobs.size(request.params.sha256);
     if (size === null) throw notFound(`file ${request.params.sha256}`);
     reply.header('content-type', 'application/octet-stream').header('content-length', size);
@@ -100,7 +104,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       if (jobDirty) {
         jobDirty = false;
         const current = await jobsRepo.findJob(ctx.db, job.id);
-        if (current) stream.send('job', await detailedJobView(ctx.db, current, owner));
+        if (current) stream.send('job', await detailedJobView(ctx.db, current, owner, ctx.config.agentFailureLimit));
       }
     };
     const schedule = () => {

@@ -3,6 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import { JOB_STATUSES, TASK_STATUSES } from '../../core/states.js';
+import { IMAGE_FORMATS } from '../../render/blender-command.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -37,6 +38,63 @@ export const ScriptJobBody = Type.Object(
   strict,
 );
 export type ScriptJobBody = Static<typeof ScriptJobBody>;
+
+export const RenderJobBody = Type.Object(
+  {
+    kind: Type.Literal('render'),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    project: Type.Object(
+      {
+        files: Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), sha256: Sha256 }, strict), { minItems: 1, maxItems: 100_000 }),
+        blend: Type.String({ minLength: 1, maxLength: 1024 }),
+      },
+      strict,
+    ),
+    frames: Type.String({ minLength: 1, maxLength: 10_000, description: 'frame expression: 1-250, 1-250:5, 1,5,10-20' }),
+    chunk: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    scene: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    format: Type.Optional(Type.Union(IMAGE_FORMATS.map((f) => Type.Literal(f)))),
+    samples: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    resolution: Type.Optional(Type.Object({ width: Type.Integer({ minimum: 4, maximum: 65_536 }), height: Type.Integer({ minimum: 4, maximum: 65_536 }) }, strict)),
+    percentage: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
+    instanceType: Type.Optional(InstanceTypeSchema),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    network: Type.Optional(Type.Boolean()),
+    start: Type.Optional(Type.Boolean()),
+    cold: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+/** POST /jobs takes either kind; `kind` picks the schema, so errors speak of the right one. */
+export const CreateJobBody = Type.Unsafe<Static<typeof ScriptJobBody> | Static<typeof RenderJobBody>>({
+  type: 'object',
+  required: ['kind'],
+  discriminator: { propertyName: 'kind' },
+  oneOf: [ScriptJobBody, RenderJobBody],
+});
+
+export const FrameParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), frame: Type.Integer({ minimum: 0, maximum: 1_048_574 }) }, strict);
+export const FrameListQuery = Type.Object(
+  { offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000 })) },
+  strict,
+);
+export const FrameUploadBody = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    frame: Type.Integer({ minimum: 0, maximum: 1_048_574 }),
+    path: Type.String({ minLength: 1, maxLength: 1024 }),
+    sha256: Sha256,
+    size: Type.Integer({ minimum: 0 }),
+    renderMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    thumbnail: Type.Optional(Sha256),
+    preview: Type.Optional(Sha256),
+  },
+  strict,
+);
 
 export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
 export const JobFileParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), sha256: Sha256 }, strict);

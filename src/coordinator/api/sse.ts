@@ -8,6 +8,13 @@ export interface SseStream {
   readonly closed: boolean;
 }
 
+/** Open streams, so a coordinator that shuts down can end them instead of waiting on them. */
+const openStreams = new Set<SseStream>();
+
+export function closeAllSse(): void {
+  for (const s of [...openStreams]) s.close();
+}
+
 export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream {
   reply.hijack();
   const res = reply.raw;
@@ -24,11 +31,12 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
   const finish = () => {
     if (closed) return;
     closed = true;
+    openStreams.delete(stream);
     clearInterval(keepAlive);
     for (const fn of closers) fn();
   };
   request.raw.on('close', finish);
-  return {
+  const stream: SseStream = {
     send(event, data, id) {
       if (closed) return;
       res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -44,4 +52,6 @@ export function openSse(request: FastifyRequest, reply: FastifyReply): SseStream
       return closed;
     },
   };
+  openStreams.add(stream);
+  return stream;
 }

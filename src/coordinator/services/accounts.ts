@@ -53,7 +53,13 @@ export async function ensureAdmin(ctx: ServiceContext): Promise<{ created: boole
   if ((await users.countUsers(ctx.db)) > 0) return { created: false };
   const given = ctx.config.adminPassword;
   const password = given ?? randomBytes(12).toString('base64url');
-  await createUser(ctx, 'admin', password, true);
+  try {
+    await createUser(ctx, 'admin', password, true);
+  } catch (err) {
+    // Replicas starting at once race here; users.name is unique, so one wins and the rest find it.
+    if (await users.findUserByName(ctx.db, 'admin')) return { created: false };
+    throw err;
+  }
   return given ? { created: true } : { created: true, generatedPassword: password };
 }
 

@@ -1,7 +1,7 @@
 // Agents joining the farm, their credentials and their heartbeats.
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { newSecret, randomId } from '../../core/ids.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
@@ -18,16 +18,31 @@ export interface AgentPrincipal {
 export const AGENT_TOKEN_PREFIX = 'drv_a';
 const JOIN_TOKEN_PREFIX = 'drv_join';
 
-/** Reads the join token from DIR/agent-token, creating it (mode 0600) on first start. */
-export async function ensureJoinToken(dataDir: string): Promise<{ token: string; path: string; created: boolean }> {
-  const path = join(dataDir, 'agent-token');
+/**
+ * Reads the join token from `path` (default DIR/agent-token), creating it (mode 0600) on first start.
+ * Coordinator replicas point `path` at one shared file; when two create it at once, the file is
+ * written aside and linked into place, so exactly one token wins and nobody reads a half-written file.
+ */
+export async function ensureJoinToken(dataDir: string, path = join(dataDir, 'agent-token')): Promise<{ token: string; path: string; created: boolean }> {
+  const read = async () => (await readFile(path, 'utf8')).trim();
   try {
-    return { token: (await readFile(path, 'utf8')).trim(), path, created: false };
-  } catch {
-    const token = `${JOIN_TOKEN_PREFIX}_${randomBytes(32).toString('base64url')}`;
-    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
-    await chmod(path, 0o600);
+    return { token: await read(), path, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const token = `${JOIN_TOKEN_PREFIX}_${randomBytes(32).toString('base64url')}`;
+  const aside = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(aside, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  await chmod(aside, 0o600);
+  try {
+    await link(aside, path);
     return { token, path, created: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return { token: await read(), path, created: false };
+  } finally {
+    await unlink(aside).catch(() => {});
   }
 }
 

@@ -4,6 +4,7 @@ import { randomId } from '../../core/ids.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { sharedNameClashes } from '../../core/inputs.js';
 import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
+import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
@@ -12,6 +13,7 @@ import type { Db } from '../../store/schema.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso } from './context.js';
+import { resolveJobImage } from './images.js';
 import { type JobView, detailedJobView } from './views.js';
 
 export interface FileRef {
@@ -72,9 +74,12 @@ export async function insertJobWithTasks(
   user: UserPrincipal,
   fields: { name: string; kind: 'script' | 'render'; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
   tasks: readonly NewTask[],
+  /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
+  afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
 ): Promise<string> {
   const id = randomId('j');
   const now = nowIso();
+  const taskIds = tasks.map(() => randomId('t'));
   await ctx.db.transaction().execute(async (trx) => {
     await jobsRepo.insertJob(trx, {
       id,
@@ -97,7 +102,7 @@ export async function insertJobWithTasks(
     await tasksRepo.insertTasks(
       trx,
       tasks.map((t, i) => ({
-        id: randomId('t'),
+        id: taskIds[i]!,
         job_id: id,
         idx: i + 1,
         status: 'queued',
@@ -114,6 +119,7 @@ export async function insertJobWithTasks(
         error: null,
       })),
     );
+    await afterInsert?.(trx, id, taskIds);
   });
   ctx.bus.emit('job', id);
   if (fields.start) ctx.bus.emit('work');
@@ -129,6 +135,7 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
   if (clash) throw badRequest(clash);
   await assertOwnsFiles(ctx, user.id, [req.script, ...constants, ...req.inputs]);
   const spec: ScriptJobSpec = { script: req.script, constants, network: req.network ?? false };
+  const image = await resolveJobImage(ctx.db, user.id, req.image);
   return insertJobWithTasks(
     ctx,
     user,
@@ -138,7 +145,7 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
-      image: req.image ?? null,
+      image,
       spec,
       start: req.start ?? false,
     },
@@ -156,7 +163,7 @@ export async function jobFor(ctx: ServiceContext, user: UserPrincipal, jobId: st
 export async function jobViewFor(ctx: ServiceContext, user: UserPrincipal, jobId: string): Promise<JobView> {
   const row = await jobFor(ctx, user, jobId);
   const owner = await usersRepo.findUserById(ctx.db, row.user_id);
-  return detailedJobView(ctx.db, row, owner?.name ?? '?');
+  return detailedJobView(ctx.db, row, owner?.name ?? '?', ctx.config.agentFailureLimit);
 }
 
 function checkAction(action: 'start' | 'stop' | 'retry', status: string): void {
@@ -214,6 +221,7 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
       .where('job_id', '=', jobId)
       .where('status', 'in', ['error', 'canceled'])
       .execute();
+    await agentFailuresRepo.forgetAgentFailures(trx, jobId);
     const started = await tasksRepo.anyTaskStarted(trx, jobId);
     await jobsRepo.updateJob(trx, jobId, { status: started ? 'running' : 'queued', finished_at: null, queued_at: row.queued_at ?? nowIso() });
     return tasks;
@@ -226,6 +234,8 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
 
 /** Re-derives a started job's status from its tasks (inside the caller's transaction). */
 export async function refreshJobStatus(db: Db, jobId: string): Promise<boolean> {
+  // Serializes replicas deriving the same job's status (PostgreSQL; a no-op on SQLite).
+  await jobsRepo.lockJob(db, jobId);
   const job = await jobsRepo.findJob(db, jobId);
   if (!job) return false;
   const counts = (await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!;

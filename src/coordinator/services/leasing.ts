@@ -4,14 +4,18 @@
 import { relativePathProblem } from '../../core/inputs.js';
 import { fitTasks } from '../../core/scheduling.js';
 import { afterFailedAttempt } from '../../core/states.js';
+import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
+import * as framesRepo from '../../store/repositories/frames.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
+import { isPostgres } from '../../store/dialect.js';
 import type { Db } from '../../store/schema.js';
 import { badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { type FileRef, refreshJobStatus } from './jobs.js';
+import { schedulePreview } from './previews.js';
 
 export interface LeasedTask {
   taskId: string;
@@ -38,10 +42,12 @@ const CANDIDATE_WINDOW = 256;
 export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
   if (freeCores < 1) return [];
   const touched = new Set<string>();
+  let hidLeftovers = false;
   const leased = await ctx.db.transaction().execute(async (trx) => {
-    const candidates = await tasksRepo.queuedCandidates(trx, freeCores, CANDIDATE_WINDOW);
+    const candidates = await tasksRepo.queuedCandidates(trx, freeCores, CANDIDATE_WINDOW, { agentId: agent.id, limit: ctx.config.agentFailureLimit });
     const chosen = fitTasks(freeCores, candidates.map((c) => ({ ...c, taskId: c.id })), maxTasks);
     if (chosen.length === 0) return [];
+    hidLeftovers = chosen.length < candidates.length && isPostgres(trx);
     const now = nowIso();
     const expires = isoIn(ctx.config.leaseSeconds);
     const jobs = new Map<string, NonNullable<Awaited<ReturnType<typeof jobsRepo.findJob>>>>();
@@ -67,13 +73,21 @@ export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, fre
         jobs.set(job.id, job);
         if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
       }
-      out.push(leasedTaskOf(job, { ...task, attempt }));
+      const leasedTask = leasedTaskOf(job, { ...task, attempt });
+      if (job.kind === 'render') {
+        // A retry renders only the frames no earlier attempt delivered.
+        leasedTask.taskSpec = { ...(leasedTask.taskSpec as object), frames: await framesRepo.missingFramesOfTask(trx, task.id) };
+      }
+      out.push(leasedTask);
       touched.add(task.id);
     }
     return out;
   });
   for (const t of leased) ctx.bus.emit('task', t.taskId, t.jobId);
   for (const jobId of new Set(leased.map((t) => t.jobId))) ctx.bus.emit('job', jobId);
+  // PostgreSQL: concurrent leasers skipped the candidates we locked but did not take; wake them to
+  // look again (only after progress, so agents that fit nothing cannot wake each other forever).
+  if (hidLeftovers) ctx.bus.emit('work');
   return leased;
 }
 
@@ -104,6 +118,7 @@ function leasedTaskOf(job: jobsRepo.JobRow, task: tasksRepo.TaskRow): LeasedTask
 
 /** The task, if `agent` holds its lease at `attempt`; otherwise the agent lost it. */
 async function heldTask(db: Db, agent: AgentPrincipal, taskId: string, attempt: number) {
+  await tasksRepo.lockTask(db, taskId);
   const task = await tasksRepo.findTaskWithOwner(db, taskId);
   if (!task || task.status !== 'running' || task.agent_id !== agent.id || task.attempt !== attempt) throw leaseLost(taskId);
   return task;
@@ -139,14 +154,23 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
 
   let jobId = '';
   let jobChanged = false;
+  let renderDone = false;
   await ctx.db.transaction().execute(async (trx) => {
     const task = await heldTask(trx, agent, taskId, c.attempt);
     jobId = task.job_id;
     const now = nowIso();
-    const succeeded = c.exitCode === 0 && !c.error;
-    const error = succeeded ? null : (c.error ?? `the task exited with code ${c.exitCode}`);
+    let succeeded = c.exitCode === 0 && !c.error;
+    let error = succeeded ? null : (c.error ?? `the task exited with code ${c.exitCode}`);
+    if (succeeded && task.job_kind === 'render') {
+      const missing = await framesRepo.missingFramesOfTask(trx, taskId);
+      if (missing.length > 0) {
+        succeeded = false;
+        error = `Blender ended without saving frame(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`;
+      }
+    }
     await tasksRepo.finishAttempt(trx, taskId, c.attempt, { status: succeeded ? 'done' : 'error', finished_at: now, exit_code: c.exitCode, error });
-    const outcome = succeeded ? 'done' : afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+    const giveUp = succeeded ? null : await countFailure(ctx, trx, task.job_id, taskId, agent.id, task.attempt - task.tries);
+    const outcome = succeeded ? 'done' : !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
     // A retried task keeps no files from the failed attempt; an ended task keeps its last attempt's.
     if (outcome !== 'queued') await tasksRepo.replaceTaskFiles(trx, taskId, all);
     await tasksRepo.updateTask(trx, taskId, {
@@ -155,14 +179,15 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
       lease_expires_at: null,
       finished_at: outcome === 'queued' ? null : now,
       exit_code: c.exitCode,
-      error,
+      error: giveUp ? `${error}; ${giveUp}` : error,
     });
     jobChanged = await refreshJobStatus(trx, task.job_id);
+    renderDone = jobChanged && task.job_kind === 'render' && (await jobsRepo.findJob(trx, task.job_id))?.status === 'done';
   });
   ctx.bus.emit('task', taskId, jobId);
-  if (jobChanged) ctx.bus.emit('job', jobId);
   ctx.bus.emit('job', jobId);
   ctx.bus.emit('work');
+  if (renderDone) schedulePreview(ctx, jobId);
 }
 
 /** An agent that shuts down gives its task back; the attempt does not count against the task. */
@@ -184,17 +209,19 @@ export async function expireLeases(ctx: ServiceContext): Promise<number> {
   const expired = await tasksRepo.expiredLeases(ctx.db, now);
   for (const e of expired) {
     const changed = await ctx.db.transaction().execute(async (trx) => {
+      await tasksRepo.lockTask(trx, e.id);
       const task = await tasksRepo.findTaskWithOwner(trx, e.id);
       if (!task || task.status !== 'running' || task.attempt !== e.attempt || !task.lease_expires_at || task.lease_expires_at >= now) return false;
       const error = 'the lease expired: the agent stopped answering';
       await tasksRepo.finishAttempt(trx, task.id, task.attempt, { status: 'lost', finished_at: now, exit_code: null, error });
-      const outcome = afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+      const giveUp = task.agent_id ? await countFailure(ctx, trx, task.job_id, task.id, task.agent_id, task.attempt - task.tries) : null;
+      const outcome = !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
       await tasksRepo.updateTask(trx, task.id, {
         status: outcome,
         agent_id: outcome === 'queued' ? null : task.agent_id,
         lease_expires_at: null,
         finished_at: outcome === 'queued' ? null : now,
-        error,
+        error: giveUp ? `${error}; ${giveUp}` : error,
       });
       await refreshJobStatus(trx, task.job_id);
       return true;
@@ -206,4 +233,24 @@ export async function expireLeases(ctx: ServiceContext): Promise<number> {
   }
   if (expired.length > 0) ctx.bus.emit('work');
   return expired.length;
+}
+
+/**
+ * Counts a failed attempt against the agent (past the limit it gets no more of the job's tasks) and
+ * returns why the task must not be retried when it has now failed on too many different agents:
+ * then the task, not the agents, is what is broken.
+ */
+async function countFailure(ctx: ServiceContext, db: Db, jobId: string, taskId: string, agentId: string, sinceAttempt: number): Promise<string | null> {
+  const limit = ctx.config.agentFailureLimit;
+  await agentFailuresRepo.recordAgentFailure(db, jobId, agentId);
+  const agents = await agentFailuresRepo.distinctFailedAgents(db, taskId, sinceAttempt);
+  return agents >= limit ? `it failed on ${agents} different agents` : null;
+}
+
+/**
+ * After a coordinator restart no agent could renew its leases while it was down: give every running
+ * task one fresh lease period to be heard from again before it is requeued.
+ */
+export async function renewLeasesAfterRestart(ctx: ServiceContext): Promise<void> {
+  await ctx.db.updateTable('tasks').set({ lease_expires_at: isoIn(ctx.config.leaseSeconds) }).where('status', '=', 'running').execute();
 }

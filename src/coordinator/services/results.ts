@@ -1,15 +1,28 @@
-// A job's results: an index naming every task's files, and the zip streamed from the blob store
-// entry by entry (never the whole job in memory or in a temporary copy).
+// A job's results: an index naming every file with its place in the download, and the zip
+// streamed from the blob store entry by entry (never the whole job in memory or in a copy).
+//   script jobs:  <job>/task-0001/<result files>, stdout.txt, stderr.txt
+//   render jobs:  <job>/frames/<frames as Blender named them>, preview.mp4, logs/task-0001.stdout.txt
 import type { Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
+import * as framesRepo from '../../store/repositories/frames.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
-import type { ServiceContext } from './context.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
+import type { ServiceContext } from './context.js';
+
+export interface ResultFileEntry {
+  /** The file's place under `<job id>/` in the download. */
+  path: string;
+  sha256: string;
+  size: number;
+}
 
 export interface ResultsIndex {
   jobId: string;
   name: string;
+  kind: string;
   status: string;
+  /** Every file of the download, in order. */
+  files: ResultFileEntry[];
   tasks: {
     index: number;
     id: string;
@@ -17,6 +30,7 @@ export interface ResultsIndex {
     status: string;
     attempts: number;
     folder: string;
+    /** This task's files, relative to its folder (script jobs) or to the job (render logs). */
     files: { path: string; sha256: string; size: number }[];
   }[];
 }
@@ -25,17 +39,34 @@ export const taskFolder = (index: number): string => `task-${String(index).padSt
 
 export async function resultsIndex(ctx: ServiceContext, job: JobRow): Promise<ResultsIndex> {
   const tasks = await ctx.db.selectFrom('tasks').select(['id', 'idx', 'input_name', 'status', 'attempt']).where('job_id', '=', job.id).orderBy('idx').execute();
-  const files = await tasksRepo.filesOfJob(ctx.db, job.id);
+  const taskFiles = await tasksRepo.filesOfJob(ctx.db, job.id);
   const byTask = new Map<string, ResultsIndex['tasks'][number]['files']>();
-  for (const f of files) {
+  for (const f of taskFiles) {
     const list = byTask.get(f.task_id) ?? [];
     list.push({ path: f.path, sha256: f.sha256, size: Number(f.size) });
     byTask.set(f.task_id, list);
   }
+  const render = job.kind === 'render';
+  const files: ResultFileEntry[] = [];
+  if (render) {
+    for (const f of await framesRepo.doneFramesOfJob(ctx.db, job.id)) files.push({ path: f.path!, sha256: f.sha256!, size: Number(f.size) });
+    const preview = await framesRepo.findPreview(ctx.db, job.id);
+    if (preview?.status === 'ready' && preview.sha256) files.push({ path: 'preview.mp4', sha256: preview.sha256, size: Number(preview.size) });
+  }
+  for (const t of tasks) {
+    const folder = taskFolder(t.idx);
+    for (const f of byTask.get(t.id) ?? []) {
+      if (!render) files.push({ path: `${folder}/${f.path}`, ...pick(f) });
+      else if (f.path === 'stdout.txt' || f.path === 'stderr.txt') files.push({ path: `logs/${folder}.${f.path}`, ...pick(f) });
+      else files.push({ path: `${folder}/${f.path}`, ...pick(f) });
+    }
+  }
   return {
     jobId: job.id,
     name: job.name,
+    kind: job.kind,
     status: job.status,
+    files,
     tasks: tasks.map((t) => ({
       index: t.idx,
       id: t.id,
@@ -48,15 +79,15 @@ export async function resultsIndex(ctx: ServiceContext, job: JobRow): Promise<Re
   };
 }
 
+const pick = (f: { sha256: string; size: number }) => ({ sha256: f.sha256, size: f.size });
+
 export function resultsZip(ctx: ServiceContext, index: ResultsIndex): Readable {
   const zip = new ZipFile();
   const root = index.jobId;
   zip.addBuffer(Buffer.from(JSON.stringify(index, null, 2)), `${root}/index.json`);
-  for (const task of index.tasks) {
-    for (const file of task.files) {
-      // Lazy: the blob is opened only when the zip reaches it, so a job of 10,000 files holds one.
-      zip.addReadStreamLazy(`${root}/${task.folder}/${file.path}`, { size: file.size }, (cb) => cb(null, ctx.blobs.read(file.sha256)));
-    }
+  for (const file of index.files) {
+    // Lazy: the blob is opened only when the zip reaches it, so a job of 10,000 files holds one.
+    zip.addReadStreamLazy(`${root}/${file.path}`, { size: file.size }, (cb) => cb(null, ctx.blobs.read(file.sha256)));
   }
   zip.end();
   return zip.outputStream as unknown as Readable;

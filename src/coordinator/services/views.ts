@@ -3,11 +3,13 @@
 import type { InstanceType } from '../../core/instance-types.js';
 import { unschedulableReason } from '../../core/scheduling.js';
 import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import type { Db } from '../../store/schema.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
+import { type RenderJobSpec, renderView } from './render-jobs.js';
 
 export interface JobView {
   id: string;
@@ -30,6 +32,8 @@ export interface JobView {
   cpuSeconds: number | null;
   etaSeconds: number | null;
   unschedulable: string | null;
+  /** Agents that failed too many of this job's tasks and get no more of them (detailed view only). */
+  blockedAgents: string[];
   render?: unknown;
 }
 
@@ -77,12 +81,13 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     cpuSeconds: null,
     etaSeconds: null,
     unschedulable: null,
+    blockedAgents: [],
     ...(spec.render !== undefined ? { render: spec.render } : {}),
   };
 }
 
 /** The full view of one job: with CPU time, an ETA from measured task times, and fit. */
-export async function detailedJobView(db: Db, row: JobRow, owner: string): Promise<JobView> {
+export async function detailedJobView(db: Db, row: JobRow, owner: string, agentFailureLimit = 3): Promise<JobView> {
   const counts = (await jobsRepo.taskCountsFor(db, [row.id])).get(row.id) ?? emptyCounts();
   const view = baseJobView(row, owner, counts);
   const timing = await jobsRepo.jobTimingStats(db, row.id);
@@ -91,8 +96,13 @@ export async function detailedJobView(db: Db, row: JobRow, owner: string): Promi
   if (timing.meanDoneMs !== null && remaining > 0 && (view.status === 'running' || view.status === 'queued')) {
     view.etaSeconds = Math.ceil((timing.meanDoneMs * remaining) / Math.max(counts.running, 1) / 1000);
   }
+  view.blockedAgents = await agentFailuresRepo.blockedAgentNames(db, row.id, agentFailureLimit);
   if (view.status === 'queued' || view.status === 'running' || view.status === 'created') {
     view.unschedulable = unschedulableReason(row.cores, await agentsRepo.onlineAgentCapacities(db));
+  }
+  if (row.kind === 'render') {
+    const spec = JSON.parse(row.spec) as RenderJobSpec;
+    view.render = await renderView(db, row.id, spec.render);
   }
   return view;
 }

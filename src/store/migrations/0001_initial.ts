@@ -1,5 +1,6 @@
 // The first schema. Only portable types (text, integer, bigint) so PostgreSQL runs it unchanged.
 import { type Kysely, sql } from 'kysely';
+import { isPostgres } from '../dialect.js';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -99,7 +100,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('task_logs')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    // SQLite's `integer primary key autoincrement` is spelled `bigserial` on PostgreSQL.
+    .$call((t) => (isPostgres(db) ? t.addColumn('id', 'bigserial', (c) => c.primaryKey()) : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())))
     .addColumn('task_id', 'text', (c) => c.notNull().references('tasks.id').onDelete('cascade'))
     .addColumn('attempt', 'integer', (c) => c.notNull())
     .addColumn('stream', 'text', (c) => c.notNull())

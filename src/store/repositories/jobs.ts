@@ -1,6 +1,7 @@
 // Jobs: rows, listing with counts, and per-job task statistics.
 import { sql } from 'kysely';
 import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import { isPostgres } from '../dialect.js';
 import type { Db, JobsTable } from '../schema.js';
 
 export type JobRow = JobsTable;
@@ -18,6 +19,15 @@ export function findJobFor(db: Db, id: string, userId: string | null) {
 
 export function findJob(db: Db, id: string) {
   return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Inside a transaction on PostgreSQL, locks the job row until commit: two replicas finishing a job's
+ * last two tasks at once must not both count the other's task as still running (the job would stay
+ * running forever). SQLite runs one writer at a time: nothing to do.
+ */
+export async function lockJob(db: Db, id: string): Promise<void> {
+  if (isPostgres(db)) await db.selectFrom('jobs').select('id').where('id', '=', id).forUpdate().execute();
 }
 
 export async function updateJob(db: Db, id: string, fields: Partial<JobRow>): Promise<void> {

@@ -1,5 +1,6 @@
 // Tasks, their attempts, leases and result files.
 import type { TaskStatus } from '../../core/states.js';
+import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
 
 export type TaskRow = TasksTable;
@@ -23,7 +24,7 @@ export function findTaskWithOwner(db: Db, id: string) {
     .selectFrom('tasks')
     .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
     .selectAll('tasks')
-    .select(['jobs.user_id', 'jobs.max_attempts', 'jobs.status as job_status'])
+    .select(['jobs.user_id', 'jobs.max_attempts', 'jobs.status as job_status', 'jobs.kind as job_kind'])
     .where('tasks.id', '=', id)
     .executeTakeFirst();
 }
@@ -78,20 +79,49 @@ export async function finishAttempt(
   await db.updateTable('task_attempts').set(fields).where('task_id', '=', taskId).where('attempt', '=', attempt).execute();
 }
 
-/** Queued tasks of started jobs, oldest job first, that ask for at most `maxCores` each. */
-export function queuedCandidates(db: Db, maxCores: number, limit: number) {
-  return db
+/**
+ * Queued tasks of started jobs, oldest job first, that ask for at most `maxCores` each; with
+ * `blocked`, not those of jobs the agent is blocklisted for (it failed `limit` of their attempts).
+ */
+export function queuedCandidates(db: Db, maxCores: number, limit: number, blocked?: { agentId: string; limit: number }) {
+  let q = db
     .selectFrom('tasks')
     .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
     .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'jobs.cores'])
     .where('tasks.status', '=', 'queued')
     .where('jobs.status', 'in', ['queued', 'running'])
-    .where('jobs.cores', '<=', maxCores)
+    .where('jobs.cores', '<=', maxCores);
+  if (blocked) {
+    q = q.where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('job_agent_failures')
+            .select('job_agent_failures.job_id')
+            .whereRef('job_agent_failures.job_id', '=', 'tasks.job_id')
+            .where('job_agent_failures.agent_id', '=', blocked.agentId)
+            .where('job_agent_failures.failures', '>=', blocked.limit),
+        ),
+      ),
+    );
+  }
+  return q
     .orderBy('jobs.queued_at')
     .orderBy('jobs.id')
     .orderBy('tasks.idx')
     .limit(limit)
+    // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
+    // leased twice and no leaser waits for another. Only task rows are locked, never their job.
+    .$if(isPostgres(db), (qb) => qb.forUpdate('tasks').skipLocked())
     .execute();
+}
+
+/**
+ * Inside a transaction on PostgreSQL, locks the task row until commit so that a completion, a
+ * release and the lease-expiry checkers of several replicas never act on the same task at once
+ * (the loser then re-reads the winner's outcome). SQLite runs one writer at a time: nothing to do.
+ */
+export async function lockTask(db: Db, id: string): Promise<void> {
+  if (isPostgres(db)) await db.selectFrom('tasks').select('id').where('id', '=', id).forUpdate().execute();
 }
 
 export function expiredLeases(db: Db, now: string) {

@@ -1,0 +1,106 @@
+// The render task: Blender renders the task's frames; each frame is uploaded with its thumbnails
+// the moment Blender reports it saved, so a crash loses no finished frame.
+import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { ApiError } from '../client/api-client.js';
+import type { RenderJobSpec } from '../coordinator/services/render-jobs.js';
+import { PROJECT_DIR } from '../coordinator/services/render-jobs.js';
+import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../render/blender-command.js';
+import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
+import { makeThumbnails } from '../render/thumbnails.js';
+import { sha256File, uploadMissing } from './result-files.js';
+import type { ProgramFactory, TaskProgram } from './task-program.js';
+
+export const FRAMES_DIR = 'run-result/frames';
+const SETUP_SCRIPT = '.drover/render_setup.py';
+
+export interface RenderTaskSpec {
+  frames: number[];
+}
+
+/** Blender's arguments for the task, with paths relative to the task directory. */
+export function renderArgs(job: RenderJobSpec, frames: readonly number[], threads: number): string[] {
+  const r = job.render;
+  const overrides: RenderOverrides = {};
+  if (r.samples) overrides.samples = r.samples;
+  if (r.resolution) overrides.resolution = [r.resolution.width, r.resolution.height];
+  if (r.percentage) overrides.percentage = r.percentage;
+  const command = buildBlenderCommand({
+    blendFile: posix.join(PROJECT_DIR, r.blend),
+    outputDir: FRAMES_DIR,
+    frames,
+    threads,
+    overrides,
+    resolvePaths: false,
+    setupScript: SETUP_SCRIPT,
+    ...(r.scene ? { scene: r.scene } : {}),
+    ...(r.format ? { format: r.format } : {}),
+  });
+  return [command.program, ...command.args];
+}
+
+export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir, client, log, stop }): Promise<TaskProgram> => {
+  const job = task.jobSpec as RenderJobSpec;
+  const frames = (task.taskSpec as RenderTaskSpec).frames;
+  if (frames.length === 0) {
+    log('every frame of this task was rendered by an earlier attempt');
+    return { argv: ['true'] };
+  }
+  if (frames.length < (task.taskSpec as { frames: number[] }).frames.length) log(`rendering the missing frames only: ${frames.join(', ')}`);
+  await mkdir(join(taskDir, '.drover'), { recursive: true });
+  await copyFile(RENDER_SETUP_PY, join(taskDir, SETUP_SCRIPT));
+  await mkdir(join(taskDir, FRAMES_DIR), { recursive: true });
+  await mkdir(scratchDir, { recursive: true });
+
+  const sent = new Set<string>();
+  let uploads: Promise<void> = Promise.resolve();
+  const parser = new BlenderOutputParser();
+  const onEvent = (event: BlenderEvent) => {
+    if (event.type !== 'saved' || event.frame === null) return;
+    const frame = event.frame;
+    // Blender prints the absolute path; inside a container it is under /local. The frame's place in
+    // the results is what follows run-result/.
+    const name = event.path.split('/').pop()!;
+    const relative = `frames/${name}`;
+    const local = join(taskDir, FRAMES_DIR, name);
+    uploads = uploads.then(() => uploadFrame(frame, relative, local, event.elapsedMs));
+  };
+  const uploadFrame = async (frame: number, relative: string, local: string, elapsedMs: number | null) => {
+    try {
+      const size = (await stat(local)).size;
+      const sha256 = await sha256File(local);
+      const thumbs = await makeThumbnails(local, join(scratchDir, 'thumbs'), { baseName: `frame-${frame}` });
+      const files = [{ sha256, absPath: local }];
+      let thumbnail: string | undefined;
+      let preview: string | undefined;
+      if (thumbs.ok) {
+        thumbnail = await sha256File(thumbs.thumbnail.path);
+        preview = await sha256File(thumbs.preview.path);
+        files.push({ sha256: thumbnail, absPath: thumbs.thumbnail.path }, { sha256: preview, absPath: thumbs.preview.path });
+      } else log(`no thumbnail for frame ${frame}: ${thumbs.reason}`);
+      await uploadMissing(client, files);
+      await client.json(
+        'POST',
+        `/agent/tasks/${task.taskId}/frames`,
+        { attempt: task.attempt, frame, path: relative, sha256, size, ...(elapsedMs !== null ? { renderMs: Math.round(elapsedMs) } : {}), ...(thumbnail ? { thumbnail } : {}), ...(preview ? { preview } : {}) },
+        { retryForMs: 60_000 },
+      );
+      sent.add(relative);
+      log(`frame ${frame} saved and uploaded (${relative})`);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'lease_lost') return stop('lease-lost');
+      log(`frame ${frame} could not be uploaded: ${(err as Error).message}`);
+    }
+  };
+  return {
+    argv: renderArgs(job, frames, task.cores),
+    onStdout(chunk) {
+      for (const e of parser.push(chunk)) onEvent(e);
+    },
+    async afterExit() {
+      for (const e of parser.end()) onEvent(e);
+      await uploads;
+    },
+    alreadySent: () => sent,
+  };
+};

@@ -1,0 +1,220 @@
+// `drover render PROJECT`: a Blender project (a .blend, a folder or a zip) rendered across agents.
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { FrameExpressionError, formatFrameList, parseFrames } from '../../core/frames.js';
+import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import type { JobView } from '../../coordinator/services/views.js';
+import { checkBlendFile } from '../../render/blend-file.js';
+import { IMAGE_FORMATS, isImageFormat } from '../../render/blender-command.js';
+import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type Project } from '../../render/project.js';
+import { isProgramAvailable } from '../../render/run-process.js';
+import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
+import type { ApiClient } from '../../client/api-client.js';
+import { waitForJob } from '../follow.js';
+import { bytes, countsLine, duration } from '../format.js';
+import { CliError, signedInClient } from '../session.js';
+import { downloadResults, exitForJob } from './jobs.js';
+
+interface RenderOptions {
+  blend?: string;
+  frames?: string;
+  chunk: number;
+  scene?: string;
+  format?: string;
+  samples?: number;
+  resolution?: string;
+  percentage?: number;
+  instanceType: string;
+  name?: string;
+  maxAttempts?: number;
+  timeout?: number;
+  image?: string;
+  cold: boolean;
+  hold: boolean;
+  wait: boolean;
+  dir?: string;
+  json?: boolean;
+}
+
+function positiveInt(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
+    return n;
+  };
+}
+
+function parseResolution(text: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/i.exec(text.trim());
+  if (!m) throw new CliError(`--resolution takes WIDTHxHEIGHT, e.g. 1920x1080, not "${text}"`);
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+/** A local copy of the project's .blend to inspect (extracted when the project is a zip). */
+async function localBlend(project: Project): Promise<{ path: string; cleanup(): Promise<void> }> {
+  const file = project.files.find((f) => f.path === project.blend)!;
+  if (file.source.kind === 'fs') return { path: file.source.absPath, cleanup: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), 'drover-blend-'));
+  const target = join(dir, basename(project.blend));
+  await pipeline(await openProjectFile(file), createWriteStream(target));
+  return { path: target, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface ProjectUpload {
+  files: { path: string; sha256: string; size: number }[];
+  sentFiles: number;
+  sentBytes: number;
+}
+
+/** Hashes every project file and uploads only those the coordinator does not have from this user. */
+export async function uploadProject(client: ApiClient, project: Project, quiet: boolean): Promise<ProjectUpload> {
+  const hashed = [];
+  for await (const f of hashProjectFiles(project)) hashed.push(f);
+  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(hashed.map((f) => f.sha256))] });
+  const wanted = new Set(missing);
+  let sentFiles = 0;
+  let sentBytes = 0;
+  for (const f of hashed) {
+    if (!wanted.delete(f.sha256)) continue;
+    await client.uploadStream(f.sha256, () => openProjectFile(f), { retryForMs: 30_000 });
+    sentFiles++;
+    sentBytes += f.size;
+  }
+  if (!quiet) process.stderr.write(`project: ${hashed.length} file(s); uploaded ${sentFiles} (${bytes(sentBytes)}), ${hashed.length - sentFiles} already stored\n`);
+  return { files: hashed.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })), sentFiles, sentBytes };
+}
+
+async function waitForPreview(client: ApiClient, jobId: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    const job = await client.json<JobView & { render?: { preview: { status: string } | null } }>('GET', `/jobs/${jobId}`);
+    const status = job.render?.preview?.status;
+    if (status && status !== 'pending') return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export function registerRenderCommand(program: Command): void {
+  program
+    .command('render <project>')
+    .description('render a Blender project (a .blend, a folder or a .zip) across the farm')
+    .option('--blend <path>', 'the .blend inside a folder or zip (found automatically when there is one)')
+    .option('--frames <expr>', "frames: 1-250, 1-250:5, 1,5,10-20 (default: the scene's range)")
+    .option('--chunk <n>', 'frames per task', positiveInt('--chunk'), 1)
+    .option('--scene <name>', 'the scene to render (default: the active one)')
+    .option('--format <format>', `image format: ${IMAGE_FORMATS.join(', ')}`)
+    .option('--samples <n>', 'render samples', positiveInt('--samples'))
+    .option('--resolution <WxH>', 'output resolution')
+    .option('--percentage <p>', 'resolution percentage', positiveInt('--percentage'))
+    .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
+    .option('-n, --name <name>', 'job name (default: the .blend name)')
+    .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
+    .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
+    .option('--image <image>', 'container image with Blender inside')
+    .option('--cold', 'one Blender process per task instead of a warm session', false)
+    .option('--hold', 'create the job without queueing it', false)
+    .option('-w, --wait', 'follow the job with a progress bar; exit non-zero unless it is done', false)
+    .option('-d, --dir <outdir>', 'with --wait: download the results here')
+    .option('--json', 'machine-readable output')
+    .action(async (input: string, opts: RenderOptions) => {
+      if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}`);
+      const format = opts.format?.toUpperCase();
+      if (format && !isImageFormat(format)) throw new CliError(`--format must be one of ${IMAGE_FORMATS.join(', ')}, not "${opts.format}"`);
+      if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
+      const quiet = opts.json ?? false;
+      let project: Project;
+      try {
+        project = await discoverProject(resolve(input), opts.blend ? { blend: opts.blend } : {});
+      } catch (err) {
+        if (err instanceof ProjectError) throw new CliError(err.message);
+        throw err;
+      }
+      const warnings: string[] = [];
+      const blend = await localBlend(project);
+      let info: SceneInfo | null = null;
+      try {
+        const check = await checkBlendFile(blend.path);
+        if (!check.isBlend) throw new CliError(`"${project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
+        if (await isProgramAvailable('blender', ['--version'])) {
+          info = await readSceneInfo(blend.path, {
+            ...(project.kind !== 'zip' ? { projectRoot: project.root } : {}),
+            ...(opts.scene ? { scene: opts.scene } : {}),
+          });
+          warnings.push(...info.warnings);
+        } else if (!opts.frames) {
+          throw new CliError("Blender is not installed here, so the scene's frame range cannot be read: give --frames");
+        }
+      } catch (err) {
+        if (err instanceof CliError) throw err;
+        throw new CliError(`could not read "${project.blend}": ${(err as Error).message}`);
+      } finally {
+        await blend.cleanup();
+      }
+      for (const s of project.skipped) warnings.push(`left out ${s.path}: ${s.reason}`);
+      const scene = info?.scene;
+      const expression = opts.frames ?? (scene ? `${scene.frameStart}-${scene.frameEnd}${scene.frameStep > 1 ? `:${scene.frameStep}` : ''}` : '');
+      let frameCount: number;
+      try {
+        frameCount = parseFrames(expression).length;
+      } catch (err) {
+        if (err instanceof FrameExpressionError) throw new CliError(err.message);
+        throw err;
+      }
+      let chosenFormat = format;
+      if (!chosenFormat && scene && !isImageFormat(scene.fileFormat)) {
+        warnings.push(`the scene writes ${scene.fileFormat}, a movie format; rendering PNG frames instead (choose with --format)`);
+        chosenFormat = 'PNG';
+      }
+      if (!quiet) for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+
+      const client = await signedInClient();
+      const upload = await uploadProject(client, project, quiet);
+      const job = await client.json<JobView>('POST', '/jobs', {
+        kind: 'render',
+        name: opts.name ?? basename(project.blend, '.blend'),
+        project: { files: upload.files.map(({ path, sha256 }) => ({ path, sha256 })), blend: project.blend },
+        frames: expression,
+        chunk: opts.chunk,
+        instanceType: opts.instanceType,
+        start: !opts.hold,
+        cold: opts.cold,
+        ...(opts.scene ? { scene: opts.scene } : {}),
+        ...(chosenFormat ? { format: chosenFormat } : {}),
+        ...(opts.samples ? { samples: opts.samples } : {}),
+        ...(opts.resolution ? { resolution: parseResolution(opts.resolution) } : {}),
+        ...(opts.percentage ? { percentage: opts.percentage } : {}),
+        ...(scene ? { fps: scene.fps } : {}),
+        ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
+        ...(opts.image ? { image: opts.image } : {}),
+      });
+      const summary = { upload: { files: upload.files.length, sentFiles: upload.sentFiles, sentBytes: upload.sentBytes }, warnings };
+      if (!opts.wait) {
+        if (quiet) console.log(JSON.stringify({ ...job, ...summary }, null, 2));
+        else console.log(`created render job ${job.id} "${job.name}": ${frameCount} frame(s) (${formatFrameList(parseFrames(expression))}) in ${job.taskCount} task(s), ${job.status}`);
+        return;
+      }
+      if (!quiet) console.error(`render job ${job.id} "${job.name}": ${frameCount} frame(s) in ${job.taskCount} task(s)`);
+      let final = await waitForJob(client, job.id, {
+        quiet,
+        unit: 'frames',
+        progress: (j) => {
+          const r = (j as JobView & { render?: { framesDone: number; frameCount: number } }).render;
+          return r ? { done: r.framesDone ?? 0, total: r.frameCount } : { done: 0, total: frameCount };
+        },
+      });
+      if (opts.dir) {
+        if (final.status === 'done') await waitForPreview(client, job.id);
+        const where = await downloadResults(client, job.id, resolve(opts.dir), false);
+        if (!quiet) console.error(`results in ${where}`);
+        final = await client.json<JobView>('GET', `/jobs/${job.id}`);
+      }
+      if (quiet) console.log(JSON.stringify({ ...final, ...summary }, null, 2));
+      else console.log(`render job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
+      exitForJob(final);
+    });
+}

@@ -1,0 +1,79 @@
+// Render frames: listed and served to the job's owner, uploaded by the agent rendering them.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import * as framesRepo from '../../store/repositories/frames.js';
+import { notFound } from '../errors.js';
+import type { ServiceContext } from '../services/context.js';
+import { recordFrameUpload } from '../services/frames.js';
+import { jobFor } from '../services/jobs.js';
+import { requireAgent, requireUser } from './principal.js';
+import { FrameListQuery, FrameParams, FrameUploadBody, JobIdParams, TaskIdParams } from './schemas.js';
+
+const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', tif: 'image/tiff', exr: 'image/x-exr', mp4: 'video/mp4' };
+
+async function sendBlob(ctx: ServiceContext, reply: FastifyReply, sha256: string | null, fileName: string): Promise<FastifyReply> {
+  if (!sha256) throw notFound(`${fileName}`);
+  const size = await ctx.blobs.size(sha256);
+  if (size === null) throw notFound(`${fileName}`);
+  const ext = fileName.split('.').pop()?.toLowerCase() ?? '';
+  reply.header('content-type', MIME[ext] ?? 'application/octet-stream');
+  reply.header('content-length', size);
+  // Content-addressed: the bytes behind a hash never change.
+  reply.header('cache-control', 'private, max-age=31536000, immutable');
+  return reply.send(ctx.blobs.read(sha256));
+}
+
+export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.get('/jobs/:id/frames', { schema: { params: JobIdParams, querystring: FrameListQuery, tags: ['render'] } }, async (request) => {
+    const job = await jobFor(ctx, requireUser(request), request.params.id);
+    const rows = await framesRepo.listFrames(ctx.db, job.id, request.query.offset ?? 0, request.query.limit ?? 1000);
+    const stats = await framesRepo.frameStats(ctx.db, job.id);
+    return {
+      total: stats.total,
+      done: stats.done,
+      frames: rows.map((f) => ({
+        frame: f.frame,
+        status: f.sha256 ? 'done' : f.task_status,
+        taskIndex: f.task_index,
+        path: f.path,
+        sha256: f.sha256,
+        size: f.size === null ? null : Number(f.size),
+        thumbnail: f.thumb_sha,
+        preview: f.preview_sha,
+        renderMs: f.render_ms,
+        attempt: f.attempt,
+        finishedAt: f.finished_at,
+      })),
+    };
+  });
+
+  for (const variant of ['image', 'thumbnail', 'preview'] as const) {
+    r.get(`/jobs/:id/frames/:frame/${variant}`, { schema: { params: FrameParams, tags: ['render'] } }, async (request, reply) => {
+      const job = await jobFor(ctx, requireUser(request), request.params.id);
+      const frame = await framesRepo.findFrame(ctx.db, job.id, request.params.frame);
+      if (!frame || !frame.sha256) throw notFound(`frame ${request.params.frame} of job ${job.id}`);
+      if (variant === 'image') return sendBlob(ctx, reply, frame.sha256, frame.path ?? 'frame');
+      return sendBlob(ctx, reply, variant === 'thumbnail' ? frame.thumb_sha : frame.preview_sha, `${variant} of frame ${frame.frame}.jpg`);
+    });
+  }
+
+  r.get('/jobs/:id/preview.mp4', { schema: { params: JobIdParams, tags: ['render'] } }, async (request, reply) => {
+    const job = await jobFor(ctx, requireUser(request), request.params.id);
+    const preview = await framesRepo.findPreview(ctx.db, job.id);
+    if (!preview || preview.status !== 'ready') throw notFound(`the preview video of job ${job.id}`);
+    return sendBlob(ctx, reply, preview.sha256, 'preview.mp4');
+  });
+
+  r.post('/agent/tasks/:id/frames', { schema: { params: TaskIdParams, body: FrameUploadBody, tags: ['agents'] } }, async (request, reply) => {
+    const { thumbnail, preview, renderMs, ...rest } = request.body;
+    await recordFrameUpload(ctx, requireAgent(request), request.params.id, {
+      ...rest,
+      ...(thumbnail ? { thumbnail } : {}),
+      ...(preview ? { preview } : {}),
+      ...(renderMs !== undefined ? { renderMs } : {}),
+    });
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,35 @@
+// A user's named container images. Each user sees and changes only their own.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ServiceContext } from '../services/context.js';
+import { addImage, listImages, removeImage } from '../services/images.js';
+import { requireUser } from './principal.js';
+
+const strict = { additionalProperties: false } as const;
+// Lengths here; the exact grammar of names and refs is checked by the service (one message for CLI and web).
+const AddImageBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    ref: Type.String({ minLength: 1, maxLength: 500 }),
+    default: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+const ImageNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+
+export function imageRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.get('/images', { schema: { tags: ['images'] } }, async (request) => ({ images: await listImages(ctx, requireUser(request).id) }));
+
+  r.post('/images', { schema: { body: AddImageBody, tags: ['images'] } }, async (request, reply) => {
+    const image = await addImage(ctx, requireUser(request).id, request.body);
+    return reply.code(201).send(image);
+  });
+
+  r.delete('/images/:name', { schema: { params: ImageNameParams, tags: ['images'] } }, async (request, reply) => {
+    await removeImage(ctx, requireUser(request).id, request.params.name);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,47 @@
+// How often each agent failed each job's tasks; agents at the limit are blocklisted for the job.
+import { sql } from 'kysely';
+import type { Db } from '../schema.js';
+
+/** Counts one more failed attempt of `agentId` on `jobId`; returns the new count. */
+export async function recordAgentFailure(db: Db, jobId: string, agentId: string): Promise<number> {
+  await db
+    .insertInto('job_agent_failures')
+    .values({ job_id: jobId, agent_id: agentId, failures: 1 })
+    .onConflict((oc) => oc.columns(['job_id', 'agent_id']).doUpdateSet({ failures: sql`job_agent_failures.failures + 1` }))
+    .execute();
+  const row = await db.selectFrom('job_agent_failures').select('failures').where('job_id', '=', jobId).where('agent_id', '=', agentId).executeTakeFirst();
+  return Number(row?.failures ?? 0);
+}
+
+/** A person retried the job: every agent gets another chance. */
+export async function forgetAgentFailures(db: Db, jobId: string): Promise<void> {
+  await db.deleteFrom('job_agent_failures').where('job_id', '=', jobId).execute();
+}
+
+/** Names of the agents blocklisted for the job (at least `limit` failures). */
+export async function blockedAgentNames(db: Db, jobId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('job_agent_failures')
+    .leftJoin('agents', 'agents.id', 'job_agent_failures.agent_id')
+    .select(['job_agent_failures.agent_id', 'agents.name'])
+    .where('job_agent_failures.job_id', '=', jobId)
+    .where('job_agent_failures.failures', '>=', limit)
+    .orderBy('agents.name')
+    .execute();
+  return rows.map((r) => r.name ?? r.agent_id);
+}
+
+/**
+ * How many different agents a task has failed on (errored or lost attempts) among its attempts after
+ * `sinceAttempt`: a person's retry starts the count afresh.
+ */
+export async function distinctFailedAgents(db: Db, taskId: string, sinceAttempt = 0): Promise<number> {
+  const row = await db
+    .selectFrom('task_attempts')
+    .select(sql<number>`count(distinct agent_id)`.as('n'))
+    .where('task_id', '=', taskId)
+    .where('attempt', '>', sinceAttempt)
+    .where('status', 'in', ['error', 'lost'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
