@@ -69,7 +69,11 @@ export async function createLauncher(opts: LauncherOptions): Promise<AgentLaunch
     taskLog(`running in container ${name} (${found.name}, image ${task.image}, ${task.network ? 'with' : 'no'} network)`);
     // `<engine> run --rm` removes the container when it ends by itself; when the task is killed
     // (stopped, lease lost, agent shutdown) only the engine client dies, so remove it explicitly.
-    return { spec: wrapped, cleanup: () => found.remove(name) };
+    const warn = (line: string): void => {
+      taskLog(line);
+      log(line);
+    };
+    return { spec: wrapped, cleanup: () => removeContainer(found, name, warn) };
   };
 
   return {
@@ -99,6 +103,19 @@ async function startEngine(prefer: EngineName | undefined, labels: Record<string
   if (!engine) return null;
   await engine.removeAll(labels).catch((err: Error) => log(`could not remove containers left by an earlier run: ${err.message}`));
   return engine;
+}
+
+/**
+ * Removes a task's container, trying again once. Never throws: the task's outcome stands either
+ * way, and a container that still will not go is removed by label when the agent stops or starts.
+ */
+async function removeContainer(engine: ContainerEngine, name: string, log: (line: string) => void): Promise<void> {
+  try {
+    await engine.remove(name);
+  } catch {
+    await new Promise((r) => setTimeout(r, 1000));
+    await engine.remove(name).catch((err: Error) => log(`${err.message}; it is removed when the agent stops or starts again`));
+  }
 }
 
 /** A task's memory limit: the machine's memory in proportion to the cores its instance type has. */

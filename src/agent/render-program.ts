@@ -15,7 +15,10 @@ export const FRAMES_DIR = 'run-result/frames';
 const SETUP_SCRIPT = '.drover/render_setup.py';
 
 export interface RenderTaskSpec {
+  /** The frames to render now: those no earlier attempt delivered. */
   frames: number[];
+  /** Every frame of the task. */
+  allFrames: number[];
 }
 
 /** Blender's arguments for the task, with paths relative to the task directory. */
@@ -41,12 +44,12 @@ export function renderArgs(job: RenderJobSpec, frames: readonly number[], thread
 
 export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir, client, log, stop }): Promise<TaskProgram> => {
   const job = task.jobSpec as RenderJobSpec;
-  const frames = (task.taskSpec as RenderTaskSpec).frames;
+  const { frames, allFrames } = task.taskSpec as RenderTaskSpec;
   if (frames.length === 0) {
     log('every frame of this task was rendered by an earlier attempt');
     return { argv: ['true'] };
   }
-  if (frames.length < (task.taskSpec as { frames: number[] }).frames.length) log(`rendering the missing frames only: ${frames.join(', ')}`);
+  if (frames.length < allFrames.length) log(`rendering the missing frames only: ${frames.join(', ')}`);
   await mkdir(join(taskDir, '.drover'), { recursive: true });
   await copyFile(RENDER_SETUP_PY, join(taskDir, SETUP_SCRIPT));
   await mkdir(join(taskDir, FRAMES_DIR), { recursive: true });

@@ -60,7 +60,7 @@ json.dump({
 print('probe done')
 `;
 
-describe('tasks in containers (podman)', { timeout: 180_000 }, () => {
+describe('tasks in containers (podman)', { timeout: 300_000 }, () => {
   let farm: Farm;
   let python: string;
   let busybox: string;

@@ -33,7 +33,58 @@ export interface Job {
   cpuSeconds: number | null;
   etaSeconds: number | null;
   unschedulable: string | null;
-  render?: Record<string, unknown>;
+  render?: RenderInfo;
+}
+
+export type ImageFormat = 'PNG' | 'JPEG' | 'OPEN_EXR' | 'TIFF';
+export type PreviewStatus = 'pending' | 'ready' | 'unavailable' | 'failed';
+
+/** A render job's settings and progress by frame (the `render` part of a Job). */
+export interface RenderInfo {
+  blend: string;
+  frames: string;
+  frameCount: number;
+  chunk: number;
+  scene: string | null;
+  format: string | null;
+  samples: number | null;
+  resolution: { width: number; height: number } | null;
+  percentage: number | null;
+  fps: number;
+  cold?: boolean;
+  framesDone: number;
+  lastFrame: {
+    frame: number;
+    path: string | null;
+    sha256: string | null;
+    thumbnail: string | null;
+    preview: string | null;
+    renderMs: number | null;
+    finishedAt: string | null;
+  } | null;
+  preview: { status: PreviewStatus; sha256: string | null; size: number | null; error: string | null } | null;
+}
+
+/** One frame of a render job (GET /jobs/:id/frames). */
+export interface Frame {
+  frame: number;
+  /** 'done' once its image is stored; otherwise its task's state. */
+  status: TaskStatus;
+  taskIndex: number;
+  path: string | null;
+  sha256: string | null;
+  size: number | null;
+  thumbnail: string | null;
+  preview: string | null;
+  renderMs: number | null;
+  attempt: number | null;
+  finishedAt: string | null;
+}
+
+export interface FramePage {
+  total: number;
+  done: number;
+  frames: Frame[];
 }
 
 export type JobCountsByStatus = Record<'all' | JobStatus, number>;
@@ -112,6 +163,22 @@ export interface ScriptJobSpec {
   maxAttempts?: number;
   taskTimeoutSeconds?: number;
   image?: string;
+  start?: boolean;
+}
+
+export interface RenderJobSpec {
+  kind: 'render';
+  name: string;
+  project: { files: { path: string; sha256: string }[]; blend: string };
+  frames: string;
+  chunk: number;
+  scene?: string;
+  format?: ImageFormat;
+  samples?: number;
+  resolution?: { width: number; height: number };
+  instanceType?: InstanceType;
+  maxAttempts?: number;
+  taskTimeoutSeconds?: number;
   start?: boolean;
 }
 

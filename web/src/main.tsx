@@ -63,7 +63,7 @@ function App() {
     queueMicrotask(() => navigate('/jobs', true));
     page = null;
   } else if (section === 'jobs' && id === 'new') {
-    page = <NewJob />;
+    page = <NewJob params={route.params} />;
   } else if (section === 'jobs' && id) {
     page = <JobPage key={id} jobId={id} params={route.params} sub={extra} />;
   } else if (section === 'jobs') {

@@ -76,7 +76,8 @@ export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, fre
       const leasedTask = leasedTaskOf(job, { ...task, attempt });
       if (job.kind === 'render') {
         // A retry renders only the frames no earlier attempt delivered.
-        leasedTask.taskSpec = { ...(leasedTask.taskSpec as object), frames: await framesRepo.missingFramesOfTask(trx, task.id) };
+        const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
+        leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
       }
       out.push(leasedTask);
       touched.add(task.id);

@@ -1,28 +1,23 @@
-import { useMemo, useRef, useState } from 'preact/hooks';
-import { api, isAbort, messageOf, uploadBlob, type FileRef, type InstanceType, type Job, type ScriptJobSpec } from '../api.ts';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, isAbort, messageOf, type FileRef, type InstanceType, type Job, type ScriptJobSpec } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { bytes, compareNatural, num, plural } from '../format.ts';
 import { useDocumentTitle } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
-import { sha256File } from '../sha256.ts';
-
-const SIZES: { type: InstanceType; cores: number; label: string }[] = [
-  { type: 's', cores: 1, label: 'Small' },
-  { type: 'm', cores: 4, label: 'Medium' },
-  { type: 'l', cores: 8, label: 'Large' },
-  { type: 'xl', cores: 16, label: 'Extra large' },
-];
+import { uploadFiles, type UploadPhase } from '../upload.ts';
+import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
+import { NewRenderJob } from './NewRenderJob.tsx';
 
 const PREVIEW = 12;
-const UPLOAD_CONCURRENCY = 3;
-const MISSING_BATCH = 500;
+/** The image select's value for "type a reference". */
+const OTHER_IMAGE = ':other'; // no image name contains ':'
 
-type Phase =
-  | { step: 'idle' }
-  | { step: 'hashing'; done: number; total: number }
-  | { step: 'checking' }
-  | { step: 'uploading'; sent: number; total: number; files: number; filesDone: number }
-  | { step: 'creating' };
+/** One of the user's named images (GET /images). */
+interface ImageOption {
+  name: string;
+  ref: string;
+  default: boolean;
+}
 
 function fileNameProblem(name: string): string | null {
   if (name.length === 0) return 'a file name is empty';
@@ -60,7 +55,13 @@ function mergeFiles(current: File[], picked: FileList | null): File[] {
   return [...byName.values()].sort((a, b) => compareNatural(a.name, b.name));
 }
 
-export function NewJob() {
+/** New job: a script job, or a render job (#/jobs/new?kind=render). */
+export function NewJob({ params }: { params: URLSearchParams }) {
+  if (params.get('kind') === 'render') return <NewRenderJob />;
+  return <NewScriptJob />;
+}
+
+function NewScriptJob() {
   const [name, setName] = useState('');
   const [script, setScript] = useState<File | null>(null);
   const [inputs, setInputs] = useState<File[]>([]);
@@ -70,10 +71,24 @@ export function NewJob() {
   const [maxAttempts, setMaxAttempts] = useState('3');
   const [timeout, setTimeoutValue] = useState('');
   const [image, setImage] = useState('');
-  const [phase, setPhase] = useState<Phase>({ step: 'idle' });
+  const [images, setImages] = useState<ImageOption[]>([]);
+  // '' = the user's default image (or none); a name; or OTHER_IMAGE with the reference typed in `image`.
+  const [imageChoice, setImageChoice] = useState('');
+  const [phase, setPhase] = useState<UploadPhase>({ step: 'idle' });
   const [error, setError] = useState<string | null>(null);
   const abort = useRef<AbortController | null>(null);
   useDocumentTitle('New job');
+
+  useEffect(() => {
+    const controller = new AbortController();
+    // Without the list the form still works: the default applies, or a reference can be typed.
+    api<{ images: ImageOption[] }>('images', { signal: controller.signal }).then(
+      (answer) => setImages(answer.images),
+      () => undefined,
+    );
+    return () => controller.abort();
+  }, []);
+  const defaultImage = images.find((i) => i.default);
 
   const busy = phase.step !== 'idle';
   const problem = useMemo(() => clashes(script, constants, inputs), [script, constants, inputs]);
@@ -100,67 +115,8 @@ export function NewJob() {
     const controller = new AbortController();
     abort.current = controller;
     try {
-      // 1. hash every file (content addressing: unchanged files are never uploaded twice)
       const files = [script, ...constants, ...inputs];
-      const hashes = new Map<File, string>();
-      const hashTotal = files.reduce((sum, f) => sum + f.size, 0);
-      let hashed = 0;
-      setPhase({ step: 'hashing', done: 0, total: hashTotal });
-      for (const file of files) {
-        if (controller.signal.aborted) throw new DOMException('canceled', 'AbortError');
-        let last = 0;
-        const hash = await sha256File(file, (n) => {
-          hashed += n - last;
-          last = n;
-          setPhase({ step: 'hashing', done: hashed, total: hashTotal });
-        });
-        hashed += file.size - last;
-        hashes.set(file, hash);
-      }
-
-      // 2. ask which blobs the coordinator lacks
-      setPhase({ step: 'checking' });
-      const unique = new Map<string, File>();
-      for (const file of files) unique.set(hashes.get(file)!, file);
-      const all = [...unique.keys()];
-      const missing: string[] = [];
-      for (let i = 0; i < all.length; i += MISSING_BATCH) {
-        const answer = await api<{ missing: string[] }>('blobs/missing', {
-          body: { hashes: all.slice(i, i + MISSING_BATCH) },
-          signal: controller.signal,
-        });
-        missing.push(...answer.missing);
-      }
-
-      // 3. upload only those, a few at a time, with progress
-      const queue = missing.filter((h) => unique.has(h));
-      const uploadTotal = queue.reduce((sum, h) => sum + unique.get(h)!.size, 0);
-      const sentPerFile = new Map<string, number>();
-      let filesDone = 0;
-      const report = () => {
-        let sent = 0;
-        for (const v of sentPerFile.values()) sent += v;
-        setPhase({ step: 'uploading', sent, total: uploadTotal, files: queue.length, filesDone });
-      };
-      report();
-      let next = 0;
-      const worker = async () => {
-        while (next < queue.length) {
-          const hash = queue[next++]!;
-          await uploadBlob(
-            hash,
-            unique.get(hash)!,
-            (loaded) => {
-              sentPerFile.set(hash, loaded);
-              report();
-            },
-            controller.signal,
-          );
-          filesDone++;
-          report();
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, queue.length) }, worker));
+      const hashes = await uploadFiles(files, setPhase, controller.signal);
 
       // 4. create the job
       setPhase({ step: 'creating' });
@@ -176,7 +132,8 @@ export function NewJob() {
       };
       if (constants.length > 0) spec.constants = constants.map(ref);
       if (timeoutSeconds !== undefined) spec.taskTimeoutSeconds = timeoutSeconds;
-      if (image.trim()) spec.image = image.trim();
+      const chosenImage = imageChoice === OTHER_IMAGE ? image.trim() : imageChoice;
+      if (chosenImage) spec.image = chosenImage;
       const job = await api<Job>('jobs', { body: spec, signal: controller.signal });
       navigate(`/jobs/${encodeURIComponent(job.id)}`);
     } catch (e) {
@@ -190,6 +147,7 @@ export function NewJob() {
   return (
     <div class="page page-narrow" data-testid="new-job-page">
       <PageHeader title="New job" sub="A script job: the script runs once per data file, each run is one task." />
+      <JobKindSwitch kind="script" disabled={busy} />
       <form class="form panel" onSubmit={submit} data-testid="new-job-form" noValidate>
         <ErrorBanner error={error} onDismiss={() => setError(null)} />
         <label class="field">
@@ -243,25 +201,7 @@ export function NewJob() {
           onClear={() => setConstants([])}
         />
 
-        <fieldset class="field" disabled={busy}>
-          <legend>Instance size</legend>
-          <div class="segmented" role="radiogroup" aria-label="Instance size">
-            {SIZES.map((s) => (
-              <label key={s.type} class={`segment${size === s.type ? ' active' : ''}`}>
-                <input
-                  type="radio"
-                  name="instanceType"
-                  value={s.type}
-                  checked={size === s.type}
-                  onChange={() => setSize(s.type)}
-                  data-testid={`size-${s.type}`}
-                />
-                <strong>{s.type.toUpperCase()}</strong>
-                <span>{plural(s.cores, 'core')}</span>
-              </label>
-            ))}
-          </div>
-        </fieldset>
+        <SizePicker size={size} disabled={busy} onChange={setSize} />
 
         <details class="advanced">
           <summary>Advanced</summary>
@@ -276,7 +216,18 @@ export function NewJob() {
             </label>
             <label class="field">
               <span>Container image</span>
-              <input name="image" placeholder="farm default" value={image} disabled={busy} onInput={(e) => setImage(e.currentTarget.value)} />
+              <select name="imageChoice" value={imageChoice} disabled={busy} onChange={(e) => setImageChoice(e.currentTarget.value)} data-testid="image-select">
+                <option value="">{defaultImage ? `Your default (${defaultImage.name})` : 'None: run on the host'}</option>
+                {images.map((i) => (
+                  <option key={i.name} value={i.name} title={i.ref}>
+                    {i.name}
+                  </option>
+                ))}
+                <option value={OTHER_IMAGE}>Other image reference…</option>
+              </select>
+              {imageChoice === OTHER_IMAGE && (
+                <input name="image" placeholder="e.g. python:3.12-slim" value={image} disabled={busy} onInput={(e) => setImage(e.currentTarget.value)} />
+              )}
             </label>
           </div>
         </details>
@@ -314,35 +265,6 @@ export function NewJob() {
           </button>
         </div>
       </form>
-    </div>
-  );
-}
-
-function UploadProgress({ phase }: { phase: Phase }) {
-  let label = '';
-  let fraction = 0;
-  if (phase.step === 'hashing') {
-    label = `Hashing files… ${bytes(phase.done)} / ${bytes(phase.total)}`;
-    fraction = phase.total ? phase.done / phase.total : 1;
-  } else if (phase.step === 'checking') {
-    label = 'Checking which files the farm already has…';
-    fraction = 1;
-  } else if (phase.step === 'uploading') {
-    label =
-      phase.files === 0
-        ? 'All files already on the farm, nothing to upload.'
-        : `Uploading ${num(phase.filesDone)}/${num(phase.files)} files… ${bytes(phase.sent)} / ${bytes(phase.total)}`;
-    fraction = phase.total ? phase.sent / phase.total : 1;
-  } else if (phase.step === 'creating') {
-    label = 'Creating the job…';
-    fraction = 1;
-  }
-  return (
-    <div class="upload" data-testid="upload-progress" data-step={phase.step}>
-      <div class="upload-label">{label}</div>
-      <div class="progress-bar">
-        <span class="seg seg-running" style={{ width: `${Math.min(100, fraction * 100)}%` }} />
-      </div>
     </div>
   );
 }

@@ -1,0 +1,365 @@
+import { useMemo, useRef, useState } from 'preact/hooks';
+import { api, isAbort, messageOf, type ImageFormat, type InstanceType, type Job, type RenderJobSpec } from '../api.ts';
+import { ErrorBanner, PageHeader } from '../components.tsx';
+import { bytes, num, plural } from '../format.ts';
+import { chunkFrames, FrameExpressionError, parseFrames } from '../frames.ts';
+import { useDebounced, useDocumentTitle } from '../hooks.ts';
+import { projectFromBlend, projectFromFolder, projectFromZip, isZipName, ProjectError, type BrowserProject } from '../project.ts';
+import { href, navigate } from '../router.ts';
+import { uploadFiles, type UploadPhase } from '../upload.ts';
+import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
+
+const FORMATS: { value: ImageFormat | ''; label: string }[] = [
+  { value: '', label: 'As saved in the .blend' },
+  { value: 'PNG', label: 'PNG' },
+  { value: 'JPEG', label: 'JPEG' },
+  { value: 'OPEN_EXR', label: 'OpenEXR' },
+  { value: 'TIFF', label: 'TIFF' },
+];
+const SKIPPED_PREVIEW = 8;
+
+/** Frames and tasks as the coordinator will cut them, or why the expression is refused. */
+function planFrames(expression: string, chunkText: string): { frames: number; tasks: number } | { error: string } | null {
+  if (!expression.trim()) return null;
+  const chunk = Number(chunkText);
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 100_000) return { error: 'The chunk size must be a whole number from 1 to 100,000.' };
+  try {
+    const frames = parseFrames(expression);
+    return { frames: frames.length, tasks: chunkFrames(frames, chunk).length };
+  } catch (e) {
+    if (e instanceof FrameExpressionError) return { error: e.message[0]!.toUpperCase() + e.message.slice(1) + '.' };
+    throw e;
+  }
+}
+
+/** A positive whole number typed in an optional field: undefined when empty, null when invalid. */
+function optionalInt(text: string, min: number, max: number): number | undefined | null {
+  if (!text.trim()) return undefined;
+  const n = Number(text);
+  return Number.isInteger(n) && n >= min && n <= max ? n : null;
+}
+
+export function NewRenderJob() {
+  const [name, setName] = useState('');
+  const [project, setProject] = useState<BrowserProject | null>(null);
+  const [projectError, setProjectError] = useState<string | null>(null);
+  const [blend, setBlend] = useState('');
+  const [frames, setFrames] = useState('');
+  const [chunk, setChunk] = useState('1');
+  const [scene, setScene] = useState('');
+  const [format, setFormat] = useState<ImageFormat | ''>('');
+  const [samples, setSamples] = useState('');
+  const [width, setWidth] = useState('');
+  const [height, setHeight] = useState('');
+  const [size, setSize] = useState<InstanceType>('s');
+  const [start, setStart] = useState(true);
+  const [maxAttempts, setMaxAttempts] = useState('3');
+  const [timeout, setTimeoutValue] = useState('');
+  const [phase, setPhase] = useState<UploadPhase>({ step: 'idle' });
+  const [error, setError] = useState<string | null>(null);
+  const abort = useRef<AbortController | null>(null);
+  useDocumentTitle('New render job');
+
+  const busy = phase.step !== 'idle';
+  // A million-frame expression takes a moment to cut: do it once typing pauses.
+  const typedFrames = useDebounced(frames, 120);
+  const typedChunk = useDebounced(chunk, 120);
+  const plan = useMemo(() => planFrames(typedFrames, typedChunk), [typedFrames, typedChunk]);
+  const cores = SIZES.find((s) => s.type === size)!.cores;
+  const projectBytes = useMemo(() => project?.files.reduce((sum, f) => sum + f.size, 0) ?? 0, [project]);
+  const defaultName = blend ? blend.split('/').pop()!.replace(/\.blend$/i, '') : '';
+
+  const pickProject = async (kind: 'file' | 'folder', list: FileList | null) => {
+    setProjectError(null);
+    setError(null);
+    const chosen = Array.from(list ?? []);
+    if (chosen.length === 0) return;
+    try {
+      let next: BrowserProject;
+      if (kind === 'folder') next = projectFromFolder(chosen);
+      else if (isZipName(chosen[0]!.name)) next = await projectFromZip(chosen[0]!);
+      else next = projectFromBlend(chosen[0]!);
+      setProject(next);
+      // exactly one .blend: chosen; several: the user picks one
+      setBlend(next.blends.length === 1 ? next.blends[0]! : '');
+    } catch (e) {
+      setProject(null);
+      setBlend('');
+      setProjectError(e instanceof ProjectError ? e.message : `Cannot read ${chosen[0]!.name}: ${messageOf(e)}`);
+    }
+  };
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    if (!project) return setError('Choose the project: a .blend file, a folder or a .zip.');
+    if (!blend) return setError(`The project holds ${project.blends.length} .blend files: choose the one to render.`);
+    if (!frames.trim()) return setError('Give the frames to render, e.g. 1-250.');
+    const planned = planFrames(frames, chunk);
+    if (!planned || 'error' in planned) return setError(planned?.error ?? 'Give the frames to render.');
+    const samplesValue = optionalInt(samples, 1, 1_000_000);
+    if (samplesValue === null) return setError('Samples must be a whole number of at least 1.');
+    const w = optionalInt(width, 4, 65_536);
+    const h = optionalInt(height, 4, 65_536);
+    if (w === null || h === null) return setError('The resolution must be whole numbers from 4 to 65,536 pixels.');
+    if ((w === undefined) !== (h === undefined)) return setError('Give both the width and the height, or neither.');
+    const attempts = Number(maxAttempts);
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) return setError('Max attempts must be between 1 and 20.');
+    const timeoutSeconds = optionalInt(timeout, 1, 7 * 86400);
+    if (timeoutSeconds === null) return setError('The task timeout must be a whole number of seconds, at most a week.');
+
+    const controller = new AbortController();
+    abort.current = controller;
+    try {
+      // zips are unpacked entry by entry here; picked files are used as they are
+      const blobs: Blob[] = [];
+      if (project.kind === 'zip') setPhase({ step: 'unpacking', done: 0, total: project.files.length });
+      for (const file of project.files) {
+        if (controller.signal.aborted) throw new DOMException('canceled', 'AbortError');
+        blobs.push(await file.open());
+        if (project.kind === 'zip') setPhase({ step: 'unpacking', done: blobs.length, total: project.files.length });
+      }
+      const hashes = await uploadFiles(blobs, setPhase, controller.signal);
+
+      setPhase({ step: 'creating' });
+      const spec: RenderJobSpec = {
+        kind: 'render',
+        name: name.trim() || defaultName,
+        project: { files: project.files.map((f, i) => ({ path: f.path, sha256: hashes.get(blobs[i]!)! })), blend },
+        frames: frames.trim(),
+        chunk: Number(chunk),
+        instanceType: size,
+        maxAttempts: attempts,
+        start,
+      };
+      if (scene.trim()) spec.scene = scene.trim();
+      if (format) spec.format = format;
+      if (samplesValue !== undefined) spec.samples = samplesValue;
+      if (w !== undefined && h !== undefined) spec.resolution = { width: w, height: h };
+      if (timeoutSeconds !== undefined) spec.taskTimeoutSeconds = timeoutSeconds;
+      const job = await api<Job>('jobs', { body: spec, signal: controller.signal });
+      navigate(`/jobs/${encodeURIComponent(job.id)}`);
+    } catch (e) {
+      setPhase({ step: 'idle' });
+      setError(isAbort(e) ? 'Upload canceled.' : e instanceof ProjectError ? e.message : messageOf(e));
+    } finally {
+      abort.current = null;
+    }
+  };
+
+  const tasks = plan && !('error' in plan) ? plan.tasks : 0;
+  return (
+    <div class="page page-narrow" data-testid="new-job-page">
+      <PageHeader title="New job" sub="A render job: Blender renders the frames of a .blend, a chunk of frames per task." />
+      <JobKindSwitch kind="render" disabled={busy} />
+      <form class="form panel" onSubmit={submit} data-testid="new-render-form" noValidate>
+        <ErrorBanner error={error} onDismiss={() => setError(null)} />
+        <label class="field">
+          <span>Job title</span>
+          <input
+            name="name"
+            maxLength={200}
+            placeholder={defaultName || 'e.g. Shot 042 lighting'}
+            value={name}
+            disabled={busy}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+
+        <div class="field">
+          <span class="field-title">Project</span>
+          <div class="project-pickers">
+            <label class="picker">
+              <span>A .blend file or a .zip</span>
+              <input
+                type="file"
+                accept=".blend,.zip,application/zip"
+                disabled={busy}
+                data-testid="project-file-input"
+                onChange={(e) => {
+                  void pickProject('file', e.currentTarget.files);
+                  e.currentTarget.value = '';
+                }}
+              />
+            </label>
+            <span class="muted picker-or">or</span>
+            <label class="picker">
+              <span>A project folder</span>
+              <input
+                type="file"
+                // @ts-expect-error: webkitdirectory is not in the DOM typings, every browser knows it
+                webkitdirectory=""
+                multiple
+                disabled={busy}
+                data-testid="project-folder-input"
+                onChange={(e) => {
+                  void pickProject('folder', e.currentTarget.files);
+                  e.currentTarget.value = '';
+                }}
+              />
+            </label>
+          </div>
+          <span class="hint">A folder or zip carries the textures and caches the .blend uses through relative paths (//textures/…).</span>
+          {projectError && (
+            <div class="banner banner-error" role="alert" data-testid="project-error">
+              <span>{projectError}</span>
+            </div>
+          )}
+          {project && <ProjectSummary project={project} bytes={projectBytes} blend={blend} busy={busy} onBlend={setBlend} />}
+        </div>
+
+        <div class="grid-3">
+          <label class="field">
+            <span>Frames</span>
+            <input
+              name="frames"
+              required
+              placeholder="e.g. 1-250, 1-250:5, 1,5,10-20"
+              value={frames}
+              disabled={busy}
+              aria-invalid={plan !== null && 'error' in plan}
+              onInput={(e) => setFrames(e.currentTarget.value)}
+              data-testid="frames-input"
+            />
+          </label>
+          <label class="field">
+            <span>Chunk size</span>
+            <input type="number" name="chunk" min={1} max={100000} value={chunk} disabled={busy} onInput={(e) => setChunk(e.currentTarget.value)} data-testid="chunk-input" />
+          </label>
+          <label class="field">
+            <span>Scene</span>
+            <input name="scene" placeholder="the file's active scene" value={scene} disabled={busy} onInput={(e) => setScene(e.currentTarget.value)} />
+          </label>
+        </div>
+        {plan && 'error' in plan ? (
+          <div class="hint err-text" data-testid="frames-error">
+            {plan.error}
+          </div>
+        ) : (
+          <span class="hint">Required here: the browser cannot read the scene's frame range. Frames per task: the chunk size; each task starts Blender once.</span>
+        )}
+
+        <div class="grid-3">
+          <label class="field">
+            <span>Format</span>
+            <select name="format" value={format} disabled={busy} onChange={(e) => setFormat(e.currentTarget.value as ImageFormat | '')} data-testid="format-select">
+              {FORMATS.map((f) => (
+                <option key={f.value} value={f.value}>
+                  {f.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label class="field">
+            <span>Samples</span>
+            <input type="number" name="samples" min={1} placeholder="as saved" value={samples} disabled={busy} onInput={(e) => setSamples(e.currentTarget.value)} />
+          </label>
+          <div class="field">
+            <span>Resolution</span>
+            <div class="resolution">
+              <input type="number" name="width" min={4} placeholder="width" aria-label="Width" value={width} disabled={busy} onInput={(e) => setWidth(e.currentTarget.value)} />
+              <span class="muted">×</span>
+              <input type="number" name="height" min={4} placeholder="height" aria-label="Height" value={height} disabled={busy} onInput={(e) => setHeight(e.currentTarget.value)} />
+            </div>
+          </div>
+        </div>
+
+        <SizePicker size={size} disabled={busy} onChange={setSize} />
+
+        <details class="advanced">
+          <summary>Advanced</summary>
+          <div class="grid-3">
+            <label class="field">
+              <span>Max attempts</span>
+              <input type="number" name="maxAttempts" min={1} max={20} value={maxAttempts} disabled={busy} onInput={(e) => setMaxAttempts(e.currentTarget.value)} />
+            </label>
+            <label class="field">
+              <span>Task timeout (s)</span>
+              <input type="number" name="taskTimeoutSeconds" min={1} placeholder="none" value={timeout} disabled={busy} onInput={(e) => setTimeoutValue(e.currentTarget.value)} />
+            </label>
+          </div>
+        </details>
+
+        <label class="check">
+          <input type="checkbox" name="start" checked={start} disabled={busy} onChange={(e) => setStart(e.currentTarget.checked)} data-testid="start-now" />
+          <span>Start the job now</span>
+        </label>
+
+        <div class="summary" data-testid="task-summary">
+          <span>
+            <strong data-testid="task-count">{num(tasks)}</strong> {tasks === 1 ? 'task' : 'tasks'}
+          </span>
+          <span class="muted">·</span>
+          <span data-testid="frame-count">{plural(plan && !('error' in plan) ? plan.frames : 0, 'frame')}</span>
+          <span class="muted">·</span>
+          <span>{plural(cores, 'core')} each</span>
+          <span class="muted">·</span>
+          <span>
+            {bytes(projectBytes)} in {plural(project?.files.length ?? 0, 'file')}
+          </span>
+        </div>
+
+        {busy && <UploadProgress phase={phase} />}
+
+        <div class="form-actions">
+          <a class="btn btn-ghost" href={href('/jobs')}>
+            Cancel
+          </a>
+          {busy && phase.step !== 'creating' && (
+            <button type="button" class="btn" onClick={() => abort.current?.abort()}>
+              Stop upload
+            </button>
+          )}
+          <button type="submit" class="btn btn-primary" disabled={busy} data-testid="submit-job">
+            {busy ? 'Submitting…' : `Submit render${tasks ? ` (${plural(tasks, 'task')})` : ''}`}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+function ProjectSummary(props: { project: BrowserProject; bytes: number; blend: string; busy: boolean; onBlend: (blend: string) => void }) {
+  const { project } = props;
+  const [showSkipped, setShowSkipped] = useState(false);
+  const skipped = showSkipped ? project.skipped : project.skipped.slice(0, SKIPPED_PREVIEW);
+  return (
+    <div class="file-list project" data-testid="project-summary" data-kind={project.kind}>
+      <div class="file-list-head">
+        <span>
+          <span class="mono">{project.source}</span> · {plural(project.files.length, 'file')} · {bytes(props.bytes)}
+        </span>
+      </div>
+      {project.blends.length > 1 ? (
+        <label class="field blend-choice">
+          <span>{num(project.blends.length)} .blend files: which one to render?</span>
+          <select value={props.blend} disabled={props.busy} onChange={(e) => props.onBlend(e.currentTarget.value)} data-testid="blend-select">
+            <option value="">Choose a .blend file…</option>
+            {project.blends.map((b) => (
+              <option key={b} value={b}>
+                {b}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : (
+        <div class="blend-choice">
+          Renders <span class="mono" data-testid="blend-chosen">{props.blend}</span>
+        </div>
+      )}
+      {project.skipped.length > 0 && (
+        <div class="skipped hint" data-testid="project-skipped">
+          Left out: {skipped.map((s) => `${s.path} (${s.reason})`).join(', ')}
+          {project.skipped.length > SKIPPED_PREVIEW && (
+            <>
+              {' '}
+              <button type="button" class="btn-link" onClick={() => setShowSkipped(!showSkipped)}>
+                {showSkipped ? 'fewer' : `and ${num(project.skipped.length - SKIPPED_PREVIEW)} more`}
+              </button>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
