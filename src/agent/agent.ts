@@ -12,6 +12,8 @@ import { loadIdentity, saveIdentity } from './identity.js';
 import { renderProgram } from './render-program.js';
 import { scriptProgram, type ProgramFactory } from './task-program.js';
 import { type Launcher, TaskRun } from './task-runner.js';
+import { type PoolOptions, SessionPool } from './warm/session-pool.js';
+import { warmRenderProgram } from './warm/warm-render-program.js';
 
 export interface AgentOptions {
   servers: string[];
@@ -24,6 +26,8 @@ export interface AgentOptions {
   sandbox?: boolean;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
   log?: (line: string) => void;
+  /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
+  warm?: false | Partial<Pick<PoolOptions, 'idleSeconds' | 'maxFrames' | 'maxRssMb' | 'maxSessions'>>;
 }
 
 interface RegisterAnswer {
@@ -63,6 +67,8 @@ export class Agent {
     await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
     await this.register();
     const blobs = new BlobCache(join(this.opts.workDir, 'blobs'), this.client);
+    const warm = this.warmPool(blobs);
+    await warm?.init();
     const deps = {
       client: this.client,
       blobs,
@@ -70,8 +76,10 @@ export class Agent {
       logLimitBytes: Number(process.env.DROVER_LOG_LIMIT_BYTES ?? 16 * 1024 ** 2),
       outputFileLimitBytes: Number(process.env.DROVER_OUTPUT_LIMIT_BYTES ?? 1024 ** 3),
       launcher: this.opts.launcher ?? (async (spec) => ({ spec })),
-      programs: { script: scriptProgram, render: renderProgram, ...this.opts.programs },
+      programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, ...this.opts.programs },
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
+      // A warm render task frees its cores once its frames are rendered, while it still uploads.
+      onCoresFreed: () => this.wake?.(),
     };
     const heartbeats = this.heartbeatLoop();
     let failures = 0;
@@ -114,8 +122,29 @@ export class Agent {
       }
     }
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await warm?.closeAll();
     this.stopping.abort();
     await heartbeats;
+  }
+
+  /** The warm session pool; settings from the options, else DROVER_WARM_* variables (DROVER_WARM=0 turns it off). */
+  private warmPool(blobs: BlobCache): SessionPool | null {
+    const o = this.opts.warm;
+    if (o === false || process.env.DROVER_WARM === '0') return null;
+    const env = (name: string, fallback: number) => {
+      const value = Number(process.env[name]);
+      return Number.isFinite(value) && value > 0 ? value : fallback;
+    };
+    return new SessionPool({
+      root: join(this.opts.workDir, 'sessions'),
+      blobs,
+      sandboxed: this.opts.sandbox ?? false,
+      idleSeconds: o?.idleSeconds ?? env('DROVER_WARM_IDLE_SECONDS', 60),
+      maxFrames: o?.maxFrames ?? env('DROVER_WARM_MAX_FRAMES', 1000),
+      maxRssMb: o?.maxRssMb ?? env('DROVER_WARM_MAX_RSS_MB', Math.round(totalmem() / 1024 ** 2 / 2)),
+      maxSessions: o?.maxSessions ?? env('DROVER_WARM_MAX_SESSIONS', this.slots),
+      log: this.log,
+    });
   }
 
   /** Finish running tasks, take no new ones. */

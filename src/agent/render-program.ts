@@ -9,7 +9,7 @@ import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../r
 import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
 import { makeThumbnails } from '../render/thumbnails.js';
 import { sha256File, uploadMissing } from './result-files.js';
-import type { ProgramFactory, TaskProgram } from './task-program.js';
+import type { ProgramContext, ProgramFactory, TaskProgram } from './task-program.js';
 
 export const FRAMES_DIR = 'run-result/frames';
 const SETUP_SCRIPT = '.drover/render_setup.py';
@@ -55,19 +55,42 @@ export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir,
   await mkdir(join(taskDir, FRAMES_DIR), { recursive: true });
   await mkdir(scratchDir, { recursive: true });
 
-  const sent = new Set<string>();
-  let uploads: Promise<void> = Promise.resolve();
+  const uploader = frameUploader({ task, taskDir, scratchDir, client, log, stop });
   const parser = new BlenderOutputParser();
   const onEvent = (event: BlenderEvent) => {
     if (event.type !== 'saved' || event.frame === null) return;
-    const frame = event.frame;
-    // Blender prints the absolute path; inside a container it is under /local. The frame's place in
-    // the results is what follows run-result/.
-    const name = event.path.split('/').pop()!;
-    const relative = `frames/${name}`;
-    const local = join(taskDir, FRAMES_DIR, name);
-    uploads = uploads.then(() => uploadFrame(frame, relative, local, event.elapsedMs));
+    // Blender prints the absolute path; inside a container it is under /local.
+    uploader.add(event.frame, event.path.split('/').pop()!, event.elapsedMs);
   };
+  return {
+    argv: renderArgs(job, frames, task.cores),
+    onStdout(chunk) {
+      for (const e of parser.push(chunk)) onEvent(e);
+    },
+    async afterExit() {
+      for (const e of parser.end()) onEvent(e);
+      await uploader.drain();
+    },
+    alreadySent: () => uploader.sent,
+  };
+};
+
+export interface FrameUploader {
+  /** Queues the upload of a frame Blender saved as FRAMES_DIR/`name` in the task directory. */
+  add(frame: number, name: string, elapsedMs: number | null): void;
+  /** Resolves when every queued frame is uploaded (or failed to). */
+  drain(): Promise<void>;
+  /** Result paths already sent (frames/NAME), which the task's report leaves out. */
+  readonly sent: Set<string>;
+}
+
+/**
+ * Uploads each frame with its thumbnails and reports it (POST /agent/tasks/:id/frames), one after
+ * another in the order saved, while the renderer goes on. Shared by cold and warm render tasks.
+ */
+export function frameUploader({ task, taskDir, scratchDir, client, log, stop }: Pick<ProgramContext, 'task' | 'taskDir' | 'scratchDir' | 'client' | 'log' | 'stop'>): FrameUploader {
+  const sent = new Set<string>();
+  let uploads: Promise<void> = Promise.resolve();
   const uploadFrame = async (frame: number, relative: string, local: string, elapsedMs: number | null) => {
     try {
       const size = (await stat(local)).size;
@@ -96,14 +119,13 @@ export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir,
     }
   };
   return {
-    argv: renderArgs(job, frames, task.cores),
-    onStdout(chunk) {
-      for (const e of parser.push(chunk)) onEvent(e);
+    add(frame, name, elapsedMs) {
+      // The frame's place in the results is what follows run-result/.
+      const relative = `frames/${name}`;
+      const local = join(taskDir, FRAMES_DIR, name);
+      uploads = uploads.then(() => uploadFrame(frame, relative, local, elapsedMs));
     },
-    async afterExit() {
-      for (const e of parser.end()) onEvent(e);
-      await uploads;
-    },
-    alreadySent: () => sent,
+    drain: () => uploads,
+    sent,
   };
-};
+}

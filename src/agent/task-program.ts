@@ -3,6 +3,7 @@
 import { extname } from 'node:path';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
 import type { ApiClient } from '../client/api-client.js';
+import type { BlobCache } from './blob-cache.js';
 
 export interface TaskProgram {
   /** The command, with paths relative to the task directory. */
@@ -15,6 +16,27 @@ export interface TaskProgram {
   afterExit?(): Promise<void>;
   /** Result files already sent while the task ran, by path. */
   alreadySent?(): Set<string>;
+  /**
+   * Runs the task inside the agent instead of spawning `argv` (a warm render session feeds frames
+   * to a Blender that outlives the task). The runner awaits it as it would the process; `signal`
+   * aborts when the task is stopped, and must end the work in progress.
+   */
+  execute?(io: ExecuteIO): Promise<ExecuteOutcome>;
+  /** The program gets the task's files itself (from the blob cache): the runner does not lay them out. */
+  ownsFiles?: boolean;
+}
+
+export interface ExecuteIO {
+  /** Output that belongs in the task's stdout/stderr (files and log). */
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+  signal: AbortSignal;
+}
+
+/** How an executed task ended, as a process would: exit code, or an error that ended it. */
+export interface ExecuteOutcome {
+  code: number | null;
+  error?: string;
 }
 
 export interface ProgramContext {
@@ -23,6 +45,8 @@ export interface ProgramContext {
   /** A folder beside the task directory, out of the task's reach, for the agent's own files. */
   scratchDir: string;
   client: ApiClient;
+  /** The agent's file cache, for programs that own their files (ownsFiles). */
+  blobs: BlobCache;
   /** Writes a line into the task's log, marked as Drover's. */
   log(line: string): void;
   /** Stops the task (e.g. when the coordinator says its lease is gone). */

@@ -11,7 +11,7 @@ import { CappedFile } from './capped-file.js';
 import { ApiError, type ApiClient } from '../client/api-client.js';
 import { LogShipper } from './log-shipper.js';
 import { collectFiles, sha256File, uploadMissing } from './result-files.js';
-import type { ProgramFactory } from './task-program.js';
+import type { ExecuteOutcome, ProgramFactory, TaskProgram } from './task-program.js';
 
 export type StopReason = 'canceled' | 'lease-lost' | 'shutdown' | 'timeout';
 
@@ -33,6 +33,8 @@ export interface RunnerDeps {
   launcher: Launcher;
   programs: Record<LeasedTask['kind'], ProgramFactory>;
   keepTaskDirs: boolean;
+  /** Called when a task no longer needs its cores (it is only reporting), so the agent can lease more. */
+  onCoresFreed?(): void;
 }
 
 const OUTPUT_DIR = 'run-result';
@@ -42,6 +44,9 @@ export class TaskRun {
   private child: ChildProcess | null = null;
   private stopReason: StopReason | null = null;
   private launch: Launch | null = null;
+  /** Aborts a program that runs inside the agent (TaskProgram.execute) when the task is stopped. */
+  private readonly abort = new AbortController();
+  private computing = true;
   readonly done: Promise<void>;
 
   constructor(
@@ -51,14 +56,16 @@ export class TaskRun {
     this.done = this.run();
   }
 
+  /** The cores the task occupies: none once an in-agent program has finished and only reporting remains. */
   get cores(): number {
-    return this.task.cores;
+    return this.computing ? this.task.cores : 0;
   }
 
   /** Stops the task's process group: SIGTERM, then SIGKILL if it lingers. */
   stop(reason: StopReason): void {
     if (this.stopReason) return;
     this.stopReason = reason;
+    this.abort.abort(reason);
     const child = this.child;
     if (!child || child.exitCode !== null || child.pid === undefined) return;
     const pid = child.pid;
@@ -84,29 +91,38 @@ export class TaskRun {
       await rm(base, { recursive: true, force: true });
       await mkdir(join(dir, OUTPUT_DIR), { recursive: true });
       await chmod(base, 0o700);
-      for (const f of task.files) {
+      const program = await this.deps.programs[task.kind]({
+        task,
+        taskDir: dir,
+        scratchDir: join(base, 'scratch'),
+        client: this.deps.client,
+        blobs: this.deps.blobs,
+        log: (l) => shipper.system(l),
+        stop: (reason) => this.stop(reason),
+      });
+      for (const f of program.ownsFiles ? [] : task.files) {
         // Names may be project paths (project/textures/a.png); never let one lead out of the task.
         const problem = relativePathProblem(f.name);
         if (problem) throw new Error(`refusing a task file: ${problem}`);
         await mkdir(dirname(join(dir, f.name)), { recursive: true });
         await this.deps.blobs.copyTo(f.sha256, join(dir, f.name));
       }
-      const program = await this.deps.programs[task.kind]({
-        task,
-        taskDir: dir,
-        scratchDir: join(base, 'scratch'),
-        client: this.deps.client,
-        log: (l) => shipper.system(l),
-        stop: (reason) => this.stop(reason),
-      });
-      const spec: ProcessSpec = { argv: program.argv, cwd: dir, env: { ...taskEnvironment(task, dir), ...program.env } };
-      this.launch = await this.deps.launcher(spec, task, (l) => shipper.system(l));
       const stdout = new CappedFile(join(base, 'stdout'), this.deps.outputFileLimitBytes);
       const stderr = new CappedFile(join(base, 'stderr'), this.deps.outputFileLimitBytes);
-      const outcome = await this.spawnAndWait(this.launch.spec, shipper, stdout, stderr, program);
+      let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string; error?: string };
+      if (program.execute) {
+        outcome = await this.executeAndWait(program, shipper, stdout, stderr);
+        // What is left is reporting: let the agent start the next task meanwhile.
+        this.computing = false;
+        this.deps.onCoresFreed?.();
+      } else {
+        const spec: ProcessSpec = { argv: program.argv, cwd: dir, env: { ...taskEnvironment(task, dir), ...program.env } };
+        this.launch = await this.deps.launcher(spec, task, (l) => shipper.system(l));
+        outcome = await this.spawnAndWait(this.launch.spec, shipper, stdout, stderr, program);
+      }
       await Promise.all([stdout.close(), stderr.close()]);
       await program.afterExit?.();
-      await this.launch.cleanup?.();
+      await this.launch?.cleanup?.();
       if (this.stopReason === 'canceled' || this.stopReason === 'lease-lost') {
         await shipper.close();
         return;
@@ -123,7 +139,7 @@ export class TaskRun {
             ? `the task was killed by ${outcome.signal}`
             : outcome.spawnError
               ? `the task could not start: ${outcome.spawnError}`
-              : undefined;
+              : outcome.error;
       if (error) shipper.system(error);
       await this.report(base, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper);
     } catch (err) {
@@ -135,6 +151,29 @@ export class TaskRun {
     } finally {
       if (!this.deps.keepTaskDirs) await rm(base, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** Runs an in-agent program (TaskProgram.execute) with the task's output, stop and timeout. */
+  private async executeAndWait(program: TaskProgram, shipper: LogShipper, stdout: CappedFile, stderr: CappedFile) {
+    const sink = (name: 'stdout' | 'stderr', file: CappedFile, hook?: (c: Buffer) => void) => (chunk: Buffer) => {
+      file.write(chunk);
+      shipper.write(name, chunk);
+      hook?.(chunk);
+    };
+    const timeout = this.task.timeoutSeconds ? setTimeout(() => this.stop('timeout'), this.task.timeoutSeconds * 1000) : null;
+    let result: ExecuteOutcome;
+    try {
+      result = await program.execute!({
+        stdout: sink('stdout', stdout, program.onStdout?.bind(program)),
+        stderr: sink('stderr', stderr, program.onStderr?.bind(program)),
+        signal: this.abort.signal,
+      });
+    } catch (err) {
+      result = { code: null, error: (err as Error).message };
+    } finally {
+      if (timeout) clearTimeout(timeout);
+    }
+    return { code: result.code, signal: null, ...(result.error ? { error: result.error } : {}) };
   }
 
   private spawnAndWait(spec: ProcessSpec, shipper: LogShipper, stdout: CappedFile, stderr: CappedFile, program: { onStdout?(c: Buffer): void; onStderr?(c: Buffer): void }) {
@@ -198,6 +237,9 @@ export class TaskRun {
   }
 
   private async reportFailure(base: string, message: string, shipper: LogShipper): Promise<void> {
+    // A failure report carries no result files: they may be what could not be stored (a full disk
+    // on the coordinator), and a failed attempt keeps none anyway.
+    await rm(join(base, 'task', OUTPUT_DIR), { recursive: true, force: true });
     await mkdir(join(base, 'task', OUTPUT_DIR), { recursive: true });
     await writeFile(join(base, 'stdout'), '');
     await writeFile(join(base, 'stderr'), `${message}\n`);

@@ -60,7 +60,16 @@ export class PgEventRelay implements EventRelay {
     if (this.closed) return;
     this.pending.push(JSON.stringify(this.wireOf(event)));
     if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
-    this.flushing ??= this.flush().finally(() => (this.flushing = null));
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.flushing || this.closed) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = null;
+      // Anything published between the last batch and now still goes out.
+      if (this.pending.length > 0) this.kick();
+    });
   }
 
   async close(): Promise<void> {

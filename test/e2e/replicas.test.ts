@@ -139,7 +139,6 @@ describe('coordinator replicas on PostgreSQL', { timeout: 170_000, ...(unavailab
 
     // The agents moved to B; the results (written by both replicas into the shared blob directory) download from B.
     const out = await mkdtemp(join(tmpdir(), 'drover-results-'));
-    console.log(`[replicas] t=${Date.now() - submittedAt} before const dl = await viaB(`);
     const dl = await viaB(['job', 'download-results', job.id, '-d', out]);
     assert.equal(dl.code, 0, dl.stderr);
     for (let i = 1; i <= TASKS; i++) {
@@ -147,16 +146,13 @@ describe('coordinator replicas on PostgreSQL', { timeout: 170_000, ...(unavailab
       assert.equal(await readFile(join(folder, 'upper.txt'), 'utf8'), `PART ${i} OF THE JOB\n`);
       assert.equal(await readFile(join(folder, 'stdout.txt'), 'utf8'), `did part_${i}.txt\n`);
     }
-    console.log(`[replicas] t=${Date.now() - submittedAt} before const workers = await api<`);
     const workers = await api<{ workers: { name: string; status: string }[] }>(replicaB.url, token, 'GET', '/workers');
     assert.deepEqual(workers.body.workers.map((w) => [w.name, w.status]).sort(), [['agent-1', 'online'], ['agent-2', 'online']]);
 
     // A second job through B alone, followed with --wait: B keeps the farm going by itself.
-    console.log(`[replicas] t=${Date.now() - submittedAt} before const again = await viaB(`);
     const again = await viaB(['job', 'create', '-n', 'after-failover', '-s', join(ws, 'upper.py'), '-i', join(ws, 'data/part_1.txt'), '-w', '--json'], { timeoutMs: 60_000 });
     assert.equal(again.code, 0, again.stderr);
     assert.equal((JSON.parse(again.stdout) as JobJson).status, 'done');
-    console.log(`[replicas] t=${Date.now() - submittedAt} before await rm(out, { recursive: tru`);
     await rm(out, { recursive: true, force: true });
     await rm(ws, { recursive: true, force: true });
   });

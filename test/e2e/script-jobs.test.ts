@@ -2,6 +2,7 @@
 // as processes, real Python tasks, results downloaded and checked byte for byte.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,8 +131,11 @@ describe('script jobs on a real farm', { timeout: 240_000 }, () => {
   });
 
   test('a job stopped mid-run: queued tasks never start and running processes are killed', async () => {
+    // The pid a task prints is its own namespace's when it is confined, so the processes are found
+    // on the host by a sleep argument unique to this run.
+    const sleepArg = `60.${process.pid}${Date.now() % 100_000}`;
     const ws = await makeWorkspace({
-      'slow.sh': 'echo "pid $$"\nsleep 60\necho never\n',
+      'slow.sh': `echo "pid $$"\nsleep ${sleepArg}\necho never\n`,
       'in/1.txt': '1',
       'in/2.txt': '2',
       'in/3.txt': '3',
@@ -149,9 +153,11 @@ describe('script jobs on a real farm', { timeout: 240_000 }, () => {
       }
       return found.length === 2 ? found : null;
     }, 30_000, 'two running tasks to print their pids');
+    assert.equal(pids.length, 2);
+    await eventually(async () => processesWithArg(sleepArg).length === 2, 10_000, 'both task processes to run on the host');
     const stop = await farm.cli(['job', 'stop', created.id]);
     assert.equal(stop.code, 0, stop.stderr);
-    await eventually(async () => pids.every((pid) => !alive(pid)), 20_000, 'the running task processes to be killed');
+    await eventually(async () => processesWithArg(sleepArg).length === 0, 20_000, 'the running task processes to be killed');
     const view = JSON.parse((await farm.cli(['job', 'view', created.id, '--json'])).stdout) as JobJson;
     assert.equal(view.status, 'canceled');
     assert.ok(view.tasks.every((t) => t.status === 'canceled'));
@@ -220,13 +226,18 @@ describe('script jobs on a real farm', { timeout: 240_000 }, () => {
   });
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+/** Host pids of the processes with `arg` among their arguments. */
+function processesWithArg(arg: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(arg)) found.push(Number(entry));
+    } catch {
+      // Ended meanwhile.
+    }
   }
+  return found;
 }
 
 async function listZip(path: string): Promise<string[]> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { coordinatorConfig } from '../../src/coordinator/config.js';
 import { EventBus } from '../../src/coordinator/events.js';
 import { HttpError } from '../../src/coordinator/errors.js';
+import { buildServer } from '../../src/coordinator/server.js';
 import { createUser, ensureAdmin, type UserPrincipal } from '../../src/coordinator/services/accounts.js';
 import { registerAgent, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
 import type { ServiceContext } from '../../src/coordinator/services/context.js';
@@ -340,6 +341,48 @@ export function storeSuite(store: StoreUnderTest): void {
       const counts = await jobsRepo.taskCountsFor(env.ctx.db, ids);
       assert.deepEqual(counts.get(ids[0]!), { queued: 1, running: 0, done: 0, error: 0, canceled: 0 });
       assert.equal(await usersRepo.countUsers(env.ctx.db), 2);
+    });
+
+    test('/metrics reads the farm from the store', async () => {
+      const id = await scriptJob(env, 'measured', 3, { instanceType: 'm' });
+      await scriptJob(env, 'waiting', 2, { start: false });
+      const agent = await addAgent(env.ctx, 'm1', 4);
+      await addAgent(env.ctx, 'm2', 4);
+      const [t1, t2] = await leaseTasks(env.ctx, agent, 4, 2);
+      await env.ctx.db.updateTable('task_attempts').set({ started_at: new Date(Date.now() - 90_000).toISOString() }).where('task_id', '=', t1!.taskId).execute();
+      await completeTask(env.ctx, agent, t1!.taskId, done(t1!));
+      await completeTask(env.ctx, agent, t2!.taskId, failed(t2!));
+      await env.ctx.db.updateTable('agents').set({ status: 'offline' }).where('name', '=', 'm2').execute();
+
+      const app = await buildServer(env.ctx, JOIN);
+      try {
+        assert.equal((await app.inject({ method: 'GET', url: `/api/v1/jobs/${id}` })).statusCode, 401);
+        const res = await app.inject({ method: 'GET', url: '/metrics' });
+        assert.equal(res.statusCode, 200);
+        const lines = res.body.split('\n');
+        const value = (series: string) => {
+          const line = lines.find((l) => l.startsWith(`${series} `));
+          assert.ok(line, `no ${series} in\n${res.body}`);
+          return Number(line.slice(series.length + 1));
+        };
+        // The failed task went back to the queue; the created job's tasks are not queued yet.
+        assert.equal(value('drover_tasks{instance_type="m",status="queued"}'), 2);
+        assert.equal(value('drover_tasks{instance_type="m",status="running"}'), 0);
+        assert.equal(value('drover_tasks{instance_type="s",status="queued"}'), 0);
+        assert.equal(value('drover_agents{status="online"}'), 1);
+        assert.equal(value('drover_agents{status="offline"}'), 1);
+        assert.equal(value('drover_jobs{status="running"}'), 1);
+        assert.equal(value('drover_jobs{status="created"}'), 1);
+        assert.equal(value('drover_task_attempt_duration_seconds_count{status="done"}'), 1);
+        assert.equal(value('drover_task_attempt_duration_seconds_bucket{status="done",le="60"}'), 0);
+        assert.equal(value('drover_task_attempt_duration_seconds_bucket{status="done",le="120"}'), 1);
+        assert.ok(Math.abs(value('drover_task_attempt_duration_seconds_sum{status="done"}') - 90) < 5);
+        assert.equal(value('drover_task_attempt_duration_seconds_count{status="error"}'), 1);
+        assert.equal(value('drover_task_attempt_duration_seconds_bucket{status="error",le="1"}'), 1);
+        assert.equal(value('drover_http_request_duration_seconds_count{method="GET",route="/api/v1/jobs/:id",status="401"}'), 1);
+      } finally {
+        await app.close();
+      }
     });
 
     test('logs are read back in the order they were appended, per attempt, and capped', async () => {

@@ -12,19 +12,31 @@ export function StatusBadge({ status, testid }: { status: string; testid?: strin
 }
 
 /** Segmented bar: done, error, canceled, running; the rest is queued. */
-export function ProgressBar({ counts, total, label = true }: { counts: TaskCounts; total: number; label?: boolean }) {
+export function ProgressBar({
+  counts,
+  total,
+  label = true,
+  unit = 'tasks',
+  testid = 'progress',
+}: {
+  counts: TaskCounts;
+  total: number;
+  label?: boolean;
+  unit?: string;
+  testid?: string;
+}) {
   const pct = (n: number) => (total > 0 ? `${(100 * n) / total}%` : '0%');
   const finished = counts.done;
   const percent = total > 0 ? Math.floor((100 * finished) / total) : 0;
   return (
-    <div class="progress" data-testid="progress" data-done={counts.done} data-total={total}>
+    <div class="progress" data-testid={testid} data-done={counts.done} data-total={total}>
       <div
         class="progress-bar"
         role="progressbar"
         aria-valuemin={0}
         aria-valuemax={total}
         aria-valuenow={finished}
-        aria-label={`${finished} of ${total} tasks done`}
+        aria-label={`${finished} of ${total} ${unit} done`}
       >
         <span class="seg seg-done" style={{ width: pct(counts.done) }} />
         <span class="seg seg-error" style={{ width: pct(counts.error) }} />

@@ -10,23 +10,12 @@ import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
 import { isPostgresUrl } from '../../store/database.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
+import { parsePort, positiveInt } from '../parse.js';
 import { CliError } from '../session.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/drover.js', import.meta.url));
 
-function parsePort(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, not "${text}"`);
-  return port;
-}
 
-function parsePositive(name: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
-    return n;
-  };
-}
 
 async function startFromOptions(opts: {
   port: number;
@@ -73,7 +62,7 @@ export function registerFarmCommands(program: Command): void {
     .option('--port <port>', 'HTTP port', parsePort, 8686)
     .option('--host <host>', 'address to listen on', undefined)
     .option('--data <dir>', 'where the farm keeps its data', defaultDataDir())
-    .option('--agents <n>', 'local agents to start (the cores are shared among them)', parsePositive('--agents'), 1)
+    .option('--agents <n>', 'local agents to start (the cores are shared among them)', positiveInt('--agents'), 1)
     .option('--instance-cores <spec>', 'cores per instance type, e.g. s=1,m=4,l=8,xl=16')
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); see docs/guarantees.md')
@@ -144,7 +133,7 @@ export function registerFarmCommands(program: Command): void {
     .description('run an agent that takes tasks from a coordinator')
     .requiredOption('--server <urls>', 'coordinator URL (several, comma-separated, are tried in turn)')
     .option('--token <token>', 'the agent join token (or DROVER_AGENT_TOKEN)')
-    .option('--slots <n>', 'cores this agent offers to tasks (default: all)', parsePositive('--slots'))
+    .option('--slots <n>', 'cores this agent offers to tasks (default: all)', positiveInt('--slots'))
     .option('--name <name>', 'the name shown for this agent', hostname())
     .option('--work-dir <dir>', 'where the agent keeps its cache and task directories', join(defaultDataDir(), 'agent'))
     .option('--label <k=v...>', 'labels describing this agent')

@@ -15,16 +15,10 @@ import type { ResultsIndex } from '../../coordinator/services/results.js';
 import type { JobView, TaskView } from '../../coordinator/services/views.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
+import { positiveInt } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { uploadFiles } from '../upload.js';
 
-function positiveInt(name: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
-    return n;
-  };
-}
 
 /** Exits non-zero unless the job is done: scripts can rely on `--wait`. */
 export function exitForJob(job: JobView): void {

@@ -16,6 +16,7 @@ import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
+import { positiveInt } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 
@@ -40,13 +41,6 @@ interface RenderOptions {
   json?: boolean;
 }
 
-function positiveInt(name: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
-    return n;
-  };
-}
 
 function parseResolution(text: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/i.exec(text.trim());

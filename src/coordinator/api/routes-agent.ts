@@ -5,9 +5,10 @@ import { unauthorized } from '../errors.js';
 import { heartbeat, registerAgent } from '../services/agents.js';
 import type { ServiceContext } from '../services/context.js';
 import { completeTask, leaseTasks, releaseTask } from '../services/leasing.js';
+import { completeTasks } from '../services/batch-completion.js';
 import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';
-import { CompleteBody, HeartbeatBody, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, TaskIdParams } from './schemas.js';
+import { CompleteBatchBody, CompleteBody, HeartbeatBody, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, TaskIdParams } from './schemas.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken: string): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -75,6 +76,18 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     const { error, ...rest } = request.body;
     await completeTask(ctx, requireAgent(request), request.params.id, { ...rest, ...(error !== undefined ? { error } : {}) });
     return { accepted: true };
+  });
+
+  // Batches: results of many tasks in one request, and (with `lease`) the next tasks in its answer.
+  r.post('/agent/complete', { schema: { body: CompleteBatchBody, tags: ['agents'] } }, async (request) => {
+    const agent = requireAgent(request);
+    const results = await completeTasks(
+      ctx,
+      agent,
+      request.body.completions.map(({ error, ...rest }) => ({ ...rest, ...(error !== undefined ? { error } : {}) })),
+    );
+    const lease = request.body.lease;
+    return { results, ...(lease ? { tasks: await leaseTasks(ctx, agent, lease.freeCores, lease.maxTasks ?? 1000) } : {}) };
   });
 
   r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, tags: ['agents'] } }, async (request) => {

@@ -184,4 +184,15 @@ export const CompleteBody = Type.Object(
   strict,
 );
 
+/** Many completions at once (POST /agent/complete), optionally leasing the next tasks in the same request. */
+export const CompleteBatchBody = Type.Object(
+  {
+    completions: Type.Array(Type.Composite([Type.Object({ taskId: Type.String({ minLength: 1, maxLength: 64 }) }), CompleteBody], strict), { maxItems: 10_000 }),
+    lease: Type.Optional(
+      Type.Object({ freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }), maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, strict),
+    ),
+  },
+  strict,
+);
+
 export const ReleaseBody = Type.Object({ attempt: Type.Integer({ minimum: 1 }), reason: Type.String({ maxLength: 1000 }) }, strict);

@@ -8,6 +8,7 @@ import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
+import * as taskBatches from '../../store/repositories/task-batches.js';
 import * as usersRepo from '../../store/repositories/users.js';
 import type { Db } from '../../store/schema.js';
 import { badRequest, conflict, notFound } from '../errors.js';
@@ -238,6 +239,7 @@ export async function refreshJobStatus(db: Db, jobId: string): Promise<boolean> 
   await jobsRepo.lockJob(db, jobId);
   const job = await jobsRepo.findJob(db, jobId);
   if (!job) return false;
+  if (job.status === 'running') return refreshRunningJob(db, job);
   const counts = (await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!;
   const started = counts.running + counts.done + counts.error > 0 || (await tasksRepo.anyTaskStarted(db, jobId));
   const next = deriveJobStatus(job.status as JobStatus, counts, started);
@@ -248,5 +250,20 @@ export async function refreshJobStatus(db: Db, jobId: string): Promise<boolean> 
     started_at: job.started_at ?? (next === 'running' || isTerminalJob(next) ? now : null),
     finished_at: isTerminalJob(next) ? now : null,
   });
+  return true;
+}
+
+/**
+ * The hot path of `refreshJobStatus` (every completion, release and expiry of a running job), O(1)
+ * instead of counting the job's tasks: what `deriveJobStatus` would say, from indexed LIMIT 1 probes.
+ * A running job has a started task, and a task's attempt never goes back to 0, so it stays running
+ * while any task is queued or running; otherwise it is done when every task is, else error.
+ */
+async function refreshRunningJob(db: Db, job: jobsRepo.JobRow): Promise<boolean> {
+  if (await taskBatches.anyTaskIn(db, job.id, ['queued', 'running'])) return false;
+  const failed = await taskBatches.anyTaskIn(db, job.id, ['error', 'canceled']);
+  const next: JobStatus = !failed && (await taskBatches.anyTaskIn(db, job.id, ['done'])) ? 'done' : 'error';
+  const now = nowIso();
+  await jobsRepo.updateJob(db, job.id, { status: next, started_at: job.started_at ?? now, finished_at: now });
   return true;
 }

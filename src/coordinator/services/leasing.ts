@@ -9,6 +9,7 @@ import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
+import * as taskBatches from '../../store/repositories/task-batches.js';
 import { isPostgres } from '../../store/dialect.js';
 import type { Db } from '../../store/schema.js';
 import { badRequest, leaseLost } from '../errors.js';
@@ -52,21 +53,18 @@ export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, fre
     const expires = isoIn(ctx.config.leaseSeconds);
     const jobs = new Map<string, NonNullable<Awaited<ReturnType<typeof jobsRepo.findJob>>>>();
     const out: LeasedTask[] = [];
+    // Set at a time: one read, one UPDATE (attempt and tries + 1) and one INSERT of attempts for
+    // the whole batch, instead of three statements per task.
+    const byId = new Map((await taskBatches.findTasksByIds(trx, chosen.map((c) => c.id))).map((t) => [t.id, t]));
+    await taskBatches.markLeased(trx, chosen.map((c) => c.id), { agentId: agent.id, expires, now });
+    await taskBatches.insertAttempts(
+      trx,
+      chosen.map((c) => ({ task_id: c.id, attempt: byId.get(c.id)!.attempt + 1, agent_id: agent.id, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
+    );
     for (const c of chosen) {
-      const task = (await tasksRepo.findTask(trx, c.id))!;
-      const attempt = task.attempt + 1;
-      await tasksRepo.updateTask(trx, task.id, {
-        status: 'running',
-        agent_id: agent.id,
-        attempt,
-        tries: task.tries + 1,
-        lease_expires_at: expires,
-        started_at: now,
-        finished_at: null,
-        exit_code: null,
-        error: null,
-      });
-      await tasksRepo.insertAttempt(trx, { task_id: task.id, attempt, agent_id: agent.id, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 });
+      const before = byId.get(c.id)!;
+      const attempt = before.attempt + 1;
+      const task = { ...before, status: 'running', agent_id: agent.id, attempt, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
       let job = jobs.get(task.job_id);
       if (!job) {
         job = (await jobsRepo.findJob(trx, task.job_id))!;

@@ -45,8 +45,9 @@ def has_openimagedenoise():
     return bool(getattr(_cycles, "with_openimagedenoise", False))
 
 
-def main():
-    opt = options()
+def apply(opt):
+    """Apply the overrides in `opt` (the JSON described above); returns the scene it changed.
+    warm_driver.py calls this once per warm session, so warm and cold frames get the same settings."""
     if opt.get("scene"):
         if opt["scene"] not in bpy.data.scenes:
             raise SystemExit("Drover error: no scene named %r; scenes: %s" % (opt["scene"], ", ".join(s.name for s in bpy.data.scenes)))
@@ -90,6 +91,13 @@ def main():
         scene.cycles.samples if render.engine == "CYCLES" else getattr(scene.eevee, "taa_render_samples", "-"),
         render.resolution_x, render.resolution_y, render.resolution_percentage,
         render.image_settings.file_format))
+    return scene
 
 
-main()
+def main():
+    apply(options())
+
+
+# Run by Blender (--python) as __main__; imported by warm_driver.py, which calls apply() itself.
+if __name__ == "__main__":
+    main()

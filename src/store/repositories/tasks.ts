@@ -83,36 +83,45 @@ export async function finishAttempt(
  * Queued tasks of started jobs, oldest job first, that ask for at most `maxCores` each; with
  * `blocked`, not those of jobs the agent is blocklisted for (it failed `limit` of their attempts).
  */
-export function queuedCandidates(db: Db, maxCores: number, limit: number, blocked?: { agentId: string; limit: number }) {
-  let q = db
-    .selectFrom('tasks')
-    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
-    .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'jobs.cores'])
-    .where('tasks.status', '=', 'queued')
+export async function queuedCandidates(db: Db, maxCores: number, limit: number, blocked?: { agentId: string; limit: number }) {
+  // Two steps, so each is an index walk that stops at `limit` rows: the eligible jobs in lease order
+  // (few), then each job's queued tasks by index (tasks_status_job_idx). One query joining and
+  // ordering across both tables sorted every queued task of the farm on every lease.
+  let jobs = db
+    .selectFrom('jobs')
+    .select(['jobs.id', 'jobs.cores'])
     .where('jobs.status', 'in', ['queued', 'running'])
     .where('jobs.cores', '<=', maxCores);
   if (blocked) {
-    q = q.where(({ not, exists, selectFrom }) =>
+    jobs = jobs.where(({ not, exists, selectFrom }) =>
       not(
         exists(
           selectFrom('job_agent_failures')
             .select('job_agent_failures.job_id')
-            .whereRef('job_agent_failures.job_id', '=', 'tasks.job_id')
+            .whereRef('job_agent_failures.job_id', '=', 'jobs.id')
             .where('job_agent_failures.agent_id', '=', blocked.agentId)
             .where('job_agent_failures.failures', '>=', blocked.limit),
         ),
       ),
     );
   }
-  return q
-    .orderBy('jobs.queued_at')
-    .orderBy('jobs.id')
-    .orderBy('tasks.idx')
-    .limit(limit)
-    // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
-    // leased twice and no leaser waits for another. Only task rows are locked, never their job.
-    .$if(isPostgres(db), (qb) => qb.forUpdate('tasks').skipLocked())
-    .execute();
+  const out: { id: string; job_id: string; idx: number; cores: number }[] = [];
+  for (const job of await jobs.orderBy('jobs.queued_at').orderBy('jobs.id').execute()) {
+    if (out.length >= limit) break;
+    const rows = await db
+      .selectFrom('tasks')
+      .select(['tasks.id', 'tasks.job_id', 'tasks.idx'])
+      .where('tasks.status', '=', 'queued')
+      .where('tasks.job_id', '=', job.id)
+      .orderBy('tasks.idx')
+      .limit(limit - out.length)
+      // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
+      // leased twice and no leaser waits for another. Only task rows are locked, never their job.
+      .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())
+      .execute();
+    for (const r of rows) out.push({ ...r, cores: job.cores });
+  }
+  return out;
 }
 
 /**

@@ -5,6 +5,7 @@ import { dateTime, duration, fullDateTime, liveDuration, num, seconds } from '..
 import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { openStream } from '../sse.ts';
+import { RenderPanel } from './RenderPanel.tsx';
 import { TaskPanel } from './TaskPanel.tsx';
 
 const TASK_PAGE = 100;
@@ -17,6 +18,10 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
     : 'all';
   const offset = Math.max(0, Number.parseInt(params.get('offset') ?? '0', 10) || 0);
   const selectedTask = params.get('task');
+  // render jobs: the frame shown large (none: follow the latest) and the frame grid's page
+  const frameParam = Number.parseInt(params.get('frame') ?? '', 10);
+  const selectedFrame = Number.isInteger(frameParam) && frameParam >= 0 ? frameParam : null;
+  const frameOffset = Math.max(0, Number.parseInt(params.get('fo') ?? '0', 10) || 0);
 
   const [job, setJob] = useState<Job | null>(null);
   const [notFound, setNotFound] = useState<string | null>(null);
@@ -27,18 +32,26 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
   const now = useNow(1000);
   useDocumentTitle(job ? job.name : 'Job');
 
-  const go = (next: { filter?: TaskFilter; offset?: number; task?: string | null }, replace = false) => {
+  const go = (next: { filter?: TaskFilter; offset?: number; task?: string | null; frame?: number | null; frameOffset?: number }, replace = false) => {
     const f = next.filter ?? filter;
     const task = next.task === undefined ? selectedTask : next.task;
+    const frame = next.frame === undefined ? selectedFrame : next.frame;
     navigate(
       href(`/jobs/${encodeURIComponent(jobId)}`, {
         tasks: f === 'all' ? undefined : f,
         offset: (next.offset ?? offset) || undefined,
         task: task ?? undefined,
+        frame: frame ?? undefined,
+        fo: (next.frameOffset ?? frameOffset) || undefined,
       }),
       replace,
     );
   };
+  // stable for the memoized frame tiles
+  const goRef = useRef(go);
+  goRef.current = go;
+  const selectFrame = useCallback((frame: number | null) => goRef.current({ frame }, true), []);
+  const pageFrames = useCallback((o: number) => goRef.current({ frameOffset: o }), []);
 
   // ---- the job itself
   const loadJob = useCallback(async () => {
@@ -207,7 +220,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
   const canStart = job.status === 'created';
   const canStop = job.status === 'created' || job.status === 'queued' || job.status === 'running';
   const canRetry = failed > 0 && job.status !== 'created';
-  const hasResults = job.counts.done + job.counts.error > 0;
+  const render = job.kind === 'render' && job.render ? job.render : null;
+  const hasResults = job.counts.done + job.counts.error > 0 || (render?.framesDone ?? 0) > 0;
   const finished = job.status === 'done' || job.status === 'error' || job.status === 'canceled';
   const taskTabs: TabItem[] = TASK_FILTERS.map((key) => ({
     key,
@@ -269,8 +283,19 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
       )}
 
       <section class="panel stats" aria-label="Job summary">
+        {render && (
+          <div class="stat stat-wide" data-testid="frame-progress">
+            <div class="stat-label">Frames</div>
+            <ProgressBar
+              counts={{ done: render.framesDone, running: 0, queued: 0, error: 0, canceled: 0 }}
+              total={render.frameCount}
+              unit="frames"
+              testid="frames-progress"
+            />
+          </div>
+        )}
         <div class="stat stat-wide">
-          <div class="stat-label">Progress</div>
+          <div class="stat-label">{render ? 'Tasks' : 'Progress'}</div>
           <ProgressBar counts={job.counts} total={job.taskCount} />
           <div class="legend">
             <span class="lg lg-done">{num(job.counts.done)} done</span>
@@ -290,20 +315,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         <Stat label="Max attempts" value={String(job.maxAttempts)} />
       </section>
 
-      {job.kind === 'render' && job.render && (
-        <section class="panel" data-testid="render-section">
-          <h2>Render</h2>
-          <dl class="kv">
-            {Object.entries(job.render)
-              .filter(([, v]) => typeof v !== 'object' || v === null)
-              .map(([k, v]) => (
-                <div key={k}>
-                  <dt>{k}</dt>
-                  <dd class="mono">{String(v)}</dd>
-                </div>
-              ))}
-          </dl>
-        </section>
+      {render && (
+        <RenderPanel job={{ ...job, render }} selected={selectedFrame} offset={frameOffset} onSelect={selectFrame} onOffset={pageFrames} />
       )}
 
       <section class="tasks-section" aria-label="Tasks">

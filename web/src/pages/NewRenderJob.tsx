@@ -10,7 +10,7 @@ import { uploadFiles, type UploadPhase } from '../upload.ts';
 import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
 
 const FORMATS: { value: ImageFormat | ''; label: string }[] = [
-  { value: '', label: 'As saved in the .blend' },
+  { value: '', label: 'As saved' },
   { value: 'PNG', label: 'PNG' },
   { value: 'JPEG', label: 'JPEG' },
   { value: 'OPEN_EXR', label: 'OpenEXR' },
@@ -188,7 +188,7 @@ export function NewRenderJob() {
               <input
                 type="file"
                 // @ts-expect-error: webkitdirectory is not in the DOM typings, every browser knows it
-                webkitdirectory=""
+                webkitdirectory={true}
                 multiple
                 disabled={busy}
                 data-testid="project-folder-input"
@@ -209,7 +209,7 @@ export function NewRenderJob() {
         </div>
 
         <div class="grid-3">
-          <label class="field">
+          <label class="field span-xs">
             <span>Frames</span>
             <input
               name="frames"
@@ -254,7 +254,7 @@ export function NewRenderJob() {
             <span>Samples</span>
             <input type="number" name="samples" min={1} placeholder="as saved" value={samples} disabled={busy} onInput={(e) => setSamples(e.currentTarget.value)} />
           </label>
-          <div class="field">
+          <div class="field span-xs">
             <span>Resolution</span>
             <div class="resolution">
               <input type="number" name="width" min={4} placeholder="width" aria-label="Width" value={width} disabled={busy} onInput={(e) => setWidth(e.currentTarget.value)} />

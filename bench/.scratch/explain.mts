@@ -1,0 +1,15 @@
+import { startCoordinator, scriptJobSpec, request } from '/work/main/bench/lib.js';
+import { openSqlite } from '/work/main/src/store/database.js';
+import * as tasksRepo from '/work/main/src/store/repositories/tasks.js';
+import SQLite from 'better-sqlite3';
+import { join } from 'node:path';
+const c = await startCoordinator();
+const spec = await scriptJobSpec(c, c.admin, 20000, 'x');
+await request(c.url, c.admin, 'POST', '/jobs', spec);
+const h = openSqlite(join(c.server.dataDir, 'drover.sqlite'));
+const q = h.db.selectFrom('tasks').innerJoin('jobs', 'jobs.id', 'tasks.job_id').select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'jobs.cores']).where('tasks.status', '=', 'queued').where('jobs.status', 'in', ['queued', 'running']).where('jobs.cores', '<=', 4).orderBy('jobs.queued_at').orderBy('jobs.id').orderBy('tasks.idx').limit(256).compile();
+const s = new SQLite(join(c.server.dataDir, 'drover.sqlite'));
+console.log(s.prepare('explain query plan ' + q.sql).all(...q.parameters));
+let t = performance.now(); for (let i = 0; i < 20; i++) s.prepare(q.sql).all(...q.parameters); console.log('ms', (performance.now() - t) / 20);
+t = performance.now(); for (let i = 0; i < 20; i++) await tasksRepo.queuedCandidates(h.db, 4, 256, { agentId: 'a_x', limit: 3 }); console.log('kysely ms w/ blocklist', (performance.now() - t) / 20);
+await c.stop(); process.exit(0);

@@ -1,0 +1,12 @@
+import { openSqlite, migrateToLatest } from '/work/main/src/store/database.js';
+import { mkdtempSync } from 'node:fs';
+const dir = mkdtempSync('/tmp/p3-');
+const h = openSqlite(dir + '/x.sqlite');
+await migrateToLatest(h.db);
+let t = performance.now();
+for (let i = 0; i < 50; i++) await h.db.transaction().execute(async (trx) => { await trx.selectFrom('jobs').select('id').limit(1).execute(); await trx.updateTable('jobs').set({ name: 'x' }).where('id', '=', 'nope').execute(); });
+console.log('empty trx ms', ((performance.now() - t) / 50).toFixed(2));
+t = performance.now();
+for (let i = 0; i < 50; i++) await h.db.selectFrom('jobs').select('id').limit(1).execute();
+console.log('select ms', ((performance.now() - t) / 50).toFixed(3));
+process.exit(0);

@@ -1,0 +1,202 @@
+// Dispatch throughput: N no-op tasks through the full agent protocol (HTTP, leases, results) with
+// several simulated agents, on SQLite and PostgreSQL; beside it the same workload through pg-boss
+// (PostgreSQL) and BullMQ (Redis).
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, upload, type Leased, type Row } from './lib.js';
+
+export interface DispatchOptions {
+  tasks: number;
+  agents: number;
+  /** Tasks an agent leases (and reports) at once. */
+  batch: number;
+  /** Per-task completion endpoint even when the batch endpoint exists (for a before/after). */
+  perTask?: boolean;
+}
+
+export interface DispatchResult extends Row {}
+
+/** Drover on `db` (undefined: SQLite in the data dir). */
+export async function droverDispatch(label: string, opts: DispatchOptions, db?: string): Promise<DispatchResult> {
+  const c = await startCoordinator(db ? { db } : {});
+  try {
+    const batchEndpoint = !opts.perTask && (await hasBatchEndpoint(c));
+    const agents = Array.from({ length: opts.agents }, (_, i) => new SimAgent(c.url, `sim-${i + 1}`, opts.batch));
+    for (const a of agents) {
+      await a.register(c.server.joinToken);
+      a.batchEndpoint = batchEndpoint;
+    }
+    await upload(c, agents[0]!.token, Buffer.alloc(0));
+    const spec = await scriptJobSpec(c, c.admin, opts.tasks, `bench dispatch ${opts.tasks}`);
+    let done = 0;
+    let stopping = false;
+    // Agents long-poll before the job exists, as real ones do.
+    const loops = agents.map(async (a) => {
+      let tasks: Leased[] = [];
+      while (!stopping) {
+        if (tasks.length === 0) tasks = await a.lease(opts.batch, opts.batch, 2);
+        if (tasks.length === 0) continue;
+        const n = tasks.length;
+        tasks = await a.complete(tasks, batchEndpoint ? { freeCores: opts.batch, maxTasks: opts.batch } : undefined);
+        done += n;
+        if (done >= opts.tasks) stopping = true;
+      }
+    });
+    await sleep(300);
+    const sampler = sampleProcess(c.pid);
+    const t0 = performance.now();
+    const job = await request<{ id: string }>(c.url, c.admin, 'POST', '/jobs', spec);
+    const tSubmitted = performance.now();
+    while (done < opts.tasks) await sleep(5);
+    const tDone = performance.now();
+    const stats = sampler.stop();
+    stopping = true;
+    const view = await request<{ status: string; counts: Record<string, number> }>(c.url, c.admin, 'GET', `/jobs/${job.id}`);
+    if (view.status !== 'done' || view.counts.done !== opts.tasks) throw new Error(`job ended ${view.status} with counts ${JSON.stringify(view.counts)}`);
+    // Wake the long-polls so the loops end.
+    await Promise.race([Promise.all(loops), sleep(3000)]);
+    const seconds = (tDone - tSubmitted) / 1000;
+    return {
+      system: label,
+      protocol: batchEndpoint ? `batch ${opts.batch} (lease+complete in 1 req)` : `lease ${opts.batch}, 1 req/completion`,
+      agents: String(opts.agents),
+      tasks: fmt(opts.tasks),
+      'submit s': fmt((tSubmitted - t0) / 1000, 2),
+      'dispatch s': fmt(seconds, 2),
+      'tasks/s': fmt(opts.tasks / seconds),
+      'server CPU %': fmt(stats.cpuPercent),
+      'server peak RSS MiB': fmt(stats.peakRssMiB),
+    };
+  } finally {
+    await c.stop();
+  }
+}
+
+export async function pgBossDispatch(opts: DispatchOptions, url: string): Promise<DispatchResult> {
+  const { default: PgBoss } = await import('pg-boss');
+  const pg = (await import('pg')).default;
+  const boss = new PgBoss({ connectionString: url, max: opts.agents + 2, supervise: false, schedule: false, migrate: true });
+  boss.on('error', (err: Error) => console.error(`[pg-boss] ${err.message}`));
+  await boss.start();
+  const queue = 'bench';
+  await boss.createQueue(queue);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let handled = 0;
+    for (let i = 0; i < opts.agents; i++) {
+      await boss.work(queue, { batchSize: opts.batch, pollingIntervalSeconds: 0.5 }, async (jobs: unknown[]) => {
+        handled += jobs.length;
+      });
+    }
+    await sleep(300);
+    const t0 = performance.now();
+    const jobs = Array.from({ length: opts.tasks }, (_, i) => ({ name: queue, data: { input: `in-${i + 1}` } }));
+    for (let i = 0; i < jobs.length; i += 5000) await boss.insert(jobs.slice(i, i + 5000));
+    const tSubmitted = performance.now();
+    // pg-boss completes without waiting: done is when every job is in state completed.
+    for (;;) {
+      const r = await client.query(`select count(*)::int as n from pgboss.job where name = $1 and state = 'completed'`, [queue]);
+      if (r.rows[0].n >= opts.tasks) break;
+      await sleep(10);
+    }
+    const tDone = performance.now();
+    const seconds = (tDone - tSubmitted) / 1000;
+    return {
+      system: 'pg-boss 10 (PostgreSQL 15)',
+      protocol: `work(batchSize ${opts.batch})`,
+      agents: String(opts.agents),
+      tasks: fmt(opts.tasks),
+      'submit s': fmt((tSubmitted - t0) / 1000, 2),
+      'dispatch s': fmt(seconds, 2),
+      'tasks/s': fmt(opts.tasks / seconds),
+      'server CPU %': '–',
+      'server peak RSS MiB': '–',
+      _handled: String(handled),
+    };
+  } finally {
+    await client.end();
+    await boss.stop({ graceful: false, wait: true, timeout: 5000 }).catch(() => {});
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRedis(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const proc = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d));
+  const deadline = Date.now() + 10_000;
+  while (!/Ready to accept connections/.test(out)) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`redis-server did not start:\n${out}`);
+    await sleep(50);
+  }
+  return {
+    port,
+    pid: proc.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function bullmqDispatch(opts: DispatchOptions, port: number, redisPid: number): Promise<DispatchResult> {
+  const { Queue, Worker } = await import('bullmq');
+  const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+  const queue = new Queue('bench', { connection });
+  let done = 0;
+  const workers = Array.from(
+    { length: opts.agents },
+    () =>
+      new Worker(
+        'bench',
+        async () => {
+          done++;
+        },
+        { connection, concurrency: opts.batch, removeOnComplete: { count: 0 }, autorun: true },
+      ),
+  );
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  try {
+    await sleep(300);
+    const sampler = sampleProcess(redisPid);
+    const t0 = performance.now();
+    for (let i = 0; i < opts.tasks; i += 5000) {
+      await queue.addBulk(Array.from({ length: Math.min(5000, opts.tasks - i) }, (_, j) => ({ name: 'noop', data: { input: `in-${i + j + 1}` } })));
+    }
+    const tSubmitted = performance.now();
+    while (done < opts.tasks) await sleep(5);
+    const tDone = performance.now();
+    const stats = sampler.stop();
+    const seconds = (tDone - tSubmitted) / 1000;
+    return {
+      system: 'BullMQ 6 (Redis 7)',
+      protocol: `Worker(concurrency ${opts.batch})`,
+      agents: String(opts.agents),
+      tasks: fmt(opts.tasks),
+      'submit s': fmt((tSubmitted - t0) / 1000, 2),
+      'dispatch s': fmt(seconds, 2),
+      'tasks/s': fmt(opts.tasks / seconds),
+      'server CPU %': `${fmt(stats.cpuPercent)} (redis)`,
+      'server peak RSS MiB': `${fmt(stats.peakRssMiB)} (redis)`,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.close(true)));
+    await queue.close();
+  }
+}
+
+export { EMPTY_SHA };

@@ -1,0 +1,254 @@
+// Shared pieces of the benchmarks: the machine, a real coordinator process, a keep-alive JSON
+// client, simulated agents that speak the real agent protocol, and process CPU/memory sampling.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { startServer, type TestServer } from '../test/helpers/farm.js';
+
+export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function machine(): { nproc: number; memory: string; cpu: string; node: string; os: string } {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const cpu = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
+  const nproc = Number(execFileSync('nproc').toString().trim());
+  const mem = /MemTotal:\s*(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  let osName = os.type();
+  try {
+    osName = /PRETTY_NAME="([^"]*)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? osName;
+  } catch {
+    /* keep os.type() */
+  }
+  return { nproc, memory: `${(Number(mem) / 1024 / 1024).toFixed(1)} GiB`, cpu, node: process.version, os: osName };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 4096, noDelay: true } as http.AgentOptions);
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}: ${body.slice(0, 300)}`);
+  }
+}
+
+/** One JSON request over a kept-alive connection (cheaper than fetch at these rates). */
+export function request<T = unknown>(base: string, token: string | null, method: string, path: string, body?: unknown, raw?: Buffer): Promise<T> {
+  const url = new URL(`/api/v1${path}`, base);
+  const payload = raw ?? (body !== undefined ? Buffer.from(JSON.stringify(body)) : undefined);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent: keepAlive,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload ? { 'content-type': raw ? 'application/octet-stream' : 'application/json', 'content-length': payload.length } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 0) >= 400) return reject(new HttpError(res.statusCode ?? 0, text));
+          resolve((text ? JSON.parse(text) : undefined) as T);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    if (payload) req.end(payload);
+    else req.end();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A coordinator
+
+export interface Coordinator {
+  server: TestServer;
+  url: string;
+  pid: number;
+  admin: string;
+  stop(): Promise<void>;
+}
+
+export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; nodeArgs?: string[] } = {}): Promise<Coordinator> {
+  const server = await startServer({
+    leaseSeconds: opts.leaseSeconds ?? 120,
+    args: opts.db ? ['--db', opts.db] : [],
+    ...(opts.nodeArgs ? { env: { NODE_OPTIONS: opts.nodeArgs.join(' ') } } : {}),
+  });
+  const login = await request<{ token: string }>(server.url, null, 'POST', '/auth/login', { username: 'admin', password: server.adminPassword });
+  const { rm } = await import('node:fs/promises');
+  return {
+    server,
+    url: server.url,
+    pid: server.proc.pid!,
+    admin: login.token,
+    async stop() {
+      await server.kill('SIGTERM');
+      await rm(server.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Uploads bytes as the caller (idempotent) and returns their hash. */
+export async function upload(c: { url: string }, token: string, bytes: Buffer): Promise<string> {
+  const hash = sha256(bytes);
+  const { missing } = await request<{ missing: string[] }>(c.url, token, 'POST', '/blobs/missing', { hashes: [hash] });
+  if (missing.length > 0) await request(c.url, token, 'PUT', `/blobs/${hash}`, undefined, bytes);
+  return hash;
+}
+
+/** A script job with `n` inputs (one task each) that all share one input blob. */
+export async function scriptJobSpec(c: { url: string }, token: string, n: number, name: string) {
+  const script = await upload(c, token, Buffer.from('#!/bin/sh\ntrue\n'));
+  const input = await upload(c, token, Buffer.from('x\n'));
+  const inputs = Array.from({ length: n }, (_, i) => ({ name: `in-${String(i + 1).padStart(6, '0')}.txt`, sha256: input }));
+  return { kind: 'script', name, script: { name: 'run.sh', sha256: script }, inputs, start: true, maxAttempts: 3 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulated agents: the real protocol, no processes.
+
+export interface Leased {
+  taskId: string;
+  jobId: string;
+  attempt: number;
+}
+
+export const EMPTY_SHA = sha256('');
+
+export class SimAgent {
+  id = '';
+  token = '';
+  batchEndpoint = false;
+  constructor(
+    readonly url: string,
+    readonly name: string,
+    readonly slots: number,
+  ) {}
+
+  async register(joinToken: string): Promise<void> {
+    const r = await request<{ agentId: string; agentToken: string }>(this.url, joinToken, 'POST', '/agents/register', {
+      name: this.name,
+      cores: this.slots,
+      memoryBytes: 8 * 1024 ** 3,
+      labels: {},
+      slots: this.slots,
+      sandbox: false,
+      version: 'bench',
+    });
+    this.id = r.agentId;
+    this.token = r.agentToken;
+  }
+
+  async lease(freeCores: number, maxTasks: number, waitSeconds: number): Promise<Leased[]> {
+    const r = await request<{ tasks: Leased[] }>(this.url, this.token, 'POST', '/agent/lease', { freeCores, maxTasks, waitSeconds });
+    return r.tasks;
+  }
+
+  /** Reports no-op successes: empty stdout and stderr (the empty blob, uploaded once). */
+  async complete(tasks: readonly Leased[], next?: { freeCores: number; maxTasks: number }): Promise<Leased[]> {
+    const result = (t: Leased) => ({ attempt: t.attempt, exitCode: 0, files: [], stdout: { sha256: EMPTY_SHA, size: 0 }, stderr: { sha256: EMPTY_SHA, size: 0 } });
+    if (this.batchEndpoint) {
+      const r = await request<{ results: { taskId: string; accepted: boolean }[]; tasks?: Leased[] }>(this.url, this.token, 'POST', '/agent/complete', {
+        completions: tasks.map((t) => ({ taskId: t.taskId, ...result(t) })),
+        ...(next ? { lease: next } : {}),
+      });
+      const refused = r.results.filter((x) => !x.accepted);
+      if (refused.length > 0) throw new Error(`${refused.length} completions refused: ${JSON.stringify(refused[0])}`);
+      return r.tasks ?? [];
+    }
+    await Promise.all(tasks.map((t) => request(this.url, this.token, 'POST', `/agent/tasks/${t.taskId}/complete`, result(t))));
+    return next ? this.lease(next.freeCores, next.maxTasks, 0) : [];
+  }
+}
+
+export async function hasBatchEndpoint(c: { url: string }): Promise<boolean> {
+  try {
+    await request(c.url, 'drv_a_nobody', 'POST', '/agent/complete', { completions: [] });
+    return true;
+  } catch (err) {
+    return err instanceof HttpError && err.status !== 404;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process CPU and memory from /proc
+
+const CLK_TCK = 100;
+
+export interface ProcSample {
+  cpuSeconds: number;
+  rssBytes: number;
+  hwmBytes: number;
+}
+
+export function procSample(pid: number): ProcSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "(comm) ": state is field 3, utime field 14, stime field 15 (1-based over the whole line).
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s*(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+  return { cpuSeconds: (utime + stime) / CLK_TCK, rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
+}
+
+/** Samples a process every `everyMs` until stopped: CPU used over the window, peak and mean RSS. */
+export function sampleProcess(pid: number, everyMs = 200) {
+  const first = procSample(pid);
+  const started = performance.now();
+  let peakRss = first.rssBytes;
+  let rssSum = 0;
+  let n = 0;
+  const timer = setInterval(() => {
+    try {
+      const s = procSample(pid);
+      peakRss = Math.max(peakRss, s.rssBytes);
+      rssSum += s.rssBytes;
+      n++;
+    } catch {
+      /* exited */
+    }
+  }, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const last = procSample(pid);
+      const wall = (performance.now() - started) / 1000;
+      const cpu = last.cpuSeconds - first.cpuSeconds;
+      return { wallSeconds: wall, cpuSeconds: cpu, cpuPercent: (100 * cpu) / wall, peakRssMiB: Math.max(peakRss, last.rssBytes) / 2 ** 20, meanRssMiB: (n ? rssSum / n : last.rssBytes) / 2 ** 20 };
+    },
+  };
+}
+
+export const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+export interface Row {
+  [column: string]: string;
+}
+
+export function table(rows: readonly Row[]): string {
+  if (rows.length === 0) return '';
+  const cols = Object.keys(rows[0]!);
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(cols), line(cols.map(() => '---')), ...rows.map((r) => line(cols.map((c) => r[c] ?? '')))].join('\n');
+}

@@ -1,0 +1,169 @@
+// The agent's warm Blender sessions, one per (project, scene, settings): a task takes an idle
+// session with its key or starts one; afterwards the session waits for the next task of the same
+// kind until it has been idle too long. Sessions are retired after an error, a crash, too many
+// frames or too much memory, and the next task simply starts a fresh one.
+import { createHash, randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FileRef } from '../../coordinator/services/jobs.js';
+import type { RenderJobSpec } from '../../coordinator/services/render-jobs.js';
+import type { BlobCache } from '../blob-cache.js';
+import { type OutputSink, WarmSession } from './warm-session.js';
+
+export interface PoolOptions {
+  /** Folder for the sessions' directories (emptied when the pool starts). */
+  root: string;
+  blobs: BlobCache;
+  /** Confine sessions with bubblewrap (the agent confines its host tasks). */
+  sandboxed: boolean;
+  /** Close a session idle this long. */
+  idleSeconds: number;
+  /** Start afresh after this many frames (bounds leaks and slow drift in a long-lived Blender). */
+  maxFrames: number;
+  /** Retire a session whose Blender uses more memory than this after a frame. */
+  maxRssMb: number;
+  /** Most sessions at once; idle ones are closed (least recently used first) to make room. */
+  maxSessions: number;
+  log(line: string): void;
+  blender?: string;
+}
+
+/** What a render task needs its session to be: the same key means the same Blender state. */
+export interface SessionNeeds {
+  job: RenderJobSpec;
+  files: readonly FileRef[];
+  threads: number;
+}
+
+/**
+ * The session key: the project's files by content, and every setting that shapes the Blender
+ * process (scene, overrides, format, threads, network). Two jobs with different projects or
+ * settings never share a session; a resubmitted identical project may reuse one.
+ */
+export function sessionKey({ job, files, threads }: SessionNeeds): string {
+  const r = job.render;
+  const material = {
+    files: [...files].map((f) => [f.name, f.sha256]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1)),
+    blend: r.blend,
+    scene: r.scene,
+    format: r.format,
+    samples: r.samples,
+    resolution: r.resolution,
+    percentage: r.percentage,
+    threads,
+    network: job.network,
+  };
+  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+}
+
+export class SessionPool {
+  private readonly idle: WarmSession[] = [];
+  private readonly busy = new Set<WarmSession>();
+  private readonly timers = new Map<WarmSession, NodeJS.Timeout>();
+  private readonly closing = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  /** Removes session directories an earlier run of the agent left behind. */
+  async init(): Promise<void> {
+    await rm(this.opts.root, { recursive: true, force: true });
+  }
+
+  get size(): number {
+    return this.idle.length + this.busy.size;
+  }
+
+  /**
+   * A session for `needs`, working for the task whose output is `sink`: an idle one with the same
+   * key, or a new one (started here; aborting `signal` kills it).
+   */
+  async acquire(needs: SessionNeeds, sink: OutputSink, signal: AbortSignal): Promise<{ session: WarmSession; fresh: boolean }> {
+    if (this.closed) throw new Error('the agent is stopping');
+    const key = sessionKey(needs);
+    const found = this.idle.findIndex((s) => s.key === key && s.alive);
+    if (found >= 0) {
+      const [session] = this.idle.splice(found, 1);
+      clearTimeout(this.timers.get(session!));
+      this.timers.delete(session!);
+      this.busy.add(session!);
+      session!.attach(sink);
+      return { session: session!, fresh: false };
+    }
+    // Make room: idle sessions of other projects go first, the least recently used first.
+    while (this.size >= this.opts.maxSessions && this.idle.length > 0) this.retire(this.idle[0]!, 'making room for another project');
+    const id = randomBytes(4).toString('hex');
+    const session = new WarmSession({
+      id,
+      key,
+      dir: join(this.opts.root, id),
+      job: needs.job,
+      files: needs.files,
+      threads: needs.threads,
+      blobs: this.opts.blobs,
+      sandboxed: this.opts.sandboxed,
+      network: needs.job.network,
+      ...(this.opts.blender ? { blender: this.opts.blender } : {}),
+    });
+    this.busy.add(session);
+    // A session that dies while idle is dropped at once; a busy one is dealt with by release().
+    void session.exited.then(() => {
+      if (this.idle.includes(session)) this.retire(session, 'Blender ended');
+    });
+    session.attach(sink);
+    try {
+      await session.start(signal);
+    } catch (err) {
+      this.release(session, false);
+      throw err;
+    }
+    this.opts.log(`warm session ${id} started (pid ${session.pid}, ${(session.startedMs / 1000).toFixed(1)} s, key ${key.slice(0, 12)})`);
+    return { session, fresh: true };
+  }
+
+  /** Gives a session back after a task: kept for the next one if it is healthy and within limits. */
+  release(session: WarmSession, healthy: boolean): void {
+    session.attach(null);
+    this.busy.delete(session);
+    const reason = !healthy
+      ? 'its task failed'
+      : !session.alive
+        ? 'Blender ended'
+        : this.closed
+          ? 'the agent is stopping'
+          : session.frames >= this.opts.maxFrames
+            ? `it rendered ${session.frames} frames`
+            : session.lastRssMb !== null && session.lastRssMb > this.opts.maxRssMb
+              ? `Blender uses ${Math.round(session.lastRssMb)} MB (limit ${this.opts.maxRssMb} MB)`
+              : null;
+    if (reason) return this.retire(session, reason);
+    this.idle.push(session);
+    const timer = setTimeout(() => this.retire(session, `idle for ${this.opts.idleSeconds} s`), this.opts.idleSeconds * 1000);
+    timer.unref();
+    this.timers.set(session, timer);
+  }
+
+  /** Closes every session (the agent is stopping); busy ones are killed. */
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    for (const s of [...this.busy]) s.kill();
+    for (const s of [...this.idle]) this.retire(s, 'the agent is stopping');
+    for (const s of [...this.busy]) this.retire(s, 'the agent is stopping');
+    await Promise.all([...this.closing]);
+  }
+
+  private retire(session: WarmSession, reason: string): void {
+    const i = this.idle.indexOf(session);
+    if (i >= 0) this.idle.splice(i, 1);
+    this.busy.delete(session);
+    clearTimeout(this.timers.get(session));
+    this.timers.delete(session);
+    this.opts.log(`warm session ${session.id} closed: ${reason} (${session.frames} frame(s))`);
+    const done = session
+      .close()
+      .then(() => rm(session.dir, { recursive: true, force: true }))
+      .catch((err: Error) => this.opts.log(`warm session ${session.id} could not be removed: ${err.message}`))
+      .finally(() => this.closing.delete(done));
+    this.closing.add(done);
+  }
+}

@@ -1,0 +1,17 @@
+// Option parsers shared by the commands: a bad value is a clear error, not a NaN downstream.
+import { CliError } from './session.js';
+
+/** A parser for a whole number of at least 1, named in its error message. */
+export function positiveInt(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} must be a whole number of at least 1, not "${text}"`);
+    return n;
+  };
+}
+
+export function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, not "${text}"`);
+  return port;
+}

@@ -1,0 +1,189 @@
+// Warm Blender sessions with the real Blender: frames rendered by a warm session are the same
+// pixels as a cold task's and a plain `blender -b FILE -f N`; a session is reused by the next task
+// of its job but never shared between projects; a warm Blender killed mid-frame costs only the
+// frames it had not finished.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, readlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { decodePixels } from '../../src/render/thumbnails.js';
+import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
+import { BLENDER, makeScene } from '../helpers/scenes.js';
+
+const run = promisify(execFile);
+
+interface JobJson {
+  id: string;
+  status: string;
+}
+
+const name = (f: number) => `frame_${String(f).padStart(5, '0')}.png`;
+
+async function assertSamePixels(actual: string, expected: string, what: string): Promise<void> {
+  const [a, b] = await Promise.all([decodePixels(actual), decodePixels(expected)]);
+  assert.equal(`${a.width}x${a.height}`, `${b.width}x${b.height}`, `${what}: size`);
+  assert.ok(a.data.equals(b.data), `${what}: pixels differ`);
+}
+
+/** Every task's log text (all attempts), by task index. */
+async function taskLogs(farm: Farm, jobId: string): Promise<Map<number, string>> {
+  const token = await farm.adminToken();
+  const { body } = await api<{ tasks: { id: string; index: number; attempt: number }[] }>(farm.url, token, 'GET', `/jobs/${jobId}/tasks`);
+  const out = new Map<number, string>();
+  for (const t of body.tasks) {
+    const logs = await api<{ entries: { data: string }[] }>(farm.url, token, 'GET', `/tasks/${t.id}/logs`);
+    out.set(t.index, logs.body.entries.map((e) => e.data).join(''));
+  }
+  return out;
+}
+
+/** The warm session ids a job's tasks used, from the "warm session ID (pid N) ..." lines. */
+function sessionIds(logs: Map<number, string>): string[] {
+  return [...logs.values()].flatMap((text) => [...text.matchAll(/warm session ([0-9a-f]+) \(pid/g)].map((m) => m[1]!));
+}
+
+describe('warm Blender sessions', { timeout: 300_000 }, () => {
+  let farm: Farm;
+  let work: string;
+  let project: string;
+  let blend: string;
+
+  before(async () => {
+    // Two slots: two tasks at a time, so two jobs' tasks interleave on one agent.
+    farm = await startFarm({ agents: 1, slots: 2, leaseSeconds: 3 });
+    work = await mkdtemp(join(tmpdir(), 'drover-warm-'));
+    project = join(work, 'project');
+    blend = await makeScene(project, { frames: [1, 6], texture: true, resolution: [64, 48], samples: 4 });
+  });
+  after(async () => farm?.stop());
+
+  test('warm and cold frames are pixel-identical to plain Blender; a job reuses its session; projects never share one', async () => {
+    // A second project: the same scene with another texture, so another session key.
+    const other = join(work, 'other');
+    await cp(project, other, { recursive: true });
+    await makeScene(other, { frames: [1, 6], texture: true, resolution: [64, 48], samples: 8 });
+
+    const submit = async (dir: string, extra: string[]) => {
+      const r = await farm.cli(['render', dir, '--frames', '1-6', '--json', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as JobJson;
+    };
+    const warmA = await submit(project, ['--chunk', '1']);
+    const warmB = await submit(other, ['--chunk', '2']);
+    const cold = await submit(project, ['--chunk', '3', '--cold']);
+    const out = join(work, 'out');
+    const token = await farm.adminToken();
+    for (const job of [warmA, warmB, cold]) {
+      const status = await eventually(async () => {
+        const s = (await api<{ status: string }>(farm.url, token, 'GET', `/jobs/${job.id}`)).body.status;
+        return ['done', 'error', 'stopped'].includes(s) ? s : null;
+      }, 200_000, `job ${job.id} to end`);
+      assert.equal(status, 'done');
+      const d = await farm.cli(['job', 'download-results', job.id, '-d', out]);
+      assert.equal(d.code, 0, d.stderr);
+    }
+
+    const frames = [1, 2, 3, 4, 5, 6];
+    const plain = join(work, 'plain');
+    await run(BLENDER, ['-b', blend, '-noaudio', '-o', join(plain, 'frame_#####'), '-F', 'PNG', '-x', '1', '-f', frames.join(',')], { maxBuffer: 64 * 1024 * 1024 });
+    const warmFrames = await framesOf(out, warmA.id);
+    const coldFrames = await framesOf(out, cold.id);
+    assert.deepEqual([...warmFrames.keys()].sort(), frames.map(name));
+    assert.deepEqual([...coldFrames.keys()].sort(), frames.map(name));
+    for (const f of frames) {
+      await assertSamePixels(warmFrames.get(name(f))!, join(plain, name(f)), `warm frame ${f} vs plain Blender`);
+      await assertSamePixels(coldFrames.get(name(f))!, join(plain, name(f)), `cold frame ${f} vs plain Blender`);
+    }
+    // The other project really is different (8 samples): its frames differ from the first's.
+    const otherFrames = await framesOf(out, warmB.id);
+    const [a, b] = await Promise.all([decodePixels(warmFrames.get(name(1))!), decodePixels(otherFrames.get(name(1))!)]);
+    assert.ok(!a.data.equals(b.data));
+
+    const logsA = await taskLogs(farm, warmA.id);
+    const logsB = await taskLogs(farm, warmB.id);
+    const logsCold = await taskLogs(farm, cold.id);
+    const idsA = sessionIds(logsA);
+    const idsB = sessionIds(logsB);
+    assert.equal(idsA.length, 6, 'every warm task names its session');
+    assert.equal(idsB.length, 3);
+    assert.equal(sessionIds(logsCold).length, 0, '--cold runs one Blender per task');
+    assert.match(logsCold.get(1)!, /Saved: '.*frame_00001\.png'/);
+    // Reuse: six tasks on two slots need at most two sessions of project A (one per slot).
+    assert.ok(new Set(idsA).size <= 2, `job A used sessions ${[...new Set(idsA)].join(', ')}`);
+    assert.ok(logsA.size === 6 && [...logsA.values()].some((t) => /reused/.test(t)), 'a later task reused a session');
+    for (const id of new Set(idsB)) assert.ok(!idsA.includes(id), `session ${id} was shared by two projects`);
+    // Blender's own output reaches each task's log: the frame it saved and nothing of the driver.
+    for (const [index, text] of logsA) {
+      assert.match(text, new RegExp(`Saved: '[^']*frame_0000${index}\\.png'`), `task ${index}'s log shows its frame`);
+      assert.doesNotMatch(text, /@drover-/);
+    }
+  });
+
+  test('a warm Blender killed mid-frame costs only the unfinished frames', async () => {
+    // Its own farm and slower frames, so the kill lands mid-frame.
+    const own = await startFarm({ agents: 1, leaseSeconds: 3 });
+    try {
+      const slow = join(work, 'slow');
+      await makeScene(slow, { frames: [1, 8], resolution: [160, 120], samples: 48 });
+      const r = await own.cli(['render', slow, '--chunk', '4', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const job = JSON.parse(r.stdout) as JobJson;
+      const token = await own.adminToken();
+      type Frames = { frames: { frame: number; status: string; attempt: number | null }[] };
+      const done = await eventually(async () => {
+        const { body } = await api<Frames>(own.url, token, 'GET', `/jobs/${job.id}/frames`);
+        const finished = body.frames.filter((f) => f.status === 'done');
+        return finished.length >= 2 ? finished : null;
+      }, 120_000, 'two frames to be saved');
+      const [logs] = [await taskLogs(own, job.id)];
+      const id = sessionIds(logs)[0]!;
+      const pid = await blenderOfSession(id);
+      process.kill(pid, 'SIGKILL');
+
+      await eventually(async () => (await api<{ status: string }>(own.url, token, 'GET', `/jobs/${job.id}`)).body.status === 'done', 150_000, 'the job to finish');
+      const { body } = await api<Frames>(own.url, token, 'GET', `/jobs/${job.id}/frames`);
+      assert.ok(body.frames.every((f) => f.status === 'done'));
+      for (const f of done) assert.equal(body.frames.find((x) => x.frame === f.frame)!.attempt, 1, `frame ${f.frame} was rendered again`);
+      // The killed task was retried with only its missing frames, in a fresh session.
+      const after = await taskLogs(own, job.id);
+      const killed = [...after.values()].find((t) => t.includes(`warm session ${id}`) && /rendering the missing frames only/.test(t));
+      assert.ok(killed, 'the killed task was retried with its missing frames only');
+      assert.match(killed, /killed by SIGKILL|exited with code/);
+      const retryIds = [...killed.matchAll(/warm session ([0-9a-f]+) \(pid/g)].map((m) => m[1]);
+      assert.ok(retryIds.length >= 2 && retryIds.at(-1) !== id, 'the retry started a new session');
+      for (const f of done) assert.doesNotMatch(killed.slice(killed.indexOf('rendering the missing frames only')), new RegExp(`Saved: '[^']*${name(f.frame)}`));
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
+/** The frames a job delivered, by file name, after download-results. */
+async function framesOf(out: string, jobId: string): Promise<Map<string, string>> {
+  const dir = join(out, jobId, 'frames');
+  return new Map((await readdir(dir)).map((f) => [f, join(dir, f)]));
+}
+
+/**
+ * The host pid of a session's Blender, found in /proc: its command line carries the session id
+ * (in the driver's settings), and it is Blender itself rather than bwrap or setpriv around it.
+ */
+async function blenderOfSession(id: string): Promise<number> {
+  return eventually(async () => {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
+        if (!argv.some((a) => a.includes(`"session": "${id}"`) || a.includes(`"session":"${id}"`))) continue;
+        const exe = await readlink(`/proc/${entry}/exe`);
+        if (/blender/.test(exe)) return Number(entry);
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    return null;
+  }, 10_000, `the Blender of session ${id}`);
+}
