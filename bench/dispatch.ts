@@ -3,6 +3,7 @@
 // (PostgreSQL) and BullMQ (Redis).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
 import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, upload, type Leased, type Row } from './lib.js';
 
 export interface DispatchOptions {
@@ -23,7 +24,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     const batchEndpoint = !opts.perTask && (await hasBatchEndpoint(c));
     const agents = Array.from({ length: opts.agents }, (_, i) => new SimAgent(c.url, `sim-${i + 1}`, opts.batch));
     for (const a of agents) {
-      await a.register(c.server.joinToken);
+      await a.register(c.joinToken);
       a.batchEndpoint = batchEndpoint;
     }
     await upload(c, agents[0]!.token, Buffer.alloc(0));
@@ -65,6 +66,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
       'dispatch s': fmt(seconds, 2),
       'tasks/s': fmt(opts.tasks / seconds),
       'server CPU %': fmt(stats.cpuPercent),
+      'tasks per server CPU-s': fmt(opts.tasks / stats.cpuSeconds),
       'server peak RSS MiB': fmt(stats.peakRssMiB),
     };
   } finally {
@@ -111,6 +113,7 @@ export async function pgBossDispatch(opts: DispatchOptions, url: string): Promis
       'dispatch s': fmt(seconds, 2),
       'tasks/s': fmt(opts.tasks / seconds),
       'server CPU %': '–',
+      'tasks per server CPU-s': '–',
       'server peak RSS MiB': '–',
       _handled: String(handled),
     };
@@ -153,6 +156,20 @@ export async function startRedis(): Promise<{ port: number; pid: number; stop():
   };
 }
 
+/** Why BullMQ cannot run here (it needs a Redis client package: ioredis, or node-redis), or null. */
+export function bullmqUnavailable(): string | null {
+  const require = createRequire(import.meta.url);
+  for (const client of ['ioredis', 'redis', '@redis/client']) {
+    try {
+      require.resolve(client);
+      return null;
+    } catch {
+      /* next */
+    }
+  }
+  return 'BullMQ needs a Redis client package (ioredis or node-redis) and none is installed (npm install was not allowed for this run)';
+}
+
 export async function bullmqDispatch(opts: DispatchOptions, port: number, redisPid: number): Promise<DispatchResult> {
   const { Queue, Worker } = await import('bullmq');
   const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
@@ -191,6 +208,7 @@ export async function bullmqDispatch(opts: DispatchOptions, port: number, redisP
       'dispatch s': fmt(seconds, 2),
       'tasks/s': fmt(opts.tasks / seconds),
       'server CPU %': `${fmt(stats.cpuPercent)} (redis)`,
+      'tasks per server CPU-s': `${fmt(opts.tasks / stats.cpuSeconds)} (redis)`,
       'server peak RSS MiB': `${fmt(stats.peakRssMiB)} (redis)`,
     };
   } finally {

@@ -4,8 +4,16 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import { startServer, type TestServer } from '../test/helpers/farm.js';
+import os, { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BIN, REPO } from '../test/helpers/farm.js';
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
 
 export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -76,29 +84,57 @@ export function request<T = unknown>(base: string, token: string | null, method:
 // A coordinator
 
 export interface Coordinator {
-  server: TestServer;
   url: string;
   pid: number;
+  dataDir: string;
+  joinToken: string;
   admin: string;
+  adminPassword: string;
+  output(): string;
   stop(): Promise<void>;
 }
 
-export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; nodeArgs?: string[] } = {}): Promise<Coordinator> {
-  const server = await startServer({
-    leaseSeconds: opts.leaseSeconds ?? 120,
-    args: opts.db ? ['--db', opts.db] : [],
-    ...(opts.nodeArgs ? { env: { NODE_OPTIONS: opts.nodeArgs.join(' ') } } : {}),
+const ADMIN_PASSWORD = 'bench-admin-password';
+
+/** `drover server` as its own process (node flags such as --cpu-prof allowed), on a free port. */
+export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<Coordinator> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
+  const args = [...(opts.nodeArgs ?? []), BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
+  const proc = spawn(process.execPath, args, {
+    cwd: REPO,
+    env: { ...process.env, DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 120), ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const login = await request<{ token: string }>(server.url, null, 'POST', '/auth/login', { username: 'admin', password: server.adminPassword });
-  const { rm } = await import('node:fs/promises');
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d));
+  proc.stderr!.on('data', (d: Buffer) => (output += d));
+  const deadline = Date.now() + 60_000;
+  let url: string | undefined;
+  while (!(url = /listening on (https?:\/\/\S+)/.exec(output)?.[1])) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`drover server did not start:\n${output}`);
+    await sleep(50);
+  }
+  const joinToken = (await readFile(join(dataDir, 'agent-token'), 'utf8')).trim();
+  const login = await request<{ token: string }>(url, null, 'POST', '/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
   return {
-    server,
-    url: server.url,
-    pid: server.proc.pid!,
+    url,
+    pid: proc.pid!,
+    dataDir,
+    joinToken,
     admin: login.token,
+    adminPassword: ADMIN_PASSWORD,
+    output: () => output,
     async stop() {
-      await server.kill('SIGTERM');
-      await rm(server.dataDir, { recursive: true, force: true });
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -31,6 +31,11 @@ export interface ExecuteIO {
   stdout(chunk: Buffer): void;
   stderr(chunk: Buffer): void;
   signal: AbortSignal;
+  /**
+   * The task will not need its cores much longer (its last frame is under way): the agent may
+   * lease the next task now, so that it is ready the moment this one ends. Also implied by the end.
+   */
+  releaseCores(): void;
 }
 
 /** How an executed task ended, as a process would: exit code, or an error that ended it. */

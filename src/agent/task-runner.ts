@@ -113,8 +113,7 @@ export class TaskRun {
       if (program.execute) {
         outcome = await this.executeAndWait(program, shipper, stdout, stderr);
         // What is left is reporting: let the agent start the next task meanwhile.
-        this.computing = false;
-        this.deps.onCoresFreed?.();
+        this.releaseCores();
       } else {
         const spec: ProcessSpec = { argv: program.argv, cwd: dir, env: { ...taskEnvironment(task, dir), ...program.env } };
         this.launch = await this.deps.launcher(spec, task, (l) => shipper.system(l));
@@ -153,6 +152,12 @@ export class TaskRun {
     }
   }
 
+  private releaseCores(): void {
+    if (!this.computing) return;
+    this.computing = false;
+    this.deps.onCoresFreed?.();
+  }
+
   /** Runs an in-agent program (TaskProgram.execute) with the task's output, stop and timeout. */
   private async executeAndWait(program: TaskProgram, shipper: LogShipper, stdout: CappedFile, stderr: CappedFile) {
     const sink = (name: 'stdout' | 'stderr', file: CappedFile, hook?: (c: Buffer) => void) => (chunk: Buffer) => {
@@ -167,6 +172,7 @@ export class TaskRun {
         stdout: sink('stdout', stdout, program.onStdout?.bind(program)),
         stderr: sink('stderr', stderr, program.onStderr?.bind(program)),
         signal: this.abort.signal,
+        releaseCores: () => this.releaseCores(),
       });
     } catch (err) {
       result = { code: null, error: (err as Error).message };

@@ -8,7 +8,6 @@ import { migrateToLatest, openDatabase } from '../store/database.js';
 import { markSilentAgentsOffline } from '../store/repositories/agents.js';
 import type { CoordinatorConfig } from './config.js';
 import { EventBus } from './events.js';
-import { PgEventRelay } from './pg-events.js';
 import { ensureAdmin } from './services/accounts.js';
 import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
@@ -31,7 +30,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const blobs = new DiskBlobStore(config.blobsDir ?? join(config.dataDir, 'blobs'), config.minFreeBytes);
   await blobs.init();
   const bus = new EventBus();
-  const relay = handle.dialect === 'postgres' ? await PgEventRelay.start({ url: handle.url!, pool: handle.pool!, bus, db: handle.db }) : null;
+  // Loaded only for PostgreSQL, so SQLite farms and the CLI never load the pg driver.
+  const relay = handle.dialect === 'postgres' ? await (await import('./pg-events.js')).PgEventRelay.start({ url: handle.url!, pool: handle.pool!, bus, db: handle.db }) : null;
   const ctx: ServiceContext = { db: handle.db, blobs, bus, config };
   const admin = await ensureAdmin(ctx);
   const join_ = await ensureJoinToken(config.dataDir, config.joinTokenFile);

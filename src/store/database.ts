@@ -2,7 +2,8 @@
 // (`--db postgres://…`) lets several coordinator replicas share one store.
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type { Pool } from 'pg';
 import type { Database } from './schema.js';
 import * as initial from './migrations/0001_initial.js';
 import * as images from './migrations/0002_images.js';
@@ -28,7 +29,7 @@ export interface DatabaseHandle {
   /** PostgreSQL only: the connection string, for the LISTEN connection of the event bridge. */
   url?: string;
   /** PostgreSQL only: the pool behind `db`, for NOTIFY. */
-  pool?: pg.Pool;
+  pool?: Pool;
   close(): Promise<void>;
 }
 
@@ -39,12 +40,17 @@ export function openDatabase(spec: string): DatabaseHandle {
   return isPostgresUrl(spec) ? openPostgres(spec) : openSqlite(spec);
 }
 
-// int8 (bigint columns, count(*)) arrives as a string by default: every value we keep (sizes,
-// counts, log ids) is far below 2^53, so a number is exact and matches what SQLite returns.
-pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => Number(text));
+/** The `pg` driver, loaded on first use: every CLI command imports this module, few open PostgreSQL. */
+function loadPg(): typeof import('pg') {
+  const pg = createRequire(import.meta.url)('pg') as typeof import('pg');
+  // int8 (bigint columns, count(*)) arrives as a string by default: every value we keep (sizes,
+  // counts, log ids) is far below 2^53, so a number is exact and matches what SQLite returns.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (text: string) => Number(text));
+  return pg;
+}
 
 export function openPostgres(url: string, opts: { maxConnections?: number } = {}): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: opts.maxConnections ?? 10 });
+  const pool = new (loadPg().Pool)({ connectionString: url, max: opts.maxConnections ?? 10 });
   // An idle client that loses its server (a restart, a failover) must not crash the coordinator;
   // the pool drops it and the next query opens a fresh connection.
   pool.on('error', (err) => console.error(`[store] PostgreSQL connection lost: ${err.message}`));
@@ -59,8 +65,36 @@ export function openSqlite(path: string): DatabaseHandle {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Kysely prepares every query anew; parsing and planning then cost more than running the small
+ * statements of the agent protocol. Prepared statements are kept by their SQL text (most recently
+ * used first, bounded), which is safe because better-sqlite3 runs one statement at a time.
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 500): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string): SQLite.Statement => {
+    let stmt = cache.get(source);
+    if (stmt) {
+      cache.delete(source);
+    } else {
+      stmt = sqlite.prepare(source);
+      if (cache.size >= max) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, stmt);
+    return stmt;
+  };
+  return new Proxy(sqlite, {
+    get(target, prop, receiver) {
+      if (prop === 'prepare') return prepare;
+      if (prop === 'close') return () => (cache.clear(), target.close());
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {

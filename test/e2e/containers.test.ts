@@ -77,8 +77,9 @@ describe('tasks in containers (podman)', { timeout: 300_000 }, () => {
     const carolToken = await tokenOf('carol');
     const daveToken = await tokenOf('dave');
     assert.equal((await carol(['image', 'add', 'py', python])).code, 0);
-    const bad = await carol(['image', 'add', 'evil', '--privileged']);
-    assert.notEqual(bad.code, 0, 'a ref that the engine would read as an option is refused');
+    const bad = await api(farm.url, carolToken, 'POST', '/images', { name: 'evil', ref: '--privileged' });
+    assert.equal(bad.status, 400, 'a ref that the engine would read as an option is refused');
+    assert.equal((await api(farm.url, carolToken, 'POST', '/images', { name: 'Bad Name', ref: python })).status, 400);
     const dup = await api(farm.url, carolToken, 'POST', '/images', { name: 'py', ref: busybox });
     assert.equal(dup.status, 409);
     assert.equal((await carol(['image', 'add', 'bb', busybox, '--default'])).code, 0);

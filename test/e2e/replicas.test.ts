@@ -52,7 +52,7 @@ async function followEvents(url: string, token: string, signal: AbortSignal, onE
   }
 }
 
-describe('coordinator replicas on PostgreSQL', { timeout: 170_000, ...(unavailable ? { skip: unavailable } : {}) }, () => {
+describe('coordinator replicas on PostgreSQL', { timeout: 280_000, ...(unavailable ? { skip: unavailable } : {}) }, () => {
   let pg: TestPostgres;
   let shared: string;
   let replicaA: TestServer;
@@ -85,7 +85,7 @@ describe('coordinator replicas on PostgreSQL', { timeout: 170_000, ...(unavailab
 
     // Agents know both replicas; they talk to A (the first) until it fails.
     const both = { url: `${replicaA.url},${replicaB.url}`, joinToken: replicaA.joinToken, dataDir: shared };
-    for (const name of ['agent-1', 'agent-2']) agents.push(await startAgent(both, { name, slots: 1, extraArgs: ['--no-sandbox'] }));
+    agents.push(...(await Promise.all(['agent-1', 'agent-2'].map((name) => startAgent(both, { name, slots: 1, extraArgs: ['--no-sandbox'] })))));
 
     const configFile = join(replicaA.dataDir, 'cli.json');
     const cliOn = (server: TestServer) => (args: string[], o: CliOptions = {}) => runCli(args, { ...o, env: { DROVER_CONFIG: configFile, DROVER_SERVER: server.url, ...o.env } });
@@ -150,7 +150,7 @@ describe('coordinator replicas on PostgreSQL', { timeout: 170_000, ...(unavailab
     assert.deepEqual(workers.body.workers.map((w) => [w.name, w.status]).sort(), [['agent-1', 'online'], ['agent-2', 'online']]);
 
     // A second job through B alone, followed with --wait: B keeps the farm going by itself.
-    const again = await viaB(['job', 'create', '-n', 'after-failover', '-s', join(ws, 'upper.py'), '-i', join(ws, 'data/part_1.txt'), '-w', '--json'], { timeoutMs: 60_000 });
+    const again = await viaB(['job', 'create', '-n', 'after-failover', '-s', join(ws, 'upper.py'), '-i', join(ws, 'data/part_1.txt'), '-w', '--json']);
     assert.equal(again.code, 0, again.stderr);
     assert.equal((JSON.parse(again.stdout) as JobJson).status, 'done');
     await rm(out, { recursive: true, force: true });

@@ -71,7 +71,7 @@ async function assertResultsFromOneAttempt(server: TestServer, token: string, jo
 
 const WORK = `echo "attempt $DROVER_ATTEMPT"\nsleep \${SLEEP:-3}\nmkdir -p run-result\necho "result of attempt $DROVER_ATTEMPT for $(cat "$1")" > run-result/out.txt\n`;
 
-describe('agent faults', { timeout: 170_000, concurrency: true }, () => {
+describe('agent faults', { timeout: 400_000 }, () => {
   test('an agent killed with SIGKILL mid-task: the task is requeued, finishes elsewhere, results stored once', async () => {
     const c = await cluster();
     clusters.push(c);

@@ -61,6 +61,8 @@ export class SessionPool {
   private readonly busy = new Set<WarmSession>();
   private readonly timers = new Map<WarmSession, NodeJS.Timeout>();
   private readonly closing = new Set<Promise<void>>();
+  /** Tasks waiting to take over a session that is finishing its last frame. */
+  private readonly waiting: { session: WarmSession; take(s: WarmSession | null): void }[] = [];
   private closed = false;
 
   constructor(private readonly opts: PoolOptions) {}
@@ -89,6 +91,33 @@ export class SessionPool {
       this.busy.add(session!);
       session!.attach(sink);
       return { session: session!, fresh: false };
+    }
+    // The same kind of session finishing its task's last frame: wait and take it over, rather than
+    // start a second Blender beside it (the agent leased this task early, for that hand-over).
+    const finishing = [...this.busy].find((s) => s.key === key && s.finishing && !this.waiting.some((w) => w.session === s));
+    if (finishing) {
+      const handed = await new Promise<WarmSession | null>((resolve) => {
+        const onAbort = () => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          resolve(null);
+        };
+        const waiter = {
+          session: finishing,
+          take: (s: WarmSession | null) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(s);
+          },
+        };
+        this.waiting.push(waiter);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      if (signal.aborted) throw new Error('the task was stopped');
+      if (handed) {
+        handed.attach(sink);
+        return { session: handed, fresh: false };
+      }
+      // It was retired instead (error, crash, limits): start a fresh one.
+      if (this.closed) throw new Error('the agent is stopping');
     }
     // Make room: idle sessions of other projects go first, the least recently used first.
     while (this.size >= this.opts.maxSessions && this.idle.length > 0) this.retire(this.idle[0]!, 'making room for another project');
@@ -124,7 +153,10 @@ export class SessionPool {
   /** Gives a session back after a task: kept for the next one if it is healthy and within limits. */
   release(session: WarmSession, healthy: boolean): void {
     session.attach(null);
+    session.finishing = false;
     this.busy.delete(session);
+    const w = this.waiting.findIndex((x) => x.session === session);
+    const waiter = w >= 0 ? this.waiting.splice(w, 1)[0]! : null;
     const reason = !healthy
       ? 'its task failed'
       : !session.alive
@@ -136,7 +168,15 @@ export class SessionPool {
             : session.lastRssMb !== null && session.lastRssMb > this.opts.maxRssMb
               ? `Blender uses ${Math.round(session.lastRssMb)} MB (limit ${this.opts.maxRssMb} MB)`
               : null;
-    if (reason) return this.retire(session, reason);
+    if (reason) {
+      this.retire(session, reason);
+      return waiter?.take(null);
+    }
+    if (waiter) {
+      // Straight to the next task: Blender is idle only for this hand-over.
+      this.busy.add(session);
+      return waiter.take(session);
+    }
     this.idle.push(session);
     const timer = setTimeout(() => this.retire(session, `idle for ${this.opts.idleSeconds} s`), this.opts.idleSeconds * 1000);
     timer.unref();
@@ -146,6 +186,7 @@ export class SessionPool {
   /** Closes every session (the agent is stopping); busy ones are killed. */
   async closeAll(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.take(null);
     for (const s of [...this.busy]) s.kill();
     for (const s of [...this.idle]) this.retire(s, 'the agent is stopping');
     for (const s of [...this.busy]) this.retire(s, 'the agent is stopping');

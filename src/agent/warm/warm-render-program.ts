@@ -28,7 +28,7 @@ export function warmRenderProgram(pool: SessionPool | null): ProgramFactory {
     return {
       argv: [],
       ownsFiles: true,
-      async execute({ stdout, stderr, signal }) {
+      async execute({ stdout, stderr, signal, releaseCores }) {
         let session;
         try {
           const got = await pool.acquire({ job, files: task.files, threads: task.cores }, { stdout, stderr }, signal);
@@ -45,6 +45,12 @@ export function warmRenderProgram(pool: SessionPool | null): ProgramFactory {
         try {
           for (const frame of ordered) {
             if (signal.aborted) return { code: null, error: 'the task was stopped' };
+            if (frame === ordered.at(-1)) {
+              // Pipelining: the next task is leased and set up while this frame renders, and is
+              // handed this session the moment the frame is saved.
+              session.finishing = true;
+              releaseCores();
+            }
             const result = await session.render(frame, signal);
             const name = basename(result.path);
             await moveFile(result.path, join(taskDir, FRAMES_DIR, name));

@@ -70,6 +70,8 @@ export class WarmSession {
   frames = 0;
   lastRssMb: number | null = null;
   startedMs = 0;
+  /** Its task is on its last frame: a task of the same key may wait for it rather than start another. */
+  finishing = false;
   private child: ChildProcess | null = null;
   private sink: OutputSink | null = null;
   private readonly nonce = randomBytes(12).toString('hex');

@@ -28,8 +28,13 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     return { ...result, leaseSeconds: ctx.config.leaseSeconds, heartbeatSeconds: Math.max(0.5, ctx.config.leaseSeconds / 4) };
   });
 
-  r.post('/agent/lease', { schema: { body: LeaseBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/lease', { schema: { body: LeaseBody, tags: ['agents'] } }, async (request, reply) => {
     const agent = requireAgent(request);
+    // The agent hung up. Not `request.raw`: a request whose body has been read is already closed
+    // and destroyed (Node >= 16), which ended every long-poll at once (agents then polled in a loop).
+    let gone = false;
+    const onGone = () => (gone = true);
+    reply.raw.once('close', onGone);
     const { freeCores, maxTasks = 1000, waitSeconds = 0 } = request.body;
     // Work announced while a lease looks (a job started meanwhile, or on PostgreSQL another
     // replica's leaser holding the candidates) must not be slept through: listen from the start.
@@ -40,26 +45,27 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
       if (tasks.length > 0 || waitSeconds === 0) return { tasks };
       // Long-poll: wait for work to appear (a new job, a requeue) instead of polling in a loop.
       const deadline = Date.now() + waitSeconds * 1000;
-      while (tasks.length === 0 && Date.now() < deadline && !request.raw.destroyed && !closing) {
+      while (tasks.length === 0 && Date.now() < deadline && !gone && !closing) {
         await new Promise<void>((resolve) => {
           if (announced) return resolve();
           const timer = setTimeout(done, deadline - Date.now());
           const off = ctx.bus.on('work', done);
-          request.raw.once('close', done);
+          reply.raw.once('close', done);
           function done() {
             clearTimeout(timer);
             off();
-            request.raw.off('close', done);
+            reply.raw.off('close', done);
             resolve();
           }
         });
         announced = false;
-        if (request.raw.destroyed || closing) break;
+        if (gone || closing) break;
         tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
       }
       return { tasks };
     } finally {
       offAnnounced();
+      reply.raw.off('close', onGone);
     }
   });
 

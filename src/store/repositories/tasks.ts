@@ -108,13 +108,15 @@ export async function queuedCandidates(db: Db, maxCores: number, limit: number, 
   const out: { id: string; job_id: string; idx: number; cores: number }[] = [];
   for (const job of await jobs.orderBy('jobs.queued_at').orderBy('jobs.id').execute()) {
     if (out.length >= limit) break;
+    // No more of a job's tasks than could fit `maxCores` together (they all ask for job.cores).
+    const fit = Math.floor(maxCores / Math.max(1, job.cores));
     const rows = await db
       .selectFrom('tasks')
       .select(['tasks.id', 'tasks.job_id', 'tasks.idx'])
       .where('tasks.status', '=', 'queued')
       .where('tasks.job_id', '=', job.id)
       .orderBy('tasks.idx')
-      .limit(limit - out.length)
+      .limit(Math.min(limit - out.length, fit))
       // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
       // leased twice and no leaser waits for another. Only task rows are locked, never their job.
       .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())

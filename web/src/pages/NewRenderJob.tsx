@@ -205,7 +205,18 @@ export function NewRenderJob() {
               <span>{projectError}</span>
             </div>
           )}
-          {project && <ProjectSummary project={project} bytes={projectBytes} blend={blend} busy={busy} onBlend={setBlend} />}
+          {project && (
+            <ProjectSummary
+              project={project}
+              bytes={projectBytes}
+              blend={blend}
+              busy={busy}
+              onBlend={(b) => {
+                setBlend(b);
+                setError(null);
+              }}
+            />
+          )}
         </div>
 
         <div class="grid-3">

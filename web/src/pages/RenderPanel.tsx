@@ -179,6 +179,7 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
               {num(render.framesDone)}/{num(render.frameCount)} done
             </span>
           </h2>
+          {page && page.total > FRAME_PAGE && <Pager testid="frame-pager-top" offset={offset} limit={FRAME_PAGE} total={page.total} onChange={onOffset} />}
         </div>
         <ErrorBanner error={error} />
         {page === null && !error && <div class="loading-row">Loading frames…</div>}

@@ -1,0 +1,75 @@
+// Submission and API: a 10,000-frame render job submitted through POST /jobs; job view and task
+// pages with 100,000 tasks in the store (p50/p99); the coordinator's memory.
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeScene } from '../test/helpers/scenes.js';
+import { SimAgent, fmt, hasBatchEndpoint, percentile, procSample, request, scriptJobSpec, startCoordinator, upload, type Leased, type Row } from './lib.js';
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const v = await fn();
+  return [v, performance.now() - t];
+}
+
+export async function apiBench(opts: { renderFrames: number; totalTasks: number; finished: number; samples: number }): Promise<Row[]> {
+  const work = await mkdtemp(join(tmpdir(), 'drover-bench-api-'));
+  const c = await startCoordinator();
+  const rows: Row[] = [];
+  try {
+    const blend = await makeScene(join(work, 'project'), { frames: [1, 10] });
+    const blendSha = await upload(c, c.admin, await readFile(blend));
+    const renderSpec = (i: number) => ({ kind: 'render', name: `bench render ${i}`, project: { files: [{ path: 'scene.blend', sha256: blendSha }], blend: 'scene.blend' }, frames: `1-${opts.renderFrames}`, chunk: 1, start: false });
+    const submits: number[] = [];
+    let renderJob = '';
+    for (let i = 0; i < 3; i++) {
+      const [job, ms] = await timed(() => request<{ id: string; taskCount: number }>(c.url, c.admin, 'POST', '/jobs', renderSpec(i)));
+      if (job.taskCount !== opts.renderFrames) throw new Error(`render job has ${job.taskCount} tasks`);
+      submits.push(ms);
+      renderJob = job.id;
+    }
+    rows.push({ what: `POST /jobs: render job, ${fmt(opts.renderFrames)} frames (chunk 1 → ${fmt(opts.renderFrames)} tasks)`, result: `${submits.map((m) => fmt(m)).join(', ')} ms (3 runs)`, goal: '< 1 s' });
+
+    // Fill the store to `totalTasks` with one script job and run `finished` of its tasks to the end.
+    const inStore = 3 * opts.renderFrames;
+    const scriptTasks = opts.totalTasks - inStore;
+    const spec = await scriptJobSpec(c, c.admin, scriptTasks, 'bench api');
+    const [job, ms] = await timed(() => request<{ id: string }>(c.url, c.admin, 'POST', '/jobs', spec));
+    rows.push({ what: `POST /jobs: script job, ${fmt(scriptTasks)} inputs`, result: `${fmt(ms)} ms`, goal: '' });
+    const batch = await hasBatchEndpoint(c);
+    const agents = Array.from({ length: 4 }, (_, i) => new SimAgent(c.url, `sim-${i}`, 100));
+    for (const a of agents) {
+      await a.register(c.joinToken);
+      a.batchEndpoint = batch;
+    }
+    await upload(c, agents[0]!.token, Buffer.alloc(0));
+    let done = 0;
+    await Promise.all(
+      agents.map(async (a) => {
+        while (done < opts.finished) {
+          const tasks: Leased[] = await a.lease(100, 100, 0);
+          if (tasks.length === 0) break;
+          await a.complete(tasks);
+          done += tasks.length;
+        }
+      }),
+    );
+    const what = `${fmt(opts.totalTasks)} tasks in the store (${fmt(done)} done with attempts and files)`;
+
+    const measure = async (label: string, path: () => string) => {
+      const ms: number[] = [];
+      for (let i = 0; i < opts.samples; i++) ms.push((await timed(() => request(c.url, c.admin, 'GET', path())))[1]);
+      rows.push({ what: `${label}, ${what}`, result: `p50 ${fmt(percentile(ms, 50), 1)} ms, p99 ${fmt(percentile(ms, 99), 1)} ms (${opts.samples} requests)`, goal: '' });
+    };
+    await measure(`GET /jobs/:id (job view, ${fmt(scriptTasks)}-task script job)`, () => `/jobs/${job.id}`);
+    await measure(`GET /jobs/:id (job view, ${fmt(opts.renderFrames)}-frame render job)`, () => `/jobs/${renderJob}`);
+    await measure('GET /jobs/:id/tasks?offset=random&limit=100', () => `/jobs/${job.id}/tasks?offset=${Math.floor(Math.random() * (scriptTasks - 100))}&limit=100`);
+    await measure('GET /jobs (list, 50 per page)', () => `/jobs`);
+    const mem = procSample(c.pid);
+    rows.push({ what: `coordinator memory, ${what}`, result: `RSS ${fmt(mem.rssBytes / 2 ** 20)} MiB (peak ${fmt(mem.hwmBytes / 2 ** 20)} MiB)`, goal: '' });
+    return rows;
+  } finally {
+    await c.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,67 @@
+// Render overhead: the same frames rendered by `drover render` on one local agent and by one plain
+// `blender -b FILE -o OUT -f A..B`. Plain and Drover runs alternate so that load from other
+// processes on the machine falls on both alike; the ratio compares each mode with the plain mean.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runProcess } from '../src/render/run-process.js';
+import { ADMIN_PASSWORD, runCli, startAgent, startServer } from '../test/helpers/farm.js';
+import { BLENDER, makeScene } from '../test/helpers/scenes.js';
+import { fmt, type Row } from './lib.js';
+
+export interface RenderBenchOptions {
+  frames: number;
+  chunk: number;
+  rounds: number;
+  resolution: [number, number];
+  samples: number;
+}
+
+export async function renderOverhead(opts: RenderBenchOptions): Promise<{ rows: Row[]; commands: string[] }> {
+  const work = await mkdtemp(join(tmpdir(), 'drover-bench-render-'));
+  const cores = cpus().length;
+  const blend = await makeScene(join(work, 'project'), { frames: [1, opts.frames], resolution: opts.resolution, samples: opts.samples, engine: 'CYCLES' });
+  // One task at a time with every core, like the one plain Blender process.
+  const server = await startServer({ args: ['--instance-cores', `s=${cores},m=${cores},l=${cores},xl=${cores}`] });
+  const agent = await startAgent(server, { name: 'bench-agent', slots: cores });
+  const env = { DROVER_CONFIG: join(server.dataDir, 'cli.json'), DROVER_SERVER: server.url };
+  const login = await runCli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD], { env });
+  if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  const plainArgs = (out: string) => ['-b', blend, '-o', join(out, 'frame_####'), '-F', 'PNG', '-f', `1..${opts.frames}`];
+  const droverArgs = (cold: boolean) => ['render', blend, '--frames', `1-${opts.frames}`, '--chunk', String(opts.chunk), '--wait', ...(cold ? ['--cold'] : [])];
+  const times: Record<'plain' | 'warm' | 'cold', number[]> = { plain: [], warm: [], cold: [] };
+  try {
+    for (let round = 0; round < opts.rounds; round++) {
+      const out = join(work, `plain-${round}`);
+      let t = performance.now();
+      const plain = await runProcess(BLENDER, plainArgs(out), { timeoutMs: 600_000 });
+      if (plain.code !== 0) throw new Error(`plain blender failed:\n${plain.stdout.slice(-2000)}`);
+      times.plain.push((performance.now() - t) / 1000);
+      for (const mode of ['warm', 'cold'] as const) {
+        t = performance.now();
+        const r = await runCli(droverArgs(mode === 'cold'), { env, timeoutMs: 900_000 });
+        if (r.code !== 0) throw new Error(`drover render (${mode}) failed:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+        times[mode].push((performance.now() - t) / 1000);
+      }
+    }
+  } finally {
+    await agent.kill('SIGINT');
+    await server.kill('SIGTERM');
+    await rm(server.dataDir, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const plainMean = mean(times.plain);
+  const label = { plain: `plain blender, 1 process`, warm: `drover render, chunk ${opts.chunk} (warm)`, cold: `drover render, chunk ${opts.chunk} --cold` };
+  const rows = (['plain', 'warm', 'cold'] as const).map((m) => ({
+    run: label[m],
+    frames: `${opts.frames} (${opts.resolution.join('×')}, Cycles ${opts.samples} spp)`,
+    'wall s (each round)': times[m].map((x) => fmt(x, 1)).join(', '),
+    'mean s': fmt(mean(times[m]), 1),
+    'vs plain': `${fmt(mean(times[m]) / plainMean, 2)}x`,
+  }));
+  return {
+    rows,
+    commands: [`${BLENDER} ${plainArgs('OUT').join(' ')}`, `drover ${droverArgs(false).join(' ')}`, `drover ${droverArgs(true).join(' ')}`, `(server: drover server --instance-cores s=${cores}…; agent: drover agent --slots ${cores})`],
+  };
+}

@@ -1,0 +1,110 @@
+// `npm run bench [-- SECTION… --option value…]`: runs the benchmarks, prints their tables and
+// appends them, with the date, the machine and the exact command, to bench/RESULTS.md (append only:
+// other sections of the file, e.g. the warm-Blender one, are never touched).
+//   sections: dispatch scale render api (default: all)
+//   --tasks 20000 --agents 8 --batch 64        dispatch
+//   --scale-agents 1000 --scale-tasks 20000 --task-ms 200
+//   --render-frames 40 --chunk 5 --rounds 2
+//   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100
+//   --no-record                                print only
+import { appendFile, readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { apiBench } from './api.js';
+import { bullmqDispatch, bullmqUnavailable, droverDispatch, pgBossDispatch, startRedis } from './dispatch.js';
+import { machine, table, type Row } from './lib.js';
+import { renderOverhead } from './render.js';
+import { scale } from './scale.js';
+import { postgresUnavailable, startPostgres } from '../test/helpers/postgres.js';
+
+const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+const argv = process.argv.slice(2);
+const FLAGS = new Set(['--no-record', '--per-task']);
+const sections = argv.filter((a, i) => !a.startsWith('--') && !(argv[i - 1]?.startsWith('--') && !FLAGS.has(argv[i - 1]!)));
+const opt = (name: string, fallback: number) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const want = (s: string) => sections.length === 0 || sections.includes(s);
+const record = !argv.includes('--no-record');
+const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+
+const out: string[] = [];
+const emit = (text: string) => {
+  console.log(text);
+  out.push(text);
+};
+const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
+
+const m = machine();
+const started = new Date();
+emit(`\n## Benchmarks of ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC (bench/run.ts)\n`);
+emit(`- Machine: ${m.nproc} cores (\`nproc\`), ${m.memory} memory, CPU "${m.cpu}", ${m.os}, Node ${m.node}`);
+emit(`- Command: \`${command}\``);
+emit(`- Load average (1/5/15 min) when it started: ${load()} — the cores are shared with other developers' test runs, so compare rows measured in the same run`);
+
+try {
+  if (want('dispatch')) {
+    const o = { tasks: opt('tasks', 20_000), agents: opt('agents', 8), batch: opt('batch', 64) };
+    emit(`\n### Dispatch throughput: ${o.tasks} no-op tasks, ${o.agents} simulated agents (load at start ${load()})\n`);
+    emit('Drover: the full agent protocol over HTTP against a `drover server` process (register, long-poll lease, completions with the empty stdout/stderr blob uploaded once), job created through POST /api/v1/jobs with one input per task. pg-boss: `insert` then `work({batchSize})` workers; BullMQ: `addBulk` then Workers. *dispatch s* runs from the job (or the queue) being filled until the last task is reported done.\n');
+    const rows: Row[] = [];
+    rows.push(await droverDispatch('Drover, SQLite', o));
+    if (argv.includes('--per-task')) rows.push(await droverDispatch('Drover, SQLite', { ...o, perTask: true }));
+    const pgProblem = postgresUnavailable();
+    if (pgProblem) emit(`PostgreSQL rows skipped: ${pgProblem}`);
+    else {
+      const pg = await startPostgres();
+      try {
+        rows.push(await droverDispatch('Drover, PostgreSQL 15', o, await pg.createDatabase('drover_bench')));
+        rows.push(await pgBossDispatch(o, await pg.createDatabase('boss_bench')));
+      } finally {
+        await pg.stop();
+      }
+    }
+    const noClient = bullmqUnavailable();
+    if (noClient) rows.push({ system: 'BullMQ 6 (Redis 7)', protocol: `not run: ${noClient}` });
+    else {
+      const redis = await startRedis();
+      try {
+        rows.push(await bullmqDispatch(o, redis.port, redis.pid));
+      } finally {
+        await redis.stop();
+      }
+    }
+    for (const r of rows) delete r._handled;
+    emit(table(rows));
+    emit(`\nFor scale: OpenCue's published stress test dispatched 975 frames/s.`);
+  }
+  if (want('scale')) {
+    const o = { agents: opt('scale-agents', 1000), tasks: opt('scale-tasks', 20_000), taskMs: opt('task-ms', 200) };
+    emit(`\n### Scale: ${o.agents} simulated agents (one process), ${o.tasks} tasks of ${o.taskMs} ms (load at start ${load()})\n`);
+    emit('Each agent has 1 slot: long-poll lease of 1 task, sleep, report (and lease the next in the same request). Ideal time = ceil(tasks/agents) × task time. Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran.\n');
+    emit(table([await scale(o)]));
+  }
+  if (want('render')) {
+    const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };
+    emit(`\n### Render overhead: ${o.frames} frames, chunks of ${o.chunk}, ${o.rounds} rounds (load at start ${load()})\n`);
+    const r = await renderOverhead(o);
+    emit(table(r.rows));
+    emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);
+  }
+  if (want('api')) {
+    const o = { totalTasks: opt('api-tasks', 100_000), renderFrames: opt('render-job-frames', 10_000), finished: opt('api-finished', 10_000), samples: opt('samples', 100) };
+    emit(`\n### Submission and API with ${o.totalTasks} tasks in the store (SQLite; load at start ${load()})\n`);
+    emit(table(await apiBench(o)));
+  }
+} finally {
+  emit(`\n(finished ${new Date().toISOString().slice(0, 19)}Z, ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s; load average at the end ${load()})`);
+  if (record) {
+    let existing = '';
+    try {
+      existing = await readFile(RESULTS, 'utf8');
+    } catch {
+      existing = '';
+    }
+    const header = existing ? '' : '# Drover benchmarks\n\nAppended by `npm run bench` (bench/run.ts); other sections (e.g. bench/render-warm.ts) are written by their own scripts. Numbers are as measured.\n';
+    await appendFile(RESULTS, `${header}${out.join('\n')}\n`);
+  }
+}
+process.exit(0);
