@@ -36,7 +36,7 @@ print('processed', sys.argv[1])
 print('to stderr', file=sys.stderr)
 `;
 
-describe('script jobs on a real farm', { timeout: 240_000 }, () => {
+describe('script jobs on a real farm', { timeout: 600_000 }, () => {
   let farm: Farm;
   before(async () => {
     farm = await startFarm({ agents: 2 });

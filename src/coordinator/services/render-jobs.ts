@@ -10,6 +10,7 @@ import type { Db } from '../../store/schema.js';
 import { badRequest } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext } from './context.js';
+import { resolveJobImage } from './images.js';
 import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, type FileRef } from './jobs.js';
 
 export interface RenderJobRequest {
@@ -111,7 +112,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
-      image: req.image ?? null,
+      image: await resolveJobImage(ctx.db, user.id, req.image),
       spec,
       start: req.start ?? false,
     },
