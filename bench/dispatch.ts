@@ -2,7 +2,7 @@
 // several simulated agents, on SQLite and PostgreSQL; beside it the same workload through pg-boss
 // (PostgreSQL) and BullMQ (Redis).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/postgres.js';
 import { createRequire } from 'node:module';
 import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, upload, type Leased, type Row } from './lib.js';
 
@@ -123,16 +123,6 @@ export async function pgBossDispatch(opts: DispatchOptions, url: string): Promis
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startRedis(): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();

@@ -60,9 +60,10 @@ export interface NamedFile {
  * Every task directory holds the script, the constants files and its own input, side by side; a
  * name used twice would overwrite one of them, so it is refused before anything is stored.
  */
-export function sharedNameClashes(script: NamedFile, constants: readonly NamedFile[], inputs: readonly NamedFile[]): string | null {
+export function sharedNameClashes(script: NamedFile | null, constants: readonly NamedFile[], inputs: readonly NamedFile[]): string | null {
   const shared = new Map<string, string>();
-  for (const [file, role] of [[script, 'the script'], ...constants.map((c) => [c, 'a constants file'] as const)] as const) {
+  const named = [...(script ? [[script, 'the script'] as const] : []), ...constants.map((c) => [c, 'a constants file'] as const)];
+  for (const [file, role] of named) {
     const problem = fileNameProblem(file.name);
     if (problem) return problem;
     const previous = shared.get(file.name);

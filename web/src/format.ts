@@ -87,7 +87,5 @@ export function plural(n: number, one: string, many = one + 's'): string {
   return `${num(n)} ${n === 1 ? one : many}`;
 }
 
-/** Natural order, so job_2 comes before job_10 (the coordinator's order for inputs). */
-export function compareNatural(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true, sensitivity: 'variant' });
-}
+/** Natural order, so job_2 comes before job_10: the coordinator's own rule for inputs. */
+export { compareNatural } from '../../src/core/inputs.ts';

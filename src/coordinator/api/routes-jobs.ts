@@ -97,9 +97,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       timer = null;
       const tasks = [...dirtyTasks];
       dirtyTasks.clear();
-      for (const id of tasks) {
-        const row = await tasksRepo.listTasksByIds(ctx.db, [id]);
-        for (const t of row) stream.send('task', taskView(t, job.max_attempts));
+      // One query per flush, in chunks that stay under the database's parameter limit.
+      for (let i = 0; i < tasks.length; i += 500) {
+        for (const t of await tasksRepo.listTasksByIds(ctx.db, tasks.slice(i, i + 500))) stream.send('task', taskView(t, job.max_attempts));
       }
       if (jobDirty) {
         jobDirty = false;

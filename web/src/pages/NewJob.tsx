@@ -2,6 +2,8 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, isAbort, messageOf, type FileRef, type InstanceType, type Job, type ScriptJobSpec } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { bytes, compareNatural, num, plural } from '../format.ts';
+// The coordinator's own checks: script, constants and each input share one directory.
+import { sharedNameClashes } from '../../../src/core/inputs.ts';
 import { useDocumentTitle } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { uploadFiles, type UploadPhase } from '../upload.ts';
@@ -19,34 +21,7 @@ interface ImageOption {
   default: boolean;
 }
 
-function fileNameProblem(name: string): string | null {
-  if (name.length === 0) return 'a file name is empty';
-  if (name.length > 255) return `file name "${name.slice(0, 40)}…" is longer than 255 characters`;
-  if (/[\u0000-\u001f\u007f]/.test(name)) return `file name ${JSON.stringify(name)} contains control characters`;
-  if (name.includes('/') || name.includes('\\')) return `file name "${name}" must not contain a path separator`;
-  if (name === '.' || name === '..') return `file name "${name}" is not allowed`;
-  return null;
-}
 
-/** The same checks as the coordinator: script, constants and each input share one directory. */
-function clashes(script: File | null, constants: File[], inputs: File[]): string | null {
-  const shared = new Map<string, string>();
-  const named: [File, string][] = [...(script ? [[script, 'the script'] as [File, string]] : []), ...constants.map((c) => [c, 'a constants file'] as [File, string])];
-  for (const [file, role] of named) {
-    const problem = fileNameProblem(file.name);
-    if (problem) return problem;
-    const previous = shared.get(file.name);
-    if (previous) return `"${file.name}" is both ${previous} and ${role}`;
-    shared.set(file.name, role);
-  }
-  for (const input of inputs) {
-    const problem = fileNameProblem(input.name);
-    if (problem) return problem;
-    const previous = shared.get(input.name);
-    if (previous) return `data file "${input.name}" has the same name as ${previous}`;
-  }
-  return null;
-}
 
 /** Adds picked files to a list: one entry per name (a newer pick replaces), natural name order. */
 function mergeFiles(current: File[], picked: FileList | null): File[] {
@@ -91,7 +66,7 @@ function NewScriptJob() {
   const defaultImage = images.find((i) => i.default);
 
   const busy = phase.step !== 'idle';
-  const problem = useMemo(() => clashes(script, constants, inputs), [script, constants, inputs]);
+  const problem = useMemo(() => sharedNameClashes(script, constants, inputs), [script, constants, inputs]);
   const totalBytes = useMemo(
     () => (script?.size ?? 0) + [...inputs, ...constants].reduce((sum, f) => sum + f.size, 0),
     [script, inputs, constants],
