@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
+import type { TaskAttempt } from '../coordinator/services/agents.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
 import { DROVER_VERSION } from '../version.js';
 import { BlobCache } from './blob-cache.js';
@@ -104,10 +105,13 @@ export class Agent {
             continue;
           }
           this.log(`task ${task.taskId} (job ${task.jobId} #${task.index}, attempt ${task.attempt}) started`);
+          // Keyed by attempt: a task that failed here may be leased again (attempt 2) while
+          // attempt 1 still tidies up, and each must keep its own entry (and heartbeat).
+          const key = runKey(task);
           const run = new TaskRun(deps, task);
-          this.running.set(task.taskId, run);
+          this.running.set(key, run);
           void run.done.finally(() => {
-            this.running.delete(task.taskId);
+            this.running.delete(key);
             this.log(`task ${task.taskId} ended`);
             this.wake?.();
           });
@@ -212,12 +216,13 @@ export class Agent {
 
   private async heartbeatOnce(): Promise<void> {
     try {
-      const tasks = [...this.running.values()].map((r) => ({ taskId: r.task.taskId, attempt: r.task.attempt }));
-      const { cancel } = await this.client.json<{ cancel: string[] }>('POST', '/agent/heartbeat', { tasks, draining: this.draining });
-      for (const id of cancel) {
-        const run = this.running.get(id);
+      // Only attempts still holding a lease: one that has reported is the coordinator's no more.
+      const tasks = [...this.running.values()].filter((r) => r.holdsLease).map((r) => ({ taskId: r.task.taskId, attempt: r.task.attempt }));
+      const { cancel } = await this.client.json<{ cancel: TaskAttempt[] }>('POST', '/agent/heartbeat', { tasks, draining: this.draining });
+      for (const attempt of cancel) {
+        const run = this.running.get(runKey(attempt));
         if (run) {
-          this.log(`task ${id} was stopped or reassigned: killing it`);
+          this.log(`task ${attempt.taskId} (attempt ${attempt.attempt}) was stopped or reassigned: killing it`);
           run.stop('canceled');
         }
       }
@@ -226,4 +231,8 @@ export class Agent {
       // Unreachable coordinator: the tasks keep running; the next heartbeat tries again.
     }
   }
+}
+
+function runKey(t: { taskId: string; attempt: number }): string {
+  return `${t.taskId}#${t.attempt}`;
 }

@@ -47,6 +47,7 @@ export class TaskRun {
   /** Aborts a program that runs inside the agent (TaskProgram.execute) when the task is stopped. */
   private readonly abort = new AbortController();
   private computing = true;
+  private reported = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -59,6 +60,11 @@ export class TaskRun {
   /** The cores the task occupies: none once an in-agent program has finished and only reporting remains. */
   get cores(): number {
     return this.computing ? this.task.cores : 0;
+  }
+
+  /** Whether this attempt still holds its lease (and needs heartbeats): until it has reported or given it up. */
+  get holdsLease(): boolean {
+    return !this.reported;
   }
 
   /** Stops the task's process group: SIGTERM, then SIGKILL if it lingers. */
@@ -141,6 +147,7 @@ export class TaskRun {
               : outcome.error;
       if (error) shipper.system(error);
       await this.report(base, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper);
+      this.reported = true;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'lease_lost') return;
       const message = (err as Error).message;
@@ -148,6 +155,7 @@ export class TaskRun {
       await this.launch?.cleanup?.().catch(() => undefined);
       await this.reportFailure(base, message, shipper).catch(() => undefined);
     } finally {
+      this.reported = true;
       if (!this.deps.keepTaskDirs) await rm(base, { recursive: true, force: true }).catch(() => undefined);
     }
   }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodePixels } from '../../src/render/thumbnails.js';
 import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
+import { waitForJobStatus } from '../helpers/reliability.js';
 import { BLENDER, makeScene } from '../helpers/scenes.js';
 
 const run = promisify(execFile);
@@ -54,7 +55,7 @@ describe('warm Blender sessions', { timeout: 600_000 }, () => {
   before(async () => {
     // Two slots: two tasks at a time, so two jobs' tasks interleave on one agent; room for a session
     // per slot and project, so interleaved jobs do not close each other's sessions.
-    farm = await startFarm({ agents: 1, slots: 2, leaseSeconds: 3, env: { DROVER_WARM_MAX_SESSIONS: '4' } });
+    farm = await startFarm({ agents: 1, slots: 2, leaseSeconds: 10, env: { DROVER_WARM_MAX_SESSIONS: '4' } });
     work = await mkdtemp(join(tmpdir(), 'drover-warm-'));
     project = join(work, 'project');
     blend = await makeScene(project, { frames: [1, 6], texture: true, resolution: [64, 48], samples: 4 });
@@ -124,28 +125,32 @@ describe('warm Blender sessions', { timeout: 600_000 }, () => {
   });
 
   test('a warm Blender killed mid-frame costs only the unfinished frames', async () => {
-    // Slower frames, so the kill lands mid-frame. Frames 1-4 are task 1's, 5-8 task 2's.
+    // Slow frames (about 2 s each on a quiet machine), so the kill lands mid-task: the session is
+    // found once frame 1 is delivered, frozen with SIGSTOP while the delivered frames are counted
+    // (it cannot finish another frame in between), then killed. Frames 1-4 are task 1's, 5-8 task 2's.
     const own = farm;
     {
       const slow = join(work, 'slow');
-      await makeScene(slow, { frames: [1, 8], resolution: [160, 120], samples: 48 });
+      await makeScene(slow, { frames: [1, 8], resolution: [160, 120], samples: 128 });
       const r = await own.cli(['render', slow, '--chunk', '4', '--json']);
       assert.equal(r.code, 0, r.stderr);
       const job = JSON.parse(r.stdout) as JobJson;
       const token = await own.adminToken();
       type Frames = { frames: { frame: number; status: string; attempt: number | null }[] };
-      const done = await eventually(async () => {
-        const { body } = await api<Frames>(own.url, token, 'GET', `/jobs/${job.id}/frames`);
-        const finished = body.frames.filter((f) => f.status === 'done');
-        return finished.some((f) => f.frame === 2) ? finished : null;
-      }, 120_000, 'frame 2 to be saved');
+      const deliveredFrames = async () => (await api<Frames>(own.url, token, 'GET', `/jobs/${job.id}/frames`)).body.frames.filter((f) => f.status === 'done');
+      await eventually(async () => (await deliveredFrames()).some((f) => f.frame === 1), 120_000, 'frame 1 to be delivered');
       const first = (await taskLogs(own, job.id)).get(1) ?? '';
       const id = sessionIds(new Map([[1, first]]))[0]!;
       assert.ok(id);
       const pid = await blenderOfSession(id);
+      process.kill(pid, 'SIGSTOP');
+      // A frame saved just before the freeze may still be on its way up: give it a moment.
+      await new Promise((res) => setTimeout(res, 1000));
+      const done = await deliveredFrames();
+      assert.ok(!done.some((f) => f.frame === 4), 'the kill must land before task 1 ends: make its frames slower');
       process.kill(pid, 'SIGKILL');
 
-      await eventually(async () => (await api<{ status: string }>(own.url, token, 'GET', `/jobs/${job.id}`)).body.status === 'done', 150_000, 'the job to finish');
+      await waitForJobStatus(own.url, token, job.id, 'done', 150_000);
       const { body } = await api<Frames>(own.url, token, 'GET', `/jobs/${job.id}/frames`);
       assert.ok(body.frames.every((f) => f.status === 'done'));
       for (const f of done) assert.equal(body.frames.find((x) => x.frame === f.frame)!.attempt, 1, `frame ${f.frame} was rendered again`);

@@ -79,11 +79,20 @@ export async function attemptsOf(url: string, token: string, taskId: string): Pr
   return (await api<{ attempts: AttemptJson[] }>(url, token, 'GET', `/tasks/${taskId}`)).body.attempts;
 }
 
+const TERMINAL = ['done', 'error', 'canceled'];
+
 export async function waitForJobStatus(url: string, token: string, id: string, status: string | string[], timeoutMs = 90_000): Promise<JobJson> {
   const wanted = Array.isArray(status) ? status : [status];
   return eventually(async () => {
     const job = await jobOf(url, token, id);
-    return wanted.includes(job.status) ? job : null;
+    if (wanted.includes(job.status)) return job;
+    // A job that ended otherwise will not change: say how, rather than wait out the timeout.
+    if (TERMINAL.includes(job.status)) {
+      const tasks = await tasksOf(url, token, id);
+      const errors = tasks.filter((t) => t.error).map((t) => `task ${t.index} (${t.status}, ${t.attempts} attempt(s)): ${t.error}`);
+      throw new Error(`job ${id} is ${job.status}, not ${wanted.join(' or ')}${errors.length ? `:\n${errors.join('\n')}` : ''}`);
+    }
+    return null;
   }, timeoutMs, `job ${id} to be ${wanted.join(' or ')}`);
 }
 

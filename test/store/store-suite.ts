@@ -12,7 +12,7 @@ import { EventBus } from '../../src/coordinator/events.js';
 import { HttpError } from '../../src/coordinator/errors.js';
 import { buildServer } from '../../src/coordinator/server.js';
 import { createUser, ensureAdmin, type UserPrincipal } from '../../src/coordinator/services/accounts.js';
-import { registerAgent, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
+import { heartbeat, registerAgent, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
 import type { ServiceContext } from '../../src/coordinator/services/context.js';
 import { createScriptJob, stopJob } from '../../src/coordinator/services/jobs.js';
 import { completeTask, expireLeases, leaseTasks, releaseTask, type LeasedTask } from '../../src/coordinator/services/leasing.js';
@@ -260,6 +260,26 @@ export function storeSuite(store: StoreUnderTest): void {
         assert.ok(await isLeaseLost(completeTask(env.ctx, agent, t.taskId, done(t))));
       }
       assert.equal(await expireLeases(env.ctx), 0);
+    });
+
+    test('a heartbeat names the lost attempt, not the task: a later attempt on the same agent keeps its lease', async () => {
+      const id = await scriptJob(env, 'again', 1);
+      const agent = await addAgent(env.ctx, 'twice');
+      const [first] = await leaseTasks(env.ctx, agent, 1, 1);
+      await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
+      assert.equal(await expireLeases(env.ctx), 1);
+      const [second] = await leaseTasks(env.ctx, agent, 1, 1);
+      assert.equal(second!.taskId, first!.taskId);
+      assert.equal(second!.attempt, 2);
+      // The agent still runs attempt 1 (it has not heard) beside attempt 2.
+      const answer = await heartbeat(env.ctx, agent, [
+        { taskId: first!.taskId, attempt: 1 },
+        { taskId: first!.taskId, attempt: 2 },
+      ], false);
+      assert.deepEqual(answer.cancel, [{ taskId: first!.taskId, attempt: 1 }]);
+      const row = (await tasksRepo.findTask(env.ctx.db, first!.taskId))!;
+      assert.equal(row.status, 'running');
+      assert.ok(Date.parse(row.lease_expires_at!) > Date.now(), 'attempt 2 has its lease extended');
     });
 
     test('a completion racing the lease-expiry checker: exactly one of them wins', async () => {

@@ -100,23 +100,29 @@ export async function authenticateAgent(ctx: ServiceContext, token: string): Pro
 }
 
 /**
- * Extends the leases the agent still holds and names the tasks it must kill: those stopped by a
- * person, or whose lease it lost (they were requeued and may already run elsewhere).
+ * Extends the leases the agent still holds and names the task attempts it must kill: those stopped
+ * by a person, or whose lease it lost (they were requeued and may already run elsewhere, even as a
+ * later attempt on this same agent, which is why an attempt and not a task is named).
  */
+export interface TaskAttempt {
+  taskId: string;
+  attempt: number;
+}
+
 export async function heartbeat(
   ctx: ServiceContext,
   agent: AgentPrincipal,
-  running: readonly { taskId: string; attempt: number }[],
+  running: readonly TaskAttempt[],
   draining: boolean,
-): Promise<{ cancel: string[] }> {
-  const cancel: string[] = [];
+): Promise<{ cancel: TaskAttempt[] }> {
+  const cancel: TaskAttempt[] = [];
   await ctx.db.transaction().execute(async (trx) => {
     await agentsRepo.touchAgent(trx, agent.id, nowIso(), draining ? 'draining' : 'online');
     const expires = isoIn(ctx.config.leaseSeconds);
     for (const r of running) {
       const task = await tasksRepo.findTask(trx, r.taskId);
       if (!task || task.status !== 'running' || task.agent_id !== agent.id || task.attempt !== r.attempt) {
-        cancel.push(r.taskId);
+        cancel.push({ taskId: r.taskId, attempt: r.attempt });
         continue;
       }
       await tasksRepo.updateTask(trx, task.id, { lease_expires_at: expires });
