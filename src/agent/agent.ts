@@ -47,6 +47,7 @@ export class Agent {
   private draining = false;
   private heartbeatSeconds = 5;
   private wake: (() => void) | null = null;
+  private pool: SessionPool | null = null;
   readonly slots: number;
   readonly name: string;
   private readonly log: (line: string) => void;
@@ -70,6 +71,7 @@ export class Agent {
     const blobs = new BlobCache(join(this.opts.workDir, 'blobs'), this.client);
     const warm = this.warmPool(blobs);
     await warm?.init();
+    this.pool = warm;
     const deps = {
       client: this.client,
       blobs,
@@ -218,7 +220,14 @@ export class Agent {
     try {
       // Only attempts still holding a lease: one that has reported is the coordinator's no more.
       const tasks = [...this.running.values()].filter((r) => r.holdsLease).map((r) => ({ taskId: r.task.taskId, attempt: r.task.attempt }));
-      const { cancel } = await this.client.json<{ cancel: TaskAttempt[] }>('POST', '/agent/heartbeat', { tasks, draining: this.draining });
+      // The jobs of idle warm sessions: the answer names those that ended, whose sessions then close.
+      const jobs = this.pool?.idleJobs() ?? [];
+      const { cancel, endedJobs = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[] }>('POST', '/agent/heartbeat', {
+        tasks,
+        draining: this.draining,
+        ...(jobs.length > 0 ? { jobs } : {}),
+      });
+      if (endedJobs.length > 0) this.pool?.jobsEnded(endedJobs);
       for (const attempt of cancel) {
         const run = this.running.get(runKey(attempt));
         if (run) {

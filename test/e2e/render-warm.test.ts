@@ -122,6 +122,10 @@ describe('warm Blender sessions', { timeout: 600_000 }, () => {
       assert.match(text, new RegExp(`Saved: '[^']*frame_0000${index}\\.png'`), `task ${index}'s log shows its frame`);
       assert.doesNotMatch(text, /@drover-/);
     }
+    // The jobs have ended, so their sessions close (long before the 60 s idle limit).
+    for (const id of new Set([...idsA, ...idsB])) {
+      await farm.agents[0]!.waitForOutput(new RegExp(`warm session ${id} closed: its job ended`), 30_000);
+    }
   });
 
   test('a warm Blender killed mid-frame costs only the unfinished frames', async () => {

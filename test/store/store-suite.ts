@@ -277,9 +277,15 @@ export function storeSuite(store: StoreUnderTest): void {
         { taskId: first!.taskId, attempt: 2 },
       ], false);
       assert.deepEqual(answer.cancel, [{ taskId: first!.taskId, attempt: 1 }]);
+      assert.deepEqual(answer.endedJobs, []);
       const row = (await tasksRepo.findTask(env.ctx.db, first!.taskId))!;
       assert.equal(row.status, 'running');
       assert.ok(Date.parse(row.lease_expires_at!) > Date.now(), 'attempt 2 has its lease extended');
+      // Warm sessions: the agent asks which of its jobs ended (a job that does not exist has).
+      const other = await scriptJob(env, 'other', 1);
+      assert.deepEqual((await heartbeat(env.ctx, agent, [], false, [id, other, 'j_gone'])).endedJobs, ['j_gone']);
+      await completeTask(env.ctx, agent, second!.taskId, done(second!));
+      assert.deepEqual((await heartbeat(env.ctx, agent, [], false, [id, other])).endedJobs, [id]);
     });
 
     test('a completion racing the lease-expiry checker: exactly one of them wins', async () => {

@@ -30,6 +30,7 @@ export interface PoolOptions {
 
 /** What a render task needs its session to be: the same key means the same Blender state. */
 export interface SessionNeeds {
+  jobId: string;
   job: RenderJobSpec;
   files: readonly FileRef[];
   threads: number;
@@ -89,6 +90,7 @@ export class SessionPool {
       clearTimeout(this.timers.get(session!));
       this.timers.delete(session!);
       this.busy.add(session!);
+      session!.jobs.add(needs.jobId);
       session!.attach(sink);
       return { session: session!, fresh: false };
     }
@@ -113,6 +115,7 @@ export class SessionPool {
       });
       if (signal.aborted) throw new Error('the task was stopped');
       if (handed) {
+        handed.jobs.add(needs.jobId);
         handed.attach(sink);
         return { session: handed, fresh: false };
       }
@@ -134,6 +137,7 @@ export class SessionPool {
       network: needs.job.network,
       ...(this.opts.blender ? { blender: this.opts.blender } : {}),
     });
+    session.jobs.add(needs.jobId);
     this.busy.add(session);
     // A session that dies while idle is dropped at once; a busy one is dealt with by release().
     void session.exited.then(() => {
@@ -181,6 +185,23 @@ export class SessionPool {
     const timer = setTimeout(() => this.retire(session, `idle for ${this.opts.idleSeconds} s`), this.opts.idleSeconds * 1000);
     timer.unref();
     this.timers.set(session, timer);
+  }
+
+  /** The jobs idle sessions have rendered for: the agent asks the coordinator which have ended. */
+  idleJobs(): string[] {
+    return [...new Set(this.idle.flatMap((s) => [...s.jobs]))];
+  }
+
+  /**
+   * Closes the idle sessions all of whose jobs have ended: their Blender holds memory (a studio
+   * scene: gigabytes) that no further task is likely to need. A busy session is left alone; it is
+   * asked about again once idle.
+   */
+  jobsEnded(ended: readonly string[]): void {
+    const gone = new Set(ended);
+    for (const s of [...this.idle]) {
+      if ([...s.jobs].every((j) => gone.has(j))) this.retire(s, s.jobs.size === 1 ? 'its job ended' : 'its jobs ended');
+    }
   }
 
   /** Closes every session (the agent is stopping); busy ones are killed. */

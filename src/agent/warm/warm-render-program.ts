@@ -31,7 +31,7 @@ export function warmRenderProgram(pool: SessionPool | null): ProgramFactory {
       async execute({ stdout, stderr, signal, releaseCores }) {
         let session;
         try {
-          const got = await pool.acquire({ job, files: task.files, threads: task.cores }, { stdout, stderr }, signal);
+          const got = await pool.acquire({ jobId: task.jobId, job, files: task.files, threads: task.cores }, { stdout, stderr }, signal);
           session = got.session;
           log(
             got.fresh

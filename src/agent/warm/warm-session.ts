@@ -72,6 +72,8 @@ export class WarmSession {
   startedMs = 0;
   /** Its task is on its last frame: a task of the same key may wait for it rather than start another. */
   finishing = false;
+  /** The jobs it has rendered for: once all have ended, it is closed rather than left to idle out. */
+  readonly jobs = new Set<string>();
   private child: ChildProcess | null = null;
   private sink: OutputSink | null = null;
   private readonly nonce = randomBytes(12).toString('hex');

@@ -70,7 +70,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
   });
 
   r.post('/agent/heartbeat', { schema: { body: HeartbeatBody, tags: ['agents'] } }, async (request) => {
-    return heartbeat(ctx, requireAgent(request), request.body.tasks, request.body.draining ?? false);
+    return heartbeat(ctx, requireAgent(request), request.body.tasks, request.body.draining ?? false, request.body.jobs ?? []);
   });
 
   r.post('/agent/tasks/:id/logs', { schema: { params: TaskIdParams, body: LogsBody, tags: ['agents'] } }, async (request, reply) => {

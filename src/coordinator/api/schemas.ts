@@ -154,6 +154,8 @@ export const HeartbeatBody = Type.Object(
   {
     tasks: Type.Array(Type.Object({ taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) }, strict), { maxItems: 10_000 }),
     draining: Type.Optional(Type.Boolean()),
+    /** Jobs the agent keeps warm sessions for: the answer's `endedJobs` says which have ended. */
+    jobs: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 })),
   },
   strict,
 );

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { newSecret, randomId } from '../../core/ids.js';
+import { isTerminalJob } from '../../core/states.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
+import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import { digestToken, sameDigest } from '../auth/secrets.js';
 import { unauthorized } from '../errors.js';
@@ -114,7 +116,8 @@ export async function heartbeat(
   agent: AgentPrincipal,
   running: readonly TaskAttempt[],
   draining: boolean,
-): Promise<{ cancel: TaskAttempt[] }> {
+  jobsAsked: readonly string[] = [],
+): Promise<{ cancel: TaskAttempt[]; endedJobs: string[] }> {
   const cancel: TaskAttempt[] = [];
   await ctx.db.transaction().execute(async (trx) => {
     await agentsRepo.touchAgent(trx, agent.id, nowIso(), draining ? 'draining' : 'online');
@@ -128,5 +131,11 @@ export async function heartbeat(
       await tasksRepo.updateTask(trx, task.id, { lease_expires_at: expires });
     }
   });
-  return { cancel };
+  // Ended or gone: either way nothing more of it will come to this agent (its warm sessions close).
+  const statuses = await jobsRepo.jobStatuses(ctx.db, jobsAsked);
+  const endedJobs = [...new Set(jobsAsked)].filter((id) => {
+    const status = statuses.get(id);
+    return status === undefined || isTerminalJob(status);
+  });
+  return { cancel, endedJobs };
 }

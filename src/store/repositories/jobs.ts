@@ -21,6 +21,13 @@ export function findJob(db: Db, id: string) {
   return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The statuses of the given jobs (those that exist), in one query. */
+export async function jobStatuses(db: Db, ids: readonly string[]): Promise<Map<string, JobStatus>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('jobs').select(['id', 'status']).where('id', 'in', [...ids]).execute();
+  return new Map(rows.map((r) => [r.id, r.status as JobStatus]));
+}
+
 /**
  * Inside a transaction on PostgreSQL, locks the job row until commit: two replicas finishing a job's
  * last two tasks at once must not both count the other's task as still running (the job would stay
