@@ -1,6 +1,6 @@
 // The warm-session render benchmark (run on demand, it takes minutes):
 //
-//   node --import tsx bench/render-warm.ts [--frames 100] [--resolution 96x72] [--samples 16]
+//   node --import tsx bench/render-warm.ts [--frames 100] [--resolution 96x72] [--samples 16] [--skip-cold]
 //
 // Renders the same generated scene three ways and compares wall-clock times:
 //   plain  one `blender -b FILE -noaudio -o OUT -F PNG -x 1 -t N -f 1..FRAMES` (the yardstick)
@@ -8,13 +8,16 @@
 //   cold   the same job with --cold: one Blender process per task
 // A job is timed from its start (POST /jobs/:id/start, project already uploaded) until it is
 // done. The agent has all N cores and tasks take all N (--instance-cores s=N), so every way
-// renders one frame at a time with N threads. Prints a table and appends it to bench/RESULTS.md.
+// renders one frame at a time with N threads. The coordinator's and the agent's own CPU time during
+// each job show what Drover takes from Blender's cores. Prints a table and appends it to
+// bench/RESULTS.md (not with --skip-cold, which is for quick checks).
 import { execFile } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, hostname, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { api, REPO, runCli, startAgent, startServer } from '../test/helpers/farm.js';
+import { sampleProcess } from './lib.js';
 import { BLENDER, makeScene } from '../test/helpers/scenes.js';
 
 const run = promisify(execFile);
@@ -53,10 +56,12 @@ async function main(): Promise<void> {
     const login = await runCli(['login', '-u', 'admin', '-p', server.adminPassword], { env });
     if (login.code !== 0) throw new Error(login.stderr);
     const token = (JSON.parse(await readFile(env.DROVER_CONFIG, 'utf8')) as { token: string }).token;
-    const job = async (extra: string[]): Promise<number> => {
+    const job = async (extra: string[]): Promise<{ seconds: number; coordinatorCpu: number; agentCpu: number }> => {
       const created = await runCli(['render', project, '--frames', `1-${frames}`, '--chunk', '1', '--hold', '--json', ...extra], { env, timeoutMs: 300_000 });
       if (created.code !== 0) throw new Error(created.stderr);
       const { id } = JSON.parse(created.stdout) as { id: string };
+      const coordinator = sampleProcess(server.proc.pid!);
+      const agentProc = sampleProcess(agent.proc.pid!);
       const [seconds] = await timed(async () => {
         await api(server.url, token, 'POST', `/jobs/${id}/start`);
         for (;;) {
@@ -66,22 +71,26 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, 100));
         }
       });
-      return seconds;
+      return { seconds, coordinatorCpu: coordinator.stop().cpuSeconds, agentCpu: agentProc.stop().cpuSeconds };
     };
-    const warm = await job([]);
-    console.log(`warm sessions: ${warm.toFixed(1)} s`);
-    const cold = await job(['--cold']);
-    console.log(`cold (--cold): ${cold.toFixed(1)} s`);
+    const cpuNote = (r: { coordinatorCpu: number; agentCpu: number }) => `coordinator ${r.coordinatorCpu.toFixed(1)} CPU-s, agent ${r.agentCpu.toFixed(1)} CPU-s`;
+    const warmRun = await job([]);
+    const warm = warmRun.seconds;
+    console.log(`warm sessions: ${warm.toFixed(1)} s (${(warm / plain).toFixed(2)}x plain; ${cpuNote(warmRun)})`);
+    if (process.argv.includes('--skip-cold')) return;
+    const coldRun = await job(['--cold']);
+    const cold = coldRun.seconds;
+    console.log(`cold (--cold): ${cold.toFixed(1)} s (${cpuNote(coldRun)})`);
 
     const load = loadavg().map((l) => l.toFixed(1)).join(' ');
     const rows = [
-      ['way', 'seconds', 'per frame', 'vs plain'],
-      ['plain blender -f 1..N', plain.toFixed(1), `${((plain / frames) * 1000).toFixed(0)} ms`, '1.00x'],
-      ['warm, 1 frame/task', warm.toFixed(1), `${((warm / frames) * 1000).toFixed(0)} ms`, `${(warm / plain).toFixed(2)}x`],
-      ['cold, 1 frame/task', cold.toFixed(1), `${((cold / frames) * 1000).toFixed(0)} ms`, `${(cold / plain).toFixed(2)}x`],
+      ['way', 'seconds', 'per frame', 'vs plain', 'coordinator + agent CPU'],
+      ['plain blender -f 1..N', plain.toFixed(1), `${((plain / frames) * 1000).toFixed(0)} ms`, '1.00x', '–'],
+      ['warm, 1 frame/task', warm.toFixed(1), `${((warm / frames) * 1000).toFixed(0)} ms`, `${(warm / plain).toFixed(2)}x`, cpuNote(warmRun)],
+      ['cold, 1 frame/task', cold.toFixed(1), `${((cold / frames) * 1000).toFixed(0)} ms`, `${(cold / plain).toFixed(2)}x`, cpuNote(coldRun)],
     ];
     const table = rows.map((r) => `| ${r.join(' | ')} |`);
-    table.splice(1, 0, '|---|---:|---:|---:|');
+    table.splice(1, 0, '|---|---:|---:|---:|---|');
     console.log(`\n${table.join('\n')}\n`);
 
     const command = `node --import tsx bench/render-warm.ts ${process.argv.slice(2).join(' ')}`.trim();

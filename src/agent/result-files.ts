@@ -22,9 +22,10 @@ export async function sha256File(path: string): Promise<string> {
 
 /**
  * Lists the regular files below `root`. Symbolic links are skipped, never followed: a task could
- * otherwise point one at the agent's own files and have them uploaded as its results.
+ * otherwise point one at the agent's own files and have them uploaded as its results. Paths in
+ * `exclude` (already delivered, e.g. frames uploaded as they were saved) are left out unread.
  */
-export async function collectFiles(root: string, skipped: (path: string, why: string) => void): Promise<LocalFile[]> {
+export async function collectFiles(root: string, skipped: (path: string, why: string) => void, exclude: ReadonlySet<string> = new Set()): Promise<LocalFile[]> {
   const out: LocalFile[] = [];
   async function walk(dir: string): Promise<void> {
     let entries;
@@ -41,6 +42,7 @@ export async function collectFiles(root: string, skipped: (path: string, why: st
       if (info.isSymbolicLink()) skipped(rel, 'it is a symbolic link');
       else if (info.isDirectory()) await walk(abs);
       else if (info.isFile()) {
+        if (exclude.has(rel)) continue;
         const problem = relativePathProblem(rel);
         if (problem) skipped(rel, problem);
         else out.push({ path: rel, absPath: abs, sha256: await sha256File(abs), size: info.size });

@@ -224,7 +224,7 @@ export class TaskRun {
   }
 
   private async report(base: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper): Promise<void> {
-    const files = (await collectFiles(join(base, 'task', OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`))).filter((f) => !alreadySent.has(f.path));
+    const files = await collectFiles(join(base, 'task', OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`), alreadySent);
     await shipper.close();
     const stdoutPath = join(base, 'stdout');
     const stderrPath = join(base, 'stderr');
