@@ -60,8 +60,10 @@ export interface ManagedProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-function manage(args: string[], env: Record<string, string>): ManagedProcess {
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function manage(args: string[], env: Record<string, string>, wrap: string[] = []): ManagedProcess {
+  // `wrap` is a command prefix (e.g. `ip netns exec NS`) that ends by running node itself.
+  const argv = [...wrap, process.execPath, BIN, ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let output = '';
   const waiters: (() => void)[] = [];
@@ -112,6 +114,10 @@ export interface ServerOptions {
   args?: string[];
   /** Where the join token is read from when --join-token-file moved it (default DATA/agent-token). */
   joinTokenFile?: string;
+  /** A command prefix the server runs under (e.g. `['ip', 'netns', 'exec', NS]`). */
+  wrap?: string[];
+  /** How tests and agents reach the server, when not the URL it prints (e.g. it listens on 0.0.0.0). */
+  url?: string;
 }
 
 export interface TestServer extends ManagedProcess {
@@ -126,10 +132,10 @@ export const ADMIN_PASSWORD = 'admin-test-password';
 export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'drover-test-')));
   const env = { DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 4), ...opts.env };
-  const managed = manage(['server', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])], env);
+  const managed = manage(['server', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])], env, opts.wrap);
   const [, url] = await managed.waitForOutput(/listening on (https?:\/\/\S+)/);
   const joinToken = (await readFile(opts.joinTokenFile ?? join(dataDir, 'agent-token'), 'utf8')).trim();
-  return { ...managed, url: url!, dataDir, adminPassword: ADMIN_PASSWORD, joinToken };
+  return { ...managed, url: opts.url ?? url!, dataDir, adminPassword: ADMIN_PASSWORD, joinToken };
 }
 
 export interface AgentOptions {
@@ -138,6 +144,8 @@ export interface AgentOptions {
   workDir?: string;
   extraArgs?: string[];
   env?: Record<string, string>;
+  /** A command prefix the agent runs under (e.g. `['ip', 'netns', 'exec', NS]`). */
+  wrap?: string[];
 }
 
 export async function startAgent(server: { url: string; joinToken: string; dataDir: string }, opts: AgentOptions = {}): Promise<ManagedProcess & { workDir: string; name: string }> {
@@ -146,7 +154,7 @@ export async function startAgent(server: { url: string; joinToken: string; dataD
   const managed = manage(['agent', '--server', server.url, '--name', name, '--slots', String(opts.slots ?? 1), '--work-dir', workDir, ...(opts.extraArgs ?? [])], {
     DROVER_AGENT_TOKEN: server.joinToken,
     ...opts.env,
-  });
+  }, opts.wrap);
   await managed.waitForOutput(/joined /);
   return { ...managed, workDir, name };
 }
