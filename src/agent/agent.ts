@@ -222,11 +222,14 @@ export class Agent {
       const tasks = [...this.running.values()].filter((r) => r.holdsLease).map((r) => ({ taskId: r.task.taskId, attempt: r.task.attempt }));
       // The jobs of idle warm sessions: the answer names those that ended, whose sessions then close.
       const jobs = this.pool?.idleJobs() ?? [];
-      const { cancel, endedJobs = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[] }>('POST', '/agent/heartbeat', {
-        tasks,
-        draining: this.draining,
-        ...(jobs.length > 0 ? { jobs } : {}),
-      });
+      // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
+      // would hold up every later one: give up after two intervals and send the next.
+      const { cancel, endedJobs = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[] }>(
+        'POST',
+        '/agent/heartbeat',
+        { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}) },
+        { signal: AbortSignal.timeout(Math.max(2000, this.heartbeatSeconds * 2000)) },
+      );
       if (endedJobs.length > 0) this.pool?.jobsEnded(endedJobs);
       for (const attempt of cancel) {
         const run = this.running.get(runKey(attempt));
