@@ -63,6 +63,13 @@ export function openSqlite(path: string): DatabaseHandle {
   // WAL lets readers go on while a writer commits; NORMAL sync is durable across process crashes.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
+  // Checkpoints (the only fsyncs under NORMAL) every ~40 MB of WAL rather than every 4 MB: under a
+  // burst of completions they were half the cost of a commit. Durability is unchanged; the WAL file
+  // is truncated back to 64 MB after a checkpoint.
+  sqlite.pragma('wal_autocheckpoint = 10000');
+  sqlite.pragma('journal_size_limit = 67108864');
+  // A 64 MB page cache keeps the hot task rows and indexes of a big job in memory (default: 2 MB).
+  sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
