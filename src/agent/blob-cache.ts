@@ -1,12 +1,17 @@
 // The agent's cache of job files by sha256: fetched once per agent, verified, then copied into
-// each task's own directory (never linked, so a task cannot change the cached copy).
+// each task's own directory (never linked, so a task cannot change the cached copy). When the
+// coordinator keeps blobs in object storage it hands out presigned URLs and the bytes come straight
+// from there; they are verified all the same.
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ApiClient } from '../client/api-client.js';
+import { type ApiClient, backoffMs, sleep } from '../client/api-client.js';
+
+/** Attempts at fetching a presigned URL, each with a fresh URL from the coordinator. */
+const DIRECT_ATTEMPTS = 4;
 
 export class BlobCache {
   private readonly inflight = new Map<string, Promise<string>>();
@@ -44,7 +49,7 @@ export class BlobCache {
     }
     await mkdir(join(path, '..'), { recursive: true });
     const tmp = `${path}.${randomBytes(4).toString('hex')}.part`;
-    const res = await this.client.download(`/blobs/${sha256}`, { retryForMs: 60_000 });
+    const body = await this.open(sha256);
     const hash = createHash('sha256');
     const meter = new Transform({
       transform(chunk: Buffer, _e, done) {
@@ -53,13 +58,35 @@ export class BlobCache {
       },
     });
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), meter, createWriteStream(tmp));
+      await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream), meter, createWriteStream(tmp));
       const actual = hash.digest('hex');
       if (actual !== sha256) throw new Error(`file ${sha256} arrived corrupted (it hashes to ${actual})`);
       await rename(tmp, path);
       return path;
     } finally {
       await rm(tmp, { force: true });
+    }
+  }
+
+  /** The blob's bytes: from the coordinator, or from the presigned URL it answers with. */
+  private async open(sha256: string): Promise<ReadableStream<Uint8Array> | null> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.client.download(`/blobs/${sha256}?presigned=1`, { retryForMs: 60_000 });
+      if (!res.headers.get('content-type')?.startsWith('application/json')) return res.body;
+      const { url } = (await res.json()) as { url: string };
+      let problem: string;
+      try {
+        // Sent without our token: the URL carries its own short-lived authorization.
+        const direct = await fetch(url);
+        if (direct.ok) return direct.body;
+        await direct.body?.cancel();
+        problem = `HTTP ${direct.status}`;
+      } catch (err) {
+        problem = String((err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message);
+      }
+      // The URL itself is never logged: until it expires it is a credential for the file.
+      if (attempt + 1 >= DIRECT_ATTEMPTS) throw new Error(`file ${sha256} could not be fetched from the object store (${problem})`);
+      await sleep(backoffMs(attempt, 500));
     }
   }
 }

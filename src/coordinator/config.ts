@@ -20,8 +20,12 @@ export interface CoordinatorConfig {
   logRequests: boolean;
   /** The store: a `postgres://` URL (replicas share it) or a SQLite file. Default `<dataDir>/drover.sqlite`. */
   database?: string;
-  /** The blob directory; replicas share one (a network file system). Default `<dataDir>/blobs`. */
-  blobsDir?: string;
+  /** The blob store, shared by replicas: a directory (a network file system) or `s3://bucket/prefix`.
+   * Default `<dataDir>/blobs`. */
+  blobs?: string;
+  /** With an S3 blob store, agents fetch files by presigned URL straight from the bucket (default);
+   * off, the coordinator streams them. */
+  s3Presign: boolean;
   /** The agent join token file; replicas share one. Default `<dataDir>/agent-token`. */
   joinTokenFile?: string;
   /** Failed attempts of one job after which an agent gets no more of its tasks; a task that failed
@@ -67,7 +71,8 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     adminPassword: process.env.DROVER_ADMIN_PASSWORD || undefined,
     logRequests: process.env.DROVER_LOG_REQUESTS === '1',
     database: process.env.DROVER_DB || undefined,
-    blobsDir: process.env.DROVER_BLOBS || undefined,
+    blobs: process.env.DROVER_BLOBS || undefined,
+    s3Presign: process.env.DROVER_S3_PRESIGN !== '0',
     joinTokenFile: process.env.DROVER_JOIN_TOKEN_FILE || undefined,
     agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
     minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),

@@ -1,9 +1,10 @@
 // Starts a coordinator: the store, the blob store, the admin account, the agent join token, the
 // lease-expiry checker and the HTTP server. On PostgreSQL several of these replicas may share the
-// store, the blob directory and the join token file; events then travel between them by NOTIFY.
+// store, the blob store (a shared directory or an S3 bucket) and the join token file; events then
+// travel between them by NOTIFY.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DiskBlobStore } from '../store/blob-store.js';
+import { type BlobStore, BlobStoreUnavailableError, DiskBlobStore, parseBlobsLocation } from '../store/blob-store.js';
 import { migrateToLatest, openDatabase } from '../store/database.js';
 import { markSilentAgentsOffline } from '../store/repositories/agents.js';
 import type { CoordinatorConfig } from './config.js';
@@ -16,6 +17,8 @@ import { buildServer } from './server.js';
 
 export interface RunningCoordinator {
   url: string;
+  /** Where blobs are kept (a directory or s3://bucket/prefix), for the start message. */
+  blobs: string;
   ctx: ServiceContext;
   joinToken: string;
   joinTokenPath: string;
@@ -23,12 +26,46 @@ export interface RunningCoordinator {
   close(): Promise<void>;
 }
 
+/** Opens the blob store `config.blobs` names; an S3 bucket must answer before the coordinator starts. */
+async function openBlobStore(config: CoordinatorConfig): Promise<{ store: BlobStore; label: string; close(): void }> {
+  let location;
+  try {
+    location = parseBlobsLocation(config.blobs ?? join(config.dataDir, 'blobs'));
+  } catch (err) {
+    throw new BlobStoreUnavailableError((err as Error).message);
+  }
+  if (location.kind === 'disk') {
+    const disk = new DiskBlobStore(location.dir, config.minFreeBytes);
+    await disk.init();
+    return { store: disk, label: location.dir, close() {} };
+  }
+  // Loaded only for S3, so disk farms and the CLI never load the AWS SDK.
+  const { S3BlobStore, s3ClientFromEnv } = await import('../store/s3-blob-store.js');
+  const { client, endpoint } = s3ClientFromEnv();
+  const store = new S3BlobStore({
+    location,
+    client,
+    spoolDir: join(config.dataDir, 'blob-spool'),
+    minFreeBytes: config.minFreeBytes,
+    presign: config.s3Presign,
+    ...(endpoint ? { endpointLabel: endpoint } : {}),
+  });
+  try {
+    await store.init();
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+  return { store, label: store.label, close: () => client.destroy() };
+}
+
 export async function startCoordinator(config: CoordinatorConfig): Promise<RunningCoordinator> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // Before the database: a misconfigured blob store stops the start without touching anything.
+  const blobStore = await openBlobStore(config);
+  const blobs = blobStore.store;
   const handle = openDatabase(config.database ?? join(config.dataDir, 'drover.sqlite'));
   await migrateToLatest(handle.db);
-  const blobs = new DiskBlobStore(config.blobsDir ?? join(config.dataDir, 'blobs'), config.minFreeBytes);
-  await blobs.init();
   const bus = new EventBus();
   // Loaded only for PostgreSQL, so SQLite farms and the CLI never load the pg driver.
   const relay = handle.dialect === 'postgres' ? await (await import('./pg-events.js')).PgEventRelay.start({ url: handle.url!, pool: handle.pool!, bus, db: handle.db }) : null;
@@ -59,6 +96,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const address = await app.listen({ host: config.host, port: config.port });
   return {
     url: address.replace('[::1]', '127.0.0.1'),
+    blobs: blobStore.label,
     ctx,
     joinToken: join_.token,
     joinTokenPath: join_.path,
@@ -68,6 +106,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       await app.close();
       await relay?.close();
       await handle.close();
+      blobStore.close();
     },
   };
 }

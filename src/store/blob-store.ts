@@ -1,9 +1,12 @@
 // Content-addressed file storage on disk: a file is stored once under its sha256, whoever sends it
 // and however often. Writes go to a temporary file that is hashed on the way, synced and renamed
 // into place, so a crash or a full disk never leaves a half-written blob under a real name.
+// The interface is shared with the S3 store (s3-blob-store.ts), which is why coordinator code never
+// assumes a blob is a file on its disk: it asks for a local file (`materialize`) when it needs one.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, open, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +17,29 @@ export class BlobHashMismatchError extends Error {}
 export class BlobTooLargeError extends Error {}
 /** Storing the file would leave less free disk than the configured reserve (or the disk is full). */
 export class BlobStorageFullError extends Error {}
+/** The configured blob store cannot be used (e.g. its bucket is unreachable); the coordinator stops. */
+export class BlobStoreUnavailableError extends Error {}
+
+/** Where blobs live: a directory (replicas share it over a network file system) or an S3 bucket. */
+export type BlobsLocation = { kind: 'disk'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+export type S3Location = Omit<Extract<BlobsLocation, { kind: 's3' }>, 'kind'>;
+
+/** Reads `--blobs`: `s3://bucket/prefix` (the prefix may be empty) or a directory. Errors never
+ * repeat the URL, in case someone put credentials into it. */
+export function parseBlobsLocation(value: string): BlobsLocation {
+  const m = /^s3:\/\/([^/]*)\/?(.*)$/i.exec(value);
+  if (!m) {
+    if (/^(s3:|[a-z][a-z0-9+.-]*:\/\/)/i.test(value)) throw new Error('the blob store is a directory or an S3 URL of the form s3://bucket/prefix');
+    return { kind: 'disk', dir: value };
+  }
+  const bucket = m[1]!;
+  if (!bucket) throw new Error('the S3 blob store URL names no bucket: use s3://bucket/prefix');
+  if (/[@:]/.test(bucket)) throw new Error('the S3 blob store URL carries credentials: give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead');
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$/.test(bucket)) throw new Error('the S3 blob store URL has an invalid bucket name (3 to 63 letters, digits, dots and hyphens)');
+  const prefix = m[2]!.replace(/\/+/g, '/').replace(/^\/|\/$/g, '');
+  if (prefix.split('/').some((s) => s === '.' || s === '..')) throw new Error('the prefix of the S3 blob store URL may not contain "." or ".." segments');
+  return { kind: 's3', bucket, prefix };
+}
 
 export interface StoredBlob {
   sha256: string;
@@ -25,8 +51,56 @@ export interface BlobStore {
   size(sha256: string): Promise<number | null>;
   /** Stores a stream; when `expected` is given, bytes hashing to anything else are refused. */
   put(source: Readable, expected?: string, maxBytes?: number): Promise<StoredBlob>;
-  read(sha256: string): ReadStream;
-  pathOf(sha256: string): string;
+  /** The blob's bytes; a missing blob makes the stream fail (check `size` first to answer 404). */
+  read(sha256: string): Readable;
+  /** Makes `dest` (a path that does not exist yet) a local file with the blob's bytes, for programs
+   * that need a file (ffmpeg, the .blend check). It may be a link into the store: never write to it. */
+  materialize(sha256: string, dest: string): Promise<void>;
+  /** A short-lived URL agents may fetch the blob from without credentials, or null when the store
+   * has none (the coordinator then streams the blob itself). */
+  downloadUrl(sha256: string): Promise<string | null>;
+  /** Refuses, before a byte is read, an upload of `bytes` that would eat into the local disk reserve. */
+  assertRoomFor?(bytes: number): Promise<void>;
+}
+
+/** Runs `fn` on a local file holding the blob, removed afterwards. */
+export async function withLocalBlob<T>(store: BlobStore, sha256: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'drover-blob-'));
+  try {
+    const path = join(dir, 'blob');
+    await store.materialize(sha256, path);
+    return await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The sha256 and size of bytes streamed from `source` into the file `target`; past `maxBytes` the
+ * copy stops with BlobTooLargeError. `onChunk` sees every chunk as it passes (for extra digests). */
+export async function writeHashed(source: Readable, target: string, maxBytes = Number.MAX_SAFE_INTEGER, onChunk?: (chunk: Buffer) => void): Promise<StoredBlob> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > maxBytes) return done(new BlobTooLargeError(`the file is larger than the limit of ${maxBytes} bytes`));
+      hash.update(chunk);
+      onChunk?.(chunk);
+      done(null, chunk);
+    },
+  });
+  await pipeline(source, meter, createWriteStream(target));
+  return { sha256: hash.digest('hex'), size };
+}
+
+/** Refuses a file of `bytes` that would leave less than `minFreeBytes` free on the file system of `dir`. */
+export async function assertDiskRoom(dir: string, minFreeBytes: number, bytes: number): Promise<void> {
+  if (minFreeBytes <= 0 && bytes <= 0) return;
+  const s = await statfs(dir);
+  const free = s.bavail * s.bsize;
+  if (free - bytes < minFreeBytes) {
+    throw new BlobStorageFullError(`the coordinator has ${free} bytes of disk free and keeps ${minFreeBytes} in reserve: a file of ${bytes} bytes does not fit`);
+  }
 }
 
 export class DiskBlobStore implements BlobStore {
@@ -37,17 +111,8 @@ export class DiskBlobStore implements BlobStore {
   ) {}
 
   /** Refuses, before a byte is read, an upload of `bytes` that would eat into the reserve. */
-  async assertRoomFor(bytes: number): Promise<void> {
-    if (this.minFreeBytes <= 0 && bytes <= 0) return;
-    const free = await this.freeBytes();
-    if (free - bytes < this.minFreeBytes) {
-      throw new BlobStorageFullError(`the coordinator has ${free} bytes of disk free and keeps ${this.minFreeBytes} in reserve: a file of ${bytes} bytes does not fit`);
-    }
-  }
-
-  private async freeBytes(): Promise<number> {
-    const s = await statfs(this.root);
-    return s.bavail * s.bsize;
+  assertRoomFor(bytes: number): Promise<void> {
+    return assertDiskRoom(this.root, this.minFreeBytes, bytes);
   }
 
   async init(): Promise<void> {
@@ -71,25 +136,25 @@ export class DiskBlobStore implements BlobStore {
     }
   }
 
-  read(sha256: string): ReadStream {
+  read(sha256: string): Readable {
     return createReadStream(this.pathOf(sha256));
+  }
+
+  async materialize(sha256: string, dest: string): Promise<void> {
+    const source = this.pathOf(sha256);
+    // Fail here, not later in the program that opens the link.
+    await stat(source);
+    await symlink(source, dest);
+  }
+
+  async downloadUrl(): Promise<string | null> {
+    return null;
   }
 
   async put(source: Readable, expected?: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<StoredBlob> {
     const tmp = join(this.root, 'tmp', `${Date.now()}-${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > maxBytes) return done(new BlobTooLargeError(`the file is larger than the limit of ${maxBytes} bytes`));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
     try {
-      await pipeline(source, meter, createWriteStream(tmp));
-      const sha256 = hash.digest('hex');
+      const { sha256, size } = await writeHashed(source, tmp, maxBytes);
       if (expected && sha256 !== expected) {
         throw new BlobHashMismatchError(`the uploaded bytes hash to ${sha256}, not ${expected}`);
       }

@@ -9,6 +9,7 @@ import { createLauncher } from '../../agent/launcher.js';
 import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
 import { isPostgresUrl } from '../../store/database.js';
+import { BlobStoreUnavailableError, parseBlobsLocation } from '../../store/blob-store.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { parsePort, positiveInt } from '../parse.js';
 import { CliError } from '../session.js';
@@ -36,18 +37,32 @@ async function startFromOptions(opts: {
     ...(opts.host ? { host: opts.host } : {}),
     ...(opts.instanceCores ? { instanceCores: parseInstanceCores(opts.instanceCores) } : {}),
     ...(opts.db ? { database: opts.db } : {}),
-    ...(opts.blobs ? { blobsDir: opts.blobs } : {}),
+    ...(opts.blobs ? { blobs: opts.blobs } : {}),
     ...(opts.joinTokenFile ? { joinTokenFile: opts.joinTokenFile } : {}),
   });
-  const coordinator = await startCoordinator(config);
+  const coordinator = await startCoordinator(config).catch((err: unknown) => {
+    // A bad blob store setting is the user's to fix: say what is wrong, without a stack.
+    throw err instanceof BlobStoreUnavailableError ? new CliError(err.message) : err;
+  });
   // Never print the database URL: it may carry a password.
   const store = config.database && isPostgresUrl(config.database) ? ', store: PostgreSQL' : '';
-  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir}${store})`);
+  const blobs = config.blobs ? `, blobs: ${coordinator.blobs}` : '';
+  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir}${store}${blobs})`);
   if (coordinator.generatedAdminPassword) {
     console.log(`Created the user "admin" with the password: ${coordinator.generatedAdminPassword}`);
     console.log('  (shown only this once; set DROVER_ADMIN_PASSWORD before the first start to choose it)');
   }
   return coordinator;
+}
+
+/** Checks --blobs as it is parsed, so a malformed S3 URL is refused before anything starts. */
+function blobsOption(value: string): string {
+  try {
+    parseBlobsLocation(value);
+  } catch (err) {
+    throw new CliError(`--blobs: ${(err as Error).message}`);
+  }
+  return value;
 }
 
 function onSignals(handlers: { SIGINT: () => void; SIGTERM: () => void }): void {
@@ -116,7 +131,7 @@ export function registerFarmCommands(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); clients trust it via NODE_EXTRA_CA_CERTS')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--db <url>', 'the store: postgres://… (replicas share it; or DROVER_DB) or a SQLite file (default DIR/drover.sqlite)')
-    .option('--blobs <dir>', 'the blob directory, shared by all replicas (or DROVER_BLOBS; default DIR/blobs)')
+    .option('--blobs <dir|s3-url>', 'the blob store, shared by all replicas: a directory or s3://bucket/prefix (credentials and endpoint from AWS_* variables, see docs/scale-out.md; or DROVER_BLOBS; default DIR/blobs)', blobsOption)
     .option('--join-token-file <path>', 'the agent join token file, shared by all replicas (or DROVER_JOIN_TOKEN_FILE; default DIR/agent-token)')
     .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string }) => {
       const coordinator = await startFromOptions(opts);

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Readable } from 'node:stream';
-import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError, DiskBlobStore } from '../../store/blob-store.js';
+import { Type } from '@sinclair/typebox';
+import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError } from '../../store/blob-store.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import { type ServiceContext, nowIso } from '../services/context.js';
 import { badRequest, insufficientStorage, notFound, tooLarge } from '../errors.js';
@@ -32,7 +33,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (!body || typeof (body as Readable).pipe !== 'function') throw badRequest('send the file as raw bytes with Content-Type: application/octet-stream');
     let stored;
     try {
-      if (ctx.blobs instanceof DiskBlobStore) await ctx.blobs.assertRoomFor(Number.isFinite(declared) ? declared : 0);
+      await ctx.blobs.assertRoomFor?.(Number.isFinite(declared) ? declared : 0);
       stored = await ctx.blobs.put(body, request.params.sha256, ctx.config.maxUploadBytes);
     } catch (err) {
       if (err instanceof BlobHashMismatchError) throw badRequest(err.message);
@@ -46,10 +47,16 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(201).send(stored);
   });
 
-  r.get('/blobs/:sha256', { schema: { params: ShaParams, tags: ['agents'] } }, async (request, reply) => {
+  // `?presigned=1`: the agent can fetch from the store itself; it gets `{ url }`, a short-lived URL
+  // that carries its own authorization (the agent's token never goes to the store). Stores without
+  // such URLs, or with them turned off, answer with the bytes as before.
+  const BlobQuery = Type.Object({ presigned: Type.Optional(Type.String()) });
+  r.get('/blobs/:sha256', { schema: { params: ShaParams, querystring: BlobQuery, tags: ['agents'] } }, async (request, reply) => {
     requireAgent(request);
     const size = await ctx.blobs.size(request.params.sha256);
     if (size === null) throw notFound(`file ${request.params.sha256}`);
+    const url = request.query.presigned === '1' ? await ctx.blobs.downloadUrl(request.params.sha256) : null;
+    if (url) return reply.header('cache-control', 'no-store').send({ url, size });
     reply.header('content-type', 'application/octet-stream').header('content-length', size);
     return reply.send(ctx.blobs.read(request.params.sha256));
   });

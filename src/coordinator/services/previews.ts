@@ -1,6 +1,6 @@
 // The H.264 preview of a finished render job, made on the coordinator with ffmpeg after the last
 // frame is in. It never blocks the frames: the job is done first, the preview follows.
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -35,12 +35,12 @@ async function makePreview(ctx: ServiceContext, jobId: string): Promise<void> {
   const frames = await framesRepo.doneFramesOfJob(ctx.db, jobId);
   const dir = await mkdtemp(join(tmpdir(), 'drover-preview-'));
   try {
-    // The blob store names files by hash; ffmpeg needs their extensions, so link them by name.
+    // The blob store names files by hash; ffmpeg needs local files with their extensions.
     const paths: string[] = [];
     for (const f of frames) {
-      const link = join(dir, basename(f.path!));
-      await symlink(ctx.blobs.pathOf(f.sha256!), link);
-      paths.push(link);
+      const local = join(dir, basename(f.path!));
+      await ctx.blobs.materialize(f.sha256!, local);
+      paths.push(local);
     }
     const out = join(dir, 'preview.mp4');
     const result = await makePreviewVideo(paths, out, { fps: spec.render.fps });

@@ -6,6 +6,7 @@ import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from 
 import type { InstanceType } from '../../core/instance-types.js';
 import { relativePathProblem } from '../../core/inputs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
+import { withLocalBlob } from '../../store/blob-store.js';
 import type { Db } from '../../store/schema.js';
 import { badRequest } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
@@ -82,7 +83,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
   if (!blend) throw badRequest(`the project has no file "${req.project.blend}"`);
   const files = req.project.files.map((f) => ({ name: `${PROJECT_DIR}/${f.path}`, sha256: f.sha256 }));
   await assertOwnsFiles(ctx, user.id, files);
-  const check = await checkBlendFile(ctx.blobs.pathOf(blend.sha256));
+  const check = await withLocalBlob(ctx.blobs, blend.sha256, (path) => checkBlendFile(path));
   if (!check.isBlend) throw badRequest(`"${req.project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
 
   const chunks = chunkFrames(frames, chunk);
