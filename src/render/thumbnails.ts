@@ -43,7 +43,9 @@ export async function makeThumbnails(framePath: string, outDir: string, options:
   if (!readable.ok) return readable;
   try {
     const thumbnail = await writeVariant(readable.input, path.join(outDir, `${base}.thumb.${ext(format)}`), options.thumbnailWidth ?? 320, format);
-    const preview = await writeVariant(readable.input, path.join(outDir, `${base}.preview.${ext(format)}`), options.previewWidth ?? 1280, format);
+    // A frame no wider than its thumbnail gives the same image at both sizes: encode it once.
+    const sameImage = thumbnail.width < (options.thumbnailWidth ?? 320) || (options.previewWidth ?? 1280) <= (options.thumbnailWidth ?? 320);
+    const preview = sameImage ? thumbnail : await writeVariant(readable.input, path.join(outDir, `${base}.preview.${ext(format)}`), options.previewWidth ?? 1280, format);
     return readable.convertedWith ? { ok: true, thumbnail, preview, convertedWith: readable.convertedWith } : { ok: true, thumbnail, preview };
   } finally {
     await readable.cleanup();
@@ -54,7 +56,7 @@ const ext = (format: ThumbnailFormat) => (format === 'jpeg' ? 'jpg' : 'webp');
 
 async function writeVariant(input: string, out: string, width: number, format: ThumbnailFormat): Promise<ImageVariant> {
   let pipeline = sharp(input).resize({ width, withoutEnlargement: true });
-  pipeline = format === 'jpeg' ? pipeline.flatten({ background: BACKGROUND }).jpeg({ quality: 82, mozjpeg: true }) : pipeline.webp({ quality: 80 });
+  pipeline = format === 'jpeg' ? pipeline.flatten({ background: BACKGROUND }).jpeg({ quality: 82 }) : pipeline.webp({ quality: 80 });
   const info = await pipeline.toFile(out);
   return { path: out, width: info.width, height: info.height, format, bytes: info.size };
 }
