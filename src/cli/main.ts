@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { DROVER_VERSION } from '../version.js';
 import { registerAccountCommands } from './commands/account.js';
 import { registerFarmCommands } from './commands/farm.js';
+import { registerFleetCommand } from './commands/fleet.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerRenderCommand } from './commands/render.js';
 import { registerImageCommands } from './commands/images.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerFarmCommands(program);
+  registerFleetCommand(program);
   registerAccountCommands(program);
   registerJobCommands(program);
   registerRenderCommand(program);
