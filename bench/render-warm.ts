@@ -78,7 +78,14 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, 100));
         }
       });
-      return { seconds, coordinatorCpu: coordinator.stop().cpuSeconds, agentCpu: agentProc.stop().cpuSeconds };
+      const result = { seconds, coordinatorCpu: coordinator.stop().cpuSeconds, agentCpu: agentProc.stop().cpuSeconds };
+      // The coordinator encodes the job's H.264 preview after it is done: let it finish before the
+      // next measurement rather than have ffmpeg compete with it.
+      const until = Date.now() + 180_000;
+      while (Date.now() < until && !(await api<{ render?: { preview?: unknown } }>(server.url, token, 'GET', `/jobs/${id}`)).body.render?.preview) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return result;
     };
     const cpuNote = (r: { coordinatorCpu: number; agentCpu: number }) => `coordinator ${r.coordinatorCpu.toFixed(1)} CPU-s, agent ${r.agentCpu.toFixed(1)} CPU-s`;
     const warmRun = await job([]);
