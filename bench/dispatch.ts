@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { freePort } from '../test/helpers/postgres.js';
 import { createRequire } from 'node:module';
-import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, upload, type Leased, type Row } from './lib.js';
+import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface DispatchOptions {
   tasks: number;
@@ -46,25 +46,15 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
       }
     });
     await sleep(300);
-    const sampler = sampleProcess(c.pid);
-    const t0 = performance.now();
-    const job = await request<{ id: string }>(c.url, c.admin, 'POST', '/jobs', spec);
-    const tSubmitted = performance.now();
-    while (done < opts.tasks) await sleep(5);
-    const tDone = performance.now();
-    const stats = sampler.stop();
-    stopping = true;
-    const view = await request<{ status: string; counts: Record<string, number> }>(c.url, c.admin, 'GET', `/jobs/${job.id}`);
-    if (view.status !== 'done' || view.counts.done !== opts.tasks) throw new Error(`job ended ${view.status} with counts ${JSON.stringify(view.counts)}`);
+    const { submitSeconds, seconds, stats } = await timeJob(c, spec, opts.tasks, () => done).finally(() => (stopping = true));
     // Wake the long-polls so the loops end.
     await Promise.race([Promise.all(loops), sleep(3000)]);
-    const seconds = (tDone - tSubmitted) / 1000;
     return {
       system: label,
       protocol: batchEndpoint ? `batch ${opts.batch} (lease+complete in 1 req)` : `lease ${opts.batch}, 1 req/completion`,
       agents: String(opts.agents),
       tasks: fmt(opts.tasks),
-      'submit s': fmt((tSubmitted - t0) / 1000, 2),
+      'submit s': fmt(submitSeconds, 2),
       'dispatch s': fmt(seconds, 2),
       'tasks/s': fmt(opts.tasks / seconds),
       'server CPU %': fmt(stats.cpuPercent),

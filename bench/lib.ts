@@ -271,6 +271,23 @@ export function sampleProcess(pid: number, everyMs = 200) {
   };
 }
 
+/**
+ * Submits `spec` as a job while the simulated agents already wait, and times it until `done()`
+ * reaches `total`, sampling the coordinator meanwhile; the job must then be done with every task.
+ */
+export async function timeJob(c: Coordinator, spec: unknown, total: number, done: () => number, sampleEveryMs = 200) {
+  const sampler = sampleProcess(c.pid, sampleEveryMs);
+  const t0 = performance.now();
+  const job = await request<{ id: string }>(c.url, c.admin, 'POST', '/jobs', spec);
+  const tSubmitted = performance.now();
+  while (done() < total) await sleep(5);
+  const tDone = performance.now();
+  const stats = sampler.stop();
+  const view = await request<{ status: string; counts: Record<string, number> }>(c.url, c.admin, 'GET', `/jobs/${job.id}`);
+  if (view.status !== 'done' || view.counts.done !== total) throw new Error(`job ended ${view.status} with counts ${JSON.stringify(view.counts)}`);
+  return { submitSeconds: (tSubmitted - t0) / 1000, seconds: (tDone - tSubmitted) / 1000, stats };
+}
+
 export const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function percentile(values: number[], p: number): number {

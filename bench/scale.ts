@@ -1,6 +1,6 @@
 // Scale: many simulated agents (one process multiplexes them) working tasks that each "run" for a
 // fixed time; parallel efficiency = ideal time / measured time, with the coordinator's CPU and memory.
-import { SimAgent, fmt, hasBatchEndpoint, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, upload, type Leased, type Row } from './lib.js';
+import { SimAgent, fmt, hasBatchEndpoint, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export async function scale(opts: { agents: number; tasks: number; taskMs: number }): Promise<Row> {
   const c = await startCoordinator();
@@ -28,25 +28,15 @@ export async function scale(opts: { agents: number; tasks: number; taskMs: numbe
     });
     await sleep(1000); // every agent is in its long-poll
     const client0 = process.cpuUsage();
-    const sampler = sampleProcess(c.pid, 100);
-    const t0 = performance.now();
-    const job = await request<{ id: string }>(c.url, c.admin, 'POST', '/jobs', spec);
-    const tSubmitted = performance.now();
-    while (done < opts.tasks) await sleep(5);
-    const tDone = performance.now();
-    const stats = sampler.stop();
+    const { submitSeconds, seconds: measured, stats } = await timeJob(c, spec, opts.tasks, () => done, 100).finally(() => (stopping = true));
     const client = process.cpuUsage(client0);
-    stopping = true;
-    const view = await request<{ status: string }>(c.url, c.admin, 'GET', `/jobs/${job.id}`);
-    if (view.status !== 'done') throw new Error(`the job ended ${view.status}`);
     await Promise.race([Promise.all(loops), sleep(6000)]);
     const ideal = (Math.ceil(opts.tasks / opts.agents) * opts.taskMs) / 1000;
-    const measured = (tDone - tSubmitted) / 1000;
     return {
       agents: fmt(opts.agents),
       tasks: `${fmt(opts.tasks)} × ${opts.taskMs} ms`,
       protocol: batch ? 'complete+lease in 1 req' : '1 req/completion, then lease',
-      'submit s': fmt((tSubmitted - t0) / 1000, 2),
+      'submit s': fmt(submitSeconds, 2),
       'ideal s': fmt(ideal, 2),
       'measured s': fmt(measured, 2),
       efficiency: `${fmt((100 * ideal) / measured, 1)} %`,

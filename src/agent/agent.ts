@@ -69,9 +69,8 @@ export class Agent {
     await mkdir(this.opts.workDir, { recursive: true, mode: 0o700 });
     await this.register();
     const blobs = new BlobCache(join(this.opts.workDir, 'blobs'), this.client);
-    const warm = this.warmPool(blobs);
+    const warm = (this.pool = this.warmPool(blobs));
     await warm?.init();
-    this.pool = warm;
     const deps = {
       client: this.client,
       blobs,

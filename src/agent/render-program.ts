@@ -101,7 +101,8 @@ export function frameUploader({ task, taskDir, scratchDir, client, log, stop }: 
       let preview: string | undefined;
       if (thumbs.ok) {
         thumbnail = await sha256File(thumbs.thumbnail.path);
-        preview = await sha256File(thumbs.preview.path);
+        // One file when the frame is no wider than its thumbnail: hash it once.
+        preview = thumbs.preview.path === thumbs.thumbnail.path ? thumbnail : await sha256File(thumbs.preview.path);
         files.push({ sha256: thumbnail, absPath: thumbs.thumbnail.path }, { sha256: preview, absPath: thumbs.preview.path });
       } else log(`no thumbnail for frame ${frame}: ${thumbs.reason}`);
       await uploadMissing(client, files);

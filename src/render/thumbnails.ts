@@ -42,10 +42,12 @@ export async function makeThumbnails(framePath: string, outDir: string, options:
   const readable = await readableBySharp(framePath, options.ffmpeg ?? 'ffmpeg');
   if (!readable.ok) return readable;
   try {
-    const thumbnail = await writeVariant(readable.input, path.join(outDir, `${base}.thumb.${ext(format)}`), options.thumbnailWidth ?? 320, format);
+    const thumbnailWidth = options.thumbnailWidth ?? 320;
+    const previewWidth = options.previewWidth ?? 1280;
+    const thumbnail = await writeVariant(readable.input, path.join(outDir, `${base}.thumb.${ext(format)}`), thumbnailWidth, format);
     // A frame no wider than its thumbnail gives the same image at both sizes: encode it once.
-    const sameImage = thumbnail.width < (options.thumbnailWidth ?? 320) || (options.previewWidth ?? 1280) <= (options.thumbnailWidth ?? 320);
-    const preview = sameImage ? thumbnail : await writeVariant(readable.input, path.join(outDir, `${base}.preview.${ext(format)}`), options.previewWidth ?? 1280, format);
+    const sameImage = thumbnail.width < thumbnailWidth || previewWidth <= thumbnailWidth;
+    const preview = sameImage ? thumbnail : await writeVariant(readable.input, path.join(outDir, `${base}.preview.${ext(format)}`), previewWidth, format);
     return readable.convertedWith ? { ok: true, thumbnail, preview, convertedWith: readable.convertedWith } : { ok: true, thumbnail, preview };
   } finally {
     await readable.cleanup();
