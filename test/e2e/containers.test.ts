@@ -191,6 +191,9 @@ describe('tasks in containers (podman)', { timeout: 300_000 }, () => {
       const job = JSON.parse((await farm.cli(['job', 'create', '-n', 'sleeper', '-s', join(ws, 'sleep.py'), '-i', join(ws, 'i.txt'), '--image', python, '-r', '--json'])).stdout) as JobJson;
       const [taskId] = await taskIds(job.id);
       await eventually(async () => (await containersWith(`drover.task=${taskId}`)).length === 1, 30_000, 'the container to run');
+      // Wait for its only line: a podman client that later writes to the pipe of a dead agent fails
+      // its attach and, being `run --rm`, removes the container itself (no leftover to test then).
+      await eventually(async () => (await taskLogText(taskId!)).includes('sleeping'), 30_000, 'the task to print');
       return { job, taskId: taskId! };
     };
 
