@@ -19,9 +19,7 @@ export interface DispatchResult extends Row {}
 
 /** Drover on `db` (undefined: SQLite in the data dir). */
 export async function droverDispatch(label: string, opts: DispatchOptions, db?: string): Promise<DispatchResult> {
-  // DROVER_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the coordinator under this load.
-  const nodeArgs = process.env.DROVER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const c = await startCoordinator({ ...(db ? { db } : {}), nodeArgs });
+  const c = await startCoordinator(db ? { db } : {});
   try {
     const batchEndpoint = !opts.perTask && (await hasBatchEndpoint(c));
     const agents = Array.from({ length: opts.agents }, (_, i) => new SimAgent(c.url, `sim-${i + 1}`, opts.batch));
