@@ -1,7 +1,5 @@
 // In-process notifications: what changed, so SSE streams and long-polling agents wake at once.
 // With coordinator replicas a relay (PostgreSQL LISTEN/NOTIFY) carries each event to the others.
-import { EventEmitter } from 'node:events';
-
 export interface LogEvent {
   seq: number;
   taskId: string;
@@ -27,12 +25,10 @@ export interface EventRelay {
 }
 
 export class EventBus {
-  private readonly emitter = new EventEmitter();
+  // Sets, not an EventEmitter: a thousand agents long-polling subscribe and unsubscribe on every
+  // lease, and an emitter's removal walks the whole listener array each time.
+  private readonly listeners = new Map<keyof EventMap, Set<(...args: never[]) => void>>();
   private relay: EventRelay | null = null;
-
-  constructor() {
-    this.emitter.setMaxListeners(0);
-  }
 
   setRelay(relay: EventRelay | null): void {
     this.relay = relay;
@@ -40,17 +36,28 @@ export class EventBus {
 
   /** An event another replica emitted: for local listeners only, never relayed again. */
   deliver(event: BusEvent): void {
-    this.emitter.emit(event.type, ...event.args);
+    this.dispatch(event.type, event.args);
   }
 
   emit<K extends keyof EventMap>(event: K, ...args: EventMap[K]): void {
-    this.emitter.emit(event, ...args);
+    this.dispatch(event, args);
     this.relay?.publish({ type: event, args } as BusEvent);
   }
 
   /** Subscribes and returns the function that unsubscribes. */
   on<K extends keyof EventMap>(event: K, listener: (...args: EventMap[K]) => void): () => void {
-    this.emitter.on(event, listener as (...a: unknown[]) => void);
-    return () => this.emitter.off(event, listener as (...a: unknown[]) => void);
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    // Wrapped, so the same function subscribed twice is two subscriptions (as with an emitter).
+    const entry = (...args: never[]) => listener(...(args as unknown as EventMap[K]));
+    set.add(entry);
+    return () => void set.delete(entry);
+  }
+
+  private dispatch<K extends keyof EventMap>(event: K, args: EventMap[K]): void {
+    const set = this.listeners.get(event);
+    if (!set || set.size === 0) return;
+    // A snapshot: listeners (un)subscribe while they run, and those added now wait for the next event.
+    for (const listener of [...set]) (listener as (...a: EventMap[K]) => void)(...args);
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeScene } from '../../test/helpers/scenes.js';
@@ -66,4 +66,38 @@ test('reads render settings and external files, flagging those outside the proje
 test('absolute stored paths in any OS style', () => {
   for (const p of ['/home/a/tex.png', 'C:\\tex.png', 'd:/tex.png', '\\\\server\\share\\tex.png']) assert.equal(isAbsoluteStoredPath(p), true, p);
   for (const p of ['//tex.png', '//../tex.png', 'tex.png']) assert.equal(isAbsoluteStoredPath(p), false, p);
+});
+
+test('with a cache, Blender is asked once per content of the .blend and per Blender build', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'drover-sceneinfo-cache-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const blend = await makeScene(path.join(dir, 'project'), { frames: [1, 8], resolution: [64, 48], samples: 2, texture: true });
+  // A Blender that counts its starts.
+  const counter = path.join(dir, 'starts');
+  const blender = path.join(dir, 'blender');
+  await writeFile(blender, `#!/bin/sh\necho x >> ${counter}\nexec blender "$@"\n`, { mode: 0o755 });
+  const starts = async () => (await readFile(counter, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  const cache = { dir: path.join(dir, 'cache'), blendSha256: 'a'.repeat(64) };
+
+  const first = await readSceneInfo(blend, { blender, cache });
+  assert.equal(await starts(), 1);
+  const again = await readSceneInfo(blend, { blender, cache });
+  assert.equal(await starts(), 1, 'the same content again: answered from the cache');
+  assert.deepEqual(again, first);
+  // Which files exist is checked anew: the cached answer only says what the .blend refers to.
+  await rm(path.join(dir, 'project', 'textures'), { recursive: true, force: true });
+  const withoutTexture = await readSceneInfo(blend, { blender, cache });
+  assert.equal(await starts(), 1);
+  assert.notDeepEqual(withoutTexture.warnings, first.warnings);
+  assert.deepEqual(withoutTexture.warnings, (await readSceneInfo(blend, { blender })).warnings, 'the same as Blender read afresh');
+
+  await readSceneInfo(blend, { blender, cache: { ...cache, blendSha256: 'b'.repeat(64) } });
+  assert.equal(await starts(), 3, 'changed content (and the uncached read above): Blender again');
+  await utimes(blender, new Date(), new Date(Date.now() + 5000));
+  await readSceneInfo(blend, { blender, cache });
+  assert.equal(await starts(), 4, 'another Blender build: asked again');
+  // A damaged entry is not trusted.
+  for (const name of await readdir(cache.dir)) await writeFile(path.join(cache.dir, name), '{"scen');
+  assert.deepEqual((await readSceneInfo(blend, { blender, cache })).scene, first.scene);
+  assert.equal(await starts(), 5);
 });

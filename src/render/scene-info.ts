@@ -1,11 +1,13 @@
 // Read a .blend file's render settings and external files by asking Blender itself
 // (blender/scene_info.py), so the CLI can show the frame range and warn about files that
 // will not travel with the project before anything is uploaded.
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProcess } from './run-process.js';
+import { cacheSceneInfo, readCachedSceneInfo, sceneInfoKey } from './scene-info-cache.js';
 
 export const SCENE_INFO_PY = fileURLToPath(new URL('./blender/scene_info.py', import.meta.url));
 
@@ -83,18 +85,25 @@ export interface SceneInfoOptions {
   scene?: string;
   blender?: string;
   timeoutMs?: number;
+  /** Reuse (and keep) Blender's answer for this content of the .blend, in this cache directory. */
+  cache?: { dir: string; blendSha256: string };
 }
 
 export async function readSceneInfo(blendPath: string, options: SceneInfoOptions = {}): Promise<SceneInfo> {
   const blend = path.resolve(blendPath);
   const projectRoot = path.resolve(options.projectRoot ?? path.dirname(blend));
+  const blender = options.blender ?? 'blender';
+  const key = options.cache ? sceneInfoKey(blend, options.cache.blendSha256, blender, SCENE_INFO_PY) : null;
+  const cached = options.cache && key ? await readCachedSceneInfo(options.cache.dir, key) : null;
+  const cachedInfo = cached ? parseRaw(cached) : null;
+  if (cachedInfo) return toSceneInfo(cachedInfo, projectRoot, options.scene);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'drover-scene-info-'));
   try {
     const out = path.join(dir, 'info.json');
     // No --factory-startup: the user's file settings decide what renders. -noaudio: agents
     // often have no sound device and Blender would otherwise try to open one.
     const args = ['-b', blend, '-noaudio', '--python-exit-code', '1', '--python', SCENE_INFO_PY, '--', out];
-    const result = await runProcess(options.blender ?? 'blender', args, { timeoutMs: options.timeoutMs ?? 120_000 });
+    const result = await runProcess(blender, args, { timeoutMs: options.timeoutMs ?? 120_000 });
     let raw: string;
     try {
       raw = await readFile(out, 'utf8');
@@ -107,7 +116,9 @@ export async function readSceneInfo(blendPath: string, options: SceneInfoOptions
         output.slice(-8000),
       );
     }
-    return toSceneInfo(JSON.parse(raw) as RawInfo, projectRoot, options.scene);
+    const info = toSceneInfo(JSON.parse(raw) as RawInfo, projectRoot, options.scene);
+    if (options.cache && key) await cacheSceneInfo(options.cache.dir, key, raw);
+    return info;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -147,6 +158,16 @@ interface RawInfo {
   active_scene: string;
   scenes: RawScene[];
   external_files: RawFile[];
+}
+
+/** A cached answer, or null if it cannot be read (then Blender is asked again). */
+function parseRaw(text: string): RawInfo | null {
+  try {
+    const raw = JSON.parse(text) as RawInfo;
+    return Array.isArray(raw.scenes) && Array.isArray(raw.external_files) ? raw : null;
+  } catch {
+    return null;
+  }
 }
 
 function toSceneInfo(raw: RawInfo, projectRoot: string, sceneName: string | undefined): SceneInfo {
@@ -212,7 +233,8 @@ function toExternalFile(f: RawFile, projectRoot: string): ExternalFile {
     path: f.path,
     absolutePath: f.absolute_path,
     packed: f.packed,
-    exists: f.exists,
+    // Checked here, not taken from Blender's answer: that answer may come from the cache.
+    exists: f.packed ? f.exists : Boolean(f.absolute_path) && existsSync(f.absolute_path),
     library: f.library,
     outsideProject: false,
   };

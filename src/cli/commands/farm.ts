@@ -4,12 +4,9 @@ import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { Agent } from '../../agent/agent.js';
-import { createLauncher } from '../../agent/launcher.js';
 import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.js';
-import { isPostgresUrl } from '../../store/database.js';
-import { BlobStoreUnavailableError, parseBlobsLocation } from '../../store/blob-store.js';
+import type { RunningCoordinator } from '../../coordinator/coordinator.js';
+import { parseBlobsLocation } from '../../store/blob-store.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { parsePort, positiveInt } from '../parse.js';
 import { CliError } from '../session.js';
@@ -40,6 +37,13 @@ async function startFromOptions(opts: {
     ...(opts.blobs ? { blobs: opts.blobs } : {}),
     ...(opts.joinTokenFile ? { joinTokenFile: opts.joinTokenFile } : {}),
   });
+  // Loaded here, not at the top: every other command (`drover render`, `drover job …`) starts
+  // without loading the coordinator, the store and their dependencies (a second, then).
+  const [{ startCoordinator }, { BlobStoreUnavailableError }, { isPostgresUrl }] = await Promise.all([
+    import('../../coordinator/coordinator.js'),
+    import('../../store/blob-store.js'),
+    import('../../store/database.js'),
+  ]);
   const coordinator = await startCoordinator(config).catch((err: unknown) => {
     // A bad blob store setting is the user's to fix: say what is wrong, without a stack.
     throw err instanceof BlobStoreUnavailableError ? new CliError(err.message) : err;
@@ -166,6 +170,7 @@ export function registerFarmCommands(program: Command): void {
         if (!k || v.length === 0) throw new CliError(`--label takes KEY=VALUE, not "${l}"`);
         labels[k] = v.join('=');
       }
+      const [{ Agent }, { createLauncher }] = await Promise.all([import('../../agent/agent.js'), import('../../agent/launcher.js')]);
       const launch = await createLauncher({ sandbox: opts.sandbox, workDir: opts.workDir, ...(opts.engine ? { engine: opts.engine as 'docker' | 'podman' } : {}) });
       const agent = new Agent({
         servers: opts.server.split(',').map((s) => s.trim().replace(/\/+$/, '')),

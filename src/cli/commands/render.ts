@@ -10,9 +10,10 @@ import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import type { JobView } from '../../coordinator/services/views.js';
 import { checkBlendFile } from '../../render/blend-file.js';
 import { IMAGE_FORMATS, isImageFormat } from '../../render/blender-command.js';
-import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type Project } from '../../render/project.js';
-import { isProgramAvailable } from '../../render/run-process.js';
+import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type HashedProjectFile, type Project } from '../../render/project.js';
+import { ProgramNotFoundError } from '../../render/run-process.js';
 import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
+import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
@@ -64,10 +65,8 @@ export interface ProjectUpload {
   sentBytes: number;
 }
 
-/** Hashes every project file and uploads only those the coordinator does not have from this user. */
-export async function uploadProject(client: ApiClient, project: Project, quiet: boolean): Promise<ProjectUpload> {
-  const hashed = [];
-  for await (const f of hashProjectFiles(project)) hashed.push(f);
+/** Uploads only the (hashed) project files the coordinator does not have from this user. */
+async function uploadProject(client: ApiClient, hashed: readonly HashedProjectFile[], quiet: boolean): Promise<ProjectUpload> {
   const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(hashed.map((f) => f.sha256))] });
   const wanted = new Set(missing);
   let sentFiles = 0;
@@ -127,21 +126,33 @@ export function registerRenderCommand(program: Command): void {
         if (err instanceof ProjectError) throw new CliError(err.message);
         throw err;
       }
+      // Hashed first: the upload needs the hashes, and the .blend's is the key of the scene cache.
+      const hashed: HashedProjectFile[] = [];
+      try {
+        for await (const f of hashProjectFiles(project)) hashed.push(f);
+      } catch (err) {
+        if (err instanceof ProjectError) throw new CliError(err.message);
+        throw err;
+      }
+      const cacheDir = sceneInfoCacheDir();
+      const blendSha256 = hashed.find((f) => f.path === project.blend)!.sha256;
       const warnings: string[] = [];
       const blend = await localBlend(project);
       let info: SceneInfo | null = null;
       try {
         const check = await checkBlendFile(blend.path);
         if (!check.isBlend) throw new CliError(`"${project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
-        if (await isProgramAvailable('blender', ['--version'])) {
-          info = await readSceneInfo(blend.path, {
-            ...(project.kind !== 'zip' ? { projectRoot: project.root } : {}),
-            ...(opts.scene ? { scene: opts.scene } : {}),
-          });
-          warnings.push(...info.warnings);
-        } else if (!opts.frames) {
-          throw new CliError("Blender is not installed here, so the scene's frame range cannot be read: give --frames");
-        }
+        // Straight to reading the scene: probing `blender --version` first cost half a second.
+        info = await readSceneInfo(blend.path, {
+          ...(project.kind !== 'zip' ? { projectRoot: project.root } : {}),
+          ...(opts.scene ? { scene: opts.scene } : {}),
+          ...(cacheDir ? { cache: { dir: cacheDir, blendSha256 } } : {}),
+        }).catch((err: unknown) => {
+          if (!(err instanceof ProgramNotFoundError)) throw err;
+          if (!opts.frames) throw new CliError("Blender is not installed here, so the scene's frame range cannot be read: give --frames");
+          return null;
+        });
+        warnings.push(...(info?.warnings ?? []));
       } catch (err) {
         if (err instanceof CliError) throw err;
         throw new CliError(`could not read "${project.blend}": ${(err as Error).message}`);
@@ -166,7 +177,7 @@ export function registerRenderCommand(program: Command): void {
       if (!quiet) for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 
       const client = await signedInClient();
-      const upload = await uploadProject(client, project, quiet);
+      const upload = await uploadProject(client, hashed, quiet);
       const job = await client.json<JobView>('POST', '/jobs', {
         kind: 'render',
         name: opts.name ?? basename(project.blend, '.blend'),

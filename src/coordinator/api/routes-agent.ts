@@ -87,13 +87,13 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
   // Batches: results of many tasks in one request, and (with `lease`) the next tasks in its answer.
   r.post('/agent/complete', { schema: { body: CompleteBatchBody, tags: ['agents'] } }, async (request) => {
     const agent = requireAgent(request);
-    const results = await completeTasks(
+    const lease = request.body.lease;
+    return completeTasks(
       ctx,
       agent,
       request.body.completions.map(({ error, ...rest }) => ({ ...rest, ...(error !== undefined ? { error } : {}) })),
+      lease ? { freeCores: lease.freeCores, maxTasks: lease.maxTasks ?? 1000 } : undefined,
     );
-    const lease = request.body.lease;
-    return { results, ...(lease ? { tasks: await leaseTasks(ctx, agent, lease.freeCores, lease.maxTasks ?? 1000) } : {}) };
   });
 
   r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, tags: ['agents'] } }, async (request) => {

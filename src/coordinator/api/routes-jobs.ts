@@ -89,12 +89,15 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const owner = (await usersRepo.findUserById(ctx.db, job.user_id))?.name ?? '?';
     const stream = openSse(request, reply);
     stream.send('job', await jobViewFor(ctx, user, job.id));
-    // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush.
+    // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush. A change
+    // after a quiet spell goes out at once (the job's last "done" is not held back 250 ms).
     const dirtyTasks = new Set<string>();
     let jobDirty = false;
     let timer: NodeJS.Timeout | null = null;
+    let lastFlush = 0;
     const flush = async () => {
       timer = null;
+      lastFlush = Date.now();
       const tasks = [...dirtyTasks];
       dirtyTasks.clear();
       // One query per flush, in chunks that stay under the database's parameter limit.
@@ -108,7 +111,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       }
     };
     const schedule = () => {
-      if (!timer && !stream.closed) timer = setTimeout(() => void flush().catch(() => stream.close()), 250);
+      if (!timer && !stream.closed) timer = setTimeout(() => void flush().catch(() => stream.close()), Math.max(0, lastFlush + 250 - Date.now()));
     };
     const offJob = ctx.bus.on('job', (id) => {
       if (id === job.id) {

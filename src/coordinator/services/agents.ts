@@ -10,6 +10,7 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import { digestToken, sameDigest } from '../auth/secrets.js';
 import { unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
+import { transact } from '../../store/group-commit.js';
 
 export interface AgentPrincipal {
   kind: 'agent';
@@ -119,7 +120,7 @@ export async function heartbeat(
   jobsAsked: readonly string[] = [],
 ): Promise<{ cancel: TaskAttempt[]; endedJobs: string[] }> {
   const cancel: TaskAttempt[] = [];
-  await ctx.db.transaction().execute(async (trx) => {
+  await transact(ctx.db, async (trx) => {
     await agentsRepo.touchAgent(trx, agent.id, nowIso(), draining ? 'draining' : 'online');
     const expires = isoIn(ctx.config.leaseSeconds);
     for (const r of running) {

@@ -9,7 +9,8 @@ import { HttpError, badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
-import { type Completion, completeTask } from './leasing.js';
+import { type Completion, type Lease, type LeasedTask, announceLease, completeTask, leaseTasks, leaseWithin } from './leasing.js';
+import { transact } from '../../store/group-commit.js';
 
 export interface TaskCompletion extends Completion {
   taskId: string;
@@ -37,11 +38,17 @@ function filesProblem(c: Completion): string | null {
 
 /**
  * Accepts a batch of completions. Successful script tasks (the common case) are stored together in
- * one transaction: a few statements for the batch, one O(1) status check per job, one job and one
- * work event per batch. Failures and render tasks go through `completeTask` one by one (retries,
- * blocklists and frame checks stay in one place). Answers one result per completion, in order.
+ * one transaction: a few statements for the batch, one O(1) status check per job, one job event
+ * per job (successes make no work for others, so no work event). Failures and render tasks go
+ * through `completeTask` one by one (retries, blocklists and frame checks stay in one place).
+ * Answers one result per completion, in order.
  */
-export async function completeTasks(ctx: ServiceContext, agent: AgentPrincipal, items: readonly TaskCompletion[]): Promise<CompletionResult[]> {
+export async function completeTasks(
+  ctx: ServiceContext,
+  agent: AgentPrincipal,
+  items: readonly TaskCompletion[],
+  next?: { freeCores: number; maxTasks: number },
+): Promise<{ results: CompletionResult[]; tasks?: LeasedTask[] }> {
   const results = new Map<number, CompletionResult>();
   const known = await blobsRepo.knownBlobs(ctx.db, [...new Set(items.flatMap((c) => resultFiles(c).map((f) => f.sha256)))]);
   const fast: number[] = [];
@@ -58,8 +65,9 @@ export async function completeTasks(ctx: ServiceContext, agent: AgentPrincipal, 
   });
 
   const accepted: { taskId: string; jobId: string }[] = [];
+  let lease: Lease | undefined;
   if (fast.length > 0) {
-    await ctx.db.transaction().execute(async (trx) => {
+    await transact(ctx.db, async (trx) => {
       const held = new Map((await taskBatches.heldTasks(trx, fast.map((i) => items[i]!.taskId))).map((t) => [t.id, t]));
       const take: number[] = [];
       for (const i of fast) {
@@ -69,7 +77,11 @@ export async function completeTasks(ctx: ServiceContext, agent: AgentPrincipal, 
         else if (t.job_kind !== 'script') slow.push(i); // render: frames are checked by completeTask
         else take.push(i);
       }
+      // With nothing to judge one by one, the next lease commits with these results (one
+      // transaction per request); otherwise it waits for them, so that a failure counted against
+      // this agent (a blocklist) is seen by its next lease.
       if (take.length === 0) return;
+      if (next && slow.length === 0) lease = await leaseWithin(ctx, trx, agent, next.freeCores, next.maxTasks);
       const now = nowIso();
       const byAttempt = new Map<number, string[]>();
       for (const i of take) {
@@ -88,7 +100,7 @@ export async function completeTasks(ctx: ServiceContext, agent: AgentPrincipal, 
   }
   for (const a of accepted) ctx.bus.emit('task', a.taskId, a.jobId);
   for (const jobId of new Set(accepted.map((a) => a.jobId))) ctx.bus.emit('job', jobId);
-  if (accepted.length > 0) ctx.bus.emit('work');
+  if (lease) announceLease(ctx, lease);
 
   for (const i of slow.sort((a, b) => a - b)) {
     const { taskId, ...completion } = items[i]!;
@@ -100,5 +112,7 @@ export async function completeTasks(ctx: ServiceContext, agent: AgentPrincipal, 
       results.set(i, refused(taskId, err));
     }
   }
-  return items.map((_, i) => results.get(i)!);
+  const answers = items.map((_, i) => results.get(i)!);
+  if (!next) return { results: answers };
+  return { results: answers, tasks: lease ? lease.tasks : await leaseTasks(ctx, agent, next.freeCores, next.maxTasks) };
 }

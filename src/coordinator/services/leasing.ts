@@ -17,6 +17,7 @@ import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { type FileRef, refreshJobStatus } from './jobs.js';
 import { schedulePreview } from './previews.js';
+import { transact } from '../../store/group-commit.js';
 
 export interface LeasedTask {
   taskId: string;
@@ -42,52 +43,67 @@ const CANDIDATE_WINDOW = 256;
 
 export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
   if (freeCores < 1) return [];
-  const touched = new Set<string>();
-  let hidLeftovers = false;
-  const leased = await ctx.db.transaction().execute(async (trx) => {
-    const candidates = await tasksRepo.queuedCandidates(trx, freeCores, CANDIDATE_WINDOW, { agentId: agent.id, limit: ctx.config.agentFailureLimit });
-    const chosen = fitTasks(freeCores, candidates.map((c) => ({ ...c, taskId: c.id })), maxTasks);
-    if (chosen.length === 0) return [];
-    hidLeftovers = chosen.length < candidates.length && isPostgres(trx);
-    const now = nowIso();
-    const expires = isoIn(ctx.config.leaseSeconds);
-    const jobs = new Map<string, NonNullable<Awaited<ReturnType<typeof jobsRepo.findJob>>>>();
-    const out: LeasedTask[] = [];
-    // Set at a time: one read, one UPDATE (attempt and tries + 1) and one INSERT of attempts for
-    // the whole batch, instead of three statements per task.
-    const byId = new Map((await taskBatches.findTasksByIds(trx, chosen.map((c) => c.id))).map((t) => [t.id, t]));
-    await taskBatches.markLeased(trx, chosen.map((c) => c.id), { agentId: agent.id, expires, now });
-    await taskBatches.insertAttempts(
-      trx,
-      chosen.map((c) => ({ task_id: c.id, attempt: byId.get(c.id)!.attempt + 1, agent_id: agent.id, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
-    );
-    for (const c of chosen) {
-      const before = byId.get(c.id)!;
-      const attempt = before.attempt + 1;
-      const task = { ...before, status: 'running', agent_id: agent.id, attempt, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
-      let job = jobs.get(task.job_id);
-      if (!job) {
-        job = (await jobsRepo.findJob(trx, task.job_id))!;
-        jobs.set(job.id, job);
-        if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
-      }
-      const leasedTask = leasedTaskOf(job, { ...task, attempt });
-      if (job.kind === 'render') {
-        // A retry renders only the frames no earlier attempt delivered.
-        const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
-        leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
-      }
-      out.push(leasedTask);
-      touched.add(task.id);
+  const lease = await transact(ctx.db, (trx) => leaseWithin(ctx, trx, agent, freeCores, maxTasks));
+  announceLease(ctx, lease);
+  return lease.tasks;
+}
+
+export interface Lease {
+  tasks: LeasedTask[];
+  /** PostgreSQL: candidates this lease locked but did not take (other leasers skipped them). */
+  hidLeftovers: boolean;
+}
+
+/**
+ * Leases inside the caller's transaction (so a batch of completions and the next lease commit
+ * once); after the commit the caller announces it with `announceLease`.
+ */
+export async function leaseWithin(ctx: ServiceContext, trx: Db, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<Lease> {
+  if (freeCores < 1) return { tasks: [], hidLeftovers: false };
+  const candidates = await tasksRepo.queuedCandidates(trx, freeCores, CANDIDATE_WINDOW, { agentId: agent.id, limit: ctx.config.agentFailureLimit });
+  const chosen = fitTasks(freeCores, candidates.map((c) => ({ ...c, taskId: c.id })), maxTasks);
+  if (chosen.length === 0) return { tasks: [], hidLeftovers: false };
+  const hidLeftovers = chosen.length < candidates.length && isPostgres(trx);
+  const now = nowIso();
+  const expires = isoIn(ctx.config.leaseSeconds);
+  const jobs = new Map<string, NonNullable<Awaited<ReturnType<typeof jobsRepo.findJob>>>>();
+  const out: LeasedTask[] = [];
+  // Set at a time: one read, one UPDATE (attempt and tries + 1) and one INSERT of attempts for
+  // the whole batch, instead of three statements per task.
+  const byId = new Map((await taskBatches.findTasksByIds(trx, chosen.map((c) => c.id))).map((t) => [t.id, t]));
+  await taskBatches.markLeased(trx, chosen.map((c) => c.id), { agentId: agent.id, expires, now });
+  await taskBatches.insertAttempts(
+    trx,
+    chosen.map((c) => ({ task_id: c.id, attempt: byId.get(c.id)!.attempt + 1, agent_id: agent.id, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
+  );
+  for (const c of chosen) {
+    const before = byId.get(c.id)!;
+    const attempt = before.attempt + 1;
+    const task = { ...before, status: 'running', agent_id: agent.id, attempt, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
+    let job = jobs.get(task.job_id);
+    if (!job) {
+      job = (await jobsRepo.findJob(trx, task.job_id))!;
+      jobs.set(job.id, job);
+      if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
     }
-    return out;
-  });
-  for (const t of leased) ctx.bus.emit('task', t.taskId, t.jobId);
-  for (const jobId of new Set(leased.map((t) => t.jobId))) ctx.bus.emit('job', jobId);
+    const leasedTask = leasedTaskOf(job, { ...task, attempt });
+    if (job.kind === 'render') {
+      // A retry renders only the frames no earlier attempt delivered.
+      const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
+      leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
+    }
+    out.push(leasedTask);
+  }
+  return { tasks: out, hidLeftovers };
+}
+
+/** After a lease committed: the events it makes. */
+export function announceLease(ctx: ServiceContext, lease: Lease): void {
+  for (const t of lease.tasks) ctx.bus.emit('task', t.taskId, t.jobId);
+  for (const jobId of new Set(lease.tasks.map((t) => t.jobId))) ctx.bus.emit('job', jobId);
   // PostgreSQL: concurrent leasers skipped the candidates we locked but did not take; wake them to
   // look again (only after progress, so agents that fit nothing cannot wake each other forever).
-  if (hidLeftovers) ctx.bus.emit('work');
-  return leased;
+  if (lease.hidLeftovers) ctx.bus.emit('work');
 }
 
 function leasedTaskOf(job: jobsRepo.JobRow, task: tasksRepo.TaskRow): LeasedTask {
@@ -154,7 +170,8 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
   let jobId = '';
   let jobChanged = false;
   let renderDone = false;
-  await ctx.db.transaction().execute(async (trx) => {
+  let requeued = false;
+  await transact(ctx.db, async (trx) => {
     const task = await heldTask(trx, agent, taskId, c.attempt);
     jobId = task.job_id;
     const now = nowIso();
@@ -170,6 +187,7 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
     await tasksRepo.finishAttempt(trx, taskId, c.attempt, { status: succeeded ? 'done' : 'error', finished_at: now, exit_code: c.exitCode, error });
     const giveUp = succeeded ? null : await countFailure(ctx, trx, task.job_id, taskId, agent.id, task.attempt - task.tries);
     const outcome = succeeded ? 'done' : !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+    requeued = outcome === 'queued';
     // A retried task keeps no files from the failed attempt; an ended task keeps its last attempt's.
     if (outcome !== 'queued') await tasksRepo.replaceTaskFiles(trx, taskId, all);
     await tasksRepo.updateTask(trx, taskId, {
@@ -185,14 +203,16 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
   });
   ctx.bus.emit('task', taskId, jobId);
   ctx.bus.emit('job', jobId);
-  ctx.bus.emit('work');
+  // Only a retry makes work for others: announcing every success woke every idle agent's long-poll
+  // to lease nothing (a herd of thousands of empty leases as a big job drained).
+  if (requeued) ctx.bus.emit('work');
   if (renderDone) schedulePreview(ctx, jobId);
 }
 
 /** An agent that shuts down gives its task back; the attempt does not count against the task. */
 export async function releaseTask(ctx: ServiceContext, agent: AgentPrincipal, taskId: string, attempt: number, reason: string): Promise<void> {
   let jobId = '';
-  await ctx.db.transaction().execute(async (trx) => {
+  await transact(ctx.db, async (trx) => {
     const task = await heldTask(trx, agent, taskId, attempt);
     jobId = task.job_id;
     await tasksRepo.finishAttempt(trx, taskId, attempt, { status: 'interrupted', finished_at: nowIso(), exit_code: null, error: reason });
