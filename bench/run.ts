@@ -14,7 +14,7 @@ import { apiBench } from './api.js';
 import { bullmqDispatch, bullmqUnavailable, droverDispatch, pgBossDispatch, startRedis } from './dispatch.js';
 import { machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
-import { scale } from './scale.js';
+import { scale, scaleFloor } from './scale.js';
 import { postgresUnavailable, startPostgres } from '../test/helpers/postgres.js';
 
 const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
@@ -79,8 +79,8 @@ try {
   if (want('scale')) {
     const o = { agents: opt('scale-agents', 1000), tasks: opt('scale-tasks', 20_000), taskMs: opt('task-ms', 200) };
     emit(`\n### Scale: ${o.agents} simulated agents (one process), ${o.tasks} tasks of ${o.taskMs} ms (load at start ${load()})\n`);
-    emit('Each agent has 1 slot: long-poll lease of 1 task, sleep, report (and lease the next in the same request). Ideal time = ceil(tasks/agents) × task time. Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran.\n');
-    emit(table([await scale(o)]));
+    emit('Each agent has 1 slot: long-poll lease of 1 task, sleep, report (and lease the next in the same request). Ideal time = ceil(tasks/agents) × task time. Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran. The floor row runs the same agents against `bench/canned-coordinator.ts` (canned answers on node:http, no store, no validation): the most this harness reaches on this machine.\n');
+    emit(table([await scale(o), await scaleFloor(o)]));
   }
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };
