@@ -14,3 +14,13 @@ export interface ServiceContext {
 
 export const nowIso = (): string => new Date().toISOString();
 export const isoIn = (seconds: number): string => new Date(Date.now() + seconds * 1000).toISOString();
+
+let lastStamp = 0;
+/**
+ * Like nowIso, but strictly later than the previous stamp this process gave: jobs created in the
+ * same millisecond still list newest first and are leased first-come, first-served.
+ */
+export function orderedNowIso(): string {
+  lastStamp = Math.max(Date.now(), lastStamp + 1);
+  return new Date(lastStamp).toISOString();
+}

@@ -13,7 +13,7 @@ import * as usersRepo from '../../store/repositories/users.js';
 import type { Db } from '../../store/schema.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
-import { type ServiceContext, nowIso } from './context.js';
+import { type ServiceContext, nowIso, orderedNowIso } from './context.js';
 import { resolveJobImage } from './images.js';
 import { type JobView, detailedJobView } from './views.js';
 
@@ -79,7 +79,7 @@ export async function insertJobWithTasks(
   afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
 ): Promise<string> {
   const id = randomId('j');
-  const now = nowIso();
+  const now = orderedNowIso();
   const taskIds = tasks.map(() => randomId('t'));
   await ctx.db.transaction().execute(async (trx) => {
     await jobsRepo.insertJob(trx, {
