@@ -140,9 +140,11 @@ export class ApiClient {
         // 507: the coordinator's disk is full; resending the same bytes at once will not help, so the
         // caller decides (an agent reports the task failed and it is retried later).
         const retriable = !(err instanceof ApiError) || (err.status >= 500 && err.status !== 507);
+        // Another coordinator replica may answer while this one is down: the retry, or else the
+        // next request, goes there. (Only rotating on retries left an idle agent, whose requests
+        // are never retried, calling a dead replica for good.)
+        if (retriable) this.current = (this.current + 1) % this.urls.length;
         if (!retriable || Date.now() >= deadline || opts.signal?.aborted) throw err;
-        // Another coordinator replica may answer while this one is down.
-        this.current = (this.current + 1) % this.urls.length;
         await sleep(backoffMs(attempt), opts.signal);
       }
     }

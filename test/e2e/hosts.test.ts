@@ -138,14 +138,21 @@ describe('agents on many hosts (network namespaces)', { skip: unavailable ?? fal
     dirs.push(ws);
     const job = await createJob(ws);
 
-    // Wait until every host has finished a task and host a is running some: then cut a off.
-    const running = await eventually(async () => {
+    // Wait until every host has finished a task and host a has just started one (a task runs for
+    // over a second, so it cannot finish before the cut lands): then cut a off.
+    const justStarted = (t: TaskJson) => t.startedAt !== null && Date.now() - Date.parse(t.startedAt) < 400;
+    await eventually(async () => {
       const tasks = await tasksOf(srv.url, token, job.id);
       const doneHosts = new Set(tasks.filter((t) => t.status === 'done').map((t) => hostOf(t.agent)));
-      const onA = tasks.filter((t) => t.status === 'running' && hostOf(t.agent) === 'a');
+      const onA = tasks.filter((t) => t.status === 'running' && hostOf(t.agent) === 'a' && justStarted(t));
       return ['a', 'b', 'c'].every((h) => doneHosts.has(h)) && onA.length > 0 ? onA : null;
-    }, 60_000, 'a task done on every host and one running on host a');
+    }, 60_000, 'a task done on every host and one just started on host a');
     await lab!.cut('a');
+    // The cut attempts: those still running on a once the cut is in place. (Another task of a may
+    // have been near its end when it was read above, and its report got through.)
+    await new Promise((r) => setTimeout(r, 500));
+    const running = (await tasksOf(srv.url, token, job.id)).filter((t) => t.status === 'running' && hostOf(t.agent) === 'a');
+    assert.ok(running.length > 0, 'a task of host a was running when it was cut off');
     note(`host a cut off while running ${running.map((t) => `${t.id} on ${t.agent}`).join(', ')}`);
 
     // The coordinator hears nothing from a: its leases expire, its tasks run on b and c.

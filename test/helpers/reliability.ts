@@ -56,6 +56,7 @@ export interface TaskJson {
   attempts: number;
   agent: string | null;
   error: string | null;
+  startedAt: string | null;
 }
 export interface AttemptJson {
   attempt: number;
