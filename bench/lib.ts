@@ -97,10 +97,10 @@ export interface Coordinator {
 const ADMIN_PASSWORD = 'bench-admin-password';
 
 /** `drover server` as its own process (node flags such as --cpu-prof allowed), on a free port. */
-export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<Coordinator> {
+export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; env?: Record<string, string> } = {}): Promise<Coordinator> {
   const dataDir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
   // DROVER_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the coordinator of any bench.
-  const nodeArgs = opts.nodeArgs ?? process.env.DROVER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = process.env.DROVER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const args = [...nodeArgs, BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
   const proc = spawn(process.execPath, args, {
     cwd: REPO,

@@ -11,10 +11,12 @@ async function listen(handler: http.RequestListener): Promise<{ url: string; clo
   return { url, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-const answer = (name: string): http.RequestListener => (_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ from: name }));
+/** A handler that always answers `status` with `body` as JSON. */
+const json = (status: number, body: unknown): http.RequestListener => (_req, res) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
 };
+const answer = (name: string) => json(200, { from: name });
 
 test('a request that is not retried still moves the next one to another replica when its own is down', async (t) => {
   const dead = await listen(answer('dead'));
@@ -27,10 +29,7 @@ test('a request that is not retried still moves the next one to another replica 
 });
 
 test('with retries, the request itself goes on to the next replica', async (t) => {
-  const failing = await listen((_req, res) => {
-    res.writeHead(503, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 'unavailable', message: 'shutting down' } }));
-  });
+  const failing = await listen(json(503, { error: { code: 'unavailable', message: 'shutting down' } }));
   const alive = await listen(answer('alive'));
   t.after(() => Promise.all([failing.close(), alive.close()]));
   const client = new ApiClient([failing.url, alive.url]);
@@ -38,10 +37,7 @@ test('with retries, the request itself goes on to the next replica', async (t) =
 });
 
 test('a refusal (4xx) is the answer, not a reason to change replicas', async (t) => {
-  const refusing = await listen((_req, res) => {
-    res.writeHead(409, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 'lease_lost', message: 'lost' } }));
-  });
+  const refusing = await listen(json(409, { error: { code: 'lease_lost', message: 'lost' } }));
   const other = await listen(answer('other'));
   t.after(() => Promise.all([refusing.close(), other.close()]));
   const client = new ApiClient([refusing.url, other.url]);

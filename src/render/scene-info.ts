@@ -93,10 +93,10 @@ export async function readSceneInfo(blendPath: string, options: SceneInfoOptions
   const blend = path.resolve(blendPath);
   const projectRoot = path.resolve(options.projectRoot ?? path.dirname(blend));
   const blender = options.blender ?? 'blender';
-  const key = options.cache ? sceneInfoKey(blend, options.cache.blendSha256, blender, SCENE_INFO_PY) : null;
-  const cached = options.cache && key ? await readCachedSceneInfo(options.cache.dir, key) : null;
-  const cachedInfo = cached ? parseRaw(cached) : null;
-  if (cachedInfo) return toSceneInfo(cachedInfo, projectRoot, options.scene);
+  const { cache } = options;
+  const key = cache ? sceneInfoKey(blend, cache.blendSha256, blender, SCENE_INFO_PY) : null;
+  const cached = cache && key ? parseRaw(await readCachedSceneInfo(cache.dir, key)) : null;
+  if (cached) return toSceneInfo(cached, projectRoot, options.scene);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'drover-scene-info-'));
   try {
     const out = path.join(dir, 'info.json');
@@ -117,7 +117,7 @@ export async function readSceneInfo(blendPath: string, options: SceneInfoOptions
       );
     }
     const info = toSceneInfo(JSON.parse(raw) as RawInfo, projectRoot, options.scene);
-    if (options.cache && key) await cacheSceneInfo(options.cache.dir, key, raw);
+    if (cache && key) await cacheSceneInfo(cache.dir, key, raw);
     return info;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -160,8 +160,9 @@ interface RawInfo {
   external_files: RawFile[];
 }
 
-/** A cached answer, or null if it cannot be read (then Blender is asked again). */
-function parseRaw(text: string): RawInfo | null {
+/** A cached answer, or null if there is none or it cannot be read (then Blender is asked again). */
+function parseRaw(text: string | null): RawInfo | null {
+  if (text === null) return null;
   try {
     const raw = JSON.parse(text) as RawInfo;
     return Array.isArray(raw.scenes) && Array.isArray(raw.external_files) ? raw : null;

@@ -120,15 +120,10 @@ export function registerRenderCommand(program: Command): void {
       if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const quiet = opts.json ?? false;
       let project: Project;
-      try {
-        project = await discoverProject(resolve(input), opts.blend ? { blend: opts.blend } : {});
-      } catch (err) {
-        if (err instanceof ProjectError) throw new CliError(err.message);
-        throw err;
-      }
       // Hashed first: the upload needs the hashes, and the .blend's is the key of the scene cache.
       const hashed: HashedProjectFile[] = [];
       try {
+        project = await discoverProject(resolve(input), opts.blend ? { blend: opts.blend } : {});
         for await (const f of hashProjectFiles(project)) hashed.push(f);
       } catch (err) {
         if (err instanceof ProjectError) throw new CliError(err.message);
