@@ -15,7 +15,8 @@ import { createUser, ensureAdmin, type UserPrincipal } from '../../src/coordinat
 import { heartbeat, registerAgent, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
 import type { ServiceContext } from '../../src/coordinator/services/context.js';
 import { createScriptJob, stopJob } from '../../src/coordinator/services/jobs.js';
-import { completeTask, expireLeases, leaseTasks, releaseTask, type LeasedTask } from '../../src/coordinator/services/leasing.js';
+import { completeTask, expireLeases, releaseTask, type LeasedTask } from '../../src/coordinator/services/leasing.js';
+import { completeTasks, leaseTasks } from '../../src/coordinator/services/dispatch.js';
 import { appendTaskLogs, readTaskLogs } from '../../src/coordinator/services/task-logs.js';
 import { DiskBlobStore } from '../../src/store/blob-store.js';
 import { migrateToLatest, type DatabaseHandle } from '../../src/store/database.js';
@@ -211,6 +212,49 @@ export function storeSuite(store: StoreUnderTest): void {
       }
       const attempts = await env.ctx.db.selectFrom('task_attempts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       assert.equal(Number(attempts.n), 40);
+    });
+
+    test('results and leases of many agents at once are served together, each as if alone', async () => {
+      const id = await scriptJob(env, 'group', 30);
+      const agents = await Promise.all(Array.from({ length: 10 }, (_, i) => addAgent(env.ctx, `g-${i}`)));
+      const first = await Promise.all(agents.map(async (a) => ({ a, t: (await leaseTasks(env.ctx, a, 1, 1))[0]! })));
+      assert.equal(new Set(first.map((f) => f.t.taskId)).size, 10, 'ten agents asking at once get ten different tasks');
+      // All report at once and ask for the next task in the same request; one also reports a task
+      // it does not hold, and one reports the same task twice in two requests.
+      const [x, y] = first;
+      const calls = first.map(({ a, t }) => completeTasks(env.ctx, a, [{ taskId: t.taskId, ...done(t) }], { freeCores: 1, maxTasks: 1 }));
+      calls.push(completeTasks(env.ctx, x!.a, [{ taskId: y!.t.taskId, ...done(y!.t) }]));
+      calls.push(completeTasks(env.ctx, x!.a, [{ taskId: x!.t.taskId, ...done(x!.t) }]));
+      const answers = await Promise.all(calls);
+      for (const answer of answers.slice(0, 10)) assert.deepEqual(answer.results.map((r) => r.accepted), [true]);
+      for (const answer of answers.slice(10)) {
+        const [r] = answer.results;
+        assert.equal(r!.accepted, false);
+        assert.equal(!r!.accepted && r!.status, 409);
+        assert.equal(answer.tasks, undefined, 'no lease was asked for');
+      }
+      const second = answers.slice(0, 10).map((a, k) => ({ a: agents[k]!, t: a.tasks![0]! }));
+      const leased = [...first, ...second].map((l) => l.t.taskId);
+      assert.equal(new Set(leased).size, 20, 'no task was leased twice');
+      const rows = await env.ctx.db.selectFrom('tasks').select(['id', 'status', 'agent_id', 'attempt']).where('job_id', '=', id).execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const { a, t } of first) assert.deepEqual({ ...byId.get(t.taskId) }, { id: t.taskId, status: 'done', agent_id: a.id, attempt: 1 });
+      for (const { a, t } of second) assert.deepEqual({ ...byId.get(t.taskId) }, { id: t.taskId, status: 'running', agent_id: a.id, attempt: 1 });
+      assert.equal(rows.filter((r) => r.status === 'queued').length, 10);
+      const files = await env.ctx.db.selectFrom('task_files').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      assert.equal(Number(files.n), 20, 'stdout and stderr of each of the ten, stored once');
+      const attempts = await env.ctx.db.selectFrom('task_attempts').select(['status']).execute();
+      assert.deepEqual(attempts.map((r) => r.status).sort(), [...Array(10).fill('done'), ...Array(10).fill('running')]);
+    });
+
+    test('an agent blocklisted for a job, asking with others, gets none of its tasks but still gets work', async () => {
+      const older = await scriptJob(env, 'blocked-for-one', 4);
+      const newer = await scriptJob(env, 'open-to-all', 4);
+      const [bad, good] = await Promise.all([addAgent(env.ctx, 'bad'), addAgent(env.ctx, 'good')]);
+      await env.ctx.db.insertInto('job_agent_failures').values({ job_id: older, agent_id: bad.id, failures: env.ctx.config.agentFailureLimit }).execute();
+      const [forBad, forGood] = await Promise.all([leaseTasks(env.ctx, bad, 2, 2), leaseTasks(env.ctx, good, 2, 2)]);
+      assert.deepEqual(forBad.map((t) => t.jobId), [newer, newer]);
+      assert.deepEqual(forGood.map((t) => t.jobId), [older, older]);
     });
 
     test('complete, retry after failure, error after the last attempt, release', async () => {

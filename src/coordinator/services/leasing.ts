@@ -39,14 +39,8 @@ export interface LeasedTask {
   taskSpec: unknown;
 }
 
+/** Candidates read per lease at least: enough to backfill around tasks too big for the agent. */
 const CANDIDATE_WINDOW = 256;
-
-export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
-  if (freeCores < 1) return [];
-  const lease = await transact(ctx.db, (trx) => leaseWithin(ctx, trx, agent, freeCores, maxTasks));
-  announceLease(ctx, lease);
-  return lease.tasks;
-}
 
 export interface Lease {
   tasks: LeasedTask[];
@@ -54,47 +48,94 @@ export interface Lease {
   hidLeftovers: boolean;
 }
 
+/** One agent's request for work: up to `maxTasks` tasks that fit in `freeCores` together. */
+export interface LeaseAsk {
+  agent: AgentPrincipal;
+  freeCores: number;
+  maxTasks: number;
+}
+
 /**
  * Leases inside the caller's transaction (so a batch of completions and the next lease commit
  * once); after the commit the caller announces it with `announceLease`.
  */
 export async function leaseWithin(ctx: ServiceContext, trx: Db, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<Lease> {
-  if (freeCores < 1) return { tasks: [], hidLeftovers: false };
-  const candidates = await tasksRepo.queuedCandidates(trx, freeCores, CANDIDATE_WINDOW, { agentId: agent.id, limit: ctx.config.agentFailureLimit });
-  const chosen = fitTasks(freeCores, candidates.map((c) => ({ ...c, taskId: c.id })), maxTasks);
-  if (chosen.length === 0) return { tasks: [], hidLeftovers: false };
-  const hidLeftovers = chosen.length < candidates.length && isPostgres(trx);
+  return (await leaseForMany(ctx, trx, [{ agent, freeCores, maxTasks }]))[0]!;
+}
+
+/**
+ * Leases for several agents asking at once (the requests of one turn of the event loop), set at a
+ * time: one candidate read, one UPDATE and one INSERT for all of them instead of a few statements
+ * each. The agents are served in the order they asked, each taking from the front of the queue what
+ * fits it, so the outcome is the one they would get one after another. Answers one lease per ask.
+ */
+export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
+  const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
+  const live = asks.flatMap((a, i) => (a.freeCores >= 1 && a.maxTasks >= 1 ? [i] : []));
+  if (live.length === 0) return leases;
+  const limit = ctx.config.agentFailureLimit;
+  // An agent blocklisted for some job leases on its own, the blocklist in its candidate query: a
+  // window shared with others might hold nothing but tasks it must not take.
+  const withBlocks = live.length > 1 ? await agentFailuresRepo.agentsWithBlocks(trx, [...new Set(live.map((i) => asks[i]!.agent.id))], limit) : null;
+  const shared = withBlocks ? live.filter((i) => !withBlocks.has(asks[i]!.agent.id)) : [];
+  const alone = withBlocks ? live.filter((i) => withBlocks.has(asks[i]!.agent.id)) : live;
+  if (shared.length > 0) {
+    const got = await leaseSet(ctx, trx, shared.map((i) => asks[i]!));
+    shared.forEach((i, k) => (leases[i] = got[k]!));
+  }
+  for (const i of alone) {
+    const ask = asks[i]!;
+    leases[i] = (await leaseSet(ctx, trx, [ask], { agentId: ask.agent.id, limit }))[0]!;
+  }
+  return leases;
+}
+
+async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[], blocked?: { agentId: string; limit: number }): Promise<Lease[]> {
+  const wanted = asks.reduce((n, a) => n + Math.min(a.maxTasks, a.freeCores), 0);
+  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked);
+  let remaining = candidates.map((c) => ({ ...c, taskId: c.id }));
+  const picks = asks.map((ask) => {
+    const chosen = fitTasks(ask.freeCores, remaining, ask.maxTasks);
+    if (chosen.length > 0) {
+      const taken = new Set(chosen);
+      remaining = remaining.filter((c) => !taken.has(c));
+    }
+    return chosen;
+  });
+  const all = picks.flatMap((chosen, k) => chosen.map((task) => ({ task, agentId: asks[k]!.agent.id })));
+  if (all.length === 0) return asks.map(() => ({ tasks: [], hidLeftovers: false }));
   const now = nowIso();
   const expires = isoIn(ctx.config.leaseSeconds);
-  const jobs = new Map<string, NonNullable<Awaited<ReturnType<typeof jobsRepo.findJob>>>>();
-  const out: LeasedTask[] = [];
-  // Set at a time: one read, one UPDATE (attempt and tries + 1) and one INSERT of attempts for
-  // the whole batch, instead of three statements per task.
-  const byId = new Map((await taskBatches.findTasksByIds(trx, chosen.map((c) => c.id))).map((t) => [t.id, t]));
-  await taskBatches.markLeased(trx, chosen.map((c) => c.id), { agentId: agent.id, expires, now });
+  await taskBatches.markLeased(trx, all.map(({ task, agentId }) => ({ taskId: task.id, agentId })), { expires, now });
   await taskBatches.insertAttempts(
     trx,
-    chosen.map((c) => ({ task_id: c.id, attempt: byId.get(c.id)!.attempt + 1, agent_id: agent.id, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
+    all.map(({ task, agentId }) => ({ task_id: task.id, attempt: task.attempt + 1, agent_id: agentId, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
   );
-  for (const c of chosen) {
-    const before = byId.get(c.id)!;
-    const attempt = before.attempt + 1;
-    const task = { ...before, status: 'running', agent_id: agent.id, attempt, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
-    let job = jobs.get(task.job_id);
-    if (!job) {
-      job = (await jobsRepo.findJob(trx, task.job_id))!;
-      jobs.set(job.id, job);
-      if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
+  const jobs = new Map<string, jobsRepo.JobRow>();
+  const leases: Lease[] = [];
+  for (const [k, chosen] of picks.entries()) {
+    const out: LeasedTask[] = [];
+    for (const before of chosen) {
+      const task = { ...before, status: 'running', agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
+      let job = jobs.get(task.job_id);
+      if (!job) {
+        job = (await jobsRepo.findJob(trx, task.job_id))!;
+        jobs.set(job.id, job);
+        if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
+      }
+      const leasedTask = leasedTaskOf(job, task);
+      if (job.kind === 'render') {
+        // A retry renders only the frames no earlier attempt delivered.
+        const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
+        leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
+      }
+      out.push(leasedTask);
     }
-    const leasedTask = leasedTaskOf(job, { ...task, attempt });
-    if (job.kind === 'render') {
-      // A retry renders only the frames no earlier attempt delivered.
-      const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
-      leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
-    }
-    out.push(leasedTask);
+    leases.push({ tasks: out, hidLeftovers: false });
   }
-  return { tasks: out, hidLeftovers };
+  // PostgreSQL: candidates locked here but left untaken were skipped by concurrent leasers.
+  if (remaining.length > 0 && isPostgres(trx)) leases[leases.length - 1]!.hidLeftovers = true;
+  return leases;
 }
 
 /** After a lease committed: the events it makes. */

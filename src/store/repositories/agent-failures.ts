@@ -13,6 +13,12 @@ export async function recordAgentFailure(db: Db, jobId: string, agentId: string)
   return Number(row?.failures ?? 0);
 }
 
+/** Which of `agentIds` are blocklisted for some job (at least `limit` failures on it). */
+export async function agentsWithBlocks(db: Db, agentIds: readonly string[], limit: number): Promise<Set<string>> {
+  const rows = await db.selectFrom('job_agent_failures').select('agent_id').distinct().where('agent_id', 'in', [...agentIds]).where('failures', '>=', limit).execute();
+  return new Set(rows.map((r) => r.agent_id));
+}
+
 /** A person retried the job: every agent gets another chance. */
 export async function forgetAgentFailures(db: Db, jobId: string): Promise<void> {
   await db.deleteFrom('job_agent_failures').where('job_id', '=', jobId).execute();

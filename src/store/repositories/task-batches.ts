@@ -14,23 +14,23 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   return out;
 }
 
-export async function findTasksByIds(db: Db, ids: readonly string[]): Promise<TasksTable[]> {
-  const rows: TasksTable[] = [];
-  for (const part of chunks(ids)) rows.push(...(await db.selectFrom('tasks').selectAll().where('id', 'in', part).execute()));
-  return rows;
-}
-
 /**
- * Leases queued tasks to an agent in one statement: each task's attempt and tries go up by one. The
- * caller holds the rows (PostgreSQL: locked by the candidate query; SQLite: one writer at a time).
+ * Leases queued tasks in one statement, each to its agent (a group of agents leases together): each
+ * task's attempt and tries go up by one. The caller holds the rows (PostgreSQL: locked by the
+ * candidate query; SQLite: one writer at a time).
  */
-export async function markLeased(db: Db, ids: readonly string[], f: { agentId: string; expires: string; now: string }): Promise<void> {
-  for (const part of chunks(ids)) {
+export async function markLeased(db: Db, leases: readonly { taskId: string; agentId: string }[], f: { expires: string; now: string }): Promise<void> {
+  for (const part of chunks(leases)) {
+    const agents = new Set(part.map((l) => l.agentId));
+    const agentId =
+      agents.size === 1
+        ? part[0]!.agentId
+        : sql<string>`case ${sql.ref('id')} ${sql.join(part.map((l) => sql`when ${l.taskId} then ${l.agentId}`), sql` `)} end`;
     await db
       .updateTable('tasks')
       .set({
         status: 'running',
-        agent_id: f.agentId,
+        agent_id: agentId,
         attempt: sql<number>`attempt + 1`,
         tries: sql<number>`tries + 1`,
         lease_expires_at: f.expires,
@@ -39,7 +39,7 @@ export async function markLeased(db: Db, ids: readonly string[], f: { agentId: s
         exit_code: null,
         error: null,
       })
-      .where('id', 'in', part)
+      .where('id', 'in', part.map((l) => l.taskId))
       .execute();
   }
 }

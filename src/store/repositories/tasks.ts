@@ -80,10 +80,12 @@ export async function finishAttempt(
 }
 
 /**
- * Queued tasks of started jobs, oldest job first, that ask for at most `maxCores` each; with
- * `blocked`, not those of jobs the agent is blocklisted for (it failed `limit` of their attempts).
+ * Queued tasks of started jobs, oldest job first, that fit at least one of the leasers (their free
+ * cores are `freeCores`, one entry per agent asking together); with `blocked`, not those of jobs the
+ * agent is blocklisted for (it failed `limit` of their attempts). Whole rows: the lease needs them.
  */
-export async function queuedCandidates(db: Db, maxCores: number, limit: number, blocked?: { agentId: string; limit: number }) {
+export async function queuedCandidates(db: Db, freeCores: readonly number[], limit: number, blocked?: { agentId: string; limit: number }) {
+  const maxCores = Math.max(...freeCores);
   // Two steps, so each is an index walk that stops at `limit` rows: the eligible jobs in lease order
   // (few), then each job's queued tasks by index (tasks_status_job_idx). One query joining and
   // ordering across both tables sorted every queued task of the farm on every lease.
@@ -105,14 +107,15 @@ export async function queuedCandidates(db: Db, maxCores: number, limit: number, 
       ),
     );
   }
-  const out: { id: string; job_id: string; idx: number; cores: number }[] = [];
+  const out: (TaskRow & { cores: number })[] = [];
   for (const job of await jobs.orderBy('jobs.queued_at').orderBy('jobs.id').execute()) {
     if (out.length >= limit) break;
-    // No more of a job's tasks than could fit `maxCores` together (they all ask for job.cores).
-    const fit = Math.floor(maxCores / Math.max(1, job.cores));
+    // No more of a job's tasks than the leasers could take together (they all ask for job.cores).
+    const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
+    if (fit === 0) continue;
     const rows = await db
       .selectFrom('tasks')
-      .select(['tasks.id', 'tasks.job_id', 'tasks.idx'])
+      .selectAll()
       .where('tasks.status', '=', 'queued')
       .where('tasks.job_id', '=', job.id)
       .orderBy('tasks.idx')

@@ -1,0 +1,220 @@
+// The agents' hot path: leases and reports of results. A thousand agents each asking for one task and
+// reporting one at a time would cost a dozen statements per request; instead the requests that
+// arrive in one turn of the event loop are served together, set at a time, in one transaction: one
+// read of the tasks they report, one UPDATE per kind of change for all of them, one candidate read
+// and one lease UPDATE for all the agents asking for work. Each request is still judged on its own,
+// exactly as `completeTask` judges it: a result is accepted only from the agent holding the task's
+// current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
+// get if the requests came one after another, in the order they arrived.
+import { relativePathProblem } from '../../core/inputs.js';
+import * as blobsRepo from '../../store/repositories/blobs.js';
+import * as taskBatches from '../../store/repositories/task-batches.js';
+import { transact } from '../../store/group-commit.js';
+import type { Db } from '../../store/schema.js';
+import { HttpError, badRequest, leaseLost } from '../errors.js';
+import type { AgentPrincipal } from './agents.js';
+import { type ServiceContext, nowIso } from './context.js';
+import { refreshJobStatus } from './jobs.js';
+import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, leaseForMany } from './leasing.js';
+
+export interface TaskCompletion extends Completion {
+  taskId: string;
+}
+
+export type CompletionResult = { taskId: string; accepted: true } | { taskId: string; accepted: false; status: number; error: { code: string; message: string } };
+
+const refused = (taskId: string, err: HttpError): CompletionResult => ({ taskId, accepted: false, status: err.status, error: { code: err.code, message: err.message } });
+
+function resultFiles(c: Completion) {
+  return [...c.files, { path: 'stdout.txt', ...c.stdout }, { path: 'stderr.txt', ...c.stderr }];
+}
+
+/** Why `completeTask` would refuse this completion's file list with 400, or null. */
+function filesProblem(c: Completion): string | null {
+  const seen = new Set<string>();
+  for (const f of resultFiles(c)) {
+    const problem = relativePathProblem(f.path);
+    if (problem) return problem;
+    if (seen.has(f.path)) return `result path "${f.path}" is listed twice`;
+    seen.add(f.path);
+  }
+  return null;
+}
+
+/** Leases up to `maxTasks` queued tasks fitting `freeCores` to the agent (served with the others asking now). */
+export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
+  if (freeCores < 1 || maxTasks < 1) return [];
+  const served = await groupOf(ctx).serve({ agent, items: [], quick: [], next: { freeCores, maxTasks } });
+  announceLease(ctx, served.lease!);
+  return served.lease!.tasks;
+}
+
+/**
+ * Accepts a batch of one agent's completions and, with `next`, leases its next tasks. Successful
+ * script tasks (the common case) are stored with those of other requests arriving at the same time,
+ * with one O(1) status check per job and one job event per job (successes make no work for others,
+ * so no work event). Failures and render tasks go through `completeTask` one by one (retries,
+ * blocklists and frame checks stay in one place); the next lease then waits for them, so that a
+ * failure counted against this agent (a blocklist) is seen by it. Answers one result per completion,
+ * in order.
+ */
+export async function completeTasks(
+  ctx: ServiceContext,
+  agent: AgentPrincipal,
+  items: readonly TaskCompletion[],
+  next?: { freeCores: number; maxTasks: number },
+): Promise<{ results: CompletionResult[]; tasks?: LeasedTask[] }> {
+  const results = new Map<number, CompletionResult>();
+  const quick: number[] = [];
+  const slow: number[] = [];
+  const seen = new Set<string>();
+  items.forEach((c, i) => {
+    if (seen.has(c.taskId)) return slow.push(i); // the second report of a task: judged after the first
+    seen.add(c.taskId);
+    const problem = filesProblem(c);
+    if (problem) return results.set(i, refused(c.taskId, badRequest(problem)));
+    (c.exitCode === 0 && !c.error ? quick : slow).push(i);
+  });
+
+  let lease: Lease | undefined;
+  if (quick.length > 0 || (next && slow.length === 0)) {
+    const served = await groupOf(ctx).serve({ agent, items, quick, next: slow.length === 0 ? next : undefined });
+    for (const [i, r] of served.results) results.set(i, r);
+    slow.push(...served.slow);
+    for (const a of served.accepted) ctx.bus.emit('task', a.taskId, a.jobId);
+    for (const jobId of new Set(served.accepted.map((a) => a.jobId))) ctx.bus.emit('job', jobId);
+    lease = served.lease;
+    if (lease) announceLease(ctx, lease);
+  }
+
+  for (const i of slow.sort((a, b) => a - b)) {
+    const { taskId, ...completion } = items[i]!;
+    try {
+      await completeTask(ctx, agent, taskId, completion);
+      results.set(i, { taskId, accepted: true });
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      results.set(i, refused(taskId, err));
+    }
+  }
+  const answers = items.map((_, i) => results.get(i)!);
+  if (!next) return { results: answers };
+  return { results: answers, tasks: lease ? lease.tasks : await leaseTasks(ctx, agent, next.freeCores, next.maxTasks) };
+}
+
+/** One request's share of a group: its successful script completions and, maybe, a lease. */
+interface Part {
+  agent: AgentPrincipal;
+  items: readonly TaskCompletion[];
+  /** Indexes into `items` of the successes to judge set at a time. */
+  quick: readonly number[];
+  /** Lease in the same transaction, unless a completion turns out to need `completeTask`. */
+  next: { freeCores: number; maxTasks: number } | undefined;
+}
+
+interface Served {
+  results: Map<number, CompletionResult>;
+  accepted: { taskId: string; jobId: string }[];
+  /** Completions to be judged one by one after all (render tasks: their frames are checked). */
+  slow: number[];
+  lease?: Lease;
+}
+
+interface Waiting {
+  part: Part;
+  resolve(served: Served): void;
+  reject(err: unknown): void;
+}
+
+/** At most this many requests are served together, so one burst cannot hold the writer for long. */
+const MAX_GROUP = 256;
+
+class RequestGroup {
+  private waiting: Waiting[] = [];
+  private scheduled = false;
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  serve(part: Part): Promise<Served> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ part, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      // After the I/O phase: every request read in this turn has asked by then.
+      setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const group = this.waiting.splice(0, MAX_GROUP);
+    if (this.waiting.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
+    }
+    try {
+      // Answered only after the commit: before it, nothing of theirs is durable. A failure here is
+      // the database's (a request's own mistakes are answers, not exceptions), so all hear of it.
+      const served = await transact(this.ctx.db, (trx) => serveGroup(this.ctx, trx, group.map((w) => w.part)));
+      group.forEach((w, k) => w.resolve(served[k]!));
+    } catch (err) {
+      for (const w of group) w.reject(err);
+    }
+  }
+}
+
+const groups = new WeakMap<ServiceContext, RequestGroup>();
+
+function groupOf(ctx: ServiceContext): RequestGroup {
+  let group = groups.get(ctx);
+  if (!group) groups.set(ctx, (group = new RequestGroup(ctx)));
+  return group;
+}
+
+async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<Served[]> {
+  const served: Served[] = parts.map(() => ({ results: new Map(), accepted: [], slow: [] }));
+  const reported = parts.flatMap((p) => p.quick.map((i) => p.items[i]!));
+  const known = reported.length ? await blobsRepo.knownBlobs(trx, [...new Set(reported.flatMap((c) => resultFiles(c).map((f) => f.sha256)))]) : new Set<string>();
+  const held = new Map((reported.length ? await taskBatches.heldTasks(trx, [...new Set(reported.map((c) => c.taskId))]) : []).map((t) => [t.id, t]));
+
+  // Judge each completion as if the requests came one after another: a task reported twice (two
+  // requests of one agent) is accepted once; the second finds it no longer running.
+  const taken = new Set<string>();
+  const take: { part: number; item: TaskCompletion; jobId: string }[] = [];
+  parts.forEach((p, k) => {
+    for (const i of p.quick) {
+      const c = p.items[i]!;
+      const t = held.get(c.taskId);
+      const missing = resultFiles(c).filter((f) => !known.has(f.sha256));
+      if (missing.length > 0) served[k]!.results.set(i, refused(c.taskId, badRequest(`result files were not uploaded first: ${missing.slice(0, 5).map((f) => f.path).join(', ')}`)));
+      else if (!t || taken.has(c.taskId) || t.status !== 'running' || t.agent_id !== p.agent.id || t.attempt !== c.attempt) served[k]!.results.set(i, refused(c.taskId, leaseLost(c.taskId)));
+      else if (t.job_kind !== 'script') served[k]!.slow.push(i); // render: frames are checked by completeTask
+      else {
+        taken.add(c.taskId);
+        take.push({ part: k, item: c, jobId: t.job_id });
+        served[k]!.results.set(i, { taskId: c.taskId, accepted: true });
+        served[k]!.accepted.push({ taskId: c.taskId, jobId: t.job_id });
+      }
+    }
+  });
+
+  if (take.length > 0) {
+    const now = nowIso();
+    const byAttempt = new Map<number, string[]>();
+    for (const { item } of take) byAttempt.set(item.attempt, [...(byAttempt.get(item.attempt) ?? []), item.taskId]);
+    for (const [attempt, ids] of byAttempt) await taskBatches.finishAttempts(trx, ids, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
+    const ids = take.map((t) => t.item.taskId);
+    await taskBatches.replaceFilesOfTasks(trx, ids, take.flatMap(({ item }) => resultFiles(item).map((f) => ({ task_id: item.taskId, path: f.path, sha256: f.sha256, size: f.size }))));
+    // As completeTask on success: done, the agent kept, the lease cleared.
+    await taskBatches.updateTasks(trx, ids, { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: null });
+    for (const jobId of new Set(take.map((t) => t.jobId))) await refreshJobStatus(trx, jobId);
+  }
+
+  // Leases for the requests whose completions are all settled; the others lease after theirs.
+  const asking = parts.flatMap((p, k) => (p.next && served[k]!.slow.length === 0 ? [{ k, ask: { agent: p.agent, ...p.next } satisfies LeaseAsk }] : []));
+  if (asking.length > 0) {
+    const leases = await leaseForMany(ctx, trx, asking.map((a) => a.ask));
+    asking.forEach(({ k }, n) => (served[k]!.lease = leases[n]!));
+  }
+  return served;
+}
