@@ -9,12 +9,14 @@ import * as initial from './migrations/0001_initial.js';
 import * as images from './migrations/0002_images.js';
 import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
 import * as render from './migrations/0004_render.js';
+import * as taskIndexes from './migrations/0005_task_indexes.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_images': images,
   '0003_agent_blocklist': agentBlocklist,
   '0004_render': render,
+  '0005_task_indexes': taskIndexes,
 };
 
 class InCodeMigrations implements MigrationProvider {

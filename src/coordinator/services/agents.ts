@@ -88,6 +88,7 @@ export async function registerAgent(
     const existing = await agentsRepo.findAgentByTokenHash(ctx.db, digestToken(previousToken));
     if (existing) {
       await agentsRepo.updateAgentResources(ctx.db, existing.id, fields);
+      principalCache(ctx).delete(existing.token_hash); // its name may have changed
       return { agentId: existing.id, agentToken: previousToken };
     }
   }
@@ -97,9 +98,34 @@ export async function registerAgent(
   return { agentId, agentToken };
 }
 
+/**
+ * Known agents by token digest, so that the thousands of requests a second of a big farm do not each
+ * read the agents table. An agent's credentials are never revoked or changed, only its name (when it
+ * registers again, which evicts it here; other replicas see a new name within CACHE_MS). Unknown
+ * tokens are never cached, so guessing fills nothing.
+ */
+const CACHE_MS = 60_000;
+const CACHE_MAX = 100_000;
+const principals = new WeakMap<ServiceContext, Map<string, { principal: AgentPrincipal; until: number }>>();
+
+function principalCache(ctx: ServiceContext) {
+  let cache = principals.get(ctx);
+  if (!cache) principals.set(ctx, (cache = new Map()));
+  return cache;
+}
+
 export async function authenticateAgent(ctx: ServiceContext, token: string): Promise<AgentPrincipal | null> {
-  const row = await agentsRepo.findAgentByTokenHash(ctx.db, digestToken(token));
-  return row ? { kind: 'agent', id: row.id, name: row.name } : null;
+  const digest = digestToken(token);
+  const cache = principalCache(ctx);
+  const hit = cache.get(digest);
+  if (hit && hit.until > Date.now()) return hit.principal;
+  const row = await agentsRepo.findAgentByTokenHash(ctx.db, digest);
+  if (!row) return null;
+  const principal: AgentPrincipal = { kind: 'agent', id: row.id, name: row.name };
+  cache.delete(digest);
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(digest, { principal, until: Date.now() + CACHE_MS });
+  return principal;
 }
 
 /**

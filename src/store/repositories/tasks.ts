@@ -87,7 +87,7 @@ export async function finishAttempt(
 export async function queuedCandidates(db: Db, freeCores: readonly number[], limit: number, blocked?: { agentId: string; limit: number }) {
   const maxCores = Math.max(...freeCores);
   // Two steps, so each is an index walk that stops at `limit` rows: the eligible jobs in lease order
-  // (few), then each job's queued tasks by index (tasks_status_job_idx). One query joining and
+  // (few), then each job's queued tasks by index (tasks_job_status_idx). One query joining and
   // ordering across both tables sorted every queued task of the farm on every lease.
   let jobs = db
     .selectFrom('jobs')
