@@ -27,6 +27,10 @@ export async function renderOverhead(opts: RenderBenchOptions): Promise<{ rows: 
   const env = { DROVER_CONFIG: join(server.dataDir, 'cli.json'), DROVER_SERVER: server.url };
   const login = await runCli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD], { env });
   if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  // The agent renders one frame first, as an agent of a working farm has: it then keeps a spare
+  // Blender ready for the next job (see docs/warm-sessions.md), which a brand-new agent has not.
+  const warmUp = await runCli(['render', blend, '--frames', '1', '--wait'], { env, timeoutMs: 300_000 });
+  if (warmUp.code !== 0) throw new Error(`the warm-up render failed:\n${warmUp.stderr.slice(-2000)}`);
   const plainArgs = (out: string) => ['-b', blend, '-o', join(out, 'frame_####'), '-F', 'PNG', '-f', `1..${opts.frames}`];
   const droverArgs = (cold: boolean) => ['render', blend, '--frames', `1-${opts.frames}`, '--chunk', String(opts.chunk), '--wait', ...(cold ? ['--cold'] : [])];
   // A first submission reads the scene with Blender in the CLI; a resubmission of the same file

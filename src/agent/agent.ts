@@ -28,7 +28,7 @@ export interface AgentOptions {
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
   log?: (line: string) => void;
   /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
-  warm?: false | Partial<Pick<PoolOptions, 'idleSeconds' | 'maxFrames' | 'maxRssMb' | 'maxSessions'>>;
+  warm?: false | Partial<Pick<PoolOptions, 'idleSeconds' | 'maxFrames' | 'maxRssMb' | 'maxSessions' | 'spare'>>;
 }
 
 interface RegisterAnswer {
@@ -148,6 +148,7 @@ export class Agent {
       maxFrames: o?.maxFrames ?? env('DROVER_WARM_MAX_FRAMES', 1000),
       maxRssMb: o?.maxRssMb ?? env('DROVER_WARM_MAX_RSS_MB', Math.round(totalmem() / 1024 ** 2 / 2)),
       maxSessions: o?.maxSessions ?? env('DROVER_WARM_MAX_SESSIONS', this.slots),
+      spare: o?.spare ?? process.env.DROVER_WARM_SPARE !== '0',
       log: this.log,
     });
   }

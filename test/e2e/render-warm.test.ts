@@ -1,7 +1,7 @@
 // Warm Blender sessions with the real Blender: frames rendered by a warm session are the same
 // pixels as a cold task's and a plain `blender -b FILE -f N`; a session is reused by the next task
 // of its job but never shared between projects; a warm Blender killed mid-frame costs only the
-// frames it had not finished.
+// frames it had not finished; an agent that has rendered keeps a spare Blender for the next job.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -126,6 +126,31 @@ describe('warm Blender sessions', { timeout: 600_000 }, () => {
     for (const id of new Set([...idsA, ...idsB])) {
       await farm.agents[0]!.waitForOutput(new RegExp(`warm session ${id} closed: its job ended`), 30_000);
     }
+  });
+
+  test('an agent that has rendered keeps a spare Blender: the next job starts in it, with the same pixels', async () => {
+    // The jobs above have ended and the agent is idle: it starts a spare Blender (no project yet).
+    const unused = () => {
+      const out = farm.agents[0]!.output();
+      const ready = [...out.matchAll(/spare Blender ([0-9a-f]+) ready/g)].map((m) => m[1]!);
+      return ready.filter((id) => !out.includes(`warm session ${id} started`)).at(-1) ?? null;
+    };
+    const spareId = await eventually(async () => unused(), 60_000, 'a spare Blender');
+    const r = await farm.cli(['render', project, '--frames', '1-3', '--chunk', '3', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout) as JobJson;
+    const token = await farm.adminToken();
+    await waitForJobStatus(farm.url, token, job.id, 'done', 120_000);
+    const log = (await taskLogs(farm, job.id)).get(1)!;
+    assert.match(log, new RegExp(`warm session ${spareId} \\(pid \\d+\\) started from the spare Blender`));
+    const out = join(work, 'out-spare');
+    const d = await farm.cli(['job', 'download-results', job.id, '-d', out]);
+    assert.equal(d.code, 0, d.stderr);
+    const plain = join(work, 'plain-spare');
+    await run(BLENDER, ['-b', blend, '-noaudio', '-o', join(plain, 'frame_#####'), '-F', 'PNG', '-x', '1', '-f', '1,2,3'], { maxBuffer: 64 * 1024 * 1024 });
+    const frames = await framesOf(out, job.id);
+    assert.deepEqual([...frames.keys()].sort(), [1, 2, 3].map(name));
+    for (const f of [1, 2, 3]) await assertSamePixels(frames.get(name(f))!, join(plain, name(f)), `frame ${f} from the spare vs plain Blender`);
   });
 
   test('a warm Blender killed mid-frame costs only the unfinished frames', async () => {

@@ -24,9 +24,17 @@ export interface PoolOptions {
   maxRssMb: number;
   /** Most sessions at once; idle ones are closed (least recently used first) to make room. */
   maxSessions: number;
+  /**
+   * Keep a spare Blender started (no project yet) once the agent has rendered, started while it
+   * is idle: the next job's first task then skips Blender's own start-up.
+   */
+  spare: boolean;
   log(line: string): void;
   blender?: string;
 }
+
+/** How long the agent is idle before its spare Blender starts (so it never slows a running job). */
+const SPARE_DELAY_MS = 300;
 
 /** What a render task needs its session to be: the same key means the same Blender state. */
 export interface SessionNeeds {
@@ -65,6 +73,10 @@ export class SessionPool {
   /** Tasks waiting to take over a session that is finishing its last frame. */
   private readonly waiting: { session: WarmSession; take(s: WarmSession | null): void }[] = [];
   private closed = false;
+  /** A started (or starting) Blender with no project yet; see PoolOptions.spare. */
+  private spare: { session: WarmSession; started: Promise<boolean> } | null = null;
+  private spareTimer: NodeJS.Timeout | null = null;
+  private hasRendered = false;
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -81,7 +93,7 @@ export class SessionPool {
    * A session for `needs`, working for the task whose output is `sink`: an idle one with the same
    * key, or a new one (started here; aborting `signal` kills it).
    */
-  async acquire(needs: SessionNeeds, sink: OutputSink, signal: AbortSignal): Promise<{ session: WarmSession; fresh: boolean }> {
+  async acquire(needs: SessionNeeds, sink: OutputSink, signal: AbortSignal): Promise<{ session: WarmSession; fresh: boolean; fromSpare: boolean }> {
     if (this.closed) throw new Error('the agent is stopping');
     const key = sessionKey(needs);
     const found = this.idle.findIndex((s) => s.key === key && s.alive);
@@ -92,7 +104,7 @@ export class SessionPool {
       this.busy.add(session!);
       session!.jobs.add(needs.jobId);
       session!.attach(sink);
-      return { session: session!, fresh: false };
+      return { session: session!, fresh: false, fromSpare: false };
     }
     // The same kind of session finishing its task's last frame: wait and take it over, rather than
     // start a second Blender beside it (the agent leased this task early, for that hand-over).
@@ -117,26 +129,18 @@ export class SessionPool {
       if (handed) {
         handed.jobs.add(needs.jobId);
         handed.attach(sink);
-        return { session: handed, fresh: false };
+        return { session: handed, fresh: false, fromSpare: false };
       }
       // It was retired instead (error, crash, limits): start a fresh one.
       if (this.closed) throw new Error('the agent is stopping');
     }
     // Make room: idle sessions of other projects go first, the least recently used first.
     while (this.size >= this.opts.maxSessions && this.idle.length > 0) this.retire(this.idle[0]!, 'making room for another project');
-    const id = randomBytes(4).toString('hex');
-    const session = new WarmSession({
-      id,
-      key,
-      dir: join(this.opts.root, id),
-      job: needs.job,
-      files: needs.files,
-      threads: needs.threads,
-      blobs: this.opts.blobs,
-      sandboxed: this.opts.sandboxed,
-      network: needs.job.network,
-      ...(this.opts.blender ? { blender: this.opts.blender } : {}),
-    });
+    this.hasRendered = true;
+    const project = { key, job: needs.job, files: needs.files, threads: needs.threads, network: needs.job.network };
+    // A spare has no network in the sandbox: it serves projects that need none.
+    const spare = !(project.network && this.opts.sandboxed) ? await this.takeSpare() : null;
+    const session = spare ?? this.newSession();
     session.jobs.add(needs.jobId);
     this.busy.add(session);
     // A session that dies while idle is dropped at once; a busy one is dealt with by release().
@@ -145,13 +149,58 @@ export class SessionPool {
     });
     session.attach(sink);
     try {
-      await session.start(signal);
+      await (spare ? session.open(project, signal) : session.start(project, signal));
     } catch (err) {
       this.release(session, false);
       throw err;
     }
-    this.opts.log(`warm session ${id} started (pid ${session.pid}, ${(session.startedMs / 1000).toFixed(1)} s, key ${key.slice(0, 12)})`);
-    return { session, fresh: true };
+    this.opts.log(`warm session ${session.id} started${spare ? ' from the spare Blender' : ''} (pid ${session.pid}, ${(session.startedMs / 1000).toFixed(1)} s, key ${key.slice(0, 12)})`);
+    return { session, fresh: true, fromSpare: spare !== null };
+  }
+
+  private newSession(): WarmSession {
+    const id = randomBytes(4).toString('hex');
+    return new WarmSession({ id, dir: join(this.opts.root, id), blobs: this.opts.blobs, sandboxed: this.opts.sandboxed, ...(this.opts.blender ? { blender: this.opts.blender } : {}) });
+  }
+
+  /** The spare Blender, once it is up (waiting for one still starting beats starting another). */
+  private async takeSpare(): Promise<WarmSession | null> {
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    this.spareTimer = null;
+    const spare = this.spare;
+    this.spare = null;
+    if (!spare) return null;
+    if (await spare.started) return spare.session;
+    return null;
+  }
+
+  /** Starts a spare Blender after a moment of idleness, if the agent renders and has none. */
+  private scheduleSpare(): void {
+    if (!this.opts.spare || !this.hasRendered || this.closed || this.spare || this.spareTimer || this.busy.size > 0) return;
+    this.spareTimer = setTimeout(() => {
+      this.spareTimer = null;
+      if (this.closed || this.spare || this.busy.size > 0) return;
+      const session = this.newSession();
+      const started = session.startSpare().then(
+        () => true,
+        (err: Error) => {
+          this.opts.log(`spare Blender could not start: ${err.message}`);
+          return false;
+        },
+      );
+      const spare = { session, started };
+      this.spare = spare;
+      void started.then((ok) => {
+        if (ok) this.opts.log(`spare Blender ${session.id} ready (pid ${session.pid})`);
+        else if (this.spare === spare) this.spare = null;
+        if (!ok) void this.discard(session);
+      });
+      // A spare that dies while waiting is forgotten (the next idle moment starts another).
+      void session.exited.then(() => {
+        if (this.spare === spare) this.spare = null;
+      });
+    }, SPARE_DELAY_MS);
+    this.spareTimer.unref();
   }
 
   /** Gives a session back after a task: kept for the next one if it is healthy and within limits. */
@@ -174,7 +223,8 @@ export class SessionPool {
               : null;
     if (reason) {
       this.retire(session, reason);
-      return waiter?.take(null);
+      waiter?.take(null);
+      return this.scheduleSpare();
     }
     if (waiter) {
       // Straight to the next task: Blender is idle only for this hand-over.
@@ -185,6 +235,7 @@ export class SessionPool {
     const timer = setTimeout(() => this.retire(session, `idle for ${this.opts.idleSeconds} s`), this.opts.idleSeconds * 1000);
     timer.unref();
     this.timers.set(session, timer);
+    this.scheduleSpare();
   }
 
   /** The jobs idle sessions have rendered for: the agent asks the coordinator which have ended. */
@@ -207,11 +258,21 @@ export class SessionPool {
   /** Closes every session (the agent is stopping); busy ones are killed. */
   async closeAll(): Promise<void> {
     this.closed = true;
+    if (this.spareTimer) clearTimeout(this.spareTimer);
+    const spare = this.spare;
+    this.spare = null;
+    if (spare) this.closing.add(spare.started.then(() => this.discard(spare.session)));
     for (const w of this.waiting.splice(0)) w.take(null);
     for (const s of [...this.busy]) s.kill();
     for (const s of [...this.idle]) this.retire(s, 'the agent is stopping');
     for (const s of [...this.busy]) this.retire(s, 'the agent is stopping');
     await Promise.all([...this.closing]);
+  }
+
+  /** Ends a spare that never served (or failed to start) and removes its directory. */
+  private async discard(session: WarmSession): Promise<void> {
+    await session.close();
+    await rm(session.dir, { recursive: true, force: true });
   }
 
   private retire(session: WarmSession, reason: string): void {

@@ -35,7 +35,7 @@ export function warmRenderProgram(pool: SessionPool | null): ProgramFactory {
           session = got.session;
           log(
             got.fresh
-              ? `warm session ${session.id} (pid ${session.pid}) started in ${(session.startedMs / 1000).toFixed(1)} s`
+              ? `warm session ${session.id} (pid ${session.pid}) started${got.fromSpare ? ' from the spare Blender' : ''} in ${(session.startedMs / 1000).toFixed(1)} s`
               : `warm session ${session.id} (pid ${session.pid}) reused, ${session.frames} frame(s) rendered before`,
           );
         } catch (err) {

@@ -19,22 +19,27 @@ export const WARM_DRIVER_PY = fileURLToPath(new URL('../../render/blender/warm_d
 const OUT_DIR = 'out';
 const KILL_GRACE_MS = 5000;
 
-export interface WarmSessionSpec {
+/** The process side of a session: where it lives and how Blender is run. */
+export interface SessionBase {
   /** Short id, shown in task logs and in Blender's command line (so it can be found in /proc). */
   id: string;
-  /** What the session can render: see sessionKey(). */
-  key: string;
   /** The session's own directory (project copy, scripts, frames), out of any task directory. */
   dir: string;
+  blobs: BlobCache;
+  /** Confine Blender with bubblewrap to its session directory, as host tasks are. */
+  sandboxed: boolean;
+  blender?: string;
+}
+
+/** What a session renders: a spare has none until a task adopts it. */
+export interface SessionProject {
+  /** What the session can render: see sessionKey(). */
+  key: string;
   job: RenderJobSpec;
   files: readonly FileRef[];
   /** Render threads (-t), from the task's cores. */
   threads: number;
-  blobs: BlobCache;
-  /** Confine Blender with bubblewrap to its session directory, as host tasks are. */
-  sandboxed: boolean;
   network: boolean;
-  blender?: string;
 }
 
 /** Where a session's output goes while it works for a task. */
@@ -53,6 +58,7 @@ export interface FrameResult {
 
 interface Reply {
   ready?: boolean;
+  spare?: boolean;
   pid?: number;
   frame?: number;
   ok?: boolean;
@@ -64,7 +70,8 @@ interface Reply {
 
 export class WarmSession {
   readonly id: string;
-  readonly key: string;
+  /** What it can render (see sessionKey); "" while it is a spare. */
+  key = '';
   readonly dir: string;
   /** Frames rendered by this session so far. */
   frames = 0;
@@ -84,10 +91,11 @@ export class WarmSession {
   readonly exited: Promise<void>;
   private markExited!: () => void;
 
-  constructor(private readonly spec: WarmSessionSpec) {
-    this.id = spec.id;
-    this.key = spec.key;
-    this.dir = spec.dir;
+  private project: SessionProject | null = null;
+
+  constructor(private readonly base: SessionBase) {
+    this.id = base.id;
+    this.dir = base.dir;
     this.exited = new Promise((resolve) => (this.markExited = resolve));
   }
 
@@ -105,29 +113,76 @@ export class WarmSession {
     this.sink = sink;
   }
 
-  /** Lays out the session directory, starts Blender and waits until the driver is ready. */
-  async start(signal: AbortSignal): Promise<void> {
+  /** Lays out the session directory, starts Blender with the project and waits until the driver is ready. */
+  async start(project: SessionProject, signal: AbortSignal): Promise<void> {
     const started = Date.now();
-    const { dir, job, files, blobs } = this.spec;
-    await mkdir(join(dir, OUT_DIR), { recursive: true });
-    await mkdir(join(dir, '.drover'), { recursive: true });
-    await mkdir(join(dir, 'tmp'), { recursive: true });
-    await copyFile(WARM_DRIVER_PY, join(dir, '.drover', 'warm_driver.py'));
-    await copyFile(RENDER_SETUP_PY, join(dir, '.drover', 'render_setup.py'));
-    for (const f of files) {
+    this.project = project;
+    this.key = project.key;
+    await this.layOut(project);
+    if (signal.aborted) throw new Error('stopped before Blender started');
+    this.spawnBlender(warmBlenderArgs(project.job, project.threads, this.nonce, this.id), project.network);
+    await this.ready(signal);
+    this.startedMs = Date.now() - started;
+  }
+
+  /**
+   * Starts Blender with no project and waits until it is up: a spare, which open() later turns into
+   * a session, sparing a task the wait for Blender itself to start (about a second or more).
+   * No network inside the sandbox: a spare serves only projects that need none.
+   */
+  async startSpare(): Promise<void> {
+    await this.layOut(null);
+    this.spawnBlender(spareBlenderArgs(this.nonce, this.id), false);
+    const reply = await this.nextReply();
+    if (!reply.spare) throw new Error('the warm driver did not start as a spare');
+  }
+
+  /** True while it is a started spare waiting for a project. */
+  get spare(): boolean {
+    return this.project === null && this.alive;
+  }
+
+  /** Makes a spare the session for `project`: its files are laid out, then Blender loads them. */
+  async open(project: SessionProject, signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    this.project = project;
+    this.key = project.key;
+    await this.layOut(project);
+    if (signal.aborted) throw new Error('stopped before Blender loaded the project');
+    const pending = this.ready(signal);
+    this.child!.stdin!.write(`${JSON.stringify({ open: openCommand(project.job, project.threads) })}\n`);
+    await pending;
+    this.startedMs = Date.now() - started;
+  }
+
+  private async layOut(project: SessionProject | null): Promise<void> {
+    const { dir, blobs } = this.base;
+    if (!project) {
+      await mkdir(join(dir, OUT_DIR), { recursive: true });
+      await mkdir(join(dir, '.drover'), { recursive: true });
+      await mkdir(join(dir, 'tmp'), { recursive: true });
+      await copyFile(WARM_DRIVER_PY, join(dir, '.drover', 'warm_driver.py'));
+      await copyFile(RENDER_SETUP_PY, join(dir, '.drover', 'render_setup.py'));
+      return;
+    }
+    if (this.child === null) await this.layOut(null);
+    for (const f of project.files) {
       // The same rule as for task files: a name never leads out of the session directory.
       const problem = relativePathProblem(f.name);
       if (problem) throw new Error(`refusing a project file: ${problem}`);
       await mkdir(dirname(join(dir, f.name)), { recursive: true });
       await blobs.copyTo(f.sha256, join(dir, f.name));
     }
-    if (signal.aborted) throw new Error('stopped before Blender started');
+  }
+
+  private spawnBlender(blenderArgs: string[], network: boolean): void {
+    const { dir } = this.base;
     let spec: ProcessSpec = {
-      argv: [this.spec.blender ?? 'blender', ...warmBlenderArgs(job, this.spec.threads, this.nonce, this.id)],
+      argv: [this.base.blender ?? 'blender', ...blenderArgs],
       cwd: dir,
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, LANG: 'C.UTF-8', TMPDIR: join(dir, 'tmp') },
     };
-    if (this.spec.sandboxed) spec = confineWithBwrap(spec, { taskDir: dir, network: this.spec.network });
+    if (this.base.sandboxed) spec = confineWithBwrap(spec, { taskDir: dir, network });
     const [command, ...args] = spec.argv;
     const child = spawn(command!, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
@@ -140,6 +195,10 @@ export class WarmSession {
     child.stdin!.on('error', () => undefined);
     child.on('error', (err) => this.onExit(`Blender could not start: ${err.message}`));
     child.on('close', (code, sig) => this.onExit(sig ? `Blender was killed by ${sig}` : `Blender exited with code ${code}`));
+  }
+
+  /** Waits for the driver's "ready" (the project loaded and set up); aborting kills Blender. */
+  private async ready(signal: AbortSignal): Promise<void> {
     const onAbort = () => this.kill();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -148,7 +207,6 @@ export class WarmSession {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
-    this.startedMs = Date.now() - started;
   }
 
   /** Renders one frame; rejects if Blender reports an error or dies (the session is then unusable). */
@@ -259,11 +317,31 @@ export function warmBlenderArgs(job: RenderJobSpec, threads: number, nonce: stri
   args.push('-o', posix.join(OUT_DIR, DEFAULT_FILE_PATTERN));
   if (r.format) args.push('-F', r.format === 'TARGA' ? 'TGA' : r.format);
   args.push('-x', '1', '-t', String(threads), '--python', '.drover/warm_driver.py');
-  const settings: Record<string, unknown> = { nonce, session: sessionId };
+  args.push('--', JSON.stringify({ nonce, session: sessionId, ...renderSettings(job) }));
+  return args;
+}
+
+/** The settings render_setup.apply() gets (see render_setup.py). */
+function renderSettings(job: RenderJobSpec): Record<string, unknown> {
+  const r = job.render;
+  const settings: Record<string, unknown> = {};
   if (r.samples) settings.samples = r.samples;
   if (r.resolution) settings.resolution = [r.resolution.width, r.resolution.height];
   if (r.percentage) settings.percentage = r.percentage;
   if (r.scene) settings.scene = r.scene;
-  args.push('--', JSON.stringify(settings));
-  return args;
+  return settings;
+}
+
+/** A spare's arguments: Blender and the driver, no file (the project comes with "open"). */
+export function spareBlenderArgs(nonce: string, sessionId: string): string[] {
+  return ['-b', '-noaudio', '--python-exit-code', '1', '--python', '.drover/warm_driver.py', '--', JSON.stringify({ nonce, session: sessionId, spare: true })];
+}
+
+/**
+ * What the driver's open_project needs to do what warmBlenderArgs' arguments do: the same file,
+ * scene, output pattern, format and threads, and the same settings for render_setup.
+ */
+export function openCommand(job: RenderJobSpec, threads: number): Record<string, unknown> {
+  const r = job.render;
+  return { blend: posix.join(PROJECT_DIR, r.blend), scene: r.scene ?? null, output: posix.join(OUT_DIR, DEFAULT_FILE_PATTERN), format: r.format ?? null, threads, settings: renderSettings(job) };
 }

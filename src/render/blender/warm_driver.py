@@ -6,6 +6,14 @@ script instead of render_setup.py (which it imports, so the overrides are applie
     blender -b FILE -noaudio --python-exit-code 1 [--scene S] -o OUT/frame_##### [-F FMT] -x 1 \
             -t N --python warm_driver.py -- '{"samples": 8, "nonce": "..."}'
 
+A spare session is started before anyone needs it, with no file (so a job's first task does not
+wait for Blender to start):
+
+    blender -b -noaudio --python-exit-code 1 --python warm_driver.py -- '{"spare": true, "nonce": "..."}'
+
+It answers {"spare": true} and waits for {"open": {...}} (see open_project), which does in Python
+what the arguments above do for a fresh session; from then on it is like any other session.
+
 It applies the overrides once, then reads one JSON command per line from stdin:
     {"frame": 12}     render frame 12, exactly as `-f 12` would (see render_frame)
     {"quit": true}    (or end of input) leave the loop; Blender then quits
@@ -78,10 +86,40 @@ def render_frame(scene, frame):
     return path, time.monotonic() - started
 
 
+def open_project(project):
+    """Load the project and set what a fresh session's arguments set, in the same order.
+
+    `-b FILE` loads the file as wm.open_mainfile does (UI and all, scripts in it not run unless the
+    user's preferences allow it); `--scene S` makes S the one rendered (render_setup picks it by
+    name); `-o`, `-F` and `-x` set the scene's output path, format and file extension; `-t N`
+    fixes the render threads (the thread count does not change Cycles' pixels).
+    """
+    bpy.ops.wm.open_mainfile(filepath=project["blend"])
+    name = project.get("scene")
+    scene = bpy.data.scenes[name] if name and name in bpy.data.scenes else bpy.context.scene
+    render = scene.render
+    render.filepath = project["output"]
+    if project.get("format"):
+        render.image_settings.file_format = project["format"]
+    render.use_file_extension = True
+    render.threads_mode = "FIXED"
+    render.threads = int(project["threads"])
+    return project["settings"]
+
+
 def main():
     opt = render_setup.options()
     nonce = opt.pop("nonce")
     opt.pop("session", None)  # only there to name the session in Blender's command line
+    if opt.pop("spare", False):
+        reply(nonce, {"spare": True, "pid": os.getpid()})
+        line = sys.stdin.readline()
+        if not line.strip():
+            return  # closed while spare
+        command = json.loads(line)
+        if "open" not in command:
+            return
+        opt = open_project(command["open"])
     scene = render_setup.apply(opt)
     reply(nonce, {"ready": True, "pid": os.getpid(), "blender": bpy.app.version_string})
     for line in sys.stdin:
