@@ -149,7 +149,7 @@ export class SessionPool {
     });
     session.attach(sink);
     try {
-      await (spare ? session.open(project, signal) : session.start(project, signal));
+      await session.start(project, signal);
     } catch (err) {
       this.release(session, false);
       throw err;

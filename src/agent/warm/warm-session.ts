@@ -91,8 +91,6 @@ export class WarmSession {
   readonly exited: Promise<void>;
   private markExited!: () => void;
 
-  private project: SessionProject | null = null;
-
   constructor(private readonly base: SessionBase) {
     this.id = base.id;
     this.dir = base.dir;
@@ -113,60 +111,48 @@ export class WarmSession {
     this.sink = sink;
   }
 
-  /** Lays out the session directory, starts Blender with the project and waits until the driver is ready. */
+  /**
+   * Makes this the session for `project` and waits until the driver is ready: a started spare (see
+   * startSpare) is handed the project to load; otherwise Blender starts with it.
+   */
   async start(project: SessionProject, signal: AbortSignal): Promise<void> {
     const started = Date.now();
-    this.project = project;
+    const spare = this.child !== null;
     this.key = project.key;
-    await this.layOut(project);
+    if (!spare) await this.layOutScripts();
+    await this.layOutProject(project.files);
     if (signal.aborted) throw new Error('stopped before Blender started');
-    this.spawnBlender(warmBlenderArgs(project.job, project.threads, this.nonce, this.id), project.network);
+    if (spare) this.child!.stdin!.write(`${JSON.stringify({ open: openCommand(project.job, project.threads) })}\n`);
+    else this.spawnBlender(warmBlenderArgs(project.job, project.threads, this.nonce, this.id), project.network);
     await this.ready(signal);
     this.startedMs = Date.now() - started;
   }
 
   /**
-   * Starts Blender with no project and waits until it is up: a spare, which open() later turns into
-   * a session, sparing a task the wait for Blender itself to start (about a second or more).
+   * Starts Blender with no project and waits until it is up: a spare, which start() later hands a
+   * project, sparing that task the wait for Blender itself to start (a second or more).
    * No network inside the sandbox: a spare serves only projects that need none.
    */
   async startSpare(): Promise<void> {
-    await this.layOut(null);
+    await this.layOutScripts();
     this.spawnBlender(spareBlenderArgs(this.nonce, this.id), false);
     const reply = await this.nextReply();
     if (!reply.spare) throw new Error('the warm driver did not start as a spare');
   }
 
-  /** True while it is a started spare waiting for a project. */
-  get spare(): boolean {
-    return this.project === null && this.alive;
+  /** The session's folders and the driver's scripts (.drover/). */
+  private async layOutScripts(): Promise<void> {
+    const { dir } = this.base;
+    await mkdir(join(dir, OUT_DIR), { recursive: true });
+    await mkdir(join(dir, '.drover'), { recursive: true });
+    await mkdir(join(dir, 'tmp'), { recursive: true });
+    await copyFile(WARM_DRIVER_PY, join(dir, '.drover', 'warm_driver.py'));
+    await copyFile(RENDER_SETUP_PY, join(dir, '.drover', 'render_setup.py'));
   }
 
-  /** Makes a spare the session for `project`: its files are laid out, then Blender loads them. */
-  async open(project: SessionProject, signal: AbortSignal): Promise<void> {
-    const started = Date.now();
-    this.project = project;
-    this.key = project.key;
-    await this.layOut(project);
-    if (signal.aborted) throw new Error('stopped before Blender loaded the project');
-    const pending = this.ready(signal);
-    this.child!.stdin!.write(`${JSON.stringify({ open: openCommand(project.job, project.threads) })}\n`);
-    await pending;
-    this.startedMs = Date.now() - started;
-  }
-
-  private async layOut(project: SessionProject | null): Promise<void> {
+  private async layOutProject(files: readonly FileRef[]): Promise<void> {
     const { dir, blobs } = this.base;
-    if (!project) {
-      await mkdir(join(dir, OUT_DIR), { recursive: true });
-      await mkdir(join(dir, '.drover'), { recursive: true });
-      await mkdir(join(dir, 'tmp'), { recursive: true });
-      await copyFile(WARM_DRIVER_PY, join(dir, '.drover', 'warm_driver.py'));
-      await copyFile(RENDER_SETUP_PY, join(dir, '.drover', 'render_setup.py'));
-      return;
-    }
-    if (this.child === null) await this.layOut(null);
-    for (const f of project.files) {
+    for (const f of files) {
       // The same rule as for task files: a name never leads out of the session directory.
       const problem = relativePathProblem(f.name);
       if (problem) throw new Error(`refusing a project file: ${problem}`);
