@@ -1,6 +1,6 @@
 // Jobs: creation (whole or not at all), the people-facing actions, and keeping a job's status in
 // step with its tasks.
-import { randomId } from '../../core/ids.js';
+import { randomId, taskId } from '../../core/ids.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { sharedNameClashes } from '../../core/inputs.js';
 import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
@@ -80,7 +80,7 @@ export async function insertJobWithTasks(
 ): Promise<string> {
   const id = randomId('j');
   const now = orderedNowIso();
-  const taskIds = tasks.map(() => randomId('t'));
+  const taskIds = tasks.map((_, i) => taskId(id, i + 1));
   await ctx.db.transaction().execute(async (trx) => {
     await jobsRepo.insertJob(trx, {
       id,
