@@ -111,7 +111,8 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[],
     trx,
     all.map(({ task, agentId }) => ({ task_id: task.id, attempt: task.attempt + 1, agent_id: agentId, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
   );
-  const jobs = new Map<string, jobsRepo.JobRow>();
+  // Each job once per lease: its row, and its spec parsed (shared by its leased tasks, read only).
+  const jobs = new Map<string, { row: jobsRepo.JobRow; spec: JobSpec }>();
   const leases: Lease[] = [];
   for (const [k, chosen] of picks.entries()) {
     const out: LeasedTask[] = [];
@@ -119,12 +120,12 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[],
       const task = { ...before, status: 'running', agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
       let job = jobs.get(task.job_id);
       if (!job) {
-        job = (await jobsRepo.findJob(trx, task.job_id))!;
-        jobs.set(job.id, job);
-        if (job.status === 'queued') await jobsRepo.updateJob(trx, job.id, { status: 'running', started_at: job.started_at ?? now });
+        const row = (await jobsRepo.findJob(trx, task.job_id))!;
+        jobs.set(row.id, (job = { row, spec: JSON.parse(row.spec) as JobSpec }));
+        if (row.status === 'queued') await jobsRepo.updateJob(trx, row.id, { status: 'running', started_at: row.started_at ?? now });
       }
-      const leasedTask = leasedTaskOf(job, task);
-      if (job.kind === 'render') {
+      const leasedTask = leasedTaskOf(job.row, job.spec, task);
+      if (job.row.kind === 'render') {
         // A retry renders only the frames no earlier attempt delivered.
         const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
         leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
@@ -147,8 +148,15 @@ export function announceLease(ctx: ServiceContext, lease: Lease): void {
   if (lease.hidLeftovers) ctx.bus.emit('work');
 }
 
-function leasedTaskOf(job: jobsRepo.JobRow, task: tasksRepo.TaskRow): LeasedTask {
-  const jobSpec = JSON.parse(job.spec) as { script?: FileRef; constants?: FileRef[]; network?: boolean; files?: FileRef[] };
+/** The parts of a job's stored spec a lease reads (render jobs carry more, passed on as they are). */
+interface JobSpec {
+  script?: FileRef;
+  constants?: FileRef[];
+  network?: boolean;
+  files?: FileRef[];
+}
+
+function leasedTaskOf(job: jobsRepo.JobRow, jobSpec: JobSpec, task: tasksRepo.TaskRow): LeasedTask {
   const files: FileRef[] = [];
   if (jobSpec.script) files.push(jobSpec.script);
   for (const c of jobSpec.constants ?? []) files.push(c);
