@@ -14,6 +14,7 @@ import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery 
 import { createRenderJob } from '../services/render-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
+import { isTerminalJob, type JobStatus } from '../../core/states.js';
 
 export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -90,7 +91,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const stream = openSse(request, reply);
     stream.send('job', await jobViewFor(ctx, user, job.id));
     // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush. A change
-    // after a quiet spell goes out at once (the job's last "done" is not held back 250 ms).
+    // after a quiet spell goes out at once, and so does the end of the job.
     const dirtyTasks = new Set<string>();
     let jobDirty = false;
     let timer: NodeJS.Timeout | null = null;
@@ -110,13 +111,24 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         if (current) stream.send('job', await detailedJobView(ctx.db, current, owner, ctx.config.agentFailureLimit));
       }
     };
+    // Flushes run one after another, so views go out in the order they were read.
+    let flushing = Promise.resolve();
+    const flushNow = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      flushing = flushing.then(flush).catch(() => stream.close());
+    };
     const schedule = () => {
-      if (!timer && !stream.closed) timer = setTimeout(() => void flush().catch(() => stream.close()), Math.max(0, lastFlush + 250 - Date.now()));
+      if (!timer && !stream.closed) timer = setTimeout(flushNow, Math.max(0, lastFlush + 250 - Date.now()));
     };
     const offJob = ctx.bus.on('job', (id) => {
       if (id === job.id) {
         jobDirty = true;
         schedule();
+        // The job has ended: say so at once (a CLI waiting on it exits), not at the next tick of 250 ms.
+        void jobsRepo.findJob(ctx.db, job.id).then((j) => {
+          if (j && isTerminalJob(j.status as JobStatus) && timer) flushNow();
+        }, () => undefined);
       }
     });
     const offTask = ctx.bus.on('task', (taskId, jobId) => {
