@@ -1,11 +1,14 @@
-// The shared store suite on PostgreSQL (a throwaway server, a fresh database per test), plus what
-// only PostgreSQL has: events relayed between replicas by LISTEN/NOTIFY.
+// The shared store suites (store-suite.ts, leasing-suite.ts) on PostgreSQL (a throwaway server, a
+// fresh database per test), plus what only PostgreSQL has: events relayed between replicas by
+// LISTEN/NOTIFY.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventBus, type LogEvent } from '../../src/coordinator/events.js';
 import { PgEventRelay } from '../../src/coordinator/pg-events.js';
 import { migrateToLatest, openPostgres } from '../../src/store/database.js';
 import { postgresUnavailable, startPostgres } from '../helpers/postgres.js';
+import { leasingSuite } from './leasing-suite.js';
+import type { StoreUnderTest } from './store-env.js';
 import { storeSuite } from './store-suite.js';
 
 const unavailable = postgresUnavailable();
@@ -13,14 +16,16 @@ const server = unavailable ? null : await startPostgres();
 after(async () => server?.stop());
 
 let databases = 0;
-storeSuite({
+const store: StoreUnderTest = {
   dialect: 'postgres',
   ...(unavailable ? { skip: unavailable } : {}),
   async open() {
     const url = await server!.createDatabase(`store_${++databases}`);
     return { handle: openPostgres(url), dispose: async () => {} };
   },
-});
+};
+storeSuite(store);
+leasingSuite(store);
 
 /** Waits until `check` passes or a few seconds went by. */
 async function eventually(check: () => boolean, what: string): Promise<void> {

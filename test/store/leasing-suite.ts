@@ -1,0 +1,230 @@
+// Leases and results on SQLite and PostgreSQL (run by sqlite.test.ts and postgres.test.ts): core fit
+// and backfill, many agents at once, grouped results, blocklists, retries, lease expiry racing
+// completions, heartbeats and stopped jobs, with the real services on a real ServiceContext.
+import { beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpError } from '../../src/coordinator/errors.js';
+import { heartbeat, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
+import { stopJob } from '../../src/coordinator/services/jobs.js';
+import { completeTask, expireLeases, releaseTask, type LeasedTask } from '../../src/coordinator/services/leasing.js';
+import { completeTasks, leaseTasks } from '../../src/coordinator/services/dispatch.js';
+import * as tasksRepo from '../../src/store/repositories/tasks.js';
+import { type Env, type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, jobStatus, scriptJob } from './store-env.js';
+
+export function leasingSuite(store: StoreUnderTest): void {
+  describeStore(store, 'leases and results', (current) => {
+    let env: Env;
+    beforeEach(() => {
+      env = current();
+    });
+
+    test('leasing respects core fit, backfills small tasks, and skips created jobs', async () => {
+      const big = await scriptJob(env, 'big', 3, { instanceType: 'm' });
+      const small = await scriptJob(env, 'small', 2, { instanceType: 's' });
+      await scriptJob(env, 'not started', 2, { start: false });
+      const agent = await addAgent(env.ctx, 'a1');
+      assert.deepEqual(await leaseTasks(env.ctx, agent, 0, 10), []);
+      const first = await leaseTasks(env.ctx, agent, 3, 10);
+      // One 2-core task of the older job, then the next one does not fit; a 1-core task backfills.
+      assert.deepEqual(first.map((t) => [t.jobId, t.index, t.cores]), [[big, 1, 2], [small, 1, 1]]);
+      const oneCore = await leaseTasks(env.ctx, agent, 1, 10);
+      assert.deepEqual(oneCore.map((t) => [t.jobId, t.index]), [[small, 2]]);
+      assert.deepEqual(await leaseTasks(env.ctx, agent, 1, 10), []);
+      const rest = await leaseTasks(env.ctx, agent, 8, 10);
+      assert.deepEqual(rest.map((t) => [t.jobId, t.index]), [[big, 2], [big, 3]]);
+      assert.equal(await jobStatus(env, big), 'running');
+      const running = await env.ctx.db.selectFrom('tasks').select(['status', 'attempt', 'agent_id']).where('job_id', '=', big).execute();
+      assert.ok(running.every((t) => t.status === 'running' && t.attempt === 1 && t.agent_id === agent.id));
+      assert.ok(env.events.some((e) => e.type === 'task'));
+    });
+
+    test('concurrent lease calls from many agents never lease a task twice', async () => {
+      const id = await scriptJob(env, 'crowd', 40);
+      const agents = await Promise.all(Array.from({ length: 5 }, (_, i) => addAgent(env.ctx, `agent-${i}`)));
+      const got = new Map<string, string>();
+      let rounds = 0;
+      while (got.size < 40 && rounds++ < 50) {
+        const calls = Array.from({ length: 20 }, (_, i) => agents[i % agents.length]!).map(async (a) => ({ a, tasks: await leaseTasks(env.ctx, a, 2, 2) }));
+        for (const { a, tasks } of await Promise.all(calls)) {
+          for (const t of tasks) {
+            assert.equal(got.has(t.taskId), false, `task ${t.taskId} was leased twice`);
+            got.set(t.taskId, a.id);
+          }
+        }
+      }
+      assert.equal(got.size, 40);
+      const rows = await env.ctx.db.selectFrom('tasks').select(['id', 'status', 'attempt', 'agent_id']).where('job_id', '=', id).execute();
+      for (const r of rows) {
+        assert.equal(r.status, 'running');
+        assert.equal(r.attempt, 1);
+        assert.equal(r.agent_id, got.get(r.id));
+      }
+      const attempts = await env.ctx.db.selectFrom('task_attempts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      assert.equal(Number(attempts.n), 40);
+    });
+
+    test('results and leases of many agents at once are served together, each as if alone', async () => {
+      const id = await scriptJob(env, 'group', 30);
+      const agents = await Promise.all(Array.from({ length: 10 }, (_, i) => addAgent(env.ctx, `g-${i}`)));
+      const first = await Promise.all(agents.map(async (a) => ({ a, t: (await leaseTasks(env.ctx, a, 1, 1))[0]! })));
+      assert.equal(new Set(first.map((f) => f.t.taskId)).size, 10, 'ten agents asking at once get ten different tasks');
+      // All report at once and ask for the next task in the same request; one also reports a task
+      // it does not hold, and one reports the same task twice in two requests.
+      const [x, y] = first;
+      const calls = first.map(({ a, t }) => completeTasks(env.ctx, a, [{ taskId: t.taskId, ...done(t) }], { freeCores: 1, maxTasks: 1 }));
+      calls.push(completeTasks(env.ctx, x!.a, [{ taskId: y!.t.taskId, ...done(y!.t) }]));
+      calls.push(completeTasks(env.ctx, x!.a, [{ taskId: x!.t.taskId, ...done(x!.t) }]));
+      const answers = await Promise.all(calls);
+      for (const answer of answers.slice(0, 10)) assert.deepEqual(answer.results.map((r) => r.accepted), [true]);
+      for (const answer of answers.slice(10)) {
+        const [r] = answer.results;
+        assert.equal(r!.accepted, false);
+        assert.equal(!r!.accepted && r!.status, 409);
+        assert.equal(answer.tasks, undefined, 'no lease was asked for');
+      }
+      const second = answers.slice(0, 10).map((a, k) => ({ a: agents[k]!, t: a.tasks![0]! }));
+      const leased = [...first, ...second].map((l) => l.t.taskId);
+      assert.equal(new Set(leased).size, 20, 'no task was leased twice');
+      const rows = await env.ctx.db.selectFrom('tasks').select(['id', 'status', 'agent_id', 'attempt']).where('job_id', '=', id).execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const { a, t } of first) assert.deepEqual({ ...byId.get(t.taskId) }, { id: t.taskId, status: 'done', agent_id: a.id, attempt: 1 });
+      for (const { a, t } of second) assert.deepEqual({ ...byId.get(t.taskId) }, { id: t.taskId, status: 'running', agent_id: a.id, attempt: 1 });
+      assert.equal(rows.filter((r) => r.status === 'queued').length, 10);
+      const files = await env.ctx.db.selectFrom('task_files').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      assert.equal(Number(files.n), 20, 'stdout and stderr of each of the ten, stored once');
+      const attempts = await env.ctx.db.selectFrom('task_attempts').select(['status']).execute();
+      assert.deepEqual(attempts.map((r) => r.status).sort(), [...Array(10).fill('done'), ...Array(10).fill('running')]);
+    });
+
+    test('an agent blocklisted for a job, asking with others, gets none of its tasks but still gets work', async () => {
+      const older = await scriptJob(env, 'blocked-for-one', 4);
+      const newer = await scriptJob(env, 'open-to-all', 4);
+      const [bad, good] = await Promise.all([addAgent(env.ctx, 'bad'), addAgent(env.ctx, 'good')]);
+      await env.ctx.db.insertInto('job_agent_failures').values({ job_id: older, agent_id: bad.id, failures: env.ctx.config.agentFailureLimit }).execute();
+      const [forBad, forGood] = await Promise.all([leaseTasks(env.ctx, bad, 2, 2), leaseTasks(env.ctx, good, 2, 2)]);
+      assert.deepEqual(forBad.map((t) => t.jobId), [newer, newer]);
+      assert.deepEqual(forGood.map((t) => t.jobId), [older, older]);
+    });
+
+    test('complete, retry after failure, error after the last attempt, release', async () => {
+      const id = await scriptJob(env, 'flow', 3, { maxAttempts: 2 });
+      const agent = await addAgent(env.ctx, 'worker');
+      const [t1, t2, t3] = await leaseTasks(env.ctx, agent, 3, 3);
+      await completeTask(env.ctx, agent, t1!.taskId, done(t1!));
+      assert.equal((await tasksRepo.findTask(env.ctx.db, t1!.taskId))!.status, 'done');
+      // A result from an attempt the agent no longer holds is refused.
+      assert.ok(await isLeaseLost(completeTask(env.ctx, agent, t1!.taskId, done(t1!))));
+
+      await completeTask(env.ctx, agent, t2!.taskId, failed(t2!));
+      assert.equal((await tasksRepo.findTask(env.ctx.db, t2!.taskId))!.status, 'queued');
+      await releaseTask(env.ctx, agent, t3!.taskId, t3!.attempt, 'shutting down');
+      const released = (await tasksRepo.findTask(env.ctx.db, t3!.taskId))!;
+      assert.equal(released.status, 'queued');
+      assert.equal(released.tries, 0);
+
+      const again = await leaseTasks(env.ctx, agent, 3, 3);
+      assert.deepEqual(again.map((t) => [t.index, t.attempt]), [[2, 2], [3, 2]]);
+      await completeTask(env.ctx, agent, again[0]!.taskId, failed(again[0]!));
+      assert.equal((await tasksRepo.findTask(env.ctx.db, t2!.taskId))!.status, 'error');
+      assert.equal(await jobStatus(env, id), 'running');
+      await completeTask(env.ctx, agent, again[1]!.taskId, done(again[1]!));
+      assert.equal(await jobStatus(env, id), 'error');
+      const attempts = await tasksRepo.listAttempts(env.ctx.db, t2!.taskId);
+      assert.deepEqual(attempts.map((a) => [a.attempt, a.status]), [[1, 'error'], [2, 'error']]);
+      assert.deepEqual(
+        (await tasksRepo.listAttempts(env.ctx.db, t3!.taskId)).map((a) => [a.attempt, a.status]),
+        [[1, 'interrupted'], [2, 'done']],
+      );
+    });
+
+    test('expired leases are requeued once, even by several checkers at once, and the late result is refused', async () => {
+      const id = await scriptJob(env, 'expiry', 2);
+      const agent = await addAgent(env.ctx, 'silent');
+      const leased = await leaseTasks(env.ctx, agent, 2, 2);
+      await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
+      // Several replicas run the checker at the same moment.
+      await Promise.all([expireLeases(env.ctx), expireLeases(env.ctx), expireLeases(env.ctx)]);
+      for (const t of leased) {
+        const row = (await tasksRepo.findTask(env.ctx.db, t.taskId))!;
+        assert.equal(row.status, 'queued');
+        assert.equal(row.agent_id, null);
+        const attempts = await tasksRepo.listAttempts(env.ctx.db, t.taskId);
+        assert.deepEqual(attempts.map((a) => [a.attempt, a.status]), [[1, 'lost']]);
+        assert.ok(await isLeaseLost(completeTask(env.ctx, agent, t.taskId, done(t))));
+      }
+      assert.equal(await expireLeases(env.ctx), 0);
+    });
+
+    test('a heartbeat names the lost attempt, not the task: a later attempt on the same agent keeps its lease', async () => {
+      const id = await scriptJob(env, 'again', 1);
+      const agent = await addAgent(env.ctx, 'twice');
+      const [first] = await leaseTasks(env.ctx, agent, 1, 1);
+      await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
+      assert.equal(await expireLeases(env.ctx), 1);
+      const [second] = await leaseTasks(env.ctx, agent, 1, 1);
+      assert.equal(second!.taskId, first!.taskId);
+      assert.equal(second!.attempt, 2);
+      // The agent still runs attempt 1 (it has not heard) beside attempt 2.
+      const answer = await heartbeat(env.ctx, agent, [
+        { taskId: first!.taskId, attempt: 1 },
+        { taskId: first!.taskId, attempt: 2 },
+      ], false);
+      assert.deepEqual(answer.cancel, [{ taskId: first!.taskId, attempt: 1 }]);
+      assert.deepEqual(answer.endedJobs, []);
+      const row = (await tasksRepo.findTask(env.ctx.db, first!.taskId))!;
+      assert.equal(row.status, 'running');
+      assert.ok(Date.parse(row.lease_expires_at!) > Date.now(), 'attempt 2 has its lease extended');
+      // Warm sessions: the agent asks which of its jobs ended (a job that does not exist has).
+      const other = await scriptJob(env, 'other', 1);
+      assert.deepEqual((await heartbeat(env.ctx, agent, [], false, [id, other, 'j_gone'])).endedJobs, ['j_gone']);
+      await completeTask(env.ctx, agent, second!.taskId, done(second!));
+      assert.deepEqual((await heartbeat(env.ctx, agent, [], false, [id, other])).endedJobs, [id]);
+    });
+
+    test('a completion racing the lease-expiry checker: exactly one of them wins', async () => {
+      const agent = await addAgent(env.ctx, 'racer');
+      for (let round = 0; round < 5; round++) {
+        const id = await scriptJob(env, `race-${round}`, 1);
+        const [t] = await leaseTasks(env.ctx, agent, 1, 1);
+        await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
+        const [completion] = await Promise.allSettled([completeTask(env.ctx, agent, t!.taskId, done(t!)), expireLeases(env.ctx)]);
+        const row = (await tasksRepo.findTask(env.ctx.db, t!.taskId))!;
+        const attempts = await tasksRepo.listAttempts(env.ctx.db, t!.taskId);
+        if (completion.status === 'fulfilled') {
+          assert.equal(row.status, 'done');
+          assert.deepEqual(attempts.map((a) => a.status), ['done']);
+          assert.equal(await jobStatus(env, id), 'done');
+        } else {
+          assert.ok(completion.reason instanceof HttpError && completion.reason.status === 409, String(completion.reason));
+          assert.equal(row.status, 'queued');
+          assert.deepEqual(attempts.map((a) => a.status), ['lost']);
+          // Out of the way of the next round's lease.
+          await stopJob(env.ctx, env.user, id);
+        }
+      }
+    });
+
+    test('the last tasks of a job finishing at once leave the job done', async () => {
+      const agents = await Promise.all([addAgent(env.ctx, 'p1'), addAgent(env.ctx, 'p2'), addAgent(env.ctx, 'p3')]);
+      for (let round = 0; round < 5; round++) {
+        const id = await scriptJob(env, `finale-${round}`, 3);
+        const leased: { a: AgentPrincipal; t: LeasedTask }[] = [];
+        for (const a of agents) leased.push({ a, t: (await leaseTasks(env.ctx, a, 1, 1))[0]! });
+        await Promise.all(leased.map(({ a, t }) => completeTask(env.ctx, a, t.taskId, done(t))));
+        assert.equal(await jobStatus(env, id), 'done');
+      }
+    });
+
+    test('stopping a job cancels its tasks; a running task learns it lost the lease', async () => {
+      const id = await scriptJob(env, 'stopme', 2);
+      const agent = await addAgent(env.ctx, 'w');
+      const [t] = await leaseTasks(env.ctx, agent, 1, 1);
+      await stopJob(env.ctx, env.user, id);
+      assert.equal(await jobStatus(env, id), 'canceled');
+      const statuses = (await tasksRepo.listTasks(env.ctx.db, id, { offset: 0, limit: 10 })).map((r) => r.status);
+      assert.deepEqual(statuses, ['canceled', 'canceled']);
+      assert.ok(await isLeaseLost(completeTask(env.ctx, agent, t!.taskId, done(t!))));
+      assert.deepEqual(await leaseTasks(env.ctx, agent, 4, 4), []);
+    });
+  });
+}
