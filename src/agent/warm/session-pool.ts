@@ -193,7 +193,7 @@ export class SessionPool {
       void started.then((ok) => {
         if (ok) this.opts.log(`spare Blender ${session.id} ready (pid ${session.pid})`);
         else if (this.spare === spare) this.spare = null;
-        if (!ok) void this.discard(session);
+        if (!ok) void this.retire(session, 'it could not start');
       });
       // A spare that dies while waiting is forgotten (the next idle moment starts another).
       void session.exited.then(() => {
@@ -261,7 +261,7 @@ export class SessionPool {
     if (this.spareTimer) clearTimeout(this.spareTimer);
     const spare = this.spare;
     this.spare = null;
-    if (spare) this.closing.add(spare.started.then(() => this.discard(spare.session)));
+    if (spare) this.closing.add(spare.started.then(() => this.retire(spare.session, 'the agent is stopping')));
     for (const w of this.waiting.splice(0)) w.take(null);
     for (const s of [...this.busy]) s.kill();
     for (const s of [...this.idle]) this.retire(s, 'the agent is stopping');
@@ -269,13 +269,8 @@ export class SessionPool {
     await Promise.all([...this.closing]);
   }
 
-  /** Ends a spare that never served (or failed to start) and removes its directory. */
-  private async discard(session: WarmSession): Promise<void> {
-    await session.close();
-    await rm(session.dir, { recursive: true, force: true });
-  }
-
-  private retire(session: WarmSession, reason: string): void {
+  /** Closes a session (or a spare) and removes its directory; resolves once both are done. */
+  private retire(session: WarmSession, reason: string): Promise<void> {
     const i = this.idle.indexOf(session);
     if (i >= 0) this.idle.splice(i, 1);
     this.busy.delete(session);
@@ -288,5 +283,6 @@ export class SessionPool {
       .catch((err: Error) => this.opts.log(`warm session ${session.id} could not be removed: ${err.message}`))
       .finally(() => this.closing.delete(done));
     this.closing.add(done);
+    return done;
   }
 }

@@ -6,7 +6,6 @@
 // exactly as `completeTask` judges it: a result is accepted only from the agent holding the task's
 // current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
 // get if the requests came one after another, in the order they arrived.
-import { relativePathProblem } from '../../core/inputs.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import { transact } from '../../store/group-commit.js';
@@ -15,7 +14,7 @@ import { HttpError, badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
-import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, leaseForMany } from './leasing.js';
+import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, notUploaded, resultFiles } from './leasing.js';
 
 export interface TaskCompletion extends Completion {
   taskId: string;
@@ -24,22 +23,6 @@ export interface TaskCompletion extends Completion {
 export type CompletionResult = { taskId: string; accepted: true } | { taskId: string; accepted: false; status: number; error: { code: string; message: string } };
 
 const refused = (taskId: string, err: HttpError): CompletionResult => ({ taskId, accepted: false, status: err.status, error: { code: err.code, message: err.message } });
-
-function resultFiles(c: Completion) {
-  return [...c.files, { path: 'stdout.txt', ...c.stdout }, { path: 'stderr.txt', ...c.stderr }];
-}
-
-/** Why `completeTask` would refuse this completion's file list with 400, or null. */
-function filesProblem(c: Completion): string | null {
-  const seen = new Set<string>();
-  for (const f of resultFiles(c)) {
-    const problem = relativePathProblem(f.path);
-    if (problem) return problem;
-    if (seen.has(f.path)) return `result path "${f.path}" is listed twice`;
-    seen.add(f.path);
-  }
-  return null;
-}
 
 /** Leases up to `maxTasks` queued tasks fitting `freeCores` to the agent (served with the others asking now). */
 export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
@@ -180,18 +163,18 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // Judge each completion as if the requests came one after another: a task reported twice (two
   // requests of one agent) is accepted once; the second finds it no longer running.
   const taken = new Set<string>();
-  const take: { part: number; item: TaskCompletion; jobId: string }[] = [];
+  const take: { item: TaskCompletion; jobId: string }[] = [];
   parts.forEach((p, k) => {
     for (const i of p.quick) {
       const c = p.items[i]!;
       const t = held.get(c.taskId);
       const missing = resultFiles(c).filter((f) => !known.has(f.sha256));
-      if (missing.length > 0) served[k]!.results.set(i, refused(c.taskId, badRequest(`result files were not uploaded first: ${missing.slice(0, 5).map((f) => f.path).join(', ')}`)));
+      if (missing.length > 0) served[k]!.results.set(i, refused(c.taskId, badRequest(notUploaded(missing))));
       else if (!t || taken.has(c.taskId) || t.status !== 'running' || t.agent_id !== p.agent.id || t.attempt !== c.attempt) served[k]!.results.set(i, refused(c.taskId, leaseLost(c.taskId)));
       else if (t.job_kind !== 'script') served[k]!.slow.push(i); // render: frames are checked by completeTask
       else {
         taken.add(c.taskId);
-        take.push({ part: k, item: c, jobId: t.job_id });
+        take.push({ item: c, jobId: t.job_id });
         served[k]!.results.set(i, { taskId: c.taskId, accepted: true });
         served[k]!.accepted.push({ taskId: c.taskId, jobId: t.job_id });
       }

@@ -56,18 +56,12 @@ export interface LeaseAsk {
 }
 
 /**
- * Leases inside the caller's transaction (so a batch of completions and the next lease commit
- * once); after the commit the caller announces it with `announceLease`.
- */
-export async function leaseWithin(ctx: ServiceContext, trx: Db, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<Lease> {
-  return (await leaseForMany(ctx, trx, [{ agent, freeCores, maxTasks }]))[0]!;
-}
-
-/**
  * Leases for several agents asking at once (the requests of one turn of the event loop), set at a
  * time: one candidate read, one UPDATE and one INSERT for all of them instead of a few statements
  * each. The agents are served in the order they asked, each taking from the front of the queue what
  * fits it, so the outcome is the one they would get one after another. Answers one lease per ask.
+ * Runs inside the caller's transaction (results and the next lease commit together); after the
+ * commit the caller announces each lease with `announceLease`.
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
   const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
@@ -203,18 +197,35 @@ export interface Completion {
   stderr: { sha256: string; size: number };
 }
 
-export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, taskId: string, c: Completion): Promise<void> {
-  const all = [...c.files, { path: 'stdout.txt', ...c.stdout }, { path: 'stderr.txt', ...c.stderr }];
+/** A completion's files: those it lists, then its stdout and stderr. */
+export function resultFiles(c: Completion): ResultFile[] {
+  return [...c.files, { path: 'stdout.txt', ...c.stdout }, { path: 'stderr.txt', ...c.stderr }];
+}
+
+/** Why a completion's file list is refused (400): a path leading out of the task, or one listed twice. */
+export function filesProblem(c: Completion): string | null {
   const seen = new Set<string>();
-  for (const f of all) {
+  for (const f of resultFiles(c)) {
     const problem = relativePathProblem(f.path);
-    if (problem) throw badRequest(problem);
-    if (seen.has(f.path)) throw badRequest(`result path "${f.path}" is listed twice`);
+    if (problem) return problem;
+    if (seen.has(f.path)) return `result path "${f.path}" is listed twice`;
     seen.add(f.path);
   }
+  return null;
+}
+
+/** Why a completion is refused (400) when some of its files are not in the blob store. */
+export function notUploaded(missing: readonly ResultFile[]): string {
+  return `result files were not uploaded first: ${missing.slice(0, 5).map((f) => f.path).join(', ')}`;
+}
+
+export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, taskId: string, c: Completion): Promise<void> {
+  const problem = filesProblem(c);
+  if (problem) throw badRequest(problem);
+  const all = resultFiles(c);
   const known = await blobsRepo.knownBlobs(ctx.db, all.map((f) => f.sha256));
   const missing = all.filter((f) => !known.has(f.sha256));
-  if (missing.length > 0) throw badRequest(`result files were not uploaded first: ${missing.slice(0, 5).map((f) => f.path).join(', ')}`);
+  if (missing.length > 0) throw badRequest(notUploaded(missing));
 
   let jobId = '';
   let jobChanged = false;
