@@ -1,7 +1,7 @@
 // Leases and results on SQLite and PostgreSQL (run by sqlite.test.ts and postgres.test.ts): core fit
 // and backfill, many agents at once, grouped results, blocklists, retries, lease expiry racing
 // completions, heartbeats and stopped jobs, with the real services on a real ServiceContext.
-import { beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../src/coordinator/errors.js';
 import { heartbeat, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
@@ -9,15 +9,10 @@ import { stopJob } from '../../src/coordinator/services/jobs.js';
 import { completeTask, expireLeases, releaseTask, type LeasedTask } from '../../src/coordinator/services/leasing.js';
 import { completeTasks, leaseTasks } from '../../src/coordinator/services/dispatch.js';
 import * as tasksRepo from '../../src/store/repositories/tasks.js';
-import { type Env, type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, jobStatus, scriptJob } from './store-env.js';
+import { type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, jobStatus, scriptJob } from './store-env.js';
 
 export function leasingSuite(store: StoreUnderTest): void {
-  describeStore(store, 'leases and results', (current) => {
-    let env: Env;
-    beforeEach(() => {
-      env = current();
-    });
-
+  describeStore(store, 'leases and results', (env) => {
     test('leasing respects core fit, backfills small tasks, and skips created jobs', async () => {
       const big = await scriptJob(env, 'big', 3, { instanceType: 'm' });
       const small = await scriptJob(env, 'small', 2, { instanceType: 's' });

@@ -108,17 +108,17 @@ export async function isLeaseLost(p: Promise<unknown>): Promise<boolean> {
 }
 
 /**
- * A describe block on `store` whose tests each get a fresh, migrated store; `body` reads it with
- * `current()` (in its own beforeEach, which runs after this one's).
+ * A describe block on `store` whose tests each get a fresh, migrated store: `env` is one object,
+ * refilled before each test (and the previous store thrown away).
  */
-export function describeStore(store: StoreUnderTest, title: string, body: (current: () => Env) => void): void {
+export function describeStore(store: StoreUnderTest, title: string, body: (env: Env) => void): void {
   describe(`${title} on ${store.dialect}`, { timeout: 120_000, ...(store.skip ? { skip: store.skip } : {}) }, () => {
-    let env: Env | undefined;
+    const env = {} as Env;
     beforeEach(async () => {
-      await env?.dispose();
-      env = await newEnv(store);
+      await env.dispose?.();
+      Object.assign(env, await newEnv(store));
     });
-    after(async () => env?.dispose());
-    body(() => env!);
+    after(async () => env.dispose?.());
+    body(env);
   });
 }

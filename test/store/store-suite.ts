@@ -1,7 +1,7 @@
 // One suite of store behaviour, run on SQLite (sqlite.test.ts) and on PostgreSQL (postgres.test.ts):
 // the real services on a real ServiceContext, so both dialects must agree on migrations, jobs stored
 // whole, job lists, metrics and logs. Leasing and results are in leasing-suite.ts.
-import { beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildServer } from '../../src/coordinator/server.js';
 import { createUser, ensureAdmin } from '../../src/coordinator/services/accounts.js';
@@ -12,16 +12,10 @@ import { migrateToLatest } from '../../src/store/database.js';
 import * as jobsRepo from '../../src/store/repositories/jobs.js';
 import * as tasksRepo from '../../src/store/repositories/tasks.js';
 import * as usersRepo from '../../src/store/repositories/users.js';
-import { type Env, type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, JOIN, jobStatus, scriptJob } from './store-env.js';
+import { type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, JOIN, jobStatus, scriptJob } from './store-env.js';
 
 export function storeSuite(store: StoreUnderTest): void {
-  describeStore(store, 'store', (current) => {
-    let env: Env;
-    beforeEach(() => {
-      env = current();
-    });
-
-
+  describeStore(store, 'store', (env) => {
     test('migrations apply, run again as a no-op, and give numbers (not strings) for bigint and counts', async () => {
       await migrateToLatest(env.ctx.db);
       const tables = ['users', 'api_tokens', 'agents', 'jobs', 'tasks', 'task_attempts', 'task_logs', 'task_files', 'blobs', 'blob_owners'] as const;
