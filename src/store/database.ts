@@ -1,6 +1,6 @@
 // Opens the store and brings its schema up to date. SQLite is the embedded default; PostgreSQL
 // (`--db postgres://…`) lets several coordinator replicas share one store.
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import SQLite from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import type { Pool } from 'pg';
@@ -81,29 +81,29 @@ export function openSqlite(path: string): DatabaseHandle {
 /**
  * Kysely prepares every query anew; parsing and planning then cost more than running the small
  * statements of the agent protocol. Prepared statements are kept by their SQL text (most recently
- * used first, bounded), which is safe because better-sqlite3 runs one statement at a time.
+ * used first, bounded), which is safe because better-sqlite3 runs one statement at a time; list
+ * lengths are rounded to a few shapes (statement-shapes.ts) so that the texts repeat. Kysely needs
+ * only `prepare` and `close` of the database.
  */
-function withStatementCache(sqlite: SQLite.Database, max = 500): SQLite.Database {
+function withStatementCache(sqlite: SQLite.Database, max = 1000): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
-  const prepare = (source: string): SQLite.Statement => {
-    let stmt = cache.get(source);
-    if (stmt) {
-      cache.delete(source);
-    } else {
-      stmt = sqlite.prepare(source);
-      if (cache.size >= max) cache.delete(cache.keys().next().value!);
-    }
-    cache.set(source, stmt);
-    return stmt;
-  };
-  return new Proxy(sqlite, {
-    get(target, prop, receiver) {
-      if (prop === 'prepare') return prepare;
-      if (prop === 'close') return () => (cache.clear(), target.close());
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  return {
+    prepare(source: string): SQLite.Statement {
+      let stmt = cache.get(source);
+      if (stmt) {
+        cache.delete(source);
+      } else {
+        stmt = sqlite.prepare(source);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(source, stmt);
+      return stmt;
     },
-  });
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {

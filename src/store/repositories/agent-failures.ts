@@ -1,6 +1,7 @@
 // How often each agent failed each job's tasks; agents at the limit are blocklisted for the job.
 import { sql } from 'kysely';
 import type { Db } from '../schema.js';
+import { inLists } from '../statement-shapes.js';
 
 /** Counts one more failed attempt of `agentId` on `jobId`; returns the new count. */
 export async function recordAgentFailure(db: Db, jobId: string, agentId: string): Promise<number> {
@@ -15,8 +16,12 @@ export async function recordAgentFailure(db: Db, jobId: string, agentId: string)
 
 /** Which of `agentIds` are blocklisted for some job (at least `limit` failures on it). */
 export async function agentsWithBlocks(db: Db, agentIds: readonly string[], limit: number): Promise<Set<string>> {
-  const rows = await db.selectFrom('job_agent_failures').select('agent_id').distinct().where('agent_id', 'in', [...agentIds]).where('failures', '>=', limit).execute();
-  return new Set(rows.map((r) => r.agent_id));
+  const blocked = new Set<string>();
+  for (const part of inLists(agentIds)) {
+    const rows = await db.selectFrom('job_agent_failures').select('agent_id').distinct().where('agent_id', 'in', part).where('failures', '>=', limit).execute();
+    for (const r of rows) blocked.add(r.agent_id);
+  }
+  return blocked;
 }
 
 /** A person retried the job: every agent gets another chance. */

@@ -4,15 +4,7 @@ import { sql } from 'kysely';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
-
-/** Ids per `IN (…)` list: far below SQLite's variable limit and PostgreSQL's 65535 parameters. */
-const CHUNK = 500;
-
-function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+import { inLists, insertBatches } from '../statement-shapes.js';
 
 /**
  * Leases queued tasks in one statement, each to its agent (a group of agents leases together): each
@@ -20,7 +12,7 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * candidate query; SQLite: one writer at a time).
  */
 export async function markLeased(db: Db, leases: readonly { taskId: string; agentId: string }[], f: { expires: string; now: string }): Promise<void> {
-  for (const part of chunks(leases)) {
+  for (const part of inLists(leases)) {
     const agents = new Set(part.map((l) => l.agentId));
     const agentId =
       agents.size === 1
@@ -45,7 +37,7 @@ export async function markLeased(db: Db, leases: readonly { taskId: string; agen
 }
 
 export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[]): Promise<void> {
-  for (const part of chunks(rows, 200)) await db.insertInto('task_attempts').values(part).execute();
+  for (const part of insertBatches(rows)) await db.insertInto('task_attempts').values(part).execute();
 }
 
 /**
@@ -55,7 +47,7 @@ export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[])
 export async function heldTasks(db: Db, ids: readonly string[]) {
   const rows = [];
   const sorted = [...ids].sort();
-  for (const part of chunks(sorted)) {
+  for (const part of inLists(sorted)) {
     if (isPostgres(db)) await db.selectFrom('tasks').select('id').where('id', 'in', part).orderBy('id').forUpdate().execute();
     rows.push(
       ...(await db
@@ -76,19 +68,19 @@ export async function finishAttempts(
   attempt: number,
   fields: Pick<TaskAttemptsTable, 'status' | 'finished_at' | 'exit_code' | 'error'>,
 ): Promise<void> {
-  for (const part of chunks(taskIds)) {
+  for (const part of inLists(taskIds)) {
     await db.updateTable('task_attempts').set(fields).where('task_id', 'in', part).where('attempt', '=', attempt).execute();
   }
 }
 
 /** Replaces the result files of many tasks at once. */
 export async function replaceFilesOfTasks(db: Db, taskIds: readonly string[], files: readonly { task_id: string; path: string; sha256: string; size: number }[]): Promise<void> {
-  for (const part of chunks(taskIds)) await db.deleteFrom('task_files').where('task_id', 'in', part).execute();
-  for (const part of chunks(files, 200)) await db.insertInto('task_files').values(part).execute();
+  for (const part of inLists(taskIds)) await db.deleteFrom('task_files').where('task_id', 'in', part).execute();
+  for (const part of insertBatches(files)) await db.insertInto('task_files').values(part).execute();
 }
 
 export async function updateTasks(db: Db, ids: readonly string[], fields: Partial<TasksTable>): Promise<void> {
-  for (const part of chunks(ids)) await db.updateTable('tasks').set(fields).where('id', 'in', part).execute();
+  for (const part of inLists(ids)) await db.updateTable('tasks').set(fields).where('id', 'in', part).execute();
 }
 
 /** Whether any of the job's tasks is in one of `statuses`: an indexed probe (job_id, status), O(1). */
