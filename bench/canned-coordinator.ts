@@ -11,16 +11,30 @@ const total = Number(process.argv[2] ?? 20_000);
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const script = { name: 'noop.sh', sha256: sha('#!/bin/sh\n') };
 let issued = 0;
+let agents = 0;
 let started = false;
-const waiting: ((body: string) => void)[] = [];
+const waiting: ((timedOut: boolean) => void)[] = [];
 
 /** A leased task shaped as the real one of a script job (same fields, similar size). */
-function nextTasks(): unknown[] {
-  if (!started || issued >= total) return [];
-  const index = ++issued;
+interface Wish {
+  freeCores?: number;
+  maxTasks?: number;
+  prefetch?: number;
+}
+
+/** As the real coordinator: tasks to run now, then prefetch only while a task stays for each agent. */
+function nextTasks(wish: Wish): unknown[] {
+  const tasks: unknown[] = [];
+  const now = Math.min(wish.freeCores ?? 1, wish.maxTasks ?? 1);
+  while (started && issued < total && tasks.length < now) tasks.push(nextTask(++issued));
+  const prefetch = Math.min(wish.prefetch ?? 0, total - issued - agents * (1 + (wish.prefetch ?? 0)));
+  for (let i = 0; started && i < prefetch; i++) tasks.push(nextTask(++issued));
+  return tasks;
+}
+
+function nextTask(index: number): unknown {
   const input = `input-${String(index).padStart(6, '0')}.txt`;
-  return [
-    {
+  return {
       taskId: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
       jobId: '00000000-0000-4000-8000-000000000000',
       index,
@@ -35,8 +49,7 @@ function nextTasks(): unknown[] {
       input,
       jobSpec: { script, constants: [], network: false },
       taskSpec: null,
-    },
-  ];
+    };
 }
 
 function send(res: http.ServerResponse, body: string): void {
@@ -51,27 +64,28 @@ const server = http.createServer((req, res) => {
     const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
     switch (req.url) {
       case '/api/v1/agents/register':
+        agents++;
         return send(res, JSON.stringify({ agentId: sha(String(body.name)).slice(0, 32), agentToken: `drv_a_${sha(String(body.name))}`, leaseSeconds: 120, heartbeatSeconds: 30 }));
       case '/api/v1/agent/lease': {
-        const tasks = nextTasks();
+        const tasks = nextTasks(body as Wish);
         if (tasks.length > 0) return send(res, JSON.stringify({ tasks }));
         // A long-poll, as the real one: held until the start, or answered empty after waitSeconds.
-        const timer = setTimeout(() => answer(JSON.stringify({ tasks: [] })), Number(body.waitSeconds ?? 0) * 1000);
-        const answer = (b: string) => {
+        const timer = setTimeout(() => answer(true), Number(body.waitSeconds ?? 0) * 1000);
+        const answer = (timedOut: boolean) => {
           clearTimeout(timer);
           const i = waiting.indexOf(answer);
           if (i >= 0) waiting.splice(i, 1);
-          send(res, b);
+          send(res, JSON.stringify({ tasks: timedOut ? [] : nextTasks(body as Wish) }));
         };
         return void waiting.push(answer);
       }
       case '/api/v1/agent/complete': {
         const completions = (body.completions as { taskId: string }[]) ?? [];
-        return send(res, JSON.stringify({ results: completions.map((c) => ({ taskId: c.taskId, accepted: true })), tasks: body.lease ? nextTasks() : [] }));
+        return send(res, JSON.stringify({ results: completions.map((c) => ({ taskId: c.taskId, accepted: true })), tasks: body.lease ? nextTasks(body.lease as Wish) : [] }));
       }
       case '/api/v1/start':
         started = true;
-        for (const answer of waiting.splice(0)) answer(JSON.stringify({ tasks: nextTasks() }));
+        for (const answer of waiting.slice()) answer(false);
         return send(res, '{}');
       default:
         res.writeHead(404).end();

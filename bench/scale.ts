@@ -10,10 +10,22 @@ export interface ScaleOptions {
   agents: number;
   tasks: number;
   taskMs: number;
+  /** Tasks each agent holds besides the one it runs; 0: one task at a time. */
+  prefetch: number;
 }
 
-/** Runs every agent's loop (lease, "run", report and lease the next) until `tasks` are reported. */
-function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean) {
+const protocolOf = (opts: ScaleOptions, batch: boolean) =>
+  opts.prefetch > 0 ? `prefetch ${opts.prefetch}: report all ended + lease in 1 req` : batch ? '1 task at a time: complete+lease in 1 req' : '1 task at a time: complete, then lease';
+
+function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean): WorkLoops {
+  return opts.prefetch > 0 ? withPrefetch(agents, opts) : oneAtATime(agents, opts, batch);
+}
+
+/**
+ * One task at a time: each agent long-polls for a task, runs it, then reports it and leases the next
+ * in one request, idle while that request is answered.
+ */
+function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean): WorkLoops {
   let done = 0;
   let stopping = false;
   const loops = agents.map(async (a) => {
@@ -28,13 +40,72 @@ function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boole
       if (done >= opts.tasks) stopping = true;
     }
   });
-  return {
-    done: () => done,
-    stop: async () => {
-      stopping = true;
-      await Promise.race([Promise.all(loops), sleep(6000)]);
-    },
-  };
+  return { done: () => done, stop: () => settle(loops, () => (stopping = true)) };
+}
+
+/**
+ * With prefetch: each agent holds up to `prefetch` tasks besides the one it runs and starts the next
+ * the moment one ends. It talks to the coordinator with one request at a time: when it has nothing
+ * to run (a long-poll if it has nothing to report either), or, once its held tasks are used up, to
+ * report every task ended meanwhile and ask for `prefetch` more in the same request.
+ */
+function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions): WorkLoops {
+  let done = 0;
+  let stopping = false;
+  const prefetch = opts.prefetch;
+  const loops = agents.map(
+    (a) =>
+      new Promise<void>((ended) => {
+        const held: Leased[] = [];
+        const ran: Leased[] = [];
+        let running = false;
+        let inFlight = false;
+        // A held task starts when the one before it ended: 1,000 agents share this process's event
+        // loop, and its lag in noticing a timer is this harness's, not the farm's.
+        const start = (at: number) => {
+          if (running || stopping || held.length === 0) return;
+          const task = held.shift()!;
+          running = true;
+          const end = at + opts.taskMs;
+          setTimeout(() => {
+            running = false;
+            ran.push(task);
+            if (held.length > 0) start(end);
+            talk();
+          }, end - performance.now());
+        };
+        const talk = () => {
+          if (inFlight) return;
+          if (stopping) return ended();
+          const idle = !running && held.length === 0;
+          if (!idle && (ran.length === 0 || held.length > 0)) return;
+          inFlight = true;
+          const reported = ran.splice(0);
+          const wish = { freeCores: running ? 0 : 1, maxTasks: 1, prefetch };
+          const answer = reported.length > 0 ? a.complete(reported, wish) : a.lease(wish.freeCores, wish.maxTasks, 5, prefetch);
+          void answer.then((tasks) => {
+            inFlight = false;
+            done += reported.length;
+            if (done >= opts.tasks) stopping = true;
+            held.push(...tasks);
+            start(performance.now());
+            talk();
+          });
+        };
+        talk();
+      }),
+  );
+  return { done: () => done, stop: () => settle(loops, () => (stopping = true)) };
+}
+
+interface WorkLoops {
+  done(): number;
+  stop(): Promise<void>;
+}
+
+async function settle(loops: Promise<void>[], stop: () => void): Promise<void> {
+  stop();
+  await Promise.race([Promise.all(loops), sleep(6000)]);
 }
 
 async function registerAll(url: string, joinToken: string, count: number): Promise<SimAgent[]> {
@@ -71,7 +142,7 @@ export async function scale(opts: ScaleOptions): Promise<Row> {
     await sleep(1000); // every agent is in its long-poll
     const client0 = process.cpuUsage();
     const { submitSeconds, seconds, stats } = await timeJob(c, spec, opts.tasks, work.done, 100).finally(() => work.stop());
-    return row(opts, batch ? 'complete+lease in 1 req' : '1 req/completion, then lease', fmt(submitSeconds, 2), seconds, stats, process.cpuUsage(client0));
+    return row(opts, protocolOf(opts, batch), fmt(submitSeconds, 2), seconds, stats, process.cpuUsage(client0));
   } finally {
     await c.stop();
   }
@@ -102,7 +173,7 @@ export async function scaleFloor(opts: ScaleOptions): Promise<Row> {
     const stats = sampler.stop();
     const client = process.cpuUsage(client0);
     await work.stop();
-    return row(opts, 'floor: canned answers, no store (node:http)', '–', seconds, stats, client);
+    return row(opts, `${protocolOf(opts, true)}; floor: canned answers, no store (node:http)`, '–', seconds, stats, client);
   } finally {
     proc.kill('SIGKILL');
   }

@@ -12,7 +12,7 @@ import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
 import { loadIdentity, saveIdentity } from './identity.js';
 import { renderProgram } from './render-program.js';
 import { scriptProgram, type ProgramFactory } from './task-program.js';
-import { type Launcher, TaskRun } from './task-runner.js';
+import { type Launcher, type RunnerDeps, TaskRun } from './task-runner.js';
 import { type PoolOptions, SessionPool } from './warm/session-pool.js';
 import { warmRenderProgram } from './warm/warm-render-program.js';
 
@@ -27,6 +27,12 @@ export interface AgentOptions {
   sandbox?: boolean;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
   log?: (line: string) => void;
+  /**
+   * Tasks to hold besides those running, each started the moment cores free: hides the round trip
+   * to the coordinator between short tasks (default 0). The coordinator grants them only while it
+   * keeps a queued task for each online agent, so a held task never waits while another agent idles.
+   */
+  prefetch?: number;
   /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
   warm?: false | Partial<Pick<PoolOptions, 'idleSeconds' | 'maxFrames' | 'maxRssMb' | 'maxSessions' | 'spare'>>;
 }
@@ -43,18 +49,24 @@ const LEASE_WAIT_SECONDS = 20;
 export class Agent {
   private readonly client: ApiClient;
   private readonly running = new Map<string, TaskRun>();
+  /** Leased (prefetched) tasks not started yet, in lease order. */
+  private readonly held: LeasedTask[] = [];
+  /** Counts what may let the agent start or lease more (a task ended, cores freed, a stop). */
+  private changes = 0;
   private readonly stopping = new AbortController();
   private draining = false;
   private heartbeatSeconds = 5;
   private wake: (() => void) | null = null;
   private pool: SessionPool | null = null;
   readonly slots: number;
+  readonly prefetch: number;
   readonly name: string;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: AgentOptions) {
     this.client = new ApiClient(opts.servers);
     this.slots = opts.slots ?? availableParallelism();
+    this.prefetch = opts.prefetch ?? 0;
     this.name = opts.name ?? hostname();
     this.log = opts.log ?? ((line) => console.log(`[agent ${this.name}] ${line}`));
   }
@@ -81,42 +93,38 @@ export class Agent {
       programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, ...this.opts.programs },
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
       // A warm render task frees its cores once its frames are rendered, while it still uploads.
-      onCoresFreed: () => this.wake?.(),
+      onCoresFreed: () => this.changed(),
     };
     const heartbeats = this.heartbeatLoop();
     let failures = 0;
+    // Prefetch asks once per change: refused (the queue is short), it waits for a task to end.
+    let prefetchAskedAt = -1;
     while (!this.stopping.signal.aborted && !this.draining) {
+      this.startHeld(deps);
       const free = this.slots - this.usedCores;
-      if (free < 1) {
+      const room = this.prefetch - this.held.length;
+      // Work to start now only when no held task waits for cores; otherwise only more to hold.
+      const now = free >= 1 && this.held.length === 0;
+      if (!now && (room < 1 || prefetchAskedAt === this.changes)) {
         await this.waitForChange();
         continue;
       }
+      if (!now) prefetchAskedAt = this.changes;
       try {
         const { tasks } = await this.client.json<{ tasks: LeasedTask[] }>(
           'POST',
           '/agent/lease',
-          { freeCores: free, waitSeconds: LEASE_WAIT_SECONDS },
+          {
+            freeCores: now ? free : 0,
+            ...(room > 0 ? { prefetch: room } : {}),
+            // A long-poll only when idle: one that holds tasks asks again when the next one ends.
+            waitSeconds: now ? LEASE_WAIT_SECONDS : 0,
+          },
           { signal: this.stopping.signal },
         );
         failures = 0;
-        for (const task of tasks) {
-          if (this.stopping.signal.aborted || this.draining) {
-            // Leased while we were told to stop: give it straight back.
-            await this.client.json('POST', `/agent/tasks/${task.taskId}/release`, { attempt: task.attempt, reason: 'the agent is stopping' }).catch(() => undefined);
-            continue;
-          }
-          this.log(`task ${task.taskId} (job ${task.jobId} #${task.index}, attempt ${task.attempt}) started`);
-          // Keyed by attempt: a task that failed here may be leased again (attempt 2) while
-          // attempt 1 still tidies up, and each must keep its own entry (and heartbeat).
-          const key = runKey(task);
-          const run = new TaskRun(deps, task);
-          this.running.set(key, run);
-          void run.done.finally(() => {
-            this.running.delete(key);
-            this.log(`task ${task.taskId} ended`);
-            this.wake?.();
-          });
-        }
+        this.held.push(...tasks);
+        if (this.stopping.signal.aborted || this.draining) break;
       } catch (err) {
         if (this.stopping.signal.aborted) break;
         if (err instanceof ApiError && err.status === 401) {
@@ -126,10 +134,40 @@ export class Agent {
         await sleep(backoffMs(failures++, 500, 10_000), this.stopping.signal);
       }
     }
+    // Leased but never started: give them straight back (the attempt does not count).
+    await Promise.all(this.held.splice(0).map((t) => this.client.json('POST', `/agent/tasks/${t.taskId}/release`, { attempt: t.attempt, reason: 'the agent is stopping' }).catch(() => undefined)));
     await Promise.all([...this.running.values()].map((r) => r.done));
     await warm?.closeAll();
     this.stopping.abort();
     await heartbeats;
+  }
+
+  /** Starts the held tasks that fit the free cores, in lease order (a small one may pass a big one). */
+  private startHeld(deps: RunnerDeps): void {
+    for (let i = 0; i < this.held.length; ) {
+      const task = this.held[i]!;
+      if (task.cores > this.slots - this.usedCores) {
+        i++;
+        continue;
+      }
+      this.held.splice(i, 1);
+      this.log(`task ${task.taskId} (job ${task.jobId} #${task.index}, attempt ${task.attempt}) started`);
+      // Keyed by attempt: a task that failed here may be leased again (attempt 2) while attempt 1
+      // still tidies up, and each must keep its own entry (and heartbeat).
+      const key = runKey(task);
+      const run = new TaskRun(deps, task);
+      this.running.set(key, run);
+      void run.done.finally(() => {
+        this.running.delete(key);
+        this.log(`task ${task.taskId} ended`);
+        this.changed();
+      });
+    }
+  }
+
+  private changed(): void {
+    this.changes++;
+    this.wake?.();
   }
 
   /** The warm session pool; settings from the options, else DROVER_WARM_* variables (DROVER_WARM=0 turns it off). */
@@ -157,7 +195,7 @@ export class Agent {
   drain(): void {
     this.draining = true;
     this.log(`draining: ${this.running.size} task(s) to finish`);
-    this.wake?.();
+    this.changed();
     void this.heartbeatOnce();
   }
 
@@ -166,7 +204,7 @@ export class Agent {
     this.draining = true;
     for (const run of this.running.values()) run.stop('shutdown');
     this.stopping.abort();
-    this.wake?.();
+    this.changed();
   }
 
   private waitForChange(): Promise<void> {
@@ -219,7 +257,7 @@ export class Agent {
   private async heartbeatOnce(): Promise<void> {
     try {
       // Only attempts still holding a lease: one that has reported is the coordinator's no more.
-      const tasks = [...this.running.values()].filter((r) => r.holdsLease).map((r) => ({ taskId: r.task.taskId, attempt: r.task.attempt }));
+      const tasks = [...[...this.running.values()].filter((r) => r.holdsLease).map((r) => r.task), ...this.held].map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
       // The jobs of idle warm sessions: the answer names those that ended, whose sessions then close.
       const jobs = this.pool?.idleJobs() ?? [];
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
@@ -232,6 +270,11 @@ export class Agent {
       );
       if (endedJobs.length > 0) this.pool?.jobsEnded(endedJobs);
       for (const attempt of cancel) {
+        const i = this.held.findIndex((t) => runKey(t) === runKey(attempt));
+        if (i >= 0) {
+          this.log(`held task ${attempt.taskId} (attempt ${attempt.attempt}) was stopped or reassigned: dropped`);
+          this.held.splice(i, 1);
+        }
         const run = this.running.get(runKey(attempt));
         if (run) {
           this.log(`task ${attempt.taskId} (attempt ${attempt.attempt}) was stopped or reassigned: killing it`);

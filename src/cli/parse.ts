@@ -10,6 +10,15 @@ export function positiveInt(name: string) {
   };
 }
 
+/** A parser for a whole number of at least 0, named in its error message. */
+export function nonNegativeInt(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0) throw new CliError(`${name} must be a whole number of at least 0, not "${text}"`);
+    return n;
+  };
+}
+
 export function parsePort(text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, not "${text}"`);

@@ -16,6 +16,8 @@ test('a task too big for what is left is skipped so smaller ones behind it still
 test('no free cores, no tasks; maxTasks caps the batch', () => {
   assert.deepEqual(fitTasks(0, [task('a', 1)]), []);
   assert.equal(fitTasks(16, Array.from({ length: 10 }, (_, i) => task(String(i), 1)), 3).length, 3);
+  // Prefetch: two tasks for a 2-core agent, each fitting it alone; a 4-core task never does.
+  assert.deepEqual(fitTasks(4, [task('a', 2), task('big', 4), task('b', 2)], 2, 2).map((t) => t.taskId), ['a', 'b']);
 });
 
 test('property: the chosen tasks never ask for more cores than are free, and keep their order', () => {

@@ -8,13 +8,15 @@ export interface Candidate {
 /**
  * Takes candidates in order while their core requests fit the agent's free cores. A task that does
  * not fit is skipped, not waited for, so a small task behind a big one still runs (backfill).
+ * `largest` caps each task's cores on its own: tasks prefetched to run one after another must each
+ * fit the agent, though together they may ask for more cores than it has.
  */
-export function fitTasks<T extends Candidate>(freeCores: number, candidates: readonly T[], maxTasks = Infinity): T[] {
+export function fitTasks<T extends Candidate>(freeCores: number, candidates: readonly T[], maxTasks = Infinity, largest = freeCores): T[] {
   const chosen: T[] = [];
   let free = freeCores;
   for (const candidate of candidates) {
     if (chosen.length >= maxTasks || free <= 0) break;
-    if (candidate.cores <= free) {
+    if (candidate.cores <= free && candidate.cores <= largest) {
       chosen.push(candidate);
       free -= candidate.cores;
     }

@@ -18,19 +18,51 @@ export function leasingSuite(store: StoreUnderTest): void {
       const small = await scriptJob(env, 'small', 2, { instanceType: 's' });
       await scriptJob(env, 'not started', 2, { start: false });
       const agent = await addAgent(env.ctx, 'a1');
-      assert.deepEqual(await leaseTasks(env.ctx, agent, 0, 10), []);
-      const first = await leaseTasks(env.ctx, agent, 3, 10);
+      assert.deepEqual(await leaseTasks(env.ctx, agent, { freeCores: 0, maxTasks: 10 }), []);
+      const first = await leaseTasks(env.ctx, agent, { freeCores: 3, maxTasks: 10 });
       // One 2-core task of the older job, then the next one does not fit; a 1-core task backfills.
       assert.deepEqual(first.map((t) => [t.jobId, t.index, t.cores]), [[big, 1, 2], [small, 1, 1]]);
-      const oneCore = await leaseTasks(env.ctx, agent, 1, 10);
+      const oneCore = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 10 });
       assert.deepEqual(oneCore.map((t) => [t.jobId, t.index]), [[small, 2]]);
-      assert.deepEqual(await leaseTasks(env.ctx, agent, 1, 10), []);
-      const rest = await leaseTasks(env.ctx, agent, 8, 10);
+      assert.deepEqual(await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 10 }), []);
+      const rest = await leaseTasks(env.ctx, agent, { freeCores: 8, maxTasks: 10 });
       assert.deepEqual(rest.map((t) => [t.jobId, t.index]), [[big, 2], [big, 3]]);
       assert.equal(await jobStatus(env, big), 'running');
       const running = await env.ctx.db.selectFrom('tasks').select(['status', 'attempt', 'agent_id']).where('job_id', '=', big).execute();
       assert.ok(running.every((t) => t.status === 'running' && t.attempt === 1 && t.agent_id === agent.id));
       assert.ok(env.events.some((e) => e.type === 'task'));
+    });
+
+    test('prefetch: busy agents hold more tasks only while 1 + prefetch queued tasks stay for each online agent', async () => {
+      const id = await scriptJob(env, 'prefetched', 13);
+      const [a, b, c] = await Promise.all(['p-a', 'p-b', 'p-c'].map((name) => addAgent(env.ctx, name, 1)));
+      // 3 online agents asking to hold 2: 9 queued tasks are kept back from prefetch.
+      // a: one task to run now (12 left queued), and the 2 it asks to hold (12 - 9 spare).
+      const got = await leaseTasks(env.ctx, a!, { freeCores: 1, maxTasks: 1, prefetch: 2 });
+      assert.deepEqual(got.map((t) => t.index), [1, 2, 3]);
+      // b is busy (no free core): 10 queued, so 1 of the 2 it asks for; then none.
+      assert.deepEqual((await leaseTasks(env.ctx, b!, { freeCores: 0, maxTasks: 1, prefetch: 2 })).map((t) => t.index), [4]);
+      assert.deepEqual(await leaseTasks(env.ctx, b!, { freeCores: 0, maxTasks: 1, prefetch: 2 }), []);
+      // An agent with a free core is served from what is kept back, as ever; its prefetch gets nothing.
+      assert.deepEqual((await leaseTasks(env.ctx, c!, { freeCores: 1, maxTasks: 1, prefetch: 2 })).map((t) => t.index), [5]);
+      const rows = await env.ctx.db.selectFrom('tasks').select(['idx', 'status', 'agent_id']).where('job_id', '=', id).orderBy('idx').execute();
+      assert.deepEqual(
+        rows.slice(0, 6).map((r) => [r.idx, r.status, r.agent_id]),
+        [[1, 'running', a!.id], [2, 'running', a!.id], [3, 'running', a!.id], [4, 'running', b!.id], [5, 'running', c!.id], [6, 'queued', null]],
+      );
+      assert.equal(rows.filter((r) => r.status === 'queued').length, 8);
+    });
+
+    test('prefetch: held tasks each fit the agent, and reporting leases the next in the same request', async () => {
+      await scriptJob(env, 'two cores', 10, { instanceType: 'm' });
+      const small = await addAgent(env.ctx, 'one-core', 1);
+      assert.deepEqual(await leaseTasks(env.ctx, small, { freeCores: 0, maxTasks: 1, prefetch: 3 }), [], 'a 2-core task never runs on a 1-core agent');
+      const id = await scriptJob(env, 'one core', 12);
+      const [t1, t2] = await leaseTasks(env.ctx, small, { freeCores: 1, maxTasks: 1, prefetch: 1 });
+      assert.deepEqual([t1?.jobId, t2?.jobId], [id, id]);
+      const answer = await completeTasks(env.ctx, small, [{ taskId: t1!.taskId, ...done(t1!) }], { freeCores: 0, maxTasks: 1, prefetch: 2 });
+      assert.deepEqual(answer.results, [{ taskId: t1!.taskId, accepted: true }]);
+      assert.deepEqual(answer.tasks!.map((t) => t.index), [3, 4]);
     });
 
     test('concurrent lease calls from many agents never lease a task twice', async () => {
@@ -39,7 +71,7 @@ export function leasingSuite(store: StoreUnderTest): void {
       const got = new Map<string, string>();
       let rounds = 0;
       while (got.size < 40 && rounds++ < 50) {
-        const calls = Array.from({ length: 20 }, (_, i) => agents[i % agents.length]!).map(async (a) => ({ a, tasks: await leaseTasks(env.ctx, a, 2, 2) }));
+        const calls = Array.from({ length: 20 }, (_, i) => agents[i % agents.length]!).map(async (a) => ({ a, tasks: await leaseTasks(env.ctx, a, { freeCores: 2, maxTasks: 2 }) }));
         for (const { a, tasks } of await Promise.all(calls)) {
           for (const t of tasks) {
             assert.equal(got.has(t.taskId), false, `task ${t.taskId} was leased twice`);
@@ -61,7 +93,7 @@ export function leasingSuite(store: StoreUnderTest): void {
     test('results and leases of many agents at once are served together, each as if alone', async () => {
       const id = await scriptJob(env, 'group', 30);
       const agents = await Promise.all(Array.from({ length: 10 }, (_, i) => addAgent(env.ctx, `g-${i}`)));
-      const first = await Promise.all(agents.map(async (a) => ({ a, t: (await leaseTasks(env.ctx, a, 1, 1))[0]! })));
+      const first = await Promise.all(agents.map(async (a) => ({ a, t: (await leaseTasks(env.ctx, a, { freeCores: 1, maxTasks: 1 }))[0]! })));
       assert.equal(new Set(first.map((f) => f.t.taskId)).size, 10, 'ten agents asking at once get ten different tasks');
       // All report at once and ask for the next task in the same request; one also reports a task
       // it does not hold, and one reports the same task twice in two requests.
@@ -96,7 +128,7 @@ export function leasingSuite(store: StoreUnderTest): void {
       const newer = await scriptJob(env, 'open-to-all', 4);
       const [bad, good] = await Promise.all([addAgent(env.ctx, 'bad'), addAgent(env.ctx, 'good')]);
       await env.ctx.db.insertInto('job_agent_failures').values({ job_id: older, agent_id: bad.id, failures: env.ctx.config.agentFailureLimit }).execute();
-      const [forBad, forGood] = await Promise.all([leaseTasks(env.ctx, bad, 2, 2), leaseTasks(env.ctx, good, 2, 2)]);
+      const [forBad, forGood] = await Promise.all([leaseTasks(env.ctx, bad, { freeCores: 2, maxTasks: 2 }), leaseTasks(env.ctx, good, { freeCores: 2, maxTasks: 2 })]);
       assert.deepEqual(forBad.map((t) => t.jobId), [newer, newer]);
       assert.deepEqual(forGood.map((t) => t.jobId), [older, older]);
     });
@@ -104,7 +136,7 @@ export function leasingSuite(store: StoreUnderTest): void {
     test('complete, retry after failure, error after the last attempt, release', async () => {
       const id = await scriptJob(env, 'flow', 3, { maxAttempts: 2 });
       const agent = await addAgent(env.ctx, 'worker');
-      const [t1, t2, t3] = await leaseTasks(env.ctx, agent, 3, 3);
+      const [t1, t2, t3] = await leaseTasks(env.ctx, agent, { freeCores: 3, maxTasks: 3 });
       await completeTask(env.ctx, agent, t1!.taskId, done(t1!));
       assert.equal((await tasksRepo.findTask(env.ctx.db, t1!.taskId))!.status, 'done');
       // A result from an attempt the agent no longer holds is refused.
@@ -117,7 +149,7 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.equal(released.status, 'queued');
       assert.equal(released.tries, 0);
 
-      const again = await leaseTasks(env.ctx, agent, 3, 3);
+      const again = await leaseTasks(env.ctx, agent, { freeCores: 3, maxTasks: 3 });
       assert.deepEqual(again.map((t) => [t.index, t.attempt]), [[2, 2], [3, 2]]);
       await completeTask(env.ctx, agent, again[0]!.taskId, failed(again[0]!));
       assert.equal((await tasksRepo.findTask(env.ctx.db, t2!.taskId))!.status, 'error');
@@ -135,7 +167,7 @@ export function leasingSuite(store: StoreUnderTest): void {
     test('expired leases are requeued once, even by several checkers at once, and the late result is refused', async () => {
       const id = await scriptJob(env, 'expiry', 2);
       const agent = await addAgent(env.ctx, 'silent');
-      const leased = await leaseTasks(env.ctx, agent, 2, 2);
+      const leased = await leaseTasks(env.ctx, agent, { freeCores: 2, maxTasks: 2 });
       await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
       // Several replicas run the checker at the same moment.
       await Promise.all([expireLeases(env.ctx), expireLeases(env.ctx), expireLeases(env.ctx)]);
@@ -153,10 +185,10 @@ export function leasingSuite(store: StoreUnderTest): void {
     test('a heartbeat names the lost attempt, not the task: a later attempt on the same agent keeps its lease', async () => {
       const id = await scriptJob(env, 'again', 1);
       const agent = await addAgent(env.ctx, 'twice');
-      const [first] = await leaseTasks(env.ctx, agent, 1, 1);
+      const [first] = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 1 });
       await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
       assert.equal(await expireLeases(env.ctx), 1);
-      const [second] = await leaseTasks(env.ctx, agent, 1, 1);
+      const [second] = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 1 });
       assert.equal(second!.taskId, first!.taskId);
       assert.equal(second!.attempt, 2);
       // The agent still runs attempt 1 (it has not heard) beside attempt 2.
@@ -180,7 +212,7 @@ export function leasingSuite(store: StoreUnderTest): void {
       const agent = await addAgent(env.ctx, 'racer');
       for (let round = 0; round < 5; round++) {
         const id = await scriptJob(env, `race-${round}`, 1);
-        const [t] = await leaseTasks(env.ctx, agent, 1, 1);
+        const [t] = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 1 });
         await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('job_id', '=', id).execute();
         const [completion] = await Promise.allSettled([completeTask(env.ctx, agent, t!.taskId, done(t!)), expireLeases(env.ctx)]);
         const row = (await tasksRepo.findTask(env.ctx.db, t!.taskId))!;
@@ -204,7 +236,7 @@ export function leasingSuite(store: StoreUnderTest): void {
       for (let round = 0; round < 5; round++) {
         const id = await scriptJob(env, `finale-${round}`, 3);
         const leased: { a: AgentPrincipal; t: LeasedTask }[] = [];
-        for (const a of agents) leased.push({ a, t: (await leaseTasks(env.ctx, a, 1, 1))[0]! });
+        for (const a of agents) leased.push({ a, t: (await leaseTasks(env.ctx, a, { freeCores: 1, maxTasks: 1 }))[0]! });
         await Promise.all(leased.map(({ a, t }) => completeTask(env.ctx, a, t.taskId, done(t))));
         assert.equal(await jobStatus(env, id), 'done');
       }
@@ -213,13 +245,13 @@ export function leasingSuite(store: StoreUnderTest): void {
     test('stopping a job cancels its tasks; a running task learns it lost the lease', async () => {
       const id = await scriptJob(env, 'stopme', 2);
       const agent = await addAgent(env.ctx, 'w');
-      const [t] = await leaseTasks(env.ctx, agent, 1, 1);
+      const [t] = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 1 });
       await stopJob(env.ctx, env.user, id);
       assert.equal(await jobStatus(env, id), 'canceled');
       const statuses = (await tasksRepo.listTasks(env.ctx.db, id, { offset: 0, limit: 10 })).map((r) => r.status);
       assert.deepEqual(statuses, ['canceled', 'canceled']);
       assert.ok(await isLeaseLost(completeTask(env.ctx, agent, t!.taskId, done(t!))));
-      assert.deepEqual(await leaseTasks(env.ctx, agent, 4, 4), []);
+      assert.deepEqual(await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 4 }), []);
     });
   });
 }

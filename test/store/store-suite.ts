@@ -97,7 +97,7 @@ export function storeSuite(store: StoreUnderTest): void {
       await scriptJob(env, 'waiting', 2, { start: false });
       const agent = await addAgent(env.ctx, 'm1', 4);
       await addAgent(env.ctx, 'm2', 4);
-      const [t1, t2] = await leaseTasks(env.ctx, agent, 4, 2);
+      const [t1, t2] = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 2 });
       await env.ctx.db.updateTable('task_attempts').set({ started_at: new Date(Date.now() - 90_000).toISOString() }).where('task_id', '=', t1!.taskId).execute();
       await completeTask(env.ctx, agent, t1!.taskId, done(t1!));
       await completeTask(env.ctx, agent, t2!.taskId, failed(t2!));
@@ -137,7 +137,7 @@ export function storeSuite(store: StoreUnderTest): void {
     test('logs are read back in the order they were appended, per attempt, and capped', async () => {
       await scriptJob(env, 'chatty', 1, { maxAttempts: 3 });
       const agent = await addAgent(env.ctx, 'talker');
-      const [t] = await leaseTasks(env.ctx, agent, 1, 1);
+      const [t] = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 1 });
       for (let batch = 0; batch < 5; batch++) {
         await appendTaskLogs(env.ctx, agent, t!.taskId, 1, [
           { stream: 'stdout', data: `out ${batch}\n` },
@@ -160,7 +160,7 @@ export function storeSuite(store: StoreUnderTest): void {
       assert.equal(capped.at(-1)!.stream, 'system');
 
       await completeTask(env.ctx, agent, t!.taskId, failed(t!));
-      const [t2] = await leaseTasks(env.ctx, agent, 1, 1);
+      const [t2] = await leaseTasks(env.ctx, agent, { freeCores: 1, maxTasks: 1 });
       await appendTaskLogs(env.ctx, agent, t2!.taskId, 2, [{ stream: 'stdout', data: 'second attempt\n' }]);
       assert.deepEqual((await readTaskLogs(env.ctx, t2!.taskId, { attempt: 2 })).map((l) => l.data), ['second attempt\n']);
       // A stale attempt cannot write into the log any more.

@@ -8,7 +8,7 @@ import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
 import type { RunningCoordinator } from '../../coordinator/coordinator.js';
 import { parseBlobsLocation } from '../../store/blob-store.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
-import { parsePort, positiveInt } from '../parse.js';
+import { nonNegativeInt, parsePort, positiveInt } from '../parse.js';
 import { CliError } from '../session.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/drover.js', import.meta.url));
@@ -158,7 +158,8 @@ export function registerFarmCommands(program: Command): void {
     .option('--label <k=v...>', 'labels describing this agent')
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement (trusted farms)')
     .option('--engine <engine>', 'container engine for jobs that name an image: docker or podman')
-    .action(async (opts: { server: string; token?: string; slots?: number; name: string; workDir: string; label?: string[]; sandbox: boolean; engine?: string }) => {
+    .option('--prefetch <n>', 'tasks to hold besides the running ones, started the moment cores free (for short tasks; default 0)', nonNegativeInt('--prefetch'))
+    .action(async (opts: { server: string; token?: string; slots?: number; prefetch?: number; name: string; workDir: string; label?: string[]; sandbox: boolean; engine?: string }) => {
       const joinToken = opts.token ?? process.env.DROVER_AGENT_TOKEN;
       if (!joinToken) throw new CliError('give the agent join token with --token or DROVER_AGENT_TOKEN (the coordinator keeps it in DATA/agent-token)');
       if (opts.engine && opts.engine !== 'docker' && opts.engine !== 'podman') throw new CliError('--engine is docker or podman');
@@ -181,6 +182,7 @@ export function registerFarmCommands(program: Command): void {
         launcher: launch.launcher,
         sandbox: launch.sandboxed,
         ...(opts.slots ? { slots: opts.slots } : {}),
+        ...(opts.prefetch ? { prefetch: opts.prefetch } : {}),
         ...(launch.programs ? { programs: launch.programs } : {}),
       });
       onSignals({ SIGINT: () => agent.stop(), SIGTERM: () => agent.drain() });

@@ -35,13 +35,14 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     let gone = false;
     const onGone = () => (gone = true);
     reply.raw.once('close', onGone);
-    const { freeCores, maxTasks = 1000, waitSeconds = 0 } = request.body;
+    const { freeCores, maxTasks = 1000, prefetch = 0, waitSeconds = 0 } = request.body;
+    const wish = { freeCores, maxTasks, prefetch };
     // Work announced while a lease looks (a job started meanwhile, or on PostgreSQL another
     // replica's leaser holding the candidates) must not be slept through: listen from the start.
     let announced = false;
     const offAnnounced = waitSeconds > 0 ? ctx.bus.on('work', () => (announced = true)) : () => {};
     try {
-      let tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+      let tasks = await leaseTasks(ctx, agent, wish);
       if (tasks.length > 0 || waitSeconds === 0) return { tasks };
       // Long-poll: wait for work to appear (a new job, a requeue) instead of polling in a loop.
       const deadline = Date.now() + waitSeconds * 1000;
@@ -60,7 +61,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
         });
         announced = false;
         if (gone || closing) break;
-        tasks = await leaseTasks(ctx, agent, freeCores, maxTasks);
+        tasks = await leaseTasks(ctx, agent, wish);
       }
       return { tasks };
     } finally {
@@ -92,7 +93,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
       ctx,
       agent,
       request.body.completions.map(({ error, ...rest }) => ({ ...rest, ...(error !== undefined ? { error } : {}) })),
-      lease ? { freeCores: lease.freeCores, maxTasks: lease.maxTasks ?? 1000 } : undefined,
+      lease ? { freeCores: lease.freeCores, maxTasks: lease.maxTasks ?? 1000, prefetch: lease.prefetch ?? 0 } : undefined,
     );
   });
 

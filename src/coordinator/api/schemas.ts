@@ -141,10 +141,14 @@ export const RegisterAgentBody = Type.Object(
   strict,
 );
 
+/** Tasks to hold beyond those that fit the free cores, each to start when a slot frees (see leaseForMany). */
+const Prefetch = Type.Optional(Type.Integer({ minimum: 0, maximum: 100 }));
+
 export const LeaseBody = Type.Object(
   {
     freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }),
     maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    prefetch: Prefetch,
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
   },
   strict,
@@ -191,7 +195,7 @@ export const CompleteBatchBody = Type.Object(
   {
     completions: Type.Array(Type.Composite([Type.Object({ taskId: Type.String({ minLength: 1, maxLength: 64 }) }), CompleteBody], strict), { maxItems: 10_000 }),
     lease: Type.Optional(
-      Type.Object({ freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }), maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })) }, strict),
+      Type.Object({ freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }), maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })), prefetch: Prefetch }, strict),
     ),
   },
   strict,

@@ -16,6 +16,8 @@ export interface AgentPrincipal {
   kind: 'agent';
   id: string;
   name: string;
+  /** Cores it offers: the largest task it can run. */
+  slots: number;
 }
 
 export const AGENT_TOKEN_PREFIX = 'drv_a';
@@ -121,7 +123,7 @@ export async function authenticateAgent(ctx: ServiceContext, token: string): Pro
   if (hit && hit.until > Date.now()) return hit.principal;
   const row = await agentsRepo.findAgentByTokenHash(ctx.db, digest);
   if (!row) return null;
-  const principal: AgentPrincipal = { kind: 'agent', id: row.id, name: row.name };
+  const principal: AgentPrincipal = { kind: 'agent', id: row.id, name: row.name, slots: row.slots };
   cache.delete(digest);
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(digest, { principal, until: Date.now() + CACHE_MS });

@@ -24,10 +24,17 @@ export type CompletionResult = { taskId: string; accepted: true } | { taskId: st
 
 const refused = (taskId: string, err: HttpError): CompletionResult => ({ taskId, accepted: false, status: err.status, error: { code: err.code, message: err.message } });
 
-/** Leases up to `maxTasks` queued tasks fitting `freeCores` to the agent (served with the others asking now). */
-export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, freeCores: number, maxTasks: number): Promise<LeasedTask[]> {
-  if (freeCores < 1 || maxTasks < 1) return [];
-  const served = await groupOf(ctx).serve({ agent, items: [], quick: [], next: { freeCores, maxTasks } });
+/** What an agent asks for: up to `maxTasks` tasks fitting `freeCores` now, and up to `prefetch` to hold. */
+export interface LeaseWish {
+  freeCores: number;
+  maxTasks: number;
+  prefetch?: number;
+}
+
+/** Leases what the agent asks for (served with the others asking now). */
+export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, wish: LeaseWish): Promise<LeasedTask[]> {
+  if ((wish.freeCores < 1 || wish.maxTasks < 1) && !wish.prefetch) return [];
+  const served = await groupOf(ctx).serve({ agent, items: [], quick: [], next: wish });
   announceLease(ctx, served.lease!);
   return served.lease!.tasks;
 }
@@ -45,7 +52,7 @@ export async function completeTasks(
   ctx: ServiceContext,
   agent: AgentPrincipal,
   items: readonly TaskCompletion[],
-  next?: { freeCores: number; maxTasks: number },
+  next?: LeaseWish,
 ): Promise<{ results: CompletionResult[]; tasks?: LeasedTask[] }> {
   const results = new Map<number, CompletionResult>();
   const quick: number[] = [];
@@ -82,7 +89,7 @@ export async function completeTasks(
   }
   const answers = items.map((_, i) => results.get(i)!);
   if (!next) return { results: answers };
-  return { results: answers, tasks: lease ? lease.tasks : await leaseTasks(ctx, agent, next.freeCores, next.maxTasks) };
+  return { results: answers, tasks: lease ? lease.tasks : await leaseTasks(ctx, agent, next) };
 }
 
 /** One request's share of a group: its successful script completions and, maybe, a lease. */
@@ -92,7 +99,7 @@ interface Part {
   /** Indexes into `items` of the successes to judge set at a time. */
   quick: readonly number[];
   /** Lease in the same transaction, unless a completion turns out to need `completeTask`. */
-  next: { freeCores: number; maxTasks: number } | undefined;
+  next: LeaseWish | undefined;
 }
 
 interface Served {

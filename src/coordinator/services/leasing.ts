@@ -5,6 +5,7 @@ import { relativePathProblem } from '../../core/inputs.js';
 import { fitTasks } from '../../core/scheduling.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
+import * as agentsRepo from '../../store/repositories/agents.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
@@ -48,11 +49,20 @@ export interface Lease {
   hidLeftovers: boolean;
 }
 
-/** One agent's request for work: up to `maxTasks` tasks that fit in `freeCores` together. */
+/**
+ * One agent's request for work: up to `maxTasks` tasks that fit in `freeCores` together, and up to
+ * `prefetch` more to hold, each fitting the agent, to start the moment a slot frees.
+ */
 export interface LeaseAsk {
   agent: AgentPrincipal;
   freeCores: number;
   maxTasks: number;
+  prefetch?: number;
+}
+
+/** What one leaseSet serves: `largest` caps each task's cores (prefetched tasks run one after another). */
+interface FitAsk extends LeaseAsk {
+  largest?: number;
 }
 
 /**
@@ -64,6 +74,32 @@ export interface LeaseAsk {
  * commit the caller announces each lease with `announceLease`.
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
+  const leases = await leaseFitting(ctx, trx, asks);
+  // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
+  // for work it can start now, and only from a surplus: a queued task stays for each online agent,
+  // so a prefetched task never waits behind a busy agent's current one while another agent is idle
+  // (near the end of the queue, agents go back to taking one task when a slot frees).
+  const prefetching = asks.flatMap((a, i) => ((a.prefetch ?? 0) > 0 && a.agent.slots >= 1 ? [i] : []));
+  if (prefetching.length === 0) return leases;
+  const wanted = prefetching.reduce((n, i) => n + asks[i]!.prefetch!, 0);
+  const deepest = Math.max(...prefetching.map((i) => asks[i]!.prefetch!));
+  const reserve = (await agentsRepo.countOnlineAgents(trx)) * (1 + deepest);
+  let spare = (await tasksRepo.countQueuedUpTo(trx, reserve + wanted)) - reserve;
+  const extra: { i: number; ask: FitAsk }[] = [];
+  for (const i of prefetching) {
+    const a = asks[i]!;
+    const n = Math.min(a.prefetch!, spare);
+    if (n <= 0) break;
+    spare -= n;
+    extra.push({ i, ask: { agent: a.agent, freeCores: n * a.agent.slots, maxTasks: n, largest: a.agent.slots } });
+  }
+  const more = await leaseFitting(ctx, trx, extra.map((e) => e.ask));
+  extra.forEach(({ i }, k) => (leases[i] = { tasks: [...leases[i]!.tasks, ...more[k]!.tasks], hidLeftovers: leases[i]!.hidLeftovers || more[k]!.hidLeftovers }));
+  return leases;
+}
+
+/** Serves asks of tasks to take now (or prefetch asks, once the surplus is known), in order. */
+async function leaseFitting(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[]): Promise<Lease[]> {
   const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
   const live = asks.flatMap((a, i) => (a.freeCores >= 1 && a.maxTasks >= 1 ? [i] : []));
   if (live.length === 0) return leases;
@@ -84,12 +120,12 @@ export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly 
   return leases;
 }
 
-async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[], blocked?: { agentId: string; limit: number }): Promise<Lease[]> {
+async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], blocked?: { agentId: string; limit: number }): Promise<Lease[]> {
   const wanted = asks.reduce((n, a) => n + Math.min(a.maxTasks, a.freeCores), 0);
   const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked);
   let remaining = candidates.map((c) => ({ ...c, taskId: c.id }));
   const picks = asks.map((ask) => {
-    const chosen = fitTasks(ask.freeCores, remaining, ask.maxTasks);
+    const chosen = fitTasks(ask.freeCores, remaining, ask.maxTasks, ask.largest);
     if (chosen.length > 0) {
       const taken = new Set(chosen);
       remaining = remaining.filter((c) => !taken.has(c));

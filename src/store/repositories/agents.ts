@@ -32,6 +32,11 @@ export async function markSilentAgentsOffline(db: Db, before: string): Promise<v
   await db.updateTable('agents').set({ status: 'offline' }).where('status', '!=', 'offline').where('last_seen_at', '<', before).execute();
 }
 
+export async function countOnlineAgents(db: Db): Promise<number> {
+  const row = await db.selectFrom('agents').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'online').executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export function onlineAgentCapacities(db: Db) {
   return db.selectFrom('agents').select(['name', 'slots']).where('status', '=', 'online').execute();
 }

@@ -129,6 +129,15 @@ export async function queuedCandidates(db: Db, freeCores: readonly number[], lim
   return out;
 }
 
+/** How many tasks of the farm are queued, counting no further than `cap` (an index walk of at most `cap` entries). */
+export async function countQueuedUpTo(db: Db, cap: number): Promise<number> {
+  const row = await db
+    .selectFrom(db.selectFrom('tasks').select('id').where('status', '=', 'queued').limit(cap).as('q'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /**
  * Inside a transaction on PostgreSQL, locks the task row until commit so that a completion, a
  * release and the lease-expiry checkers of several replicas never act on the same task at once
