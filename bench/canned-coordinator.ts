@@ -22,7 +22,7 @@ interface Wish {
   prefetch?: number;
 }
 
-/** As the real coordinator: tasks to run now, then prefetch only while a task stays for each agent. */
+/** As the real coordinator: tasks to run now, then prefetch only while (1 + prefetch) tasks stay queued for each agent. */
 function nextTasks(wish: Wish): unknown[] {
   const tasks: unknown[] = [];
   const now = Math.min(wish.freeCores ?? 1, wish.maxTasks ?? 1);
