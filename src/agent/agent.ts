@@ -30,7 +30,8 @@ export interface AgentOptions {
   /**
    * Tasks to hold besides those running, each started the moment cores free: hides the round trip
    * to the coordinator between short tasks (default 0). The coordinator grants them only while it
-   * keeps a queued task for each online agent, so a held task never waits while another agent idles.
+   * keeps (1 + prefetch) queued tasks for each online agent, so near a queue's end a held task does
+   * not wait behind a busy agent's current one while another agent idles.
    */
   prefetch?: number;
   /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
