@@ -81,8 +81,9 @@ describe('agents that prefetch', { timeout: 300_000 }, () => {
   });
 
   test('an agent stopped while it holds a task gives it back, and the other agent finishes the job', async () => {
-    // 10 tasks, 2 agents holding up to 2 each: 4 stay queued, so both agents hold a second task.
-    const ws = await workspace(10, 1.5);
+    // 8 tasks, 2 agents holding up to 2 each: 4 stay queued, so both agents hold a second task.
+    // Tasks of 4 s: the running one cannot end between being seen and the SIGINT, even on a busy machine.
+    const ws = await workspace(8, 4);
     const token = await farm.adminToken();
     const job = JSON.parse((await farm.cli(['job', 'create', '-n', 'handed back', '-s', join(ws, 'timed.py'), '-i', join(ws, 'in', '*.txt'), '-r', '--json'])).stdout) as JobJson;
     const [first, second] = farm.agents;
@@ -94,7 +95,7 @@ describe('agents that prefetch', { timeout: 300_000 }, () => {
     await first!.kill('SIGINT');
     const done = await jobEnd(farm, job.id, 'the job to end on the other agent');
     assert.equal(done.status, 'done');
-    assert.equal(done.counts.done, 10);
+    assert.equal(done.counts.done, 8);
     // The two tasks it held (one running, one waiting) were given back, not lost: done by the other.
     const heldIds = new Set(held.map((t) => t.id));
     const { body } = await api<{ tasks: { id: string; agent: string | null }[] }>(farm.url, token, 'GET', `/jobs/${job.id}/tasks`);
