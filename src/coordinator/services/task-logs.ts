@@ -19,10 +19,15 @@ export async function appendTaskLogs(ctx: ServiceContext, agent: AgentPrincipal,
     const row = await trx.selectFrom('task_attempts').select('log_bytes').where('task_id', '=', taskId).where('attempt', '=', attempt).executeTakeFirst();
     let used = Number(row?.log_bytes ?? 0);
     const limit = ctx.config.logLimitBytes;
-    if (used >= limit) return [];
     const rows: logsRepo.LogChunkRow[] = [];
     for (const chunk of chunks) {
       const bytes = Buffer.byteLength(chunk.data);
+      // The agent's own short note that it stopped sending (its output filled the limit exactly)
+      // is kept past the limit: without it the log would end with no word of why.
+      if (used >= limit) {
+        if (chunk.stream === 'system' && bytes <= 1024) rows.push({ task_id: taskId, attempt, stream: 'system', data: chunk.data, created_at: now });
+        continue;
+      }
       if (used + bytes > limit) {
         rows.push({ task_id: taskId, attempt, stream: 'system', data: `[drover] the live log is capped at ${limit} bytes; the full output is in stdout.txt and stderr.txt\n`, created_at: now });
         used = limit;
