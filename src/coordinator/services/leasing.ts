@@ -76,9 +76,9 @@ interface FitAsk extends LeaseAsk {
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
   const leases = await leaseFitting(ctx, trx, asks);
   // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
-  // for work it can start now, and only from a surplus: a queued task stays for each online agent,
-  // so a prefetched task never waits behind a busy agent's current one while another agent is idle
-  // (near the end of the queue, agents go back to taking one task when a slot frees).
+  // for work it can start now, and only from a surplus: (1 + the deepest prefetch asked) queued
+  // tasks stay for each online agent, so a prefetched task never waits behind a busy agent's current
+  // one while another agent is idle (near the end of the queue, agents take one task as a slot frees).
   const prefetching = asks.flatMap((a, i) => ((a.prefetch ?? 0) > 0 && a.agent.slots >= 1 ? [i] : []));
   if (prefetching.length === 0) return leases;
   const wanted = prefetching.reduce((n, i) => n + asks[i]!.prefetch!, 0);
