@@ -93,7 +93,8 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
+// The accept queue of the real coordinator (LISTEN_BACKLOG in coordinator.ts).
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   const { port } = server.address() as { port: number };
   console.log(`listening on http://127.0.0.1:${port}`);
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,23 @@ describe('coordinator faults', { timeout: 400_000 }, () => {
     assert.equal((await api<JobJson>(server.url, again, 'GET', `/jobs/${job.id}`)).body.status, 'done');
     const next = await cli(['job', 'create', '-n', 'after-restart', '-s', join(ws, 'q.sh'), '-i', join(ws, 'x.txt'), '-w']);
     assert.equal(next.code, 0, next.stderr);
+  });
+
+  test('a whole farm connecting at once is queued for accept(), not dropped (listen backlog)', async () => {
+    const server = await startServer();
+    cleanups.push(async () => {
+      await server.kill('SIGKILL');
+      await rm(server.dataDir, { recursive: true, force: true });
+    });
+    // After a restart or a job start 1,000 agents connect in one burst: with Node's default queue
+    // (511) the kernel dropped the rest of their SYNs, and each such agent waited 1-3 s for its TCP
+    // retry. For a listening socket `ss` shows the accept queue's size as Send-Q.
+    const port = new URL(server.url).port;
+    const [line] = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim().split('\n');
+    const backlog = Number(line!.trim().split(/\s+/)[2]);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    assert.equal(backlog, Math.min(4096, somaxconn), line);
+    assert.ok(backlog > 1000 || somaxconn <= 1000, `accept queue of ${backlog}`);
   });
 
   test('the disk fills while results are stored: a clear error, the task is retried, the store is not corrupted', async (t) => {
