@@ -133,6 +133,17 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.deepEqual(forGood.map((t) => t.jobId), [older, older]);
     });
 
+    test('a blocklisted agent asking for a task to start now is served before the prefetch of others', async () => {
+      const older = await scriptJob(env, 'blocked-for-one', 1);
+      const open = await scriptJob(env, 'open-to-all', 8);
+      const [busy, bad] = await Promise.all([addAgent(env.ctx, 'busy', 1), addAgent(env.ctx, 'bad', 1)]);
+      await env.ctx.db.insertInto('job_agent_failures').values({ job_id: older, agent_id: bad.id, failures: env.ctx.config.agentFailureLimit }).execute();
+      // One group: the busy agent asks first, to hold 2; the blocklisted one for a task to run now.
+      const [held, now] = await Promise.all([leaseTasks(env.ctx, busy, { freeCores: 0, maxTasks: 1, prefetch: 2 }), leaseTasks(env.ctx, bad, { freeCores: 1, maxTasks: 1 })]);
+      assert.deepEqual(now.map((t) => [t.jobId, t.index]), [[open, 1]]);
+      assert.deepEqual(held.map((t) => [t.jobId, t.index]), [[older, 1], [open, 2]]);
+    });
+
     test('complete, retry after failure, error after the last attempt, release', async () => {
       const id = await scriptJob(env, 'flow', 3, { maxAttempts: 2 });
       const agent = await addAgent(env.ctx, 'worker');

@@ -74,16 +74,17 @@ interface FitAsk extends LeaseAsk {
  * commit the caller announces each lease with `announceLease`.
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
-  const leases = await leaseFitting(ctx, trx, asks);
   // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
   // for work it can start now, and only from a surplus: (1 + the deepest prefetch asked) queued
   // tasks stay for each online agent, so a prefetched task never waits behind a busy agent's current
   // one while another agent is idle (near the end of the queue, agents take one task as a slot frees).
   const prefetching = asks.flatMap((a, i) => ((a.prefetch ?? 0) > 0 && a.agent.slots >= 1 ? [i] : []));
-  if (prefetching.length === 0) return leases;
+  if (prefetching.length === 0) return leaseFitting(ctx, trx, asks);
   const wanted = prefetching.reduce((n, i) => n + asks[i]!.prefetch!, 0);
   const deepest = Math.max(...prefetching.map((i) => asks[i]!.prefetch!));
-  const reserve = (await agentsRepo.countOnlineAgents(trx)) * (1 + deepest);
+  // Counted before anything is leased: what the asks for now may take is set aside first.
+  const takenNow = asks.reduce((n, a) => n + (a.freeCores >= 1 ? Math.min(a.maxTasks, a.freeCores) : 0), 0);
+  const reserve = (await onlineAgents(ctx, trx)) * (1 + deepest) + takenNow;
   let spare = (await tasksRepo.countQueuedUpTo(trx, reserve + wanted)) - reserve;
   const extra: { i: number; ask: FitAsk }[] = [];
   for (const i of prefetching) {
@@ -93,13 +94,36 @@ export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly 
     spare -= n;
     extra.push({ i, ask: { agent: a.agent, freeCores: n * a.agent.slots, maxTasks: n, largest: a.agent.slots } });
   }
-  const more = await leaseFitting(ctx, trx, extra.map((e) => e.ask));
-  extra.forEach(({ i }, k) => (leases[i] = { tasks: [...leases[i]!.tasks, ...more[k]!.tasks], hidLeftovers: leases[i]!.hidLeftovers || more[k]!.hidLeftovers }));
+  // One pass for both: the asks for now first, then the prefetch.
+  const got = await leaseFitting(ctx, trx, [...asks, ...extra.map((e) => e.ask)], asks.length);
+  const leases = got.slice(0, asks.length);
+  extra.forEach(({ i }, k) => {
+    const more = got[asks.length + k]!;
+    leases[i] = { tasks: [...leases[i]!.tasks, ...more.tasks], hidLeftovers: leases[i]!.hidLeftovers || more.hidLeftovers };
+  });
   return leases;
 }
 
-/** Serves asks of tasks to take now (or prefetch asks, once the surplus is known), in order. */
-async function leaseFitting(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[]): Promise<Lease[]> {
+/**
+ * The farm's online agents, for the prefetch reserve: counted at most once a second (the input of a
+ * heuristic, not worth a query in every lease group).
+ */
+async function onlineAgents(ctx: ServiceContext, trx: Db): Promise<number> {
+  const now = Date.now();
+  const known = onlineCounts.get(ctx);
+  if (known && now - known.at < 1000) return known.n;
+  const n = await agentsRepo.countOnlineAgents(trx);
+  onlineCounts.set(ctx, { n, at: now });
+  return n;
+}
+const onlineCounts = new WeakMap<ServiceContext, { n: number; at: number }>();
+
+/**
+ * Serves asks in order, each taking from the front of the queue what fits it; the asks from index
+ * `firstRound` on (prefetch) come after all those before it. Unless an agent asking before
+ * `firstRound` is blocklisted somewhere, all share one candidate read, one UPDATE and one INSERT.
+ */
+async function leaseFitting(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], firstRound = asks.length): Promise<Lease[]> {
   const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
   const live = asks.flatMap((a, i) => (a.freeCores >= 1 && a.maxTasks >= 1 ? [i] : []));
   if (live.length === 0) return leases;
@@ -109,6 +133,11 @@ async function leaseFitting(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[
   const withBlocks = live.length > 1 ? await agentFailuresRepo.agentsWithBlocks(trx, [...new Set(live.map((i) => asks[i]!.agent.id))], limit) : null;
   const shared = withBlocks ? live.filter((i) => !withBlocks.has(asks[i]!.agent.id)) : [];
   const alone = withBlocks ? live.filter((i) => withBlocks.has(asks[i]!.agent.id)) : live;
+  if (firstRound < asks.length && alone.some((i) => i < firstRound)) {
+    // Served alone, after the shared set: it would come after the prefetch of the others. Two rounds.
+    const first = await leaseFitting(ctx, trx, asks.slice(0, firstRound));
+    return [...first, ...(await leaseFitting(ctx, trx, asks.slice(firstRound)))];
+  }
   if (shared.length > 0) {
     const got = await leaseSet(ctx, trx, shared.map((i) => asks[i]!));
     shared.forEach((i, k) => (leases[i] = got[k]!));
