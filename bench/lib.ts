@@ -287,7 +287,7 @@ export async function timeJob(c: Coordinator, spec: unknown, total: number, done
   const stats = sampler.stop();
   const view = await request<{ status: string; counts: Record<string, number> }>(c.url, c.admin, 'GET', `/jobs/${job.id}`);
   if (view.status !== 'done' || view.counts.done !== total) throw new Error(`job ended ${view.status} with counts ${JSON.stringify(view.counts)}`);
-  return { submitSeconds: (tSubmitted - t0) / 1000, seconds: (tDone - tSubmitted) / 1000, stats };
+  return { submitted: tSubmitted, submitSeconds: (tSubmitted - t0) / 1000, seconds: (tDone - tSubmitted) / 1000, stats };
 }
 
 export const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

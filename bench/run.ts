@@ -3,7 +3,7 @@
 // other sections of the file, e.g. the warm-Blender one, are never touched).
 //   sections: dispatch scale render api (default: all)
 //   --tasks 20000 --agents 8 --batch 64        dispatch
-//   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 2
+//   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3
 //   --render-frames 40 --chunk 5 --rounds 2
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100
 //   --no-record                                print only
@@ -77,10 +77,10 @@ try {
     emit(`\nFor scale: OpenCue's published stress test dispatched 975 frames/s.`);
   }
   if (want('scale')) {
-    const o = { agents: opt('scale-agents', 1000), tasks: opt('scale-tasks', 20_000), taskMs: opt('task-ms', 200), prefetch: opt('prefetch', 2) };
+    const o = { agents: opt('scale-agents', 1000), tasks: opt('scale-tasks', 20_000), taskMs: opt('task-ms', 200), prefetch: opt('prefetch', 3) };
     emit(`\n### Scale: ${o.agents} simulated agents (one process), ${o.tasks} tasks of ${o.taskMs} ms (load at start ${load()})\n`);
     emit(
-      `Each agent has 1 slot. One task at a time: long-poll lease of 1 task, sleep, report it and lease the next in the same request (the agent idles meanwhile). Prefetch ${o.prefetch}: the agent also holds up to ${o.prefetch} leased tasks and starts the next the moment one ends; once its held tasks are used up it reports every task ended meanwhile and asks for ${o.prefetch} more in one request (the coordinator grants prefetch only while ${1 + o.prefetch} queued tasks stay for each online agent). Ideal time = ceil(tasks/agents) × task time. Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran. The floor row runs the same agents against \`bench/canned-coordinator.ts\` (canned answers on node:http, no store, no validation): the most this harness reaches on this machine.\n`,
+      `Each agent has 1 slot. One task at a time: long-poll lease of 1 task, sleep, report it and lease the next in the same request (the agent idles meanwhile). Prefetch ${o.prefetch}: the agent also holds up to ${o.prefetch} leased tasks and starts the next the moment one ends; once a task ended and it holds ${Math.floor(o.prefetch / 2)} or fewer, it reports every task ended meanwhile and asks for ${o.prefetch} minus what it holds in one request, as \`drover agent --prefetch\` asks (the coordinator grants prefetch only while 1 + the asked number of queued tasks stay for each online agent). Ideal time = ceil(tasks/agents) × task time. First task starts: after the job's POST was answered (the floor: after its start signal), the median agent's and the last agent's. Idle between tasks: per agent, the time between one task's end and the next one's start, summed, averaged over agents. Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran. The floor row runs the same agents against \`bench/canned-coordinator.ts\` (canned answers on node:http, no store, no validation): the most this harness reaches on this machine.\n`,
     );
     emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), await scaleFloor(o)]));
   }

@@ -4,35 +4,59 @@
 // (canned-coordinator.ts), which is what this harness can reach on this machine at all.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SimAgent, fmt, hasBatchEndpoint, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
+import { SimAgent, fmt, hasBatchEndpoint, percentile, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface ScaleOptions {
   agents: number;
   tasks: number;
   taskMs: number;
-  /** Tasks each agent holds besides the one it runs; 0: one task at a time. */
+  /**
+   * Tasks each agent holds at most besides the one it runs (0: one task at a time). Down to half of
+   * them (rounded down) it tops its hold up again, so the next task is in hand while it asks.
+   */
   prefetch: number;
 }
 
-const protocolOf = (opts: ScaleOptions, batch: boolean) =>
-  opts.prefetch > 0 ? `prefetch ${opts.prefetch}: report all ended + lease in 1 req` : batch ? '1 task at a time: complete+lease in 1 req' : '1 task at a time: complete, then lease';
+/** When each agent started each of its tasks (performance.now()), for where the time went. */
+class Timeline {
+  private readonly starts = new Map<number, number[]>();
+  started(agent: number, at: number): void {
+    const mine = this.starts.get(agent);
+    if (mine) mine.push(at);
+    else this.starts.set(agent, [at]);
+  }
+  /** The first task's start after t0 (p50 and slowest agent), and each agent's mean idle time between tasks. */
+  summary(t0: number, taskMs: number): { firstP50: number; firstMax: number; idleMean: number } {
+    const firsts = [...this.starts.values()].map((xs) => xs[0]! - t0);
+    const idle = [...this.starts.values()].map((xs) => xs.slice(1).reduce((sum, x, i) => sum + Math.max(0, x - xs[i]! - taskMs), 0));
+    return { firstP50: percentile(firsts, 50), firstMax: Math.max(...firsts), idleMean: idle.reduce((a, b) => a + b, 0) / Math.max(1, idle.length) };
+  }
+}
 
-function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean): WorkLoops {
-  return opts.prefetch > 0 ? withPrefetch(agents, opts) : oneAtATime(agents, opts, batch);
+const protocolOf = (opts: ScaleOptions, batch: boolean) =>
+  opts.prefetch > 0
+    ? `prefetch ${opts.prefetch}: report all ended + top up at ${Math.floor(opts.prefetch / 2)} held, 1 req`
+    : batch
+      ? '1 task at a time: complete+lease in 1 req'
+      : '1 task at a time: complete, then lease';
+
+function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean, timeline: Timeline): WorkLoops {
+  return opts.prefetch > 0 ? withPrefetch(agents, opts, timeline) : oneAtATime(agents, opts, batch, timeline);
 }
 
 /**
  * One task at a time: each agent long-polls for a task, runs it, then reports it and leases the next
  * in one request, idle while that request is answered.
  */
-function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean): WorkLoops {
+function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean, timeline: Timeline): WorkLoops {
   let done = 0;
   let stopping = false;
-  const loops = agents.map(async (a) => {
+  const loops = agents.map(async (a, k) => {
     let tasks: Leased[] = [];
     while (!stopping) {
       if (tasks.length === 0) tasks = await a.lease(1, 1, 5);
       if (tasks.length === 0) continue;
+      timeline.started(k, performance.now());
       await sleep(opts.taskMs); // the task runs
       const n = tasks.length;
       tasks = await a.complete(tasks, batch ? { freeCores: 1, maxTasks: 1 } : undefined);
@@ -46,15 +70,17 @@ function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, batch: bool
 /**
  * With prefetch: each agent holds up to `prefetch` tasks besides the one it runs and starts the next
  * the moment one ends. It talks to the coordinator with one request at a time: when it has nothing
- * to run (a long-poll if it has nothing to report either), or, once its held tasks are used up, to
- * report every task ended meanwhile and ask for `prefetch` more in the same request.
+ * to run (a long-poll if it has nothing to report either), or, once a task ended and its hold is down
+ * to half (rounded down), to report every task ended meanwhile and top the hold up in the same
+ * request, as the real agent asks for `prefetch - held` (the next task is in hand while it asks).
  */
-function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions): WorkLoops {
+function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline: Timeline): WorkLoops {
   let done = 0;
   let stopping = false;
   const prefetch = opts.prefetch;
+  const topUpAt = Math.floor(prefetch / 2);
   const loops = agents.map(
-    (a) =>
+    (a, k) =>
       new Promise<void>((ended) => {
         const held: Leased[] = [];
         const ran: Leased[] = [];
@@ -66,6 +92,7 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions): WorkLoop
           if (running || stopping || held.length === 0) return;
           const task = held.shift()!;
           running = true;
+          timeline.started(k, at);
           const end = at + opts.taskMs;
           setTimeout(() => {
             running = false;
@@ -78,11 +105,11 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions): WorkLoop
           if (inFlight) return;
           if (stopping) return ended();
           const idle = !running && held.length === 0;
-          if (!idle && (ran.length === 0 || held.length > 0)) return;
+          if (!idle && (ran.length === 0 || held.length > topUpAt)) return;
           inFlight = true;
           const reported = ran.splice(0);
-          const wish = { freeCores: running ? 0 : 1, maxTasks: 1, prefetch };
-          const answer = reported.length > 0 ? a.complete(reported, wish) : a.lease(wish.freeCores, wish.maxTasks, 5, prefetch);
+          const wish = { freeCores: running ? 0 : 1, maxTasks: 1, prefetch: prefetch - held.length };
+          const answer = reported.length > 0 ? a.complete(reported, wish) : a.lease(wish.freeCores, wish.maxTasks, 5, wish.prefetch);
           void answer.then((tasks) => {
             inFlight = false;
             done += reported.length;
@@ -114,7 +141,15 @@ async function registerAll(url: string, joinToken: string, count: number): Promi
   return agents;
 }
 
-function row(opts: ScaleOptions, protocol: string, submitSeconds: string, measured: number, stats: { cpuSeconds: number; cpuPercent: number; peakRssMiB: number; meanRssMiB: number }, clientCpuUs: NodeJS.CpuUsage): Row {
+function row(
+  opts: ScaleOptions,
+  protocol: string,
+  submitSeconds: string,
+  measured: number,
+  stats: { cpuSeconds: number; cpuPercent: number; peakRssMiB: number; meanRssMiB: number },
+  clientCpuUs: NodeJS.CpuUsage,
+  time: { firstP50: number; firstMax: number; idleMean: number },
+): Row {
   const ideal = (Math.ceil(opts.tasks / opts.agents) * opts.taskMs) / 1000;
   return {
     agents: fmt(opts.agents),
@@ -124,6 +159,8 @@ function row(opts: ScaleOptions, protocol: string, submitSeconds: string, measur
     'ideal s': fmt(ideal, 2),
     'measured s': fmt(measured, 2),
     efficiency: `${fmt((100 * ideal) / measured, 1)} %`,
+    'first task starts, p50 / last agent': `${fmt(time.firstP50)} / ${fmt(time.firstMax)} ms`,
+    'idle between tasks, mean per agent': `${fmt(time.idleMean)} ms`,
     'coordinator CPU': `${fmt(stats.cpuSeconds, 1)} s (${fmt(stats.cpuPercent)} % of 1 core)`,
     'coordinator RSS': `peak ${fmt(stats.peakRssMiB)} MiB, mean ${fmt(stats.meanRssMiB)} MiB`,
     'agents process CPU': `${fmt((clientCpuUs.user + clientCpuUs.system) / 1e6, 1)} s`,
@@ -138,11 +175,12 @@ export async function scale(opts: ScaleOptions): Promise<Row> {
     for (const a of agents) a.batchEndpoint = batch;
     await upload(c, agents[0]!.token, Buffer.alloc(0));
     const spec = await scriptJobSpec(c, c.admin, opts.tasks, `bench scale ${opts.agents}x${opts.tasks}`);
-    const work = workLoops(agents, opts, batch);
+    const timeline = new Timeline();
+    const work = workLoops(agents, opts, batch, timeline);
     await sleep(1000); // every agent is in its long-poll
     const client0 = process.cpuUsage();
-    const { submitSeconds, seconds, stats } = await timeJob(c, spec, opts.tasks, work.done, 100).finally(() => work.stop());
-    return row(opts, protocolOf(opts, batch), fmt(submitSeconds, 2), seconds, stats, process.cpuUsage(client0));
+    const { submitted, submitSeconds, seconds, stats } = await timeJob(c, spec, opts.tasks, work.done, 100).finally(() => work.stop());
+    return row(opts, protocolOf(opts, batch), fmt(submitSeconds, 2), seconds, stats, process.cpuUsage(client0), timeline.summary(submitted, opts.taskMs));
   } finally {
     await c.stop();
   }
@@ -162,7 +200,8 @@ export async function scaleFloor(opts: ScaleOptions): Promise<Row> {
     }
     const agents = await registerAll(url, 'drv_j_canned', opts.agents);
     for (const a of agents) a.batchEndpoint = true;
-    const work = workLoops(agents, opts, true);
+    const timeline = new Timeline();
+    const work = workLoops(agents, opts, true, timeline);
     await sleep(1000);
     const sampler = sampleProcess(proc.pid!, 100);
     const client0 = process.cpuUsage();
@@ -173,7 +212,7 @@ export async function scaleFloor(opts: ScaleOptions): Promise<Row> {
     const stats = sampler.stop();
     const client = process.cpuUsage(client0);
     await work.stop();
-    return row(opts, `${protocolOf(opts, true)}; floor: canned answers, no store (node:http)`, '–', seconds, stats, client);
+    return row(opts, `${protocolOf(opts, true)}; floor: canned answers, no store (node:http)`, '–', seconds, stats, client, timeline.summary(t0, opts.taskMs));
   } finally {
     proc.kill('SIGKILL');
   }
