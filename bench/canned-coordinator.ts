@@ -22,12 +22,13 @@ interface Wish {
   prefetch?: number;
 }
 
-/** As the real coordinator: tasks to run now, then prefetch only while (1 + prefetch) tasks stay queued for each agent. */
+/** As the real coordinator: tasks to run now, then prefetch up to the agent's share of the queue (queued / agents - 1), one queued task staying for each agent. */
 function nextTasks(wish: Wish): unknown[] {
   const tasks: unknown[] = [];
   const now = Math.min(wish.freeCores ?? 1, wish.maxTasks ?? 1);
   while (started && issued < total && tasks.length < now) tasks.push(nextTask(++issued));
-  const prefetch = Math.min(wish.prefetch ?? 0, total - issued - agents * (1 + (wish.prefetch ?? 0)));
+  const queued = total - issued;
+  const prefetch = Math.min(wish.prefetch ?? 0, Math.floor(queued / agents) - 1, queued - agents);
   for (let i = 0; started && i < prefetch; i++) tasks.push(nextTask(++issued));
   return tasks;
 }

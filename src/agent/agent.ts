@@ -29,8 +29,8 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /**
    * Tasks to hold besides those running, each started the moment cores free: hides the round trip
-   * to the coordinator between short tasks (default 0). The coordinator grants them only while it
-   * keeps (1 + prefetch) queued tasks for each online agent, so near a queue's end a held task does
+   * to the coordinator between short tasks (default 0). The coordinator grants an ask at most the
+   * agent's share of the queue (queued / online agents - 1), so near a queue's end a held task does
    * not wait behind a busy agent's current one while another agent idles.
    */
   prefetch?: number;

@@ -33,24 +33,29 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.ok(env.events.some((e) => e.type === 'task'));
     });
 
-    test('prefetch: busy agents hold more tasks only while 1 + prefetch queued tasks stay for each online agent', async () => {
+    test('prefetch: each ask holds at most its share of the queue (queued / online agents - 1), tapering to none near the end', async () => {
       const id = await scriptJob(env, 'prefetched', 13);
       const [a, b, c] = await Promise.all(['p-a', 'p-b', 'p-c'].map((name) => addAgent(env.ctx, name, 1)));
-      // 3 online agents asking to hold 2: 9 queued tasks are kept back from prefetch.
-      // a: one task to run now (12 left queued), and the 2 it asks to hold (12 - 9 spare).
+      // 3 online agents. a: one task to run now; of the 11 then queued its share is 11/3 - 1 = 2.
       const got = await leaseTasks(env.ctx, a!, { freeCores: 1, maxTasks: 1, prefetch: 2 });
       assert.deepEqual(got.map((t) => t.index), [1, 2, 3]);
-      // b is busy (no free core): 10 queued, so 1 of the 2 it asks for; then none.
-      assert.deepEqual((await leaseTasks(env.ctx, b!, { freeCores: 0, maxTasks: 1, prefetch: 2 })).map((t) => t.index), [4]);
-      assert.deepEqual(await leaseTasks(env.ctx, b!, { freeCores: 0, maxTasks: 1, prefetch: 2 }), []);
-      // An agent with a free core is served from what is kept back, as ever; its prefetch gets nothing.
-      assert.deepEqual((await leaseTasks(env.ctx, c!, { freeCores: 1, maxTasks: 1, prefetch: 2 })).map((t) => t.index), [5]);
+      // b is busy (no free core) and keeps asking to hold 2: 10 queued, a share of 2; then 8, 7 and
+      // 6 queued, a share of 1 each; with 5 queued its share is 0.
+      const held: number[][] = [];
+      for (let ask = 0; ask < 5; ask++) held.push((await leaseTasks(env.ctx, b!, { freeCores: 0, maxTasks: 1, prefetch: 2 })).map((t) => t.index));
+      assert.deepEqual(held, [[4, 5], [6], [7], [8], []]);
+      // An agent with a free core is served as ever; 4 stay queued, so its prefetch gets nothing.
+      assert.deepEqual((await leaseTasks(env.ctx, c!, { freeCores: 1, maxTasks: 1, prefetch: 2 })).map((t) => t.index), [9]);
       const rows = await env.ctx.db.selectFrom('tasks').select(['idx', 'status', 'agent_id']).where('job_id', '=', id).orderBy('idx').execute();
       assert.deepEqual(
-        rows.slice(0, 6).map((r) => [r.idx, r.status, r.agent_id]),
-        [[1, 'running', a!.id], [2, 'running', a!.id], [3, 'running', a!.id], [4, 'running', b!.id], [5, 'running', c!.id], [6, 'queued', null]],
+        rows.slice(0, 10).map((r) => [r.idx, r.status, r.agent_id]),
+        [
+          [1, 'running', a!.id], [2, 'running', a!.id], [3, 'running', a!.id],
+          [4, 'running', b!.id], [5, 'running', b!.id], [6, 'running', b!.id], [7, 'running', b!.id], [8, 'running', b!.id],
+          [9, 'running', c!.id], [10, 'queued', null],
+        ],
       );
-      assert.equal(rows.filter((r) => r.status === 'queued').length, 8);
+      assert.equal(rows.filter((r) => r.status === 'queued').length, 4);
     });
 
     test('prefetch: held tasks each fit the agent, and reporting leases the next in the same request', async () => {

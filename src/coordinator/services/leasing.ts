@@ -75,21 +75,26 @@ interface FitAsk extends LeaseAsk {
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
   // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
-  // for work it can start now, and only from a surplus: (1 + the deepest prefetch asked) queued
-  // tasks stay for each online agent, so a prefetched task never waits behind a busy agent's current
-  // one while another agent is idle (near the end of the queue, agents take one task as a slot frees).
+  // for work it can start now, and tapers as the queue drains: an ask is granted at most the agent's
+  // share of the queue less the task it takes when a slot frees (queued / online agents - 1), and one
+  // queued task stays for each online agent. Near the queue's end agents take one task as a slot
+  // frees, so no held task waits behind a busy agent's current one while another idles. (A flat
+  // reserve of (1 + prefetch) queued tasks per agent cut prefetch off for the whole last stretch, and
+  // every task there cost a round trip: the scale bench's agents idled twice as long.)
   const prefetching = asks.flatMap((a, i) => ((a.prefetch ?? 0) > 0 && a.agent.slots >= 1 ? [i] : []));
   if (prefetching.length === 0) return leaseFitting(ctx, trx, asks);
   const wanted = prefetching.reduce((n, i) => n + asks[i]!.prefetch!, 0);
   const deepest = Math.max(...prefetching.map((i) => asks[i]!.prefetch!));
   // Counted before anything is leased: what the asks for now may take is set aside first.
   const takenNow = asks.reduce((n, a) => n + (a.freeCores >= 1 ? Math.min(a.maxTasks, a.freeCores) : 0), 0);
-  const reserve = (await onlineAgents(ctx, trx)) * (1 + deepest) + takenNow;
-  let spare = (await tasksRepo.countQueuedUpTo(trx, reserve + wanted)) - reserve;
+  const online = Math.max(1, await onlineAgents(ctx, trx));
+  const queued = (await tasksRepo.countQueuedUpTo(trx, online * (1 + deepest) + takenNow + wanted)) - takenNow;
+  const share = Math.floor(queued / online) - 1;
+  let spare = queued - online;
   const extra: { i: number; ask: FitAsk }[] = [];
   for (const i of prefetching) {
     const a = asks[i]!;
-    const n = Math.min(a.prefetch!, spare);
+    const n = Math.min(a.prefetch!, share, spare);
     if (n <= 0) break;
     spare -= n;
     extra.push({ i, ask: { agent: a.agent, freeCores: n * a.agent.slots, maxTasks: n, largest: a.agent.slots } });
@@ -105,7 +110,7 @@ export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly 
 }
 
 /**
- * The farm's online agents, for the prefetch reserve: counted at most once a second (the input of a
+ * The farm's online agents, for the prefetch share: counted at most once a second (the input of a
  * heuristic, not worth a query in every lease group).
  */
 async function onlineAgents(ctx: ServiceContext, trx: Db): Promise<number> {
