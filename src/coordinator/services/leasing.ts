@@ -88,7 +88,9 @@ export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly 
   // Counted before anything is leased: what the asks for now may take is set aside first.
   const takenNow = asks.reduce((n, a) => n + (a.freeCores >= 1 ? Math.min(a.maxTasks, a.freeCores) : 0), 0);
   const online = Math.max(1, await onlineAgents(ctx, trx));
-  const queued = (await tasksRepo.countQueuedUpTo(trx, online * (1 + deepest) + takenNow + wanted)) - takenNow;
+  // Counted only as far as can matter: the share reaches `deepest` at online * (1 + deepest) queued,
+  // and the spare covers every ask at online + wanted.
+  const queued = (await tasksRepo.countQueuedUpTo(trx, takenNow + online + Math.max(online * deepest, wanted))) - takenNow;
   const share = Math.floor(queued / online) - 1;
   let spare = queued - online;
   const extra: { i: number; ask: FitAsk }[] = [];
