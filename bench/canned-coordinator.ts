@@ -20,15 +20,19 @@ interface Wish {
   freeCores?: number;
   maxTasks?: number;
   prefetch?: number;
+  holding?: number;
 }
 
-/** As the real coordinator: tasks to run now, then prefetch up to the agent's share of the queue (queued / agents - 1), one queued task staying for each agent. */
+/**
+ * As the real coordinator (leaseForMany): tasks to run now, then prefetch filling the agent's hold
+ * up to its slot, one task waiting and its share of the queue (queued / agents).
+ */
 function nextTasks(wish: Wish): unknown[] {
   const tasks: unknown[] = [];
   const now = Math.min(wish.freeCores ?? 1, wish.maxTasks ?? 1);
   while (started && issued < total && tasks.length < now) tasks.push(nextTask(++issued));
   const queued = total - issued;
-  const prefetch = Math.min(wish.prefetch ?? 0, Math.floor(queued / agents) - 1, queued - agents);
+  const prefetch = Math.min(wish.prefetch ?? 0, 1 + 1 + Math.floor(queued / agents) - (wish.holding ?? 0) - tasks.length, queued);
   for (let i = 0; started && i < prefetch; i++) tasks.push(nextTask(++issued));
   return tasks;
 }

@@ -192,13 +192,13 @@ export class SimAgent {
     this.token = r.agentToken;
   }
 
-  async lease(freeCores: number, maxTasks: number, waitSeconds: number, prefetch = 0): Promise<Leased[]> {
-    const r = await request<{ tasks: Leased[] }>(this.url, this.token, 'POST', '/agent/lease', { freeCores, maxTasks, waitSeconds, ...(prefetch ? { prefetch } : {}) });
+  async lease(freeCores: number, maxTasks: number, waitSeconds: number, prefetch = 0, holding = 0): Promise<Leased[]> {
+    const r = await request<{ tasks: Leased[] }>(this.url, this.token, 'POST', '/agent/lease', { freeCores, maxTasks, waitSeconds, ...(prefetch ? { prefetch, holding } : {}) });
     return r.tasks;
   }
 
   /** Reports no-op successes: empty stdout and stderr (the empty blob, uploaded once). */
-  async complete(tasks: readonly Leased[], next?: { freeCores: number; maxTasks: number; prefetch?: number }): Promise<Leased[]> {
+  async complete(tasks: readonly Leased[], next?: { freeCores: number; maxTasks: number; prefetch?: number; holding?: number }): Promise<Leased[]> {
     const result = (t: Leased) => ({ attempt: t.attempt, exitCode: 0, files: [], stdout: { sha256: EMPTY_SHA, size: 0 }, stderr: { sha256: EMPTY_SHA, size: 0 } });
     if (this.batchEndpoint) {
       const r = await request<{ results: { taskId: string; accepted: boolean }[]; tasks?: Leased[] }>(this.url, this.token, 'POST', '/agent/complete', {
@@ -210,7 +210,7 @@ export class SimAgent {
       return r.tasks ?? [];
     }
     await Promise.all(tasks.map((t) => request(this.url, this.token, 'POST', `/agent/tasks/${t.taskId}/complete`, result(t))));
-    return next ? this.lease(next.freeCores, next.maxTasks, 0, next.prefetch) : [];
+    return next ? this.lease(next.freeCores, next.maxTasks, 0, next.prefetch, next.holding) : [];
   }
 }
 

@@ -17,6 +17,14 @@ export interface ScaleOptions {
   prefetch: number;
 }
 
+interface TimelineSummary {
+  firstP50: number;
+  firstMax: number;
+  idleMean: number;
+  tasksMin: number;
+  tasksMax: number;
+}
+
 /** When each agent started each of its tasks (performance.now()), for where the time went. */
 class Timeline {
   private readonly starts = new Map<number, number[]>();
@@ -25,11 +33,21 @@ class Timeline {
     if (mine) mine.push(at);
     else this.starts.set(agent, [at]);
   }
-  /** The first task's start after t0 (p50 and slowest agent), and each agent's mean idle time between tasks. */
-  summary(t0: number, taskMs: number): { firstP50: number; firstMax: number; idleMean: number } {
+  /**
+   * The first task's start after t0 (p50 and slowest agent), each agent's mean idle time between
+   * tasks, and the fewest and most tasks an agent ran (the job ends with the agents that ran most).
+   */
+  summary(t0: number, taskMs: number): TimelineSummary {
     const firsts = [...this.starts.values()].map((xs) => xs[0]! - t0);
     const idle = [...this.starts.values()].map((xs) => xs.slice(1).reduce((sum, x, i) => sum + Math.max(0, x - xs[i]! - taskMs), 0));
-    return { firstP50: percentile(firsts, 50), firstMax: Math.max(...firsts), idleMean: idle.reduce((a, b) => a + b, 0) / Math.max(1, idle.length) };
+    const ran = [...this.starts.values()].map((xs) => xs.length);
+    return {
+      firstP50: percentile(firsts, 50),
+      firstMax: Math.max(...firsts),
+      idleMean: idle.reduce((a, b) => a + b, 0) / Math.max(1, idle.length),
+      tasksMin: Math.min(...ran),
+      tasksMax: Math.max(...ran),
+    };
   }
 }
 
@@ -72,7 +90,9 @@ function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, batch: bool
  * the moment one ends. It talks to the coordinator with one request at a time: when it has nothing
  * to run (a long-poll if it has nothing to report either), or, once a task ended and its hold is down
  * to half (rounded down), to report every task ended meanwhile and top the hold up in the same
- * request, as the real agent asks for `prefetch - held` (the next task is in hand while it asks).
+ * request, as the real agent asks for `prefetch - held` and says how many it holds (the next task
+ * is in hand while it asks). As the real agent, a lease for now that brought less than it may hold
+ * is followed at once by an ask to hold more.
  */
 function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline: Timeline): WorkLoops {
   let done = 0;
@@ -86,6 +106,7 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline:
         const ran: Leased[] = [];
         let running = false;
         let inFlight = false;
+        let topUpOwed = false;
         // A held task starts when the one before it ended: 1,000 agents share this process's event
         // loop, and its lag in noticing a timer is this harness's, not the farm's.
         const start = (at: number) => {
@@ -105,13 +126,16 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline:
           if (inFlight) return;
           if (stopping) return ended();
           const idle = !running && held.length === 0;
-          if (!idle && (ran.length === 0 || held.length > topUpAt)) return;
+          if (!idle && (ran.length === 0 || held.length > topUpAt) && !topUpOwed) return;
+          topUpOwed = false;
           inFlight = true;
           const reported = ran.splice(0);
-          const wish = { freeCores: running ? 0 : 1, maxTasks: 1, prefetch: prefetch - held.length };
-          const answer = reported.length > 0 ? a.complete(reported, wish) : a.lease(wish.freeCores, wish.maxTasks, 5, wish.prefetch);
+          const wish = { freeCores: running ? 0 : 1, maxTasks: 1, prefetch: prefetch - held.length, holding: held.length + (running ? 1 : 0) };
+          const answer = reported.length > 0 ? a.complete(reported, wish) : a.lease(wish.freeCores, wish.maxTasks, idle ? 5 : 0, wish.prefetch, wish.holding);
           void answer.then((tasks) => {
             inFlight = false;
+            // As the real agent: a lease for now that brought less than it could hold asks again at once.
+            if (wish.freeCores >= 1 && tasks.length > 0 && tasks.length < 1 + wish.prefetch) topUpOwed = true;
             done += reported.length;
             if (done >= opts.tasks) stopping = true;
             held.push(...tasks);
@@ -148,7 +172,7 @@ function row(
   measured: number,
   stats: { cpuSeconds: number; cpuPercent: number; peakRssMiB: number; meanRssMiB: number },
   clientCpuUs: NodeJS.CpuUsage,
-  time: { firstP50: number; firstMax: number; idleMean: number },
+  time: TimelineSummary,
 ): Row {
   const ideal = (Math.ceil(opts.tasks / opts.agents) * opts.taskMs) / 1000;
   return {
@@ -161,6 +185,7 @@ function row(
     efficiency: `${fmt((100 * ideal) / measured, 1)} %`,
     'first task starts, p50 / last agent': `${fmt(time.firstP50)} / ${fmt(time.firstMax)} ms`,
     'idle between tasks, mean per agent': `${fmt(time.idleMean)} ms`,
+    'tasks per agent, fewest / most': `${fmt(time.tasksMin)} / ${fmt(time.tasksMax)}`,
     'coordinator CPU': `${fmt(stats.cpuSeconds, 1)} s (${fmt(stats.cpuPercent)} % of 1 core)`,
     'coordinator RSS': `peak ${fmt(stats.peakRssMiB)} MiB, mean ${fmt(stats.meanRssMiB)} MiB`,
     'agents process CPU': `${fmt((clientCpuUs.user + clientCpuUs.system) / 1e6, 1)} s`,

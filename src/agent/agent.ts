@@ -29,9 +29,10 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /**
    * Tasks to hold besides those running, each started the moment cores free: hides the round trip
-   * to the coordinator between short tasks (default 0). The coordinator grants an ask at most the
-   * agent's share of the queue (queued / online agents - 1), so near a queue's end a held task does
-   * not wait behind a busy agent's current one while another agent idles.
+   * to the coordinator between short tasks (default 0). The coordinator fills an agent's hold (what
+   * it runs and what waits) up to its slots, one waiting task and its share of the queue (queued /
+   * online agents), so near a queue's end a held task does not wait behind a busy agent's current
+   * one while another agent idles.
    */
   prefetch?: number;
   /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
@@ -117,7 +118,7 @@ export class Agent {
           '/agent/lease',
           {
             freeCores: now ? free : 0,
-            ...(room > 0 ? { prefetch: room } : {}),
+            ...(room > 0 ? { prefetch: room, holding: this.running.size + this.held.length } : {}),
             // A long-poll only when idle: one that holds tasks asks again when the next one ends.
             waitSeconds: now ? LEASE_WAIT_SECONDS : 0,
           },

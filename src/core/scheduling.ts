@@ -11,7 +11,7 @@ export interface Candidate {
  * `largest` caps each task's cores on its own: tasks prefetched to run one after another must each
  * fit the agent, though together they may ask for more cores than it has.
  */
-export function fitTasks<T extends Candidate>(freeCores: number, candidates: readonly T[], maxTasks = Infinity, largest = freeCores): T[] {
+export function fitTasks<T extends Candidate>(freeCores: number, candidates: Iterable<T>, maxTasks = Infinity, largest = freeCores): T[] {
   const chosen: T[] = [];
   let free = freeCores;
   for (const candidate of candidates) {

@@ -81,8 +81,8 @@ describe('agents that prefetch', { timeout: 300_000 }, () => {
   });
 
   test('an agent stopped while it holds a task gives it back, and the other agent finishes the job', async () => {
-    // 8 tasks, 2 agents each running one and holding one (--prefetch 1): the queue is long enough for
-    // each agent's share (queued / 2 - 1) to cover its hold, so both agents hold a second task.
+    // 8 tasks, 2 agents each running one and holding one (--prefetch 1): an agent may always hold a
+    // task running and one waiting (more with a long queue), so both agents hold a second task.
     // Tasks of 4 s: the running one cannot end between being seen and the SIGINT, even on a busy machine.
     const ws = await workspace(8, 4);
     const token = await farm.adminToken();

@@ -33,29 +33,29 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.ok(env.events.some((e) => e.type === 'task'));
     });
 
-    test('prefetch: each ask holds at most its share of the queue (queued / online agents - 1), tapering to none near the end', async () => {
+    test('prefetch fills an agent\'s hold up to its slot, one waiting task and its share of the queue (queued / online agents)', async () => {
       const id = await scriptJob(env, 'prefetched', 13);
       const [a, b, c] = await Promise.all(['p-a', 'p-b', 'p-c'].map((name) => addAgent(env.ctx, name, 1)));
-      // 3 online agents. a: one task to run now; of the 11 then queued its share is 11/3 - 1 = 2.
-      const got = await leaseTasks(env.ctx, a!, { freeCores: 1, maxTasks: 1, prefetch: 2 });
-      assert.deepEqual(got.map((t) => t.index), [1, 2, 3]);
-      // b is busy (no free core) and keeps asking to hold 2: 10 queued, a share of 2; then 8, 7 and
-      // 6 queued, a share of 1 each; with 5 queued its share is 0.
-      const held: number[][] = [];
-      for (let ask = 0; ask < 5; ask++) held.push((await leaseTasks(env.ctx, b!, { freeCores: 0, maxTasks: 1, prefetch: 2 })).map((t) => t.index));
-      assert.deepEqual(held, [[4, 5], [6], [7], [8], []]);
-      // An agent with a free core is served as ever; 4 stay queued, so its prefetch gets nothing.
-      assert.deepEqual((await leaseTasks(env.ctx, c!, { freeCores: 1, maxTasks: 1, prefetch: 2 })).map((t) => t.index), [9]);
+      const ask = (agent: typeof a, freeCores: number, holding: number) => leaseTasks(env.ctx, agent!, { freeCores, maxTasks: 1, prefetch: 3, holding }).then((ts) => ts.map((t) => t.index));
+      // 3 online agents, 1 slot each. a holds nothing and takes one to run now: of the 12 then queued
+      // its share is 4, so it may hold 1 + 1 + 4 = 6; its prefetch of 3 is granted in full.
+      assert.deepEqual(await ask(a, 1, 0), [1, 2, 3, 4]);
+      // b is busy with one task: 9 queued, a share of 3, a hold of up to 5: it gets 3 more.
+      assert.deepEqual(await ask(b, 0, 1), [5, 6, 7]);
+      // Holding 4 with 6 queued (a share of 2, a hold of up to 4): nothing more.
+      assert.deepEqual(await ask(b, 0, 4), []);
+      // Two of them ran: it holds 2 and may hold 4 again.
+      assert.deepEqual(await ask(b, 0, 2), [8, 9]);
+      // c is idle: one task to run now, then 3 queued (a share of 1, a hold of up to 3): 2 more.
+      assert.deepEqual(await ask(c, 1, 0), [10, 11, 12]);
+      // Near the end every agent holds a task running and one waiting: b, down to 1, gets the last.
+      assert.deepEqual(await ask(b, 0, 1), [13]);
       const rows = await env.ctx.db.selectFrom('tasks').select(['idx', 'status', 'agent_id']).where('job_id', '=', id).orderBy('idx').execute();
+      const holder = { [a!.id]: 'a', [b!.id]: 'b', [c!.id]: 'c' };
       assert.deepEqual(
-        rows.slice(0, 10).map((r) => [r.idx, r.status, r.agent_id]),
-        [
-          [1, 'running', a!.id], [2, 'running', a!.id], [3, 'running', a!.id],
-          [4, 'running', b!.id], [5, 'running', b!.id], [6, 'running', b!.id], [7, 'running', b!.id], [8, 'running', b!.id],
-          [9, 'running', c!.id], [10, 'queued', null],
-        ],
+        rows.map((r) => [r.idx, r.status, holder[r.agent_id!]]),
+        [1, 2, 3, 4].map((i) => [i, 'running', 'a']).concat([5, 6, 7, 8, 9, 13].map((i) => [i, 'running', 'b'])).concat([10, 11, 12].map((i) => [i, 'running', 'c'])).sort((x, y) => (x[0] as number) - (y[0] as number)),
       );
-      assert.equal(rows.filter((r) => r.status === 'queued').length, 4);
     });
 
     test('prefetch: held tasks each fit the agent, and reporting leases the next in the same request', async () => {

@@ -35,8 +35,8 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     let gone = false;
     const onGone = () => (gone = true);
     reply.raw.once('close', onGone);
-    const { freeCores, maxTasks = 1000, prefetch = 0, waitSeconds = 0 } = request.body;
-    const wish = { freeCores, maxTasks, prefetch };
+    const { freeCores, maxTasks = 1000, prefetch = 0, holding = 0, waitSeconds = 0 } = request.body;
+    const wish = { freeCores, maxTasks, prefetch, holding };
     // Work announced while a lease looks (a job started meanwhile, or on PostgreSQL another
     // replica's leaser holding the candidates) must not be slept through: listen from the start.
     let announced = false;
@@ -93,7 +93,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
       ctx,
       agent,
       request.body.completions.map(({ error, ...rest }) => ({ ...rest, ...(error !== undefined ? { error } : {}) })),
-      lease ? { freeCores: lease.freeCores, maxTasks: lease.maxTasks ?? 1000, prefetch: lease.prefetch ?? 0 } : undefined,
+      lease ? { freeCores: lease.freeCores, maxTasks: lease.maxTasks ?? 1000, prefetch: lease.prefetch ?? 0, holding: lease.holding ?? 0 } : undefined,
     );
   });
 

@@ -143,12 +143,15 @@ export const RegisterAgentBody = Type.Object(
 
 /** Tasks to hold beyond those that fit the free cores, each to start when a slot frees (see leaseForMany). */
 const Prefetch = Type.Optional(Type.Integer({ minimum: 0, maximum: 100 }));
+/** Tasks the agent holds already, running or waiting (not those reported in the same request): prefetch fills its hold up to its share. */
+const Holding = Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 }));
 
 export const LeaseBody = Type.Object(
   {
     freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }),
     maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
     prefetch: Prefetch,
+    holding: Holding,
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
   },
   strict,
@@ -195,7 +198,7 @@ export const CompleteBatchBody = Type.Object(
   {
     completions: Type.Array(Type.Composite([Type.Object({ taskId: Type.String({ minLength: 1, maxLength: 64 }) }), CompleteBody], strict), { maxItems: 10_000 }),
     lease: Type.Optional(
-      Type.Object({ freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }), maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })), prefetch: Prefetch }, strict),
+      Type.Object({ freeCores: Type.Integer({ minimum: 0, maximum: 100_000 }), maxTasks: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })), prefetch: Prefetch, holding: Holding }, strict),
     ),
   },
   strict,

@@ -24,11 +24,15 @@ export type CompletionResult = { taskId: string; accepted: true } | { taskId: st
 
 const refused = (taskId: string, err: HttpError): CompletionResult => ({ taskId, accepted: false, status: err.status, error: { code: err.code, message: err.message } });
 
-/** What an agent asks for: up to `maxTasks` tasks fitting `freeCores` now, and up to `prefetch` to hold. */
+/**
+ * What an agent asks for: up to `maxTasks` tasks fitting `freeCores` now, and up to `prefetch` to
+ * hold, given that it holds `holding` already (see LeaseAsk).
+ */
 export interface LeaseWish {
   freeCores: number;
   maxTasks: number;
   prefetch?: number;
+  holding?: number;
 }
 
 /** Leases what the agent asks for (served with the others asking now). */

@@ -9,30 +9,15 @@ import { inLists, insertBatches } from '../statement-shapes.js';
 /**
  * Leases queued tasks in one statement, each to its agent (a group of agents leases together): each
  * task's attempt and tries go up by one. The caller holds the rows (PostgreSQL: locked by the
- * candidate query; SQLite: one writer at a time).
+ * candidate query; SQLite: one writer at a time). Each task meets its agent in a joined VALUES list
+ * (UPDATE … FROM, on SQLite and PostgreSQL alike): a CASE over the list compared every row with
+ * every branch, twice the cost at a few hundred tasks. The padding of the list repeats its last
+ * pair, and a row joined twice is still updated once.
  */
 export async function markLeased(db: Db, leases: readonly { taskId: string; agentId: string }[], f: { expires: string; now: string }): Promise<void> {
   for (const part of inLists(leases)) {
-    const agents = new Set(part.map((l) => l.agentId));
-    const agentId =
-      agents.size === 1
-        ? part[0]!.agentId
-        : sql<string>`case ${sql.ref('id')} ${sql.join(part.map((l) => sql`when ${l.taskId} then ${l.agentId}`), sql` `)} end`;
-    await db
-      .updateTable('tasks')
-      .set({
-        status: 'running',
-        agent_id: agentId,
-        attempt: sql<number>`attempt + 1`,
-        tries: sql<number>`tries + 1`,
-        lease_expires_at: f.expires,
-        started_at: f.now,
-        finished_at: null,
-        exit_code: null,
-        error: null,
-      })
-      .where('id', 'in', part.map((l) => l.taskId))
-      .execute();
+    const pairs = sql.join(part.map((l) => sql`(${l.taskId}, ${l.agentId})`));
+    await sql`update tasks set status = 'running', agent_id = v.column2, attempt = attempt + 1, tries = tries + 1, lease_expires_at = ${f.expires}, started_at = ${f.now}, finished_at = null, exit_code = null, error = null from (values ${pairs}) as v where tasks.id = v.column1`.execute(db);
   }
 }
 
