@@ -102,7 +102,8 @@ export async function replaceFilesOfTasks(db: Db, taskIds: readonly string[], fi
 
 /** Sets the same fields on many tasks (the columns are the code's, never a caller's input). */
 export async function updateTasks(db: Db, ids: readonly string[], fields: Partial<TasksTable>): Promise<void> {
-  const columns = Object.keys(fields) as (keyof TasksTable)[];
+  // As Kysely's set(): a field left undefined is not set.
+  const columns = (Object.keys(fields) as (keyof TasksTable)[]).filter((c) => fields[c] !== undefined);
   for (const part of inLists(ids)) {
     await runShaped(
       db,
