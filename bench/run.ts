@@ -3,7 +3,7 @@
 // other sections of the file, e.g. the warm-Blender one, are never touched).
 //   sections: dispatch scale render api (default: all)
 //   --tasks 20000 --agents 8 --batch 64        dispatch
-//   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000
+//   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
 //   --render-frames 40 --chunk 5 --rounds 2
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100
 //   --no-record                                print only
@@ -14,7 +14,7 @@ import { apiBench } from './api.js';
 import { bullmqDispatch, bullmqUnavailable, droverDispatch, pgBossDispatch, startRedis } from './dispatch.js';
 import { machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
-import { scale, scaleFloor } from './scale.js';
+import { medianOf, scale, scaleFloor } from './scale.js';
 import { postgresUnavailable, startPostgres } from '../test/helpers/postgres.js';
 
 const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
@@ -79,11 +79,12 @@ try {
   if (want('scale')) {
     const o = { agents: opt('scale-agents', 1000), tasks: opt('scale-tasks', 20_000), taskMs: opt('task-ms', 200), prefetch: opt('prefetch', 3) };
     const warmTasks = opt('warm-tasks', 4000);
+    const runs = opt('scale-runs', 3);
     emit(`\n### Scale: ${o.agents} simulated agents (one process), ${o.tasks} tasks of ${o.taskMs} ms (load at start ${load()})\n`);
     emit(
-      `Each agent has 1 slot. One task at a time: long-poll lease of 1 task, sleep, report it and lease the next in the same request (the agent idles meanwhile). Cold: the coordinator's first job. Warm: the same agents first ran a job of ${warmTasks} tasks on the same coordinator, as on a farm that has been up (V8 has compiled the lease and report paths by then: the last agent's first task started 134–239 ms after the POST warm against 218–364 ms cold, in 8 pairs alternated in one session); measured from the second job's POST. Prefetch ${o.prefetch}: the agent also holds up to ${o.prefetch} leased tasks and starts the next the moment one ends; once a task ended and it holds ${Math.floor(o.prefetch / 2)} or fewer, it reports every task ended meanwhile and asks for ${o.prefetch} minus what it holds in one request, as \`drover agent --prefetch\` asks and how many it holds (the coordinator fills an agent's hold up to its slot, one waiting task and its share of the queue: 1 + 1 + ⌊queued / online agents⌋). Ideal time = ceil(tasks/agents) × task time. First task starts: after the job's POST was answered (the floor: after its start signal), the median agent's and the last agent's. Idle between tasks: per agent, the time between one task's end and the next one's start, summed, averaged over agents. Tasks per agent: the fewest and the most one agent ran (ideal: all the same; the job ends with the agents that ran most). Last task ends: when the last task's run ended, after the job's POST; the rest of the measured time is reporting it (the job ends when the agents have heard every result accepted). Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran. The floor row runs the same agents against \`bench/canned-coordinator.ts\` (canned answers on node:http, no store, no validation): the most this harness reaches on this machine.\n`,
+      `Each agent has 1 slot. One task at a time: long-poll lease of 1 task, sleep, report it and lease the next in the same request (the agent idles meanwhile). Cold: the coordinator's first job. Warm: the same agents first ran a job of ${warmTasks} tasks on the same coordinator, as on a farm that has been up (V8 has compiled the lease and report paths by then: the last agent's first task started 134–239 ms after the POST warm against 218–364 ms cold, in 8 pairs alternated in one session); measured from the second job's POST. Prefetch ${o.prefetch}: the agent also holds up to ${o.prefetch} leased tasks and starts the next the moment one ends; once a task ended and it holds ${Math.floor(o.prefetch / 2)} or fewer, it reports every task ended meanwhile and asks for ${o.prefetch} minus what it holds in one request, as \`drover agent --prefetch\` asks and how many it holds (the coordinator fills an agent's hold up to its slot, one waiting task and its share of the queue: 1 + 1 + ⌊queued / online agents⌋). Ideal time = ceil(tasks/agents) × task time. First task starts: after the job's POST was answered (the floor: after its start signal), the median agent's and the last agent's. Idle between tasks: per agent, the time between one task's end and the next one's start, summed, averaged over agents. Tasks per agent: the fewest and the most one agent ran (ideal: all the same; the job ends with the agents that ran most). Last task ends: when the last task's run ended, after the job's POST; the rest of the measured time is reporting it (the job ends when the agents have heard every result accepted). Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran. The warm and floor rows each show the median of ${runs} runs by efficiency (all of them listed beside it). The floor row runs the same agents against \`bench/canned-coordinator.ts\` (canned answers on node:http, no store, no validation): the most this harness reaches on this machine.\n`,
     );
-    emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), await scale({ ...o, warmTasks }), await scaleFloor(o)]));
+    emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
   }
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };

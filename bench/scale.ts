@@ -262,3 +262,16 @@ export async function scaleFloor(opts: ScaleOptions): Promise<Row> {
     proc.kill('SIGKILL');
   }
 }
+
+/**
+ * Runs one configuration `runs` times and keeps the run of median efficiency, its cell listing all:
+ * on a shared machine one sample of a four-second job swings by several points.
+ */
+export async function medianOf(runs: number, once: () => Promise<Row>): Promise<Row> {
+  const rows: Row[] = [];
+  for (let i = 0; i < runs; i++) rows.push(await once());
+  const sorted = rows.sort((a, b) => parseFloat(a.efficiency!) - parseFloat(b.efficiency!));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  if (runs === 1) return median;
+  return { ...median, efficiency: `${median.efficiency} (median of ${runs}: ${sorted.map((r) => parseFloat(r.efficiency!).toFixed(1)).join(', ')} %)` };
+}
