@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -78,6 +79,79 @@ export function request<T = unknown>(base: string, token: string | null, method:
     if (payload) req.end(payload);
     else req.end();
   });
+}
+
+/**
+ * One simulated agent's own kept-alive connection: requests written as raw HTTP/1.1, answers read by
+ * Content-Length, in order. A thousand simulated agents share this process's one core with their
+ * timers, and node:http's client machinery (a ClientRequest, an IncomingMessage and the agent's
+ * socket pool for every request) was most of what they spent per request: that is this harness's
+ * cost, not the farm's, and it held back the floor row (canned answers) as much as the real one.
+ */
+export class AgentConnection {
+  private socket: net.Socket | null = null;
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly waiting: { resolve(value: unknown): void; reject(err: Error): void }[] = [];
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(base: string) {
+    const url = new URL(base);
+    if (url.protocol !== 'http:') throw new Error(`AgentConnection speaks plain HTTP only, not ${url.protocol}`);
+    this.host = url.hostname;
+    this.port = Number(url.port || 80);
+  }
+
+  /** A JSON request under /api/v1; requests on one connection are answered in the order sent. */
+  request<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    const head =
+      `${method} /api/v1${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nAuthorization: Bearer ${token}\r\n` +
+      (payload ? `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` : '') +
+      '\r\n';
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ resolve: resolve as (value: unknown) => void, reject });
+      this.connection().write(head + payload);
+    });
+  }
+
+  private connection(): net.Socket {
+    if (this.socket) return this.socket;
+    const socket = net.connect(this.port, this.host);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => this.fail(new Error('the coordinator closed the connection')));
+    return (this.socket = socket);
+  }
+
+  private read(chunk: Buffer): void {
+    this.pending = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      const headEnd = this.pending.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const head = this.pending.toString('latin1', 0, headEnd);
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1];
+      if (length === undefined) return this.fail(new Error(`an answer without Content-Length: ${head.split('\r\n')[0]}`));
+      const end = headEnd + 4 + Number(length);
+      if (this.pending.length < end) return;
+      const status = Number(head.slice(9, 12));
+      const text = this.pending.toString('utf8', headEnd + 4, end);
+      this.pending = this.pending.subarray(end);
+      const waiter = this.waiting.shift();
+      if (!waiter) return this.fail(new Error('an answer nobody asked for'));
+      if (status >= 400) waiter.reject(new HttpError(status, text));
+      else waiter.resolve(text ? JSON.parse(text) : undefined);
+    }
+  }
+
+  /** The connection is gone: whoever waits hears why; the next request opens a new one. */
+  private fail(err: Error): void {
+    this.socket?.destroy();
+    this.socket = null;
+    this.pending = Buffer.alloc(0);
+    for (const waiter of this.waiting.splice(0)) waiter.reject(err);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,11 +246,15 @@ export class SimAgent {
   id = '';
   token = '';
   batchEndpoint = false;
+  /** Leases and batch reports, one at a time per agent: its own connection (see AgentConnection). */
+  private readonly connection: AgentConnection;
   constructor(
     readonly url: string,
     readonly name: string,
     readonly slots: number,
-  ) {}
+  ) {
+    this.connection = new AgentConnection(url);
+  }
 
   async register(joinToken: string): Promise<void> {
     const r = await request<{ agentId: string; agentToken: string }>(this.url, joinToken, 'POST', '/agents/register', {
@@ -193,7 +271,7 @@ export class SimAgent {
   }
 
   async lease(freeCores: number, maxTasks: number, waitSeconds: number, prefetch = 0, holding = 0): Promise<Leased[]> {
-    const r = await request<{ tasks: Leased[] }>(this.url, this.token, 'POST', '/agent/lease', { freeCores, maxTasks, waitSeconds, ...(prefetch ? { prefetch, holding } : {}) });
+    const r = await this.connection.request<{ tasks: Leased[] }>(this.token, 'POST', '/agent/lease', { freeCores, maxTasks, waitSeconds, ...(prefetch ? { prefetch, holding } : {}) });
     return r.tasks;
   }
 
@@ -201,7 +279,7 @@ export class SimAgent {
   async complete(tasks: readonly Leased[], next?: { freeCores: number; maxTasks: number; prefetch?: number; holding?: number }): Promise<Leased[]> {
     const result = (t: Leased) => ({ attempt: t.attempt, exitCode: 0, files: [], stdout: { sha256: EMPTY_SHA, size: 0 }, stderr: { sha256: EMPTY_SHA, size: 0 } });
     if (this.batchEndpoint) {
-      const r = await request<{ results: { taskId: string; accepted: boolean }[]; tasks?: Leased[] }>(this.url, this.token, 'POST', '/agent/complete', {
+      const r = await this.connection.request<{ results: { taskId: string; accepted: boolean }[]; tasks?: Leased[] }>(this.token, 'POST', '/agent/complete', {
         completions: tasks.map((t) => ({ taskId: t.taskId, ...result(t) })),
         ...(next ? { lease: next } : {}),
       });
