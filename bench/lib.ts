@@ -169,13 +169,15 @@ export interface Coordinator {
 }
 
 const ADMIN_PASSWORD = 'bench-admin-password';
+/** As the `drover` command's shebang and `npm start` run the coordinator (see bin/drover.js). */
+const COORDINATOR_NODE_FLAGS = ['--max-semi-space-size=32'];
 
 /** `drover server` as its own process (node flags such as --cpu-prof allowed), on a free port. */
 export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; env?: Record<string, string> } = {}): Promise<Coordinator> {
   const dataDir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
   // DROVER_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the coordinator of any bench.
   const nodeArgs = process.env.DROVER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const args = [...nodeArgs, BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
+  const args = [...COORDINATOR_NODE_FLAGS, ...nodeArgs, BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
   const proc = spawn(process.execPath, args, {
     cwd: REPO,
     env: { ...process.env, DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 120), ...opts.env },
