@@ -169,15 +169,20 @@ export interface Coordinator {
 }
 
 const ADMIN_PASSWORD = 'bench-admin-password';
-/** As the `drover` command's shebang and `npm start` run the coordinator (see bin/drover.js). */
-const COORDINATOR_NODE_FLAGS = ['--max-semi-space-size=32'];
+
+/** The node flags of the `drover` command's shebang (bin/drover.js): the coordinator runs as the command runs it. */
+function commandNodeFlags(): string[] {
+  const shebang = readFileSync(BIN, 'utf8').split('\n', 1)[0]!;
+  return shebang.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+}
 
 /** `drover server` as its own process (node flags such as --cpu-prof allowed), on a free port. */
 export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; env?: Record<string, string> } = {}): Promise<Coordinator> {
   const dataDir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
-  // DROVER_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the coordinator of any bench.
+  // DROVER_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the coordinator of any bench
+  // (node 20 refuses --cpu-prof in NODE_OPTIONS, so node is started here, with the command's flags).
   const nodeArgs = process.env.DROVER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const args = [...COORDINATOR_NODE_FLAGS, ...nodeArgs, BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
+  const args = [...commandNodeFlags(), ...nodeArgs, BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
   const proc = spawn(process.execPath, args, {
     cwd: REPO,
     env: { ...process.env, DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 120), ...opts.env },
