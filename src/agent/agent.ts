@@ -1,8 +1,8 @@
 // An agent: joins the farm, leases tasks that fit its free cores, runs them side by side, keeps
 // their leases alive with heartbeats, and stops them when told. SIGTERM drains (finish running
 // tasks, take no new ones); SIGINT stops now and gives running tasks back.
-import { mkdir } from 'node:fs/promises';
-import { availableParallelism, hostname, totalmem } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import { arch, availableParallelism, hostname, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { TaskAttempt } from '../coordinator/services/agents.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
@@ -15,6 +15,8 @@ import { scriptProgram, type ProgramFactory } from './task-program.js';
 import { type Launcher, type RunnerDeps, TaskRun } from './task-runner.js';
 import { type PoolOptions, SessionPool } from './warm/session-pool.js';
 import { warmRenderProgram } from './warm/warm-render-program.js';
+import { templateProgram } from './template/template-program.js';
+import { TemplateSessions } from './template/template-sessions.js';
 
 export interface AgentOptions {
   servers: string[];
@@ -60,6 +62,7 @@ export class Agent {
   private heartbeatSeconds = 5;
   private wake: (() => void) | null = null;
   private pool: SessionPool | null = null;
+  private sessions: TemplateSessions | null = null;
   readonly slots: number;
   readonly prefetch: number;
   readonly name: string;
@@ -85,6 +88,14 @@ export class Agent {
     const blobs = new BlobCache(join(this.opts.workDir, 'blobs'), this.client);
     const warm = (this.pool = this.warmPool(blobs));
     await warm?.init();
+    const sessions = (this.sessions = new TemplateSessions({
+      root: join(this.opts.workDir, 'sessions'),
+      blobs,
+      client: this.client,
+      idleSeconds: Number(process.env.DROVER_SESSION_IDLE_SECONDS ?? 60),
+      log: this.log,
+    }));
+    await rm(join(this.opts.workDir, 'sessions'), { recursive: true, force: true });
     const deps = {
       client: this.client,
       blobs,
@@ -92,7 +103,7 @@ export class Agent {
       logLimitBytes: Number(process.env.DROVER_LOG_LIMIT_BYTES ?? 16 * 1024 ** 2),
       outputFileLimitBytes: Number(process.env.DROVER_OUTPUT_LIMIT_BYTES ?? 1024 ** 3),
       launcher: this.opts.launcher ?? (async (spec) => ({ spec })),
-      programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, ...this.opts.programs },
+      programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, template: templateProgram(sessions), ...this.opts.programs },
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
       // A warm render task frees its cores once its frames are rendered, while it still uploads.
       onCoresFreed: () => this.changed(),
@@ -140,6 +151,7 @@ export class Agent {
     await Promise.all(this.held.splice(0).map((t) => this.client.json('POST', `/agent/tasks/${t.taskId}/release`, { attempt: t.attempt, reason: 'the agent is stopping' }).catch(() => undefined)));
     await Promise.all([...this.running.values()].map((r) => r.done));
     await warm?.closeAll();
+    await sessions.closeAll();
     this.stopping.abort();
     await heartbeats;
   }
@@ -232,6 +244,7 @@ export class Agent {
           slots: this.slots,
           sandbox: this.opts.sandbox ?? false,
           version: DROVER_VERSION,
+          attributes: hostAttributes(),
           ...(previous ? { previousToken: previous.agentToken } : {}),
         });
         this.client.token = answer.agentToken;
@@ -261,7 +274,7 @@ export class Agent {
       // Only attempts still holding a lease: one that has reported is the coordinator's no more.
       const tasks = [...[...this.running.values()].filter((r) => r.holdsLease).map((r) => r.task), ...this.held].map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
       // The jobs of idle warm sessions: the answer names those that ended, whose sessions then close.
-      const jobs = this.pool?.idleJobs() ?? [];
+      const jobs = [...new Set([...(this.pool?.idleJobs() ?? []), ...(this.sessions?.idleJobs() ?? [])])];
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
       // would hold up every later one: give up after two intervals and send the next.
       const { cancel, endedJobs = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[] }>(
@@ -270,7 +283,10 @@ export class Agent {
         { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}) },
         { signal: AbortSignal.timeout(Math.max(2000, this.heartbeatSeconds * 2000)) },
       );
-      if (endedJobs.length > 0) this.pool?.jobsEnded(endedJobs);
+      if (endedJobs.length > 0) {
+        this.pool?.jobsEnded(endedJobs);
+        void this.sessions?.jobsEnded(endedJobs);
+      }
       for (const attempt of cancel) {
         const i = this.held.findIndex((t) => runKey(t) === runKey(attempt));
         if (i >= 0) {
@@ -288,6 +304,13 @@ export class Agent {
       // Unreachable coordinator: the tasks keep running; the next heartbeat tries again.
     }
   }
+}
+
+/** What OpenJD host requirements name attr.worker.os.family and attr.worker.cpu.arch, in its words. */
+function hostAttributes(): { os: string; arch: string; gpus: number } {
+  const os = platform() === 'darwin' ? 'macos' : platform() === 'win32' ? 'windows' : platform();
+  const cpu = arch() === 'x64' ? 'x86_64' : arch();
+  return { os, arch: cpu, gpus: 0 };
 }
 
 function runKey(t: { taskId: string; attempt: number }): string {

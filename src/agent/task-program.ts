@@ -4,6 +4,8 @@ import { extname } from 'node:path';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
 import type { ApiClient } from '../client/api-client.js';
 import type { BlobCache } from './blob-cache.js';
+import type { ProcessSpec } from './isolation/process-spec.js';
+import type { Launch } from './task-runner.js';
 
 export interface TaskProgram {
   /** The command, with paths relative to the task directory. */
@@ -56,6 +58,8 @@ export interface ProgramContext {
   log(line: string): void;
   /** Stops the task (e.g. when the coordinator says its lease is gone). */
   stop(reason: 'lease-lost'): void;
+  /** Wraps a process spec as the agent runs the task's processes (bubblewrap, or its container). */
+  launch(spec: ProcessSpec, log?: (line: string) => void): Promise<Launch>;
 }
 
 export type ProgramFactory = (ctx: ProgramContext) => Promise<TaskProgram>;

@@ -105,6 +105,7 @@ export class TaskRun {
         blobs: this.deps.blobs,
         log: (l) => shipper.system(l),
         stop: (reason) => this.stop(reason),
+        launch: (spec, log) => this.deps.launcher(spec, task, log ?? ((l) => shipper.system(l))),
       });
       for (const f of program.ownsFiles ? [] : task.files) {
         // Names may be project paths (project/textures/a.png); never let one lead out of the task.

@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
+import { DEFAULT_MAX_TASKS_PER_JOB } from '../core/templates/expand.js';
 
 export interface CoordinatorConfig {
   dataDir: string;
@@ -34,6 +35,8 @@ export interface CoordinatorConfig {
   /** Free disk space the blob store keeps in reserve (for the database); uploads that would eat into
    * it are refused with 507. */
   minFreeBytes: number;
+  /** The most tasks one job may expand to (template jobs; DROVER_MAX_TASKS_PER_JOB). */
+  maxTasksPerJob: number;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
 }
@@ -76,6 +79,7 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     joinTokenFile: process.env.DROVER_JOIN_TOKEN_FILE || undefined,
     agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
     minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),
+    maxTasksPerJob: envNumber('DROVER_MAX_TASKS_PER_JOB', DEFAULT_MAX_TASKS_PER_JOB),
     ...overrides,
   };
 }

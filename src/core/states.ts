@@ -3,13 +3,14 @@
 export const JOB_STATUSES = ['created', 'queued', 'running', 'done', 'error', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const TASK_STATUSES = ['queued', 'running', 'done', 'error', 'canceled'] as const;
+/** `pending`: waiting for the steps its step depends on (template jobs), then `queued`. */
+export const TASK_STATUSES = ['pending', 'queued', 'running', 'done', 'error', 'canceled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export type TaskCounts = Record<TaskStatus, number>;
 
 export function emptyCounts(): TaskCounts {
-  return { queued: 0, running: 0, done: 0, error: 0, canceled: 0 };
+  return { pending: 0, queued: 0, running: 0, done: 0, error: 0, canceled: 0 };
 }
 
 export function isTerminalJob(status: JobStatus): boolean {
@@ -27,8 +28,8 @@ export function isTerminalTask(status: TaskStatus): boolean {
  */
 export function deriveJobStatus(current: JobStatus, counts: TaskCounts, anyTaskStarted: boolean): JobStatus {
   if (current === 'created' || current === 'canceled') return current;
-  const total = counts.queued + counts.running + counts.done + counts.error + counts.canceled;
-  if (counts.queued + counts.running === 0) return total > 0 && counts.done === total ? 'done' : 'error';
+  const total = counts.pending + counts.queued + counts.running + counts.done + counts.error + counts.canceled;
+  if (counts.pending + counts.queued + counts.running === 0) return total > 0 && counts.done === total ? 'done' : 'error';
   return anyTaskStarted ? 'running' : 'queued';
 }
 

@@ -10,6 +10,7 @@ import * as images from './migrations/0002_images.js';
 import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
 import * as render from './migrations/0004_render.js';
 import * as taskIndexes from './migrations/0005_task_indexes.js';
+import * as templates from './migrations/0006_templates.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_agent_blocklist': agentBlocklist,
   '0004_render': render,
   '0005_task_indexes': taskIndexes,
+  '0006_templates': templates,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -30,6 +30,8 @@ export interface AgentsTable {
   sandbox: number;
   version: string;
   status: string;
+  /** Host facts host requirements match (JSON: os, arch, gpus), from 0006_templates. */
+  attributes: string;
   last_seen_at: string;
   created_at: string;
 }
@@ -71,6 +73,11 @@ export interface TasksTable {
   finished_at: string | null;
   exit_code: number | null;
   error: string | null;
+  /** The step of its job (template jobs; 0 otherwise). */
+  step: number;
+  /** What the running attempt said of itself (openjd_progress, openjd_status). */
+  progress: number | null;
+  message: string | null;
 }
 
 export interface TaskAttemptsTable {

@@ -68,7 +68,7 @@ async function newEnv(store: StoreUnderTest): Promise<Env> {
 
 export async function addAgent(ctx: ServiceContext, name: string, slots = 4): Promise<AgentPrincipal> {
   const { agentId } = await registerAgent(ctx, JOIN, JOIN, { name, cores: slots, memoryBytes: 8 * 1024 ** 3, labels: {}, slots, sandbox: false, version: 'test' });
-  return { kind: 'agent', id: agentId, name, slots };
+  return { kind: 'agent', id: agentId, name, slots, host: { cores: slots, memoryMiB: 8192, gpus: 0, os: 'linux', arch: 'x86_64', labels: {} } };
 }
 
 /** A started script job of `tasks` tasks whose files the user owns. */

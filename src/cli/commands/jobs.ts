@@ -18,6 +18,7 @@ import { countsLine, duration, table } from '../format.js';
 import { positiveInt } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { uploadFiles } from '../upload.js';
+import { registerTemplateCommands } from './templates.js';
 
 
 /** Exits non-zero unless the job is done: scripts can rely on `--wait`. */
@@ -114,6 +115,7 @@ export async function downloadResults(client: ApiClient, jobId: string, dir: str
 
 export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('create and follow jobs');
+  registerTemplateCommands(job);
 
   job
     .command('create')
@@ -210,8 +212,16 @@ export function registerJobCommands(program: Command): void {
       console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
       if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
       if (view.blockedAgents?.length) console.log(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
+      if (view.steps) {
+        console.log('');
+        console.log(table(['STEP', 'STATE', 'TASKS', 'AFTER', 'NOTE'], view.steps.map((s) => [s.name, s.status, countsLine(s.counts), s.dependsOn.join(', ') || '-', s.unschedulable ?? ''])));
+      }
       console.log('');
-      console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error])));
+      if (view.steps) {
+        const params = (t: TaskView) => Object.entries(t.parameters ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+        const said = (t: TaskView) => [t.progress !== null && t.progress !== undefined ? `${Math.round(t.progress)}%` : '', t.message ?? ''].filter(Boolean).join(' ');
+        console.log(table(['TASK', 'STEP', 'PARAMETERS', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'STATUS', 'ERROR'], tasks.map((t) => [t.index, t.step, params(t), t.status, t.attempts, t.agent, duration(t.durationMs), said(t), t.error])));
+      } else console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error])));
       if (total > tasks.length) console.log(`(${tasks.length} of ${total} tasks shown; --json lists all)`);
     });
 

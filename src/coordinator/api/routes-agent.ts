@@ -8,7 +8,8 @@ import { completeTask, releaseTask } from '../services/leasing.js';
 import { completeTasks, leaseTasks } from '../services/dispatch.js';
 import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';
-import { CompleteBatchBody, CompleteBody, HeartbeatBody, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, TaskIdParams } from './schemas.js';
+import { CompleteBatchBody, CompleteBody, HeartbeatBody, JobIdParams, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, StepInputsQuery, TaskIdParams, TaskStatusBody } from './schemas.js';
+import { reportTaskStatus, stepInputs } from '../services/template-jobs.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken: string): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -96,6 +97,15 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
       lease ? { freeCores: lease.freeCores, maxTasks: lease.maxTasks ?? 1000, prefetch: lease.prefetch ?? 0, holding: lease.holding ?? 0 } : undefined,
     );
   });
+
+  r.post('/agent/tasks/:id/status', { schema: { params: TaskIdParams, body: TaskStatusBody, tags: ['agents'] } }, async (request, reply) => {
+    await reportTaskStatus(ctx, requireAgent(request), request.params.id, request.body);
+    return reply.code(204).send();
+  });
+
+  r.get('/agent/jobs/:id/inputs', { schema: { params: JobIdParams, querystring: StepInputsQuery, tags: ['agents'] } }, async (request) => ({
+    files: await stepInputs(ctx, requireAgent(request), request.params.id, request.query.step),
+  }));
 
   r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, tags: ['agents'] } }, async (request) => {
     await releaseTask(ctx, requireAgent(request), request.params.id, request.body.attempt, request.body.reason);

@@ -12,6 +12,7 @@ import { baseJobView, detailedJobView, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
 import { createRenderJob } from '../services/render-jobs.js';
+import { createTemplateJob } from '../services/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
@@ -22,7 +23,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.post('/jobs', { schema: { body: CreateJobBody, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
     const body = request.body;
-    const id = body.kind === 'render' ? await createRenderJob(ctx, user, body) : await createScriptJob(ctx, user, body);
+    const id =
+      body.kind === 'render' ? await createRenderJob(ctx, user, body) : body.kind === 'template' ? await createTemplateJob(ctx, user, body) : await createScriptJob(ctx, user, body);
     return reply.code(201).send(await jobViewFor(ctx, user, id));
   });
 

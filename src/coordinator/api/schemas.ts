@@ -69,13 +69,45 @@ export const RenderJobBody = Type.Object(
   strict,
 );
 
-/** POST /jobs takes either kind; `kind` picks the schema, so errors speak of the right one. */
-export const CreateJobBody = Type.Unsafe<Static<typeof ScriptJobBody> | Static<typeof RenderJobBody>>({
+export const TemplateJobBody = Type.Object(
+  {
+    kind: Type.Literal('template'),
+    template: Type.Object({}, { description: 'an Open Job Description job template (jobtemplate-2023-09), as JSON; checked in full by the coordinator, which names the path of each problem', additionalProperties: true }),
+    parameters: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 100_000 }), Type.Number(), Type.Boolean()]), { description: 'job parameter values by name; the rest take their defaults' })),
+    files: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), sha256: Sha256 }, strict), { maxItems: 100_000 }), {
+        description: 'the uploaded content of each PATH parameter with dataFlow IN or INOUT, paths relative to its file or directory',
+      }),
+    ),
+    instanceType: Type.Optional(InstanceTypeSchema),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    network: Type.Optional(Type.Boolean()),
+    start: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+/** POST /jobs takes any kind; `kind` picks the schema, so errors speak of the right one. */
+export const CreateJobBody = Type.Unsafe<Static<typeof ScriptJobBody> | Static<typeof RenderJobBody> | Static<typeof TemplateJobBody>>({
   type: 'object',
   required: ['kind'],
   discriminator: { propertyName: 'kind' },
-  oneOf: [ScriptJobBody, RenderJobBody],
+  oneOf: [ScriptJobBody, RenderJobBody, TemplateJobBody],
 });
+
+/** What a running template task says of itself (openjd_progress, openjd_status lines). */
+export const TaskStatusBody = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    progress: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  strict,
+);
+
+export const StepInputsQuery = Type.Object({ step: Type.Integer({ minimum: 0, maximum: 10_000 }) }, strict);
 
 export const FrameParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }), frame: Type.Integer({ minimum: 0, maximum: 1_048_574 }) }, strict);
 export const FrameListQuery = Type.Object(
@@ -136,6 +168,9 @@ export const RegisterAgentBody = Type.Object(
     slots: Type.Integer({ minimum: 1, maximum: 100_000 }),
     sandbox: Type.Boolean(),
     version: Type.String({ maxLength: 64 }),
+    attributes: Type.Optional(
+      Type.Object({ os: Type.String({ maxLength: 32 }), arch: Type.String({ maxLength: 32 }), gpus: Type.Integer({ minimum: 0, maximum: 1024 }) }, strict),
+    ),
     previousToken: Type.Optional(Type.String({ maxLength: 256 })),
   },
   strict,

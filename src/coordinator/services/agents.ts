@@ -1,4 +1,5 @@
 // Agents joining the farm, their credentials and their heartbeats.
+import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,8 @@ export interface AgentPrincipal {
   name: string;
   /** Cores it offers: the largest task it can run. */
   slots: number;
+  /** What host requirements of template steps are matched against. */
+  host: HostFacts;
 }
 
 export const AGENT_TOKEN_PREFIX = 'drv_a';
@@ -60,6 +63,8 @@ export interface AgentResources {
   sandbox: boolean;
   version: string;
   agentId?: string;
+  /** Host facts beyond cores and memory (older agents send none: linux, x86_64, no GPU). */
+  attributes?: { os: string; arch: string; gpus: number };
 }
 
 /**
@@ -80,6 +85,7 @@ export async function registerAgent(
     cores: resources.cores,
     memory_bytes: resources.memoryBytes,
     labels: JSON.stringify(resources.labels),
+    attributes: JSON.stringify(resources.attributes ?? {}),
     slots: resources.slots,
     sandbox: resources.sandbox ? 1 : 0,
     version: resources.version,
@@ -123,7 +129,7 @@ export async function authenticateAgent(ctx: ServiceContext, token: string): Pro
   if (hit && hit.until > Date.now()) return hit.principal;
   const row = await agentsRepo.findAgentByTokenHash(ctx.db, digest);
   if (!row) return null;
-  const principal: AgentPrincipal = { kind: 'agent', id: row.id, name: row.name, slots: row.slots };
+  const principal: AgentPrincipal = { kind: 'agent', id: row.id, name: row.name, slots: row.slots, host: hostFactsOf(row) };
   cache.delete(digest);
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(digest, { principal, until: Date.now() + CACHE_MS });

@@ -15,7 +15,10 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso, orderedNowIso } from './context.js';
 import { resolveJobImage } from './images.js';
+import { advanceSteps } from './step-gate.js';
 import { type JobView, detailedJobView } from './views.js';
+
+export type JobKind = 'script' | 'render' | 'template';
 
 export interface FileRef {
   name: string;
@@ -67,13 +70,16 @@ export interface NewTask {
   input: string;
   inputSha: string | null;
   spec: unknown;
+  /** Template jobs: the task's step, and whether it waits for the steps that one depends on. */
+  step?: number;
+  pending?: boolean;
 }
 
 /** Inserts a job and all its tasks in one transaction: a job is stored whole or not at all. */
 export async function insertJobWithTasks(
   ctx: ServiceContext,
   user: UserPrincipal,
-  fields: { name: string; kind: 'script' | 'render'; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
+  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
   tasks: readonly NewTask[],
   /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
   afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
@@ -106,7 +112,7 @@ export async function insertJobWithTasks(
         id: taskIds[i]!,
         job_id: id,
         idx: i + 1,
-        status: 'queued',
+        status: t.pending ? 'pending' : 'queued',
         input_name: t.input,
         input_sha: t.inputSha,
         spec: t.spec === null ? null : JSON.stringify(t.spec),
@@ -118,6 +124,9 @@ export async function insertJobWithTasks(
         finished_at: null,
         exit_code: null,
         error: null,
+        step: t.step ?? 0,
+        progress: null,
+        message: null,
       })),
     );
     await afterInsert?.(trx, id, taskIds);
@@ -200,7 +209,7 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
       .updateTable('tasks')
       .set({ status: 'canceled', finished_at: now, lease_expires_at: null, error: 'the job was stopped' })
       .where('job_id', '=', jobId)
-      .where('status', 'in', ['queued', 'running'])
+      .where('status', 'in', ['pending', 'queued', 'running'])
       .execute();
     await jobsRepo.updateJob(trx, jobId, { status: 'canceled', finished_at: now });
     return live;
@@ -223,6 +232,8 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
       .where('status', 'in', ['error', 'canceled'])
       .execute();
     await agentFailuresRepo.forgetAgentFailures(trx, jobId);
+    // Template jobs: tasks whose steps wait for others go back to pending.
+    if (row.kind === 'template') await advanceSteps(trx, jobId);
     const started = await tasksRepo.anyTaskStarted(trx, jobId);
     await jobsRepo.updateJob(trx, jobId, { status: started ? 'running' : 'queued', finished_at: null, queued_at: row.queued_at ?? nowIso() });
     return tasks;
@@ -234,11 +245,12 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
 }
 
 /** Re-derives a started job's status from its tasks (inside the caller's transaction). */
-export async function refreshJobStatus(db: Db, jobId: string): Promise<boolean> {
+export async function refreshJobStatus(db: Db, jobId: string, onQueued?: () => void): Promise<boolean> {
   // Serializes replicas deriving the same job's status (PostgreSQL; a no-op on SQLite).
   await jobsRepo.lockJob(db, jobId);
   const job = await jobsRepo.findJob(db, jobId);
   if (!job) return false;
+  if (job.kind === 'template' && job.status !== 'canceled' && (await advanceSteps(db, jobId)) > 0) onQueued?.();
   if (job.status === 'running') return refreshRunningJob(db, job);
   const counts = (await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!;
   const started = counts.running + counts.done + counts.error > 0 || (await tasksRepo.anyTaskStarted(db, jobId));
@@ -260,7 +272,7 @@ export async function refreshJobStatus(db: Db, jobId: string): Promise<boolean> 
  * while any task is queued or running; otherwise it is done when every task is, else error.
  */
 async function refreshRunningJob(db: Db, job: jobsRepo.JobRow): Promise<boolean> {
-  if (await taskBatches.anyTaskIn(db, job.id, ['queued', 'running'])) return false;
+  if (await taskBatches.anyTaskIn(db, job.id, ['pending', 'queued', 'running'])) return false;
   const failed = await taskBatches.anyTaskIn(db, job.id, ['error', 'canceled']);
   const next: JobStatus = !failed && (await taskBatches.anyTaskIn(db, job.id, ['done'])) ? 'done' : 'error';
   const now = nowIso();

@@ -3,6 +3,9 @@
 // task's final results come from exactly one attempt.
 import { relativePathProblem } from '../../core/inputs.js';
 import { fitTasks } from '../../core/scheduling.js';
+import { hostRequirementProblem } from '../../core/templates/host-match.js';
+import type { HostRequirements } from '../../core/templates/template.js';
+import { stepRequirements } from './step-requirements.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
@@ -25,7 +28,7 @@ export interface LeasedTask {
   jobId: string;
   index: number;
   attempt: number;
-  kind: 'script' | 'render';
+  kind: 'script' | 'render' | 'template';
   cores: number;
   timeoutSeconds: number | null;
   image: string | null;
@@ -166,17 +169,30 @@ async function leaseFitting(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[
 
 async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], blocked?: { agentId: string; limit: number }): Promise<Lease[]> {
   const wanted = asks.reduce((n, a) => n + Math.min(a.maxTasks, a.freeCores), 0);
-  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked);
+  // Template steps with host requirements: each ask takes only tasks its agent's host meets; steps
+  // no asker meets stay out of the candidate window, so they cannot crowd out what these can run.
+  const requirements = new Map<string, (HostRequirements | null)[] | null>();
+  const skipSteps = async (jobId: string) => {
+    const reqs = await stepRequirements(trx, jobId);
+    requirements.set(jobId, reqs);
+    if (!reqs) return [];
+    return reqs.flatMap((r, step) => (r && asks.every((a) => hostRequirementProblem(r, a.agent.host) !== null) ? [step] : []));
+  };
+  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps);
   const pool = candidates.map((c) => ({ ...c, taskId: c.id }));
+  const meets = (ask: FitAsk, c: (typeof pool)[number]) => {
+    const req = requirements.get(c.job_id)?.[c.step];
+    return !req || hostRequirementProblem(req, ask.agent.host) === null;
+  };
   // Each ask takes from the front of what is left: skip the taken prefix instead of copying the
   // rest for every ask (a group of hundreds of asks over a window of thousands was quadratic).
   const taken = new Set<(typeof pool)[number]>();
   let head = 0;
-  function* left() {
-    for (let j = head; j < pool.length; j++) if (!taken.has(pool[j]!)) yield pool[j]!;
+  function* left(ask: FitAsk) {
+    for (let j = head; j < pool.length; j++) if (!taken.has(pool[j]!) && (requirements.size === 0 || meets(ask, pool[j]!))) yield pool[j]!;
   }
   const picks = asks.map((ask) => {
-    const chosen = fitTasks(ask.freeCores, left(), ask.maxTasks, ask.largest);
+    const chosen = fitTasks(ask.freeCores, left(ask), ask.maxTasks, ask.largest);
     for (const c of chosen) taken.add(c);
     while (head < pool.length && taken.has(pool[head]!)) head++;
     return chosen;
@@ -343,7 +359,7 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
       exit_code: c.exitCode,
       error: giveUp ? `${error}; ${giveUp}` : error,
     });
-    jobChanged = await refreshJobStatus(trx, task.job_id);
+    jobChanged = await refreshJobStatus(trx, task.job_id, () => (requeued = true));
     renderDone = jobChanged && task.job_kind === 'render' && (await jobsRepo.findJob(trx, task.job_id))?.status === 'done';
   });
   ctx.bus.emit('task', taskId, jobId);

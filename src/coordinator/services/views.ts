@@ -2,7 +2,9 @@
 // SSE streams all see the same job and task.
 import type { InstanceType } from '../../core/instance-types.js';
 import { unschedulableReason } from '../../core/scheduling.js';
-import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import { deriveJobStatus, emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-match.js';
+import type { TemplateJobSpec, TemplateTaskSpec } from './template-jobs.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
@@ -14,7 +16,7 @@ import { type RenderJobSpec, renderView } from './render-jobs.js';
 export interface JobView {
   id: string;
   name: string;
-  kind: 'script' | 'render';
+  kind: 'script' | 'render' | 'template';
   status: JobStatus;
   owner: string;
   instanceType: InstanceType;
@@ -35,6 +37,21 @@ export interface JobView {
   /** Agents that failed too many of this job's tasks and get no more of them (detailed view only). */
   blockedAgents: string[];
   render?: unknown;
+  /** Template jobs (detailed view): each step, its state and counts, and what it waits for. */
+  steps?: StepView[];
+}
+
+export type StepStatus = JobStatus | 'pending';
+
+export interface StepView {
+  index: number;
+  name: string;
+  status: StepStatus;
+  taskCount: number;
+  counts: TaskCounts;
+  dependsOn: string[];
+  /** Why no connected agent may run its tasks (host requirements), or null. */
+  unschedulable: string | null;
 }
 
 export interface TaskView {
@@ -51,6 +68,11 @@ export interface TaskView {
   durationMs: number | null;
   exitCode: number | null;
   error: string | null;
+  /** Template tasks: their step, task parameter values, and what the running attempt last said. */
+  step?: string;
+  parameters?: Record<string, string>;
+  progress?: number | null;
+  message?: string | null;
 }
 
 function durationMs(start: string | null, end: string | null): number | null {
@@ -104,7 +126,33 @@ export async function detailedJobView(db: Db, row: JobRow, owner: string, agentF
     const spec = JSON.parse(row.spec) as RenderJobSpec;
     view.render = await renderView(db, row.id, spec.render);
   }
+  if (row.kind === 'template') view.steps = await stepViews(db, row);
   return view;
+}
+
+/** A step's state from its tasks' counts: `pending` while all of them wait for other steps. */
+export function stepStatus(counts: TaskCounts): StepStatus {
+  const total = counts.pending + counts.queued + counts.running + counts.done + counts.error + counts.canceled;
+  if (total > 0 && counts.pending === total) return 'pending';
+  if (total > 0 && counts.canceled === total) return 'canceled';
+  return deriveJobStatus('queued', counts, counts.running + counts.done + counts.error > 0);
+}
+
+async function stepViews(db: Db, row: JobRow): Promise<StepView[]> {
+  const spec = JSON.parse(row.spec) as TemplateJobSpec;
+  const counts = await jobsRepo.stepCountsFor(db, row.id);
+  const live = row.status === 'queued' || row.status === 'running' || row.status === 'created';
+  const hosts = live && spec.steps.some((s) => s.hostRequirements) ? (await agentsRepo.onlineAgentHosts(db)).map((a) => ({ name: a.name, host: hostFactsOf(a) })) : [];
+  return spec.steps.map((s, index) => {
+    const c = counts.get(index) ?? emptyCounts();
+    let unschedulable: string | null = null;
+    if (live && s.hostRequirements && c.pending + c.queued > 0) {
+      const problems = hosts.map((h) => hostRequirementProblem(s.hostRequirements, h.host));
+      if (hosts.length === 0) unschedulable = 'no agent is connected; tasks wait until one joins';
+      else if (problems.every((p) => p !== null)) unschedulable = `no connected agent meets the host requirements of step "${s.name}": ${problems[0]}`;
+    }
+    return { index, name: s.name, status: stepStatus(c), taskCount: s.taskCount, counts: c, dependsOn: s.dependsOn.map((d) => spec.steps[d]!.name), unschedulable };
+  });
 }
 
 export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttempts: number): TaskView {
@@ -122,5 +170,13 @@ export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttem
     durationMs: durationMs(row.started_at, row.finished_at),
     exitCode: row.exit_code,
     error: row.error,
+    ...templateTaskFields(row),
   };
+}
+
+/** The template fields of a task view (none for other kinds, whose spec has no `parameters`). */
+function templateTaskFields(row: TaskRow): Partial<TaskView> {
+  if (!row.spec || !row.spec.startsWith('{"step"')) return {};
+  const own = JSON.parse(row.spec) as TemplateTaskSpec;
+  return { step: own.stepName, parameters: own.parameters, progress: row.progress, message: row.message };
 }

@@ -37,6 +37,11 @@ export async function countOnlineAgents(db: Db): Promise<number> {
   return Number(row.n);
 }
 
+/** Online agents' host facts, for host requirements' fit. */
+export function onlineAgentHosts(db: Db) {
+  return db.selectFrom('agents').select(['name', 'cores', 'memory_bytes', 'labels', 'attributes']).where('status', '=', 'online').execute();
+}
+
 export function onlineAgentCapacities(db: Db) {
   return db.selectFrom('agents').select(['name', 'slots']).where('status', '=', 'online').execute();
 }

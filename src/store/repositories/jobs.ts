@@ -93,6 +93,23 @@ export async function taskCountsFor(db: Db, jobIds: readonly string[]): Promise<
   return result;
 }
 
+/** Task counts of each step of a job (template jobs), by step index. */
+export async function stepCountsFor(db: Db, jobId: string): Promise<Map<number, TaskCounts>> {
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['step', 'status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('job_id', '=', jobId)
+    .groupBy(['step', 'status'])
+    .execute();
+  const result = new Map<number, TaskCounts>();
+  for (const r of rows) {
+    const counts = result.get(r.step) ?? emptyCounts();
+    counts[r.status as TaskStatus] = Number(r.n);
+    result.set(r.step, counts);
+  }
+  return result;
+}
+
 export interface JobTimingStats {
   /** Mean duration of the job's successful attempts, in ms, or null before the first. */
   meanDoneMs: number | null;

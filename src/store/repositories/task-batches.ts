@@ -20,7 +20,7 @@ export async function markLeased(db: Db, leases: readonly { taskId: string; agen
       db,
       `markLeased ${part.length}`,
       () =>
-        `update tasks set status = 'running', agent_id = v.column2, attempt = attempt + 1, tries = tries + 1, lease_expires_at = ?, started_at = ?, finished_at = null, exit_code = null, error = null from (values ${placeholderRows(part.length, 2)}) as v where tasks.id = v.column1`,
+        `update tasks set status = 'running', agent_id = v.column2, attempt = attempt + 1, tries = tries + 1, lease_expires_at = ?, started_at = ?, finished_at = null, exit_code = null, error = null, progress = null, message = null from (values ${placeholderRows(part.length, 2)}) as v where tasks.id = v.column1`,
       [f.expires, f.now, ...part.flatMap((l) => [l.taskId, l.agentId])],
     );
   }

@@ -84,14 +84,21 @@ export async function finishAttempt(
  * cores are `freeCores`, one entry per agent asking together); with `blocked`, not those of jobs the
  * agent is blocklisted for (it failed `limit` of their attempts). Whole rows: the lease needs them.
  */
-export async function queuedCandidates(db: Db, freeCores: readonly number[], limit: number, blocked?: { agentId: string; limit: number }) {
+export async function queuedCandidates(
+  db: Db,
+  freeCores: readonly number[],
+  limit: number,
+  blocked?: { agentId: string; limit: number },
+  /** Template jobs: steps none of the leasers may run (host requirements), left out of the window. */
+  skipSteps?: (jobId: string) => Promise<number[]>,
+) {
   const maxCores = Math.max(...freeCores);
   // Two steps, so each is an index walk that stops at `limit` rows: the eligible jobs in lease order
   // (few), then each job's queued tasks by index (tasks_job_status_idx). One query joining and
   // ordering across both tables sorted every queued task of the farm on every lease.
   let jobs = db
     .selectFrom('jobs')
-    .select(['jobs.id', 'jobs.cores'])
+    .select(['jobs.id', 'jobs.cores', 'jobs.kind'])
     .where('jobs.status', 'in', ['queued', 'running'])
     .where('jobs.cores', '<=', maxCores);
   if (blocked) {
@@ -113,11 +120,13 @@ export async function queuedCandidates(db: Db, freeCores: readonly number[], lim
     // No more of a job's tasks than the leasers could take together (they all ask for job.cores).
     const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
     if (fit === 0) continue;
+    const skip = job.kind === 'template' && skipSteps ? await skipSteps(job.id) : [];
     const rows = await db
       .selectFrom('tasks')
       .selectAll()
       .where('tasks.status', '=', 'queued')
       .where('tasks.job_id', '=', job.id)
+      .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
       .orderBy('tasks.idx')
       .limit(Math.min(limit - out.length, fit))
       // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is

@@ -1,0 +1,81 @@
+// Reading a job template from disk: a `.yaml`/`.yml`/`.json` file, or a job bundle directory
+// (`template.yaml|yml|json` and optional `parameter_values.yaml|yml|json`, as Deadline Cloud lays
+// bundles out), and the parameter values it carries.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { ParameterInput } from '../core/templates/parameters.js';
+import { CliError } from './session.js';
+
+export interface LoadedTemplate {
+  doc: unknown;
+  /** The template's folder: PATH defaults and bundle values are relative to it. */
+  dir: string;
+  file: string;
+  /** Values from the bundle's parameter_values file. */
+  bundleValues: Record<string, ParameterInput>;
+}
+
+async function parseFile(file: string): Promise<unknown> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'it does not exist' : err.message}`);
+  });
+  try {
+    return extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new CliError(`${file} is not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function firstExisting(dir: string, names: readonly string[]): Promise<string | null> {
+  const present = new Set(await readdir(dir));
+  for (const n of names) if (present.has(n)) return join(dir, n);
+  return null;
+}
+
+/** Deadline Cloud writes `parameterValues: [{name, value}]`; a plain mapping is accepted too. */
+function valuesOf(doc: unknown, file: string): Record<string, ParameterInput> {
+  if (doc === null || doc === undefined) return {};
+  const list = (doc as { parameterValues?: unknown }).parameterValues;
+  const out: Record<string, ParameterInput> = {};
+  if (Array.isArray(list)) {
+    for (const item of list as { name?: unknown; value?: unknown }[]) {
+      if (typeof item?.name !== 'string' || !['string', 'number', 'boolean'].includes(typeof item.value)) throw new CliError(`${file}: each parameterValues entry needs a name and a value`);
+      // Deadline's own settings (deadline:priority…) are not template parameters.
+      if (item.name.includes(':')) continue;
+      out[item.name] = item.value as ParameterInput;
+    }
+    return out;
+  }
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`${file}: expected parameterValues: [{name, value}, …] or a mapping of name: value`);
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (!['string', 'number', 'boolean'].includes(typeof v)) throw new CliError(`${file}: the value of ${k} is not a string, number or boolean`);
+    out[k] = v as ParameterInput;
+  }
+  return out;
+}
+
+export async function loadTemplate(path: string): Promise<LoadedTemplate> {
+  const abs = resolve(path);
+  const info = await stat(abs).catch(() => null);
+  if (!info) throw new CliError(`${path} does not exist`);
+  if (info.isDirectory()) {
+    const file = await firstExisting(abs, ['template.yaml', 'template.yml', 'template.json']);
+    if (!file) throw new CliError(`${path} is a folder without template.yaml or template.json: not a job bundle`);
+    const valuesFile = await firstExisting(abs, ['parameter_values.yaml', 'parameter_values.yml', 'parameter_values.json']);
+    return { doc: await parseFile(file), dir: abs, file, bundleValues: valuesFile ? valuesOf(await parseFile(valuesFile), valuesFile) : {} };
+  }
+  if (!['.yaml', '.yml', '.json'].includes(extname(abs).toLowerCase())) throw new CliError(`${path}: a job template is a .yaml, .yml or .json file, or a job bundle folder`);
+  return { doc: await parseFile(abs), dir: resolve(abs, '..'), file: abs, bundleValues: {} };
+}
+
+/** `-p NAME=VALUE` options as values (kept as text: the template's types decide). */
+export function parseParameterOptions(options: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of options) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw new CliError(`-p takes NAME=VALUE, not "${o}"`);
+    out[o.slice(0, eq)] = o.slice(eq + 1);
+  }
+  return out;
+}
