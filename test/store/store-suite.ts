@@ -88,7 +88,7 @@ export function storeSuite(store: StoreUnderTest): void {
       assert.equal((await jobsRepo.listJobs(env.ctx.db, { userId: other.id, offset: 0, limit: 10 })).total, 0);
       assert.equal((await jobsRepo.listJobs(env.ctx.db, { userId: null, offset: 0, limit: 10 })).total, 6);
       const counts = await jobsRepo.taskCountsFor(env.ctx.db, ids);
-      assert.deepEqual(counts.get(ids[0]!), { queued: 1, running: 0, done: 0, error: 0, canceled: 0 });
+      assert.deepEqual(counts.get(ids[0]!), { pending: 0, queued: 1, running: 0, done: 0, error: 0, canceled: 0 });
       assert.equal(await usersRepo.countUsers(env.ctx.db), 2);
     });
 
