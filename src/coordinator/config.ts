@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
+import type { TaskNetworkPolicy } from '../core/task-network.js';
 
 export interface CoordinatorConfig {
   dataDir: string;
@@ -36,6 +37,8 @@ export interface CoordinatorConfig {
   minFreeBytes: number;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /** Whether tasks may have the network at all (`--task-network deny`: none, and jobs asking are refused). */
+  taskNetwork: TaskNetworkPolicy;
 }
 
 export function defaultDataDir(): string {
@@ -76,6 +79,7 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     joinTokenFile: process.env.DROVER_JOIN_TOKEN_FILE || undefined,
     agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
     minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),
+    taskNetwork: 'allow',
     ...overrides,
   };
 }

@@ -65,7 +65,7 @@ describe('host tasks confined with bubblewrap', { timeout: 150_000 }, () => {
   async function runProbe(agentWorkDir: string): Promise<Probe> {
     const paths = [secretFile, join(agentWorkDir, 'agent.json'), join(server.dataDir, 'agent-token')];
     await writeFile(join(ws, 'paths.json'), JSON.stringify(paths));
-    const r = await cli(['job', 'create', '-n', 'probe', '-s', join(ws, 'probe.py'), '-i', join(ws, 'in', 'a.txt'), '-c', join(ws, 'paths.json'), '--max-attempts', '1', '-r', '-w', '--json']);
+    const r = await cli(['job', 'create', '-n', 'probe', '-s', join(ws, 'probe.py'), '-i', join(ws, 'in', 'a.txt'), '-c', join(ws, 'paths.json'), '--no-network', '--max-attempts', '1', '-r', '-w', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const { id } = JSON.parse(r.stdout) as { id: string };
     const out = await mkdtemp(join(tmpdir(), 'drover-results-'));
@@ -88,7 +88,7 @@ describe('host tasks confined with bubblewrap', { timeout: 150_000 }, () => {
       assert.equal(probe.input, 'input a', 'the task reads its own input and writes its results');
       for (const [path, content] of Object.entries(probe.read)) assert.match(content, /^ERR /, `${path} must be invisible, the task read: ${content}`);
       assert.equal(probe.system_writable, false);
-      assert.deepEqual(probe.ifaces, ['lo'], 'no network unless the job asks for it');
+      assert.deepEqual(probe.ifaces, ['lo'], 'no network when the job opts out');
       assert.notEqual(probe.uid, 0);
     } finally {
       await agent.kill('SIGINT');
