@@ -189,6 +189,12 @@ describe('the quick start and the examples, as written', { timeout: 900_000 }, (
     // Neighbouring frames differ: the cube turns.
     assert.ok(!(await readFile(join(again, id!, 'task-0001', 'frame_00001.png'))).equals(await readFile(join(again, id!, 'task-0010', 'frame_00010.png'))));
 
+    // A confined task's python3 imports what scripts/setup.sh installs.
+    const [check] = (await jobsIn(join(home, 'drover-python-check'))).script;
+    const imports = JSON.parse(await readFile(join(home, 'drover-python-check', check!, 'task-0001', 'imports.json'), 'utf8')) as { python: string; found: Record<string, string>; missing: string[] };
+    assert.equal(imports.python, '/usr/bin/python3', "the agent machine's system Python");
+    assert.deepEqual(Object.keys(imports.found).sort(), ['numpy', 'requests']);
+
     // The hello job and the render job of the examples page landed beside the quick start's.
     const now = await jobsIn(results);
     assert.equal(now.script.length, before.script.length + 1);
