@@ -34,6 +34,11 @@ has_package() {
     bubblewrap) command -v bwrap >/dev/null ;;
     busybox-static) [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] ;; # test container images
     python3) [ -x /usr/bin/python3 ] ;;
+    # What a host task's python3 (the system's) can import beyond the standard library: the
+    # examples and the scripts people bring (the original tutorial imports requests).
+    python3-requests) [ -f /usr/lib/python3/dist-packages/requests/__init__.py ] ;;
+    python3-numpy) [ -d /usr/lib/python3/dist-packages/numpy ] ;;
+    python-is-python3) [ -e /usr/bin/python ] ;; # `python` for scripts that still call it
     redis-server) command -v redis-server >/dev/null ;;
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null ;;
     debootstrap) [ -x /usr/sbin/debootstrap ] || command -v debootstrap >/dev/null ;; # python test image
@@ -42,7 +47,7 @@ has_package() {
   esac
 }
 
-PACKAGES=(blender ffmpeg zstd chromium podman runc catatonit bubblewrap busybox-static python3 redis-server postgresql debootstrap iproute2)
+PACKAGES=(blender ffmpeg zstd chromium podman runc catatonit bubblewrap busybox-static python3 python3-requests python3-numpy python-is-python3 redis-server postgresql debootstrap iproute2)
 
 missing_packages() {
   local p

@@ -48,7 +48,10 @@ export async function createLauncher(opts: LauncherOptions): Promise<AgentLaunch
 
   const launcher: Launcher = async (spec, task, taskLog) => {
     if (!task.image) {
-      return { spec: sandboxed ? confineWithBwrap(spec, { taskDir: spec.cwd, network: task.network }) : spec };
+      if (sandboxed) return { spec: confineWithBwrap(spec, { taskDir: spec.cwd, network: task.network }) };
+      // Said where the task's owner looks: the job asked for no network, and nothing here cuts it.
+      if (!task.network) taskLog('this agent runs host tasks unconfined, so the task has the network although its job has none (confine tasks with bubblewrap to cut it)');
+      return { spec };
     }
     // The coordinator checks refs too; this guards the engine's command line against an older one.
     const problem = imageRefProblem(task.image);

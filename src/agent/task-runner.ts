@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { relativePathProblem } from '../core/inputs.js';
+import { RESULTS_REQUIRED_ERROR, missingRequiredResults } from '../core/task-results.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
 import type { ProcessSpec } from './isolation/process-spec.js';
 import type { BlobCache } from './blob-cache.js';
@@ -226,6 +227,11 @@ export class TaskRun {
 
   private async report(base: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper): Promise<void> {
     const files = await collectFiles(join(base, 'task', OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`), alreadySent);
+    const stdoutBytes = (await stat(join(base, 'stdout'))).size;
+    if (!error && missingRequiredResults({ exitCode, resultFiles: files.length + alreadySent.size, stdoutBytes }, requiresResults(this.task))) {
+      error = RESULTS_REQUIRED_ERROR;
+      shipper.system(error);
+    }
     await shipper.close();
     const stdoutPath = join(base, 'stdout');
     const stderrPath = join(base, 'stderr');
@@ -260,6 +266,11 @@ export class TaskRun {
     await writeFile(join(base, 'stderr'), `${message}\n`);
     await this.report(base, null, message, new Set(), shipper);
   }
+}
+
+/** Whether the task's job fails tasks that write no result file (script jobs' `requireResults`). */
+function requiresResults(task: LeasedTask): boolean {
+  return task.kind === 'script' && (task.jobSpec as { requireResults?: boolean } | null)?.requireResults === true;
 }
 
 /** The task's environment: what the task contract promises, and nothing of the agent's own. */

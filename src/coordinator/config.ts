@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
 import { DEFAULT_MAX_TASKS_PER_JOB } from '../core/templates/expand.js';
+import type { TaskNetworkPolicy } from '../core/task-network.js';
 
 export interface CoordinatorConfig {
   dataDir: string;
@@ -39,6 +40,8 @@ export interface CoordinatorConfig {
   maxTasksPerJob: number;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /** Whether tasks may have the network at all (`--task-network deny`: none, and jobs asking are refused). */
+  taskNetwork: TaskNetworkPolicy;
 }
 
 export function defaultDataDir(): string {
@@ -80,6 +83,7 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
     minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),
     maxTasksPerJob: envNumber('DROVER_MAX_TASKS_PER_JOB', DEFAULT_MAX_TASKS_PER_JOB),
+    taskNetwork: 'allow',
     ...overrides,
   };
 }

@@ -118,10 +118,10 @@ describe('tasks in containers (podman)', { timeout: 300_000 }, () => {
     assert.equal(await imageOf(carolToken), null);
   });
 
-  test('a script job in an image: /local is its working dir, it reads its input, writes results, and has no network', async () => {
+  test('a script job in an image: /local is its working dir, it reads its input, writes results, and --no-network cuts the network', async () => {
     assert.equal((await farm.cli(['image', 'add', 'python', python])).code, 0);
     const ws = await makeWorkspace({ 'probe.py': PROBE_SCRIPT, 'data/in-1.txt': 'hello from input 1' });
-    const r = await farm.cli(['job', 'create', '-n', 'probe', '-s', join(ws, 'probe.py'), '-i', join(ws, 'data/in-1.txt'), '--image', 'python', '--max-attempts', '1', '-r', '-w', '--json']);
+    const r = await farm.cli(['job', 'create', '-n', 'probe', '-s', join(ws, 'probe.py'), '-i', join(ws, 'data/in-1.txt'), '--image', 'python', '--no-network', '--max-attempts', '1', '-r', '-w', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const job = JSON.parse(r.stdout) as JobJson;
     assert.equal(job.status, 'done');
@@ -149,11 +149,14 @@ describe('tasks in containers (podman)', { timeout: 300_000 }, () => {
     assert.deepEqual(await containersWith(`drover.task=${taskId}`), [], 'the finished container is gone');
   });
 
-  test('a job that asks for the network gets it', async () => {
+  test('a script job in an image has the network by default, as on the host', async () => {
     const ws = await makeWorkspace({ 'probe.py': PROBE_SCRIPT, 'i.txt': 'net' });
-    const r = await farm.cli(['job', 'create', '-n', 'net', '-s', join(ws, 'probe.py'), '-i', join(ws, 'i.txt'), '--image', python, '--network', '--max-attempts', '1', '-r', '-w', '--json']);
+    const r = await farm.cli(['job', 'create', '-n', 'net', '-s', join(ws, 'probe.py'), '-i', join(ws, 'i.txt'), '--image', python, '--max-attempts', '1', '-r', '-w', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const job = JSON.parse(r.stdout) as JobJson;
+    const job = JSON.parse(r.stdout) as JobJson & { network: boolean };
+    assert.equal(job.network, true);
+    const [taskId] = await taskIds(job.id);
+    assert.match(await taskLogText(taskId!), /running in container drover-t_\S+-1 \(podman, image \S+, with network\)/);
     const out = await mkdtemp(join(tmpdir(), 'drover-results-'));
     assert.equal((await farm.cli(['job', 'download-results', job.id, '-d', out])).code, 0);
     const probe = JSON.parse(await readFile(join(out, job.id, 'task-0001', 'probe.json'), 'utf8')) as { ifaces: string[] };

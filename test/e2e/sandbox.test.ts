@@ -62,15 +62,15 @@ describe('host tasks confined with bubblewrap', { timeout: 150_000 }, () => {
     if (!process.env.DROVER_KEEP_TEST_DATA) await rm(server.dataDir, { recursive: true, force: true });
   });
 
-  async function runProbe(agentWorkDir: string): Promise<Probe> {
+  async function runProbe(agentWorkDir: string): Promise<Probe & { jobId: string }> {
     const paths = [secretFile, join(agentWorkDir, 'agent.json'), join(server.dataDir, 'agent-token')];
     await writeFile(join(ws, 'paths.json'), JSON.stringify(paths));
-    const r = await cli(['job', 'create', '-n', 'probe', '-s', join(ws, 'probe.py'), '-i', join(ws, 'in', 'a.txt'), '-c', join(ws, 'paths.json'), '--max-attempts', '1', '-r', '-w', '--json']);
+    const r = await cli(['job', 'create', '-n', 'probe', '-s', join(ws, 'probe.py'), '-i', join(ws, 'in', 'a.txt'), '-c', join(ws, 'paths.json'), '--no-network', '--max-attempts', '1', '-r', '-w', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const { id } = JSON.parse(r.stdout) as { id: string };
     const out = await mkdtemp(join(tmpdir(), 'drover-results-'));
     assert.equal((await cli(['job', 'download-results', id, '-d', out])).code, 0);
-    return JSON.parse(await readFile(join(out, id, 'task-0001', 'probe.json'), 'utf8')) as Probe;
+    return { ...(JSON.parse(await readFile(join(out, id, 'task-0001', 'probe.json'), 'utf8')) as Probe), jobId: id };
   }
 
   async function workers(): Promise<{ name: string; status: string; sandbox: boolean }[]> {
@@ -88,7 +88,7 @@ describe('host tasks confined with bubblewrap', { timeout: 150_000 }, () => {
       assert.equal(probe.input, 'input a', 'the task reads its own input and writes its results');
       for (const [path, content] of Object.entries(probe.read)) assert.match(content, /^ERR /, `${path} must be invisible, the task read: ${content}`);
       assert.equal(probe.system_writable, false);
-      assert.deepEqual(probe.ifaces, ['lo'], 'no network unless the job asks for it');
+      assert.deepEqual(probe.ifaces, ['lo'], 'no network when the job opts out');
       assert.notEqual(probe.uid, 0);
     } finally {
       await agent.kill('SIGINT');
@@ -102,6 +102,9 @@ describe('host tasks confined with bubblewrap', { timeout: 150_000 }, () => {
       assert.equal((await workers()).find((w) => w.name === 'open')?.sandbox, false);
       const probe = await runProbe(agent.workDir);
       assert.equal(probe.read[secretFile], 'the agent can read this', 'the control: the same file is readable without confinement');
+      const log = await cli(['job', 'logs', probe.jobId]);
+      assert.match(log.stdout + log.stderr, /this agent runs host tasks unconfined, so the task has the network although its job has none/);
+      assert.match((await cli(['worker', 'list'])).stdout, /open\s.*\bno\s+containers: per job; host: always\b/);
     } finally {
       await agent.kill('SIGINT');
     }

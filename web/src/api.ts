@@ -33,6 +33,9 @@ export interface Job {
   cpuSeconds: number | null;
   etaSeconds: number | null;
   unschedulable: string | null;
+  /** Whether the job's tasks have network access. */
+  network?: boolean;
+  requireResults?: boolean;
   render?: RenderInfo;
 }
 
@@ -119,6 +122,8 @@ export interface Task {
   durationMs: number | null;
   exitCode: number | null;
   error: string | null;
+  /** A done task that exited 0 without writing a result file or printing anything. */
+  warning?: string | null;
 }
 
 export interface TaskDetail extends Omit<Task, 'attempts'> {

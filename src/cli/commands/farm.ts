@@ -8,6 +8,7 @@ import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
 import type { RunningCoordinator } from '../../coordinator/coordinator.js';
 import { parseBlobsLocation } from '../../store/blob-store.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
+import { parseTaskNetworkPolicy, type TaskNetworkPolicy } from '../../core/task-network.js';
 import { nonNegativeInt, parsePort, positiveInt } from '../parse.js';
 import { CliError } from '../session.js';
 
@@ -25,6 +26,7 @@ async function startFromOptions(opts: {
   db?: string;
   blobs?: string;
   joinTokenFile?: string;
+  taskNetwork?: TaskNetworkPolicy;
 }): Promise<RunningCoordinator> {
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
   const config = coordinatorConfig({
@@ -36,6 +38,7 @@ async function startFromOptions(opts: {
     ...(opts.db ? { database: opts.db } : {}),
     ...(opts.blobs ? { blobs: opts.blobs } : {}),
     ...(opts.joinTokenFile ? { joinTokenFile: opts.joinTokenFile } : {}),
+    ...(opts.taskNetwork ? { taskNetwork: opts.taskNetwork } : {}),
   });
   // Loaded here, not at the top: every other command (`drover render`, `drover job …`) starts
   // without loading the coordinator, the store and their dependencies (a second, then).
@@ -51,7 +54,8 @@ async function startFromOptions(opts: {
   // Never print the database URL: it may carry a password.
   const store = config.database && isPostgresUrl(config.database) ? ', store: PostgreSQL' : '';
   const blobs = config.blobs ? `, blobs: ${coordinator.blobs}` : '';
-  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir}${store}${blobs})`);
+  const network = config.taskNetwork === 'deny' ? ', task network: denied' : '';
+  console.log(`Drover coordinator listening on ${coordinator.url} (data in ${config.dataDir}${store}${blobs}${network})`);
   if (coordinator.generatedAdminPassword) {
     console.log(`Created the user "admin" with the password: ${coordinator.generatedAdminPassword}`);
     console.log('  (shown only this once; set DROVER_ADMIN_PASSWORD before the first start to choose it)');
@@ -68,6 +72,17 @@ function blobsOption(value: string): string {
   }
   return value;
 }
+
+/** Checks --task-network as it is parsed. */
+function taskNetworkOption(value: string): TaskNetworkPolicy {
+  try {
+    return parseTaskNetworkPolicy(value);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+const TASK_NETWORK_HELP = 'allow: script tasks have the network unless a job opts out (--no-network), render tasks only when asked; deny: no task has it, and jobs asking for it are refused';
 
 function onSignals(handlers: { SIGINT: () => void; SIGTERM: () => void }): void {
   process.on('SIGINT', handlers.SIGINT);
@@ -86,7 +101,8 @@ export function registerFarmCommands(program: Command): void {
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); see docs/guarantees.md')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
-    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean; tlsCert?: string; tlsKey?: string }) => {
+    .option('--task-network <allow|deny>', TASK_NETWORK_HELP, taskNetworkOption)
+    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean; tlsCert?: string; tlsKey?: string; taskNetwork?: TaskNetworkPolicy }) => {
       const coordinator = await startFromOptions(opts);
       const slots = Math.max(1, Math.floor(availableParallelism() / opts.agents));
       const children: ChildProcess[] = [];
@@ -137,7 +153,8 @@ export function registerFarmCommands(program: Command): void {
     .option('--db <url>', 'the store: postgres://… (replicas share it; or DROVER_DB) or a SQLite file (default DIR/drover.sqlite)')
     .option('--blobs <dir|s3-url>', 'the blob store, shared by all replicas: a directory or s3://bucket/prefix (credentials and endpoint from AWS_* variables, see docs/scale-out.md; or DROVER_BLOBS; default DIR/blobs)', blobsOption)
     .option('--join-token-file <path>', 'the agent join token file, shared by all replicas (or DROVER_JOIN_TOKEN_FILE; default DIR/agent-token)')
-    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string }) => {
+    .option('--task-network <allow|deny>', TASK_NETWORK_HELP, taskNetworkOption)
+    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string; taskNetwork?: TaskNetworkPolicy }) => {
       const coordinator = await startFromOptions(opts);
       console.log(`Agent join token in ${coordinator.joinTokenPath} (mode 0600): drover agent --server ${coordinator.url} --token "$(cat ${coordinator.joinTokenPath})"`);
       const stop = async () => {

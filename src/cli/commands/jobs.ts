@@ -113,6 +113,16 @@ export async function downloadResults(client: ApiClient, jobId: string, dir: str
   return root;
 }
 
+/** Says when done tasks left nothing behind: the first sign of a download or tool that failed quietly. */
+async function warnAboutEmptyTasks(client: ApiClient, job: JobView): Promise<void> {
+  if (job.counts.done === 0) return;
+  const { tasks } = await allTasks(client, job.id, 1000);
+  const warned = tasks.filter((t) => t.warning);
+  if (warned.length === 0) return;
+  const which = warned.slice(0, 5).map((t) => t.index).join(', ') + (warned.length > 5 ? ', …' : '');
+  console.error(`warning: ${warned.length} task(s) (${which}) ${warned[0]!.warning!.replace(/^the task /, '')} (drover job logs ${job.id} --task ${warned[0]!.index})`);
+}
+
 export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('create and follow jobs');
   registerTemplateCommands(job);
@@ -128,12 +138,16 @@ export function registerJobCommands(program: Command): void {
     .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'run tasks in this container image: one of your image names (drover image list) or a reference; default: your default image')
-    .option('--network', 'give tasks network access (they have none by default)', false)
+    .option('--network', 'give tasks network access (the default; refused where the farm denies it)')
+    .option('--no-network', 'run tasks without network access')
+    .option('--require-results', 'fail a task that exits 0 without writing a file to run-result/', false)
     .option('-r, --run', 'queue the job at once', false)
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
+    .option('-d, --dir <outdir>', 'with --wait: download the results here')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
+    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean }) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
+      if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const client = await signedInClient();
       const inputs = await expandInputs(opts.input);
       const script = resolve(opts.script);
@@ -155,7 +169,9 @@ export function registerJobCommands(program: Command): void {
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
-        ...(opts.network ? { network: true } : {}),
+        // Said only when the user said it: otherwise the farm's default applies.
+        ...(opts.network !== undefined ? { network: opts.network } : {}),
+        ...(opts.requireResults ? { requireResults: true } : {}),
       });
       if (!opts.wait) {
         if (opts.json) console.log(JSON.stringify(created, null, 2));
@@ -164,8 +180,13 @@ export function registerJobCommands(program: Command): void {
       }
       if (!opts.json) console.error(`job ${created.id} "${created.name}": ${created.taskCount} task(s)`);
       const final = await waitForJob(client, created.id, { quiet: opts.json ?? false });
+      if (opts.dir) {
+        const where = await downloadResults(client, created.id, resolve(opts.dir), false);
+        if (!opts.json) console.error(`results in ${where}`);
+      }
       if (opts.json) console.log(JSON.stringify(final, null, 2));
       else console.log(`job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
+      if (!opts.json) await warnAboutEmptyTasks(client, final);
       exitForJob(final);
     });
 
@@ -210,6 +231,7 @@ export function registerJobCommands(program: Command): void {
       console.log(`job ${view.id} "${view.name}" (${view.kind}) owned by ${view.owner}`);
       console.log(`status: ${view.status}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
       console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
+      console.log(`network: ${view.network ? 'yes' : 'none'}${view.requireResults ? '   results required' : ''}${view.image ? `   image: ${view.image}` : ''}`);
       if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
       if (view.blockedAgents?.length) console.log(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
       if (view.steps) {
@@ -220,8 +242,8 @@ export function registerJobCommands(program: Command): void {
       if (view.steps) {
         const params = (t: TaskView) => Object.entries(t.parameters ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
         const said = (t: TaskView) => [t.progress !== null && t.progress !== undefined ? `${Math.round(t.progress)}%` : '', t.message ?? ''].filter(Boolean).join(' ');
-        console.log(table(['TASK', 'STEP', 'PARAMETERS', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'STATUS', 'ERROR'], tasks.map((t) => [t.index, t.step, params(t), t.status, t.attempts, t.agent, duration(t.durationMs), said(t), t.error])));
-      } else console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error])));
+        console.log(table(['TASK', 'STEP', 'PARAMETERS', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'STATUS', 'ERROR'], tasks.map((t) => [t.index, t.step, params(t), t.status, t.attempts, t.agent, duration(t.durationMs), said(t), t.error ?? (t.warning ? `warning: ${t.warning}` : null)])));
+      } else console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error ?? (t.warning ? `warning: ${t.warning}` : null)])));
       if (total > tasks.length) console.log(`(${tasks.length} of ${total} tasks shown; --json lists all)`);
     });
 

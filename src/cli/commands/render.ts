@@ -37,6 +37,7 @@ interface RenderOptions {
   image?: string;
   cold: boolean;
   hold: boolean;
+  network: boolean;
   wait: boolean;
   dir?: string;
   json?: boolean;
@@ -109,6 +110,7 @@ export function registerRenderCommand(program: Command): void {
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'container image with Blender inside')
     .option('--cold', 'one Blender process per task instead of a warm session', false)
+    .option('--network', "give Blender network access (render tasks have none by default: Drover brings them the project, and a .blend's Python could reach out)", false)
     .option('--hold', 'create the job without queueing it', false)
     .option('-w, --wait', 'follow the job with a progress bar; exit non-zero unless it is done', false)
     .option('-d, --dir <outdir>', 'with --wait: download the results here')
@@ -191,6 +193,7 @@ export function registerRenderCommand(program: Command): void {
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
+        ...(opts.network ? { network: true } : {}),
       });
       const summary = { upload: { files: upload.files.length, sentFiles: upload.sentFiles, sentBytes: upload.sentBytes }, warnings };
       if (!opts.wait) {

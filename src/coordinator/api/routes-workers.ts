@@ -14,6 +14,8 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       ? null
       : new Set((await ctx.db.selectFrom('jobs').select('id').where('user_id', '=', user.id).where('status', '=', 'running').execute()).map((j) => j.id));
     return {
+      /** The farm's setting: `deny` keeps every task off the network, whatever its job asks. */
+      taskNetwork: ctx.config.taskNetwork,
       workers: agents.map((a) => ({
         id: a.id,
         name: a.name,

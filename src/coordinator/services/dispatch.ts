@@ -6,6 +6,7 @@
 // exactly as `completeTask` judges it: a result is accepted only from the agent holding the task's
 // current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
 // get if the requests came one after another, in the order they arrived.
+import { NO_RESULTS_WARNING, producedNothing } from '../../core/task-results.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import { transact } from '../../store/group-commit.js';
@@ -14,7 +15,7 @@ import { HttpError, badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
-import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, notUploaded, resultFiles } from './leasing.js';
+import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, leftovers, notUploaded, resultFiles } from './leasing.js';
 
 export interface TaskCompletion extends Completion {
   taskId: string;
@@ -199,8 +200,12 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
     for (const [attempt, ids] of byAttempt) await taskBatches.finishAttempts(trx, ids, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
     const ids = take.map((t) => t.item.taskId);
     await taskBatches.replaceFilesOfTasks(trx, ids, take.flatMap(({ item }) => resultFiles(item).map((f) => ({ task_id: item.taskId, path: f.path, sha256: f.sha256, size: f.size }))));
-    // As completeTask on success: done, the agent kept, the lease cleared.
-    await taskBatches.updateTasks(trx, ids, { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: null });
+    // As completeTask on success: done, the agent kept, the lease cleared; a task that left nothing
+    // gets a warning (kept where a done task has no error, see taskView).
+    const empty = new Set(take.filter(({ item }) => producedNothing(leftovers(item))).map(({ item }) => item.taskId));
+    const full = empty.size === 0 ? ids : ids.filter((id) => !empty.has(id));
+    if (full.length > 0) await taskBatches.updateTasks(trx, full, { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: null });
+    if (empty.size > 0) await taskBatches.updateTasks(trx, [...empty], { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: NO_RESULTS_WARNING });
     for (const jobId of new Set(take.map((t) => t.jobId))) await refreshJobStatus(trx, jobId);
   }
 

@@ -3,6 +3,7 @@
 import { randomId, taskId } from '../../core/ids.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { sharedNameClashes } from '../../core/inputs.js';
+import { NETWORK_DEFAULTS, decideTaskNetwork, type NetworkDefault } from '../../core/task-network.js';
 import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
@@ -36,6 +37,7 @@ export interface ScriptJobRequest {
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
+  requireResults?: boolean;
   start?: boolean;
 }
 
@@ -44,6 +46,8 @@ export interface ScriptJobSpec {
   script: FileRef;
   constants: FileRef[];
   network: boolean;
+  /** A task that exits 0 without writing a result file fails (the agent checks; see task-results.ts). */
+  requireResults?: boolean;
 }
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -136,6 +140,13 @@ export async function insertJobWithTasks(
   return id;
 }
 
+/** The network a new job's tasks get under the farm's setting; a job asking for what the farm forbids is refused. */
+export function jobNetwork(ctx: ServiceContext, requested: boolean | undefined, kindDefault: NetworkDefault): boolean {
+  const decision = decideTaskNetwork(requested, kindDefault, ctx.config.taskNetwork);
+  if ('refused' in decision) throw badRequest(decision.refused);
+  return decision.network;
+}
+
 export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, req: ScriptJobRequest): Promise<string> {
   const nameProblem = jobNameProblem(req.name);
   if (nameProblem) throw badRequest(nameProblem);
@@ -144,7 +155,8 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
   const clash = sharedNameClashes(req.script, constants, req.inputs);
   if (clash) throw badRequest(clash);
   await assertOwnsFiles(ctx, user.id, [req.script, ...constants, ...req.inputs]);
-  const spec: ScriptJobSpec = { script: req.script, constants, network: req.network ?? false };
+  const network = jobNetwork(ctx, req.network, NETWORK_DEFAULTS.script);
+  const spec: ScriptJobSpec = { script: req.script, constants, network, ...(req.requireResults ? { requireResults: true } : {}) };
   const image = await resolveJobImage(ctx.db, user.id, req.image);
   return insertJobWithTasks(
     ctx,

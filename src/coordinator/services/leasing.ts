@@ -7,6 +7,7 @@ import { hostRequirementProblem } from '../../core/templates/host-match.js';
 import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
 import { afterFailedAttempt } from '../../core/states.js';
+import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../core/task-results.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
@@ -298,6 +299,11 @@ export interface Completion {
   stderr: { sha256: string; size: number };
 }
 
+/** What a completion says the task left behind. */
+export function leftovers(c: Completion): TaskLeftovers {
+  return { exitCode: c.exitCode, resultFiles: c.files.length, stdoutBytes: c.stdout.size };
+}
+
 /** A completion's files: those it lists, then its stdout and stderr. */
 export function resultFiles(c: Completion): ResultFile[] {
   return [...c.files, { path: 'stdout.txt', ...c.stdout }, { path: 'stderr.txt', ...c.stderr }];
@@ -346,6 +352,8 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
       }
     }
     await tasksRepo.finishAttempt(trx, taskId, c.attempt, { status: succeeded ? 'done' : 'error', finished_at: now, exit_code: c.exitCode, error });
+    // A done task keeps a warning where a failed one keeps its error (see taskView).
+    if (succeeded && task.job_kind === 'script' && producedNothing(leftovers(c))) error = NO_RESULTS_WARNING;
     const giveUp = succeeded ? null : await countFailure(ctx, trx, task.job_id, taskId, agent.id, task.attempt - task.tries);
     const outcome = succeeded ? 'done' : !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
     requeued = outcome === 'queued';

@@ -5,6 +5,7 @@ import { type ImageFormat } from '../../render/blender-command.js';
 import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../core/frames.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { relativePathProblem } from '../../core/inputs.js';
+import { NETWORK_DEFAULTS } from '../../core/task-network.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { withLocalBlob } from '../../store/blob-store.js';
 import type { Db } from '../../store/schema.js';
@@ -12,7 +13,7 @@ import { badRequest } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext } from './context.js';
 import { resolveJobImage } from './images.js';
-import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, type FileRef } from './jobs.js';
+import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from './jobs.js';
 
 export interface RenderJobRequest {
   kind: 'render';
@@ -102,7 +103,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       cold: req.cold ?? false,
     },
     files,
-    network: req.network ?? false,
+    network: jobNetwork(ctx, req.network, NETWORK_DEFAULTS.render),
   };
   return insertJobWithTasks(
     ctx,

@@ -14,7 +14,8 @@ import type { AgentPrincipal } from './agents.js';
 import type { UserPrincipal } from './accounts.js';
 import type { ServiceContext } from './context.js';
 import { resolveJobImage } from './images.js';
-import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem } from './jobs.js';
+import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork } from './jobs.js';
+import { NETWORK_DEFAULTS } from '../../core/task-network.js';
 
 export interface TemplateJobRequest {
   kind: 'template';
@@ -120,7 +121,7 @@ export async function createTemplateJob(ctx: ServiceContext, user: UserPrincipal
     parameters: job.parameters,
     dataParameters,
     steps: job.steps.map((s) => ({ name: s.name, dependsOn: s.dependsOn, hostRequirements: s.hostRequirements, parameterTypes: s.parameterTypes, taskCount: s.tasks.length })),
-    network: req.network ?? true,
+    network: jobNetwork(ctx, req.network, NETWORK_DEFAULTS.template),
   };
   const tasks: NewTask[] = [];
   job.steps.forEach((s, step) => {

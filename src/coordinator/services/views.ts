@@ -24,6 +24,10 @@ export interface JobView {
   maxAttempts: number;
   taskTimeoutSeconds: number | null;
   image: string | null;
+  /** Whether the job's tasks have network access (decided when it was created: the job's ask, its kind's default, the farm's setting). */
+  network: boolean;
+  /** Script jobs: a task that exits 0 without writing a result file fails. */
+  requireResults: boolean;
   taskCount: number;
   counts: TaskCounts;
   createdAt: string;
@@ -73,6 +77,8 @@ export interface TaskView {
   parameters?: Record<string, string>;
   progress?: number | null;
   message?: string | null;
+  /** A done task that looks like it did nothing (exited 0, no result file, nothing printed). */
+  warning: string | null;
 }
 
 function durationMs(start: string | null, end: string | null): number | null {
@@ -81,7 +87,7 @@ function durationMs(start: string | null, end: string | null): number | null {
 }
 
 export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): JobView {
-  const spec = JSON.parse(row.spec) as { render?: unknown };
+  const spec = JSON.parse(row.spec) as { render?: unknown; network?: boolean; requireResults?: boolean };
   return {
     id: row.id,
     name: row.name,
@@ -93,6 +99,8 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     maxAttempts: row.max_attempts,
     taskTimeoutSeconds: row.task_timeout_seconds,
     image: row.image,
+    network: spec.network ?? false,
+    requireResults: spec.requireResults ?? false,
     taskCount: row.task_count,
     counts,
     createdAt: row.created_at,
@@ -169,7 +177,10 @@ export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttem
     finishedAt: row.finished_at,
     durationMs: durationMs(row.started_at, row.finished_at),
     exitCode: row.exit_code,
-    error: row.error,
+    // A done task never has an error: what its row keeps there is a warning (see NO_RESULTS_WARNING),
+    // stored in the same column so that the hot completion path writes no more than before.
+    error: row.status === 'done' ? null : row.error,
+    warning: row.status === 'done' ? row.error : null,
     ...templateTaskFields(row),
   };
 }

@@ -313,6 +313,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         <Stat label="Started" value={dateTime(job.startedAt, now)} title={fullDateTime(job.startedAt)} />
         <Stat label="Finished" value={dateTime(job.finishedAt, now)} title={fullDateTime(job.finishedAt)} />
         <Stat label="Max attempts" value={String(job.maxAttempts)} />
+        <Stat label="Network" testid="job-network" value={job.network ? 'yes' : 'none'} />
       </section>
 
       {render && (
@@ -359,6 +360,11 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
                   <td class="mono ellipsis" title={task.input}>
                     {task.input}
                     {task.error && <span class="sub err-text">{task.error}</span>}
+                    {task.warning && (
+                      <span class="sub warn-text" data-testid="task-warning">
+                        Warning: {task.warning}
+                      </span>
+                    )}
                   </td>
                   <td class="col-status">
                     <StatusBadge status={task.status} />
