@@ -5,7 +5,7 @@
 //   --tasks 20000 --agents 8 --batch 64        dispatch
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
 //   --render-frames 40 --chunk 5 --rounds 2
-//   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100
+//   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
 //   --no-record                                print only
 import { appendFile, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -95,7 +95,7 @@ try {
     emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);
   }
   if (want('api')) {
-    const o = { totalTasks: opt('api-tasks', 100_000), renderFrames: opt('render-job-frames', 10_000), finished: opt('api-finished', 10_000), samples: opt('samples', 100) };
+    const o = { totalTasks: opt('api-tasks', 100_000), renderFrames: opt('render-job-frames', 10_000), finished: opt('api-finished', 10_000), samples: opt('samples', 100), templateTasks: opt('template-tasks', 100_000) };
     emit(`\n### Submission and API with ${o.totalTasks} tasks in the store (SQLite; load at start ${load()})\n`);
     emit(table(await apiBench(o)));
   }

@@ -1,7 +1,7 @@
 // Makes a job from a checked template and parameter values: resolves what is known at job creation
 // (the name, task parameter ranges, attribute requirements) and expands each step's parameter space
 // into its tasks. Pure: no I/O.
-import { CombinationError, combinationPoints, combinationSize, parseCombination, type CombinationExpr } from './combination.js';
+import { CombinationError, combinationColumns, combinationSize, parseCombination, type CombinationExpr } from './combination.js';
 import { FormatStringError, mapLookup, resolveFormatString } from './format-string.js';
 import { type ParameterInput, type ParameterValue, resolveParameters } from './parameters.js';
 import { TemplateError, type TemplateProblem } from './problems.js';
@@ -83,9 +83,11 @@ export function expandTemplate(template: JobTemplate, given: Readonly<Record<str
     total += size;
     const tasks: Record<string, string>[] = [];
     if (expr && total <= maxTasks && problems.length === 0) {
-      for (const point of combinationPoints(expr, counts)) {
+      const { columns } = combinationColumns(expr, counts);
+      const named = defs.map((d) => [d.name, values.get(d.name)!, columns.get(d.name)!] as const);
+      for (let i = 0; i < size; i++) {
         const task: Record<string, string> = {};
-        for (const def of defs) task[def.name] = values.get(def.name)![point.get(def.name)!]!;
+        for (const [name, vals, col] of named) task[name] = vals[col[i]!]!;
         tasks.push(task);
       }
     } else if (!expr) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCombination, combinationPoints, combinationSize } from './combination.js';
+import { parseCombination, combinationColumns, combinationPoints, combinationSize } from './combination.js';
 import { expandTemplate } from './expand.js';
 import { resolveFormatString, mapLookup } from './format-string.js';
 import { TemplateError } from './problems.js';
@@ -108,4 +108,23 @@ test('format strings resolve references and refuse unknown ones', () => {
   assert.equal(resolveFormatString('a {{ Param.X }} b {{Task.Param.F}}', mapLookup({ 'Param.X': '1', 'Task.Param.F': '7' })), 'a 1 b 7');
   assert.throws(() => resolveFormatString('{{Param.Y}}', mapLookup({})), /names no value/);
   assert.throws(() => resolveFormatString('{{ Param.X', mapLookup({})), /never closed/);
+});
+
+test('the column expansion of a combination matches its points, in order', () => {
+  const counts = new Map([['A', 3], ['B', 3], ['C', 2], ['D', 4]]);
+  for (const source of ['A', 'A * C', '(A, B) * C', 'C * (A, B)', '(A, B) * C * D', 'D * (A, B * C) ', '(D, C * C2)'.replace(' * C2', ' * C')]) {
+    const expr = parseCombination(source);
+    let size: number;
+    try {
+      size = combinationSize(expr, counts);
+    } catch {
+      continue;
+    }
+    const { columns } = combinationColumns(expr, counts);
+    const points = [...combinationPoints(expr, counts)];
+    assert.equal(points.length, size, source);
+    points.forEach((p, i) => {
+      for (const [name, v] of p) assert.equal(columns.get(name)![i], v, `${source} point ${i} ${name}`);
+    });
+  }
 });
