@@ -2,7 +2,7 @@
 // on the HttpOnly `drover_token` cookie, so fetch uses same-origin credentials and EventSource works.
 
 export type JobStatus = 'created' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
-export type TaskStatus = 'queued' | 'running' | 'done' | 'error' | 'canceled';
+export type TaskStatus = 'pending' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
 export type InstanceType = 's' | 'm' | 'l' | 'xl';
 
 export interface User {
@@ -17,7 +17,7 @@ export type TaskCounts = Record<TaskStatus, number>;
 export interface Job {
   id: string;
   name: string;
-  kind: 'script' | 'render';
+  kind: 'script' | 'render' | 'template';
   status: JobStatus;
   owner: string;
   instanceType: InstanceType;
@@ -37,6 +37,19 @@ export interface Job {
   network?: boolean;
   requireResults?: boolean;
   render?: RenderInfo;
+  /** Template jobs (the job view): each step and what it waits for. */
+  steps?: StepInfo[];
+}
+
+/** A step of a template job. */
+export interface StepInfo {
+  index: number;
+  name: string;
+  status: JobStatus | 'pending';
+  taskCount: number;
+  counts: TaskCounts;
+  dependsOn: string[];
+  unschedulable: string | null;
 }
 
 export type ImageFormat = 'PNG' | 'JPEG' | 'OPEN_EXR' | 'TIFF';

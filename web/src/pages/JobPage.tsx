@@ -6,6 +6,7 @@ import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { openStream } from '../sse.ts';
 import { RenderPanel } from './RenderPanel.tsx';
+import { StepsPanel } from './StepsPanel.tsx';
 import { TaskPanel } from './TaskPanel.tsx';
 
 const TASK_PAGE = 100;
@@ -320,6 +321,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         <RenderPanel job={{ ...job, render }} selected={selectedFrame} offset={frameOffset} onSelect={selectFrame} onOffset={pageFrames} />
       )}
 
+      {job.steps && <StepsPanel steps={job.steps} />}
       <section class="tasks-section" aria-label="Tasks">
         <div class="section-head">
           <h2>Tasks</h2>

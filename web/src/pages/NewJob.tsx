@@ -9,6 +9,7 @@ import { href, navigate } from '../router.ts';
 import { uploadFiles, type UploadPhase } from '../upload.ts';
 import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
 import { NewRenderJob } from './NewRenderJob.tsx';
+import { NewTemplateJob } from './NewTemplateJob.tsx';
 
 const PREVIEW = 12;
 /** The image select's value for "type a reference". */
@@ -33,6 +34,7 @@ function mergeFiles(current: File[], picked: FileList | null): File[] {
 /** New job: a script job, or a render job (#/jobs/new?kind=render). */
 export function NewJob({ params }: { params: URLSearchParams }) {
   if (params.get('kind') === 'render') return <NewRenderJob />;
+  if (params.get('kind') === 'template') return <NewTemplateJob />;
   return <NewScriptJob />;
 }
 

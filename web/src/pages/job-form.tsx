@@ -12,10 +12,11 @@ export const SIZES: { type: InstanceType; cores: number; label: string }[] = [
 ];
 
 /** Script job or render job: two links, so each form has its own address. */
-export function JobKindSwitch({ kind, disabled }: { kind: 'script' | 'render'; disabled: boolean }) {
+export function JobKindSwitch({ kind, disabled }: { kind: 'script' | 'render' | 'template'; disabled: boolean }) {
   const items = [
     { key: 'script', label: 'Script job', to: href('/jobs/new') },
     { key: 'render', label: 'Render job', to: href('/jobs/new', { kind: 'render' }) },
+    { key: 'template', label: 'Job template', to: href('/jobs/new', { kind: 'template' }) },
   ] as const;
   return (
     <nav class="tabs kind-switch" aria-label="Kind of job">
