@@ -28,8 +28,9 @@ def load_config() -> Dict[str, Any]:
 
 def resolve_session(server: Optional[str], token: Optional[str]) -> Tuple[str, Optional[str]]:
     """The coordinator URL and token, in the CLI's order: argument, environment
-    (`DROVER_SERVER`, `DROVER_TOKEN`), the CLI's config file, then the default URL."""
+    (`DROVER_SERVER`, `DROVER_TOKEN`), the CLI's config file, then the default URL. Only what
+    is None is looked up: an empty token given on purpose (a signed-out add-on) stays empty."""
     config = load_config() if server is None or token is None else {}
-    url = server or os.environ.get("DROVER_SERVER") or config.get("server") or DEFAULT_SERVER
-    tok = token or os.environ.get("DROVER_TOKEN") or config.get("token")
+    url = server if server is not None else os.environ.get("DROVER_SERVER") or config.get("server") or DEFAULT_SERVER
+    tok = token if token is not None else os.environ.get("DROVER_TOKEN") or config.get("token")
     return str(url).rstrip("/"), (str(tok) if tok else None)
