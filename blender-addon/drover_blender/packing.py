@@ -157,7 +157,9 @@ def _local_path_owners():
                 yield id_, "filepath"
     for scene in bpy.data.scenes:
         if scene.library is None and scene.sequence_editor:
-            for strip in scene.sequence_editor.sequences_all:
+            # `strips_all` from Blender 4.4 (`sequences_all` is gone in 5.0).
+            editor = scene.sequence_editor
+            for strip in getattr(editor, "strips_all", None) or editor.sequences_all:
                 if strip.type == "MOVIE":
                     yield strip, "filepath"
                 elif strip.type == "IMAGE":

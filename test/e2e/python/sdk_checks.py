@@ -151,6 +151,32 @@ class SdkTest(unittest.TestCase):
             drover.Client(server="http://127.0.0.1:9", token="t").jobs()
         self.assertEqual(caught.exception.code, "unreachable")
 
+    def test_upload_reports_progress_and_can_be_canceled(self) -> None:
+        import threading
+        from drover.blobs import from_value
+
+        big = from_value("big.bin", os.urandom(8 * 1024 * 1024))
+        cancel = threading.Event()
+        seen = []
+
+        def progress(sent: int, total: int) -> None:
+            seen.append((sent, total))
+            if sent > 0:
+                cancel.set()  # as the add-on's Cancel button does, mid-upload
+
+        with self.assertRaises(drover.DroverError) as caught:
+            self.client.upload([big], progress=progress, cancel=cancel)
+        self.assertEqual(caught.exception.code, "canceled")
+        self.assertEqual(seen[0], (0, big.size))
+        self.assertLess(seen[-1][0], big.size)
+        # Nothing half stored: the farm still lacks the file, and a full upload then goes through.
+        lacking = self.client._http.json("POST", "/blobs/missing", {"hashes": [big.sha256]})["missing"]
+        self.assertEqual(lacking, [big.sha256])
+        seen.clear()
+        self.assertEqual([s.name for s in self.client.upload([big], progress=lambda sent, total: seen.append((sent, total)))], ["big.bin"])
+        self.assertEqual(seen[-1], (big.size, big.size))
+        self.assertEqual(self.client.upload([big]), [], "a file the farm has is not sent again")
+
     def test_another_user_cannot_see_the_job(self) -> None:
         job = self.client.submit_script(name="private", script={"s.py": "print(1)"}, inputs={"a.txt": ""}, run=False)
         other = other_client()
