@@ -5,11 +5,12 @@
 // add-on packed can render), fetched back and compared pixel for pixel with a plain Blender render.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { decodePixels } from '../../src/render/thumbnails.js';
 import { type Farm, ADMIN_PASSWORD, api, eventually, REPO, runCli, startAgent, startFarm } from '../helpers/farm.js';
 import { BLENDER, makeScene } from '../helpers/scenes.js';
@@ -79,6 +80,29 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/zip');
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(await readFile(zip)));
+
+    // In the browser: the render form's "Blender add-on" link downloads it.
+    if (!process.env.DROVER_E2E_SKIP_WEB_BUILD) {
+      const vite = spawnSync(process.execPath, [join(REPO, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'], { cwd: REPO, encoding: 'utf8' });
+      assert.equal(vite.status, 0, vite.stderr);
+    }
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+      page.setDefaultTimeout(30_000);
+      await page.goto(farm.url);
+      await page.getByLabel('Username').fill('admin');
+      await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('jobs-page').waitFor();
+      await page.getByTestId('new-job').click();
+      await page.getByTestId('kind-render').click();
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('blender-addon-download').click()]);
+      assert.equal(download.suggestedFilename(), 'drover_blender.zip');
+      assert.ok((await readFile((await download.path())!)).equals(await readFile(zip)));
+    } finally {
+      await browser.close();
+    }
   });
 
   test('submit, render on the farm, fetch: frames pixel-identical to plain Blender; errors a person can read', async () => {
