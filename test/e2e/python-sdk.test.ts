@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Farm, REPO, startFarm } from '../helpers/farm.js';
@@ -46,6 +46,17 @@ describe('Python SDK on a real farm', { timeout: 900_000 }, () => {
     // unittest says how many ran: a file that silently ran nothing would not be a pass.
     assert.match(output, /Ran 10 tests/, output);
     assert.match(output, /\nOK\n?$/, output);
+  });
+
+  test("the README's Python example runs as written", async () => {
+    const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+    const example = /<!-- sdk-example[^>]*-->\n```python\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'README.md has the marked Python example');
+    const dir = await mkdtemp(join(tmpdir(), 'drover-sdk-example-'));
+    await writeFile(join(dir, 'example.py'), example);
+    const { code, output } = await run(PYTHON, ['example.py'], { DROVER_CONFIG: env.DROVER_CONFIG!, PYTHONPATH: join(REPO, 'python') }, dir);
+    assert.equal(code, 0, output);
+    assert.match(output, /^j_\S+ done\n\['1', '4', '9', '16', '25'\]\n$/, output);
   });
 
   test('pip installs ./python, with its py.typed marker', async () => {
