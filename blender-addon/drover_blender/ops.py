@@ -3,6 +3,7 @@ chunk=5)`) they do their work before returning and raise (RuntimeError, Blender'
 readable message when it fails; from the panel they work on a thread, with progress in the status
 bar, and Esc or the panel's Cancel stops them."""
 import os
+import shutil
 import tempfile
 from typing import Any, Dict, List, Tuple
 
@@ -152,11 +153,16 @@ class DROVER_OT_submit_render(_FarmOperator, bpy.types.Operator):
         root, layout = packing.project_layout(blend, deps.files)
         # The open file as it is now, with absolute paths made relative (the saved .blend itself
         # when it has neither unsaved changes nor absolute paths).
-        source = blend
+        source, stage = blend, None
         if bpy.data.is_dirty or deps.absolute:
             stage = tempfile.mkdtemp(prefix="drover-submit-")
             source = os.path.join(stage, os.path.basename(blend))
-            for left in packing.relative_copy(source):
+            try:
+                left_absolute = packing.relative_copy(source)
+            except BaseException:
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+            for left in left_absolute:
                 self.report({"WARNING"}, f"Drover: the farm cannot see {left} (an absolute path): make it relative (File > External Data > Make Paths Relative)")
         files: List[Tuple[str, str]] = [(source, layout[blend])] + [(f, layout[f]) for f in sorted(deps.files)]
         chunk = self.chunk if self.properties.is_property_set("chunk") else settings.chunk
@@ -177,7 +183,14 @@ class DROVER_OT_submit_render(_FarmOperator, bpy.types.Operator):
             spec["format"] = "PNG"
         if priority is not None:
             spec["priority"] = priority  # only when set: the farm's default otherwise
-        return work.Work("Submitting", lambda progress, cancel: work.submit(server, token, files, spec, progress, cancel))
+        def run(progress, cancel):
+            try:
+                return work.submit(server, token, files, spec, progress, cancel)
+            finally:
+                if stage is not None:  # the copy has been sent (or never will be)
+                    shutil.rmtree(stage, ignore_errors=True)
+
+        return work.Work("Submitting", run)
 
     def finish(self, context, result):
         settings = context.scene.drover

@@ -37,6 +37,17 @@ interface SubmitReport {
   again: { job_id: string; uploaded: [number, number] };
 }
 
+interface GuiReport {
+  first_invoke: string[];
+  cancel: string[];
+  canceled: { code: string; job_id: string; paused_at: string };
+  second_invoke: string[];
+  followed: { job_id: string; status: string; frames: [number, number]; uploaded: [number, number] };
+  texts: string[];
+  draws: number;
+  draw_errors: string[];
+}
+
 interface FetchReport {
   exception?: string;
   status: string;
@@ -52,13 +63,18 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
   let blenderHome: string;
 
   /** Runs one phase of addon_checks.py in Blender, with its own user folders (no real preferences touched). */
-  async function blenderPhase<T>(options: Record<string, unknown>): Promise<T> {
+  async function blenderPhase<T>(options: Record<string, unknown>, gui = false): Promise<T> {
     const reportFile = join(work, `report-${String(options.phase)}.json`);
-    const args = ['-b', '--factory-startup', '-noaudio', '--python', CHECKS, '--', JSON.stringify({ ...options, zip, server: farm.url, report: reportFile })];
-    const env = { ...process.env, BLENDER_USER_SCRIPTS: join(blenderHome, 'scripts'), BLENDER_USER_CONFIG: join(blenderHome, 'config') };
-    const { stdout } = await run(BLENDER, args, { env, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 });
+    const args = [...(gui ? [] : ['-b']), '--factory-startup', '-noaudio', '--python', CHECKS, '--', JSON.stringify({ ...options, zip, server: farm.url, report: reportFile })];
+    // TMPDIR: where the add-on stages its copy of the .blend, checked empty afterwards.
+    const env = { ...process.env, BLENDER_USER_SCRIPTS: join(blenderHome, 'scripts'), BLENDER_USER_CONFIG: join(blenderHome, 'config'), TMPDIR: join(work, 'tmp') };
+    await mkdir(join(work, 'tmp'), { recursive: true });
+    // With its interface, Blender draws into a virtual X display (software OpenGL).
+    const [cmd, cmdArgs] = gui ? ['xvfb-run', ['-a', '-s', '-screen 0 1280x800x24', BLENDER, ...args]] : [BLENDER, args];
+    const { stdout } = await run(cmd as string, cmdArgs as string[], { env, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 });
     const report = JSON.parse(await readFile(reportFile, 'utf8')) as T & { exception?: string };
     assert.equal(report.exception, undefined, `${report.exception}\n${stdout.slice(-4000)}`);
+    assert.deepEqual((await readdir(join(work, 'tmp'))).filter((n) => n.startsWith('drover-submit-')), [], 'the staged copies are removed');
     return report;
   }
 
@@ -73,7 +89,10 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
     await run(BLENDER, ['-b', '--factory-startup', '-noaudio', '--python-exit-code', '1', '--python', LINK_LIBRARY, '--', JSON.stringify({ main, library: join(work, 'shared', 'lib.blend') })]);
     await run(BLENDER, ['-b', main, '-noaudio', '-o', join(work, 'plain', 'frame_#####'), '-F', 'PNG', '-x', '1', '-f', '1,2'], { maxBuffer: 64 * 1024 * 1024 });
   });
-  after(async () => farm?.stop());
+  after(async () => {
+    await farm?.stop();
+    if (work && !process.env.DROVER_KEEP_TEST_DATA) await rm(work, { recursive: true, force: true });
+  });
 
   test('the web app offers the same zip the CLI writes', async () => {
     const res = await fetch(`${farm.url}/api/v1/downloads/blender-addon.zip`);
@@ -159,5 +178,23 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
         assert.ok(got.data.equals(want.data), `${dir}/${frame}: pixels differ from a plain Blender render`);
       }
     }
+  });
+
+  test('from the panel (Blender with its interface): works in the background, Cancel stops an upload midway, the panel follows the job to done', async () => {
+    if (!farm.agents.length) farm.agents.push(await startAgent(farm.server, { name: 'agent-blender' }));
+    const guiBlend = await makeScene(join(work, 'gui'), { name: 'gui', frames: [1, 1] });
+    const gui = await blenderPhase<GuiReport>({ phase: 'gui', token: await farm.adminToken(), gui_blend: guiBlend }, true);
+    assert.deepEqual(gui.first_invoke, ['RUNNING_MODAL'], 'a click starts the work and returns at once');
+    assert.ok(gui.texts.some((t) => t.startsWith('Reading ')) && gui.texts.some((t) => /^Uploading \S+ \S+ of /.test(t)), gui.texts.join('\n'));
+    assert.deepEqual(gui.cancel, ['FINISHED']);
+    assert.deepEqual(gui.canceled, { code: 'canceled', job_id: '', paused_at: gui.canceled.paused_at }, 'canceled: no job');
+    assert.deepEqual(gui.second_invoke, ['RUNNING_MODAL']);
+    assert.equal(gui.followed.status, 'done');
+    assert.deepEqual(gui.followed.frames, [1, 1]);
+    assert.ok(gui.draws > 0, 'the panel was drawn');
+    assert.deepEqual(gui.draw_errors, []);
+    const token = await farm.adminToken();
+    const jobs = await api<{ jobs: { id: string; name: string }[] }>(farm.url, token, 'GET', '/jobs?q=gui');
+    assert.deepEqual(jobs.body.jobs.map((j) => j.id), [gui.followed.job_id], 'the canceled submission created no job');
   });
 });

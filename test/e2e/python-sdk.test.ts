@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Farm, REPO, startFarm } from '../helpers/farm.js';
@@ -25,10 +25,16 @@ function run(cmd: string, args: string[], env: Record<string, string>, cwd = REP
 describe('Python SDK on a real farm', { timeout: 900_000 }, () => {
   let farm: Farm;
   let env: Record<string, string>;
+  const temporary: string[] = [];
+  const tempDir = async (prefix: string) => {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    temporary.push(dir);
+    return dir;
+  };
   before(async () => {
     farm = await startFarm({ agents: 1, slots: 2 });
     await farm.userCli('sdkother');
-    const sceneDir = await mkdtemp(join(tmpdir(), 'drover-sdk-scene-'));
+    const sceneDir = await tempDir('drover-sdk-scene-');
     await makeScene(sceneDir, { texture: true, frames: [1, 2] });
     env = {
       DROVER_CONFIG: join(farm.dataDir, 'cli-admin.json'),
@@ -38,7 +44,10 @@ describe('Python SDK on a real farm', { timeout: 900_000 }, () => {
       PYTHONDONTWRITEBYTECODE: '1',
     };
   });
-  after(async () => farm?.stop());
+  after(async () => {
+    await farm?.stop();
+    if (!process.env.DROVER_KEEP_TEST_DATA) for (const dir of temporary) await rm(dir, { recursive: true, force: true });
+  });
 
   test('every SDK method against the farm (unittest with the system python3)', async () => {
     const { code, output } = await run(PYTHON, [join(REPO, 'test/e2e/python/sdk_checks.py')], { ...env, PYTHONPATH: join(REPO, 'python') });
@@ -52,7 +61,7 @@ describe('Python SDK on a real farm', { timeout: 900_000 }, () => {
     const readme = await readFile(join(REPO, 'README.md'), 'utf8');
     const example = /<!-- sdk-example[^>]*-->\n```python\n([\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(example, 'README.md has the marked Python example');
-    const dir = await mkdtemp(join(tmpdir(), 'drover-sdk-example-'));
+    const dir = await tempDir('drover-sdk-example-');
     await writeFile(join(dir, 'example.py'), example);
     const { code, output } = await run(PYTHON, ['example.py'], { DROVER_CONFIG: env.DROVER_CONFIG!, PYTHONPATH: join(REPO, 'python') }, dir);
     assert.equal(code, 0, output);
@@ -60,7 +69,7 @@ describe('Python SDK on a real farm', { timeout: 900_000 }, () => {
   });
 
   test('pip installs ./python, with its py.typed marker', async () => {
-    const venv = await mkdtemp(join(tmpdir(), 'drover-sdk-venv-'));
+    const venv = await tempDir('drover-sdk-venv-');
     // --system-site-packages and --no-build-isolation: setuptools comes from Debian, no index is reachable.
     assert.equal((await run(PYTHON, ['-m', 'venv', '--system-site-packages', venv], {})).code, 0);
     // From a copy: pip builds in the source tree (build/, *.egg-info), which must not litter the checkout.

@@ -2,6 +2,10 @@
 
     blender -b --factory-startup -noaudio --python addon_checks.py -- '{"phase": "submit", ...}'
 
+The "gui" phase runs Blender with its interface (under Xvfb) and drives the panel's path: the
+operator invoked as a click does, working on a thread while Blender's own timers keep running,
+Cancel pressed mid-upload, the job followed until the panel shows it done.
+
 Each phase writes what it saw to OPTIONS["report"] (JSON); the Node test makes the assertions
 about the farm and the pixels, this script those only Blender can see (raised errors, properties).
 """
@@ -86,9 +90,125 @@ def phase_fetch() -> None:
     report["default_dir"] = s.last_fetch_dir
 
 
+def write_noise_png(path: str, size: int = 1024) -> None:
+    """An image that does not compress (about 4 MB), so its upload spans many reads."""
+    import numpy as np
+
+    img = bpy.data.images.new("noise", size, size, alpha=True)
+    img.pixels.foreach_set(np.random.default_rng(7).random(size * size * 4, dtype=np.float32))
+    img.filepath_raw = path
+    img.file_format = "PNG"
+    img.save()
+
+
+def phase_gui() -> bool:
+    """Starts the GUI checks; they end in a timer, which writes the report and quits Blender."""
+    from drover_blender import ui, work
+
+    bpy.context.preferences.filepaths.temporary_directory = os.path.dirname(OPT["report"])
+    install()
+    prefs().token = OPT["token"]
+    bpy.ops.wm.open_mainfile(filepath=OPT["gui_blend"])
+    write_noise_png(os.path.join(os.path.dirname(OPT["gui_blend"]), "noise.png"))
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type == "PROPERTIES")
+    area.spaces[0].context = "OUTPUT"
+    region = next(r for r in area.regions if r.type == "WINDOW")
+
+    draws = {"count": 0, "errors": []}
+    original_draw = ui.DROVER_PT_render.draw
+
+    def counted_draw(self, context):
+        draws["count"] += 1
+        try:
+            original_draw(self, context)
+        except Exception:
+            draws["errors"].append(traceback.format_exc())
+            raise
+
+    ui.DROVER_PT_render.draw = counted_draw
+
+    # The upload thread stops at its first bytes until the test has pressed Cancel, so Cancel
+    # lands mid-upload whatever the machine's speed.
+    paused, resume = {"at": None}, __import__("threading").Event()
+    texts = []
+    original_progress = work.Work.progress
+
+    def progress(self, text, fraction):
+        original_progress(self, text, fraction)
+        texts.append(text)
+        if text.startswith("Uploading") and not text.startswith("Uploading 0 B") and paused["at"] is None:
+            paused["at"] = text
+            resume.wait(60)
+
+    work.Work.progress = progress
+    scene = bpy.context.scene
+    state = {"step": "cancel", "ticks_while_uploading": 0, "deadline": __import__("time").monotonic() + 240}
+
+    def submit():
+        with bpy.context.temp_override(window=window, area=area, region=region):
+            return sorted(bpy.ops.drover.submit_render("INVOKE_DEFAULT", frames="1"))
+
+    def finish():
+        ui.DROVER_PT_render.draw = original_draw
+        work.Work.progress = original_progress
+        resume.set()
+        report.update(draws=draws["count"], draw_errors=draws["errors"], texts=texts)
+        write_report()
+        bpy.ops.wm.quit_blender()
+        return None
+
+    def tick():
+        try:
+            if __import__("time").monotonic() > state["deadline"]:
+                report["exception"] = f"timed out in step {state['step']}: {dict(scene.drover.items())}"
+                return finish()
+            step = state["step"]
+            if step == "cancel":
+                report["first_invoke"] = submit()
+                state["step"] = "wait_upload"
+            elif step == "wait_upload" and paused["at"] is not None:
+                state["ticks_while_uploading"] += 1  # this timer runs while the upload thread works
+                if state["ticks_while_uploading"] == 3:
+                    with bpy.context.temp_override(window=window, area=area, region=region):
+                        report["cancel"] = sorted(bpy.ops.drover.cancel())
+                    resume.set()
+                    state["step"] = "canceled"
+            elif step == "canceled" and work.current is not None and work.current.done.is_set() and not work.busy():
+                err = work.current.error
+                report["canceled"] = {"code": getattr(err, "code", repr(err)), "job_id": scene.drover.last_job_id, "paused_at": paused["at"]}
+                state["step"] = "wait_modal_end"
+            elif step == "wait_modal_end":
+                state["waited"] = state.get("waited", 0) + 1
+                if state["waited"] >= 5:  # the first operator's own timer (0.2 s) has seen the end
+                    state["step"] = "submit"
+            elif step == "submit":
+                work.Work.progress = original_progress
+                report["second_invoke"] = submit()
+                state["step"] = "follow"
+            elif step == "follow" and scene.drover.last_job_id and scene.drover.last_job_status == "done":
+                s = scene.drover
+                report["followed"] = {"job_id": s.last_job_id, "status": s.last_job_status, "frames": [s.frames_done, s.frame_count],
+                                      "uploaded": [s.last_uploaded_files, s.last_project_files]}
+                return finish()
+        except BaseException:
+            report["exception"] = traceback.format_exc()
+            return finish()
+        return 0.1
+
+    bpy.app.timers.register(tick, first_interval=0.5)
+    return True
+
+
+def write_report() -> None:
+    with open(OPT["report"], "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+
+
+deferred = False
 try:
-    {"submit": phase_submit, "fetch": phase_fetch}[OPT["phase"]]()
+    deferred = bool({"submit": phase_submit, "fetch": phase_fetch, "gui": phase_gui}[OPT["phase"]]())
 except BaseException:
     report["exception"] = traceback.format_exc()
-with open(OPT["report"], "w", encoding="utf-8") as f:
-    json.dump(report, f, indent=1)
+if not deferred:
+    write_report()
