@@ -149,6 +149,8 @@ class DROVER_OT_submit_render(_FarmOperator, bpy.types.Operator):
             raise DroverError("missing_file", f"{len(deps.missing)} file(s) the scene uses are missing: {listed}")
         for what, path in deps.missing:
             self.report({"WARNING"}, f"Drover: missing {what}: {path}")
+        for named in deps.library_absolute:
+            self.report({"WARNING"}, f"Drover: the farm may not find {named} (an absolute path inside a linked library): make the library's paths relative")
         blend = os.path.normpath(os.path.abspath(bpy.data.filepath))
         root, layout = packing.project_layout(blend, deps.files)
         # The open file as it is now, with absolute paths made relative (the saved .blend itself

@@ -28,6 +28,8 @@ class Dependencies:
     missing: List[Tuple[str, str]] = field(default_factory=list)
     #: datablocks of the .blend itself that name a file by an absolute path
     absolute: List[str] = field(default_factory=list)
+    #: files named by an absolute path inside a linked library: the copy sent cannot change those
+    library_absolute: List[str] = field(default_factory=list)
 
 
 def _abspath(path: str, library: Optional["bpy.types.Library"]) -> str:
@@ -72,8 +74,11 @@ class _Collector:
         if absolute in self.seen:
             return
         self.seen.add(absolute)
-        if library is None and not stored.startswith("//") and local_id is not False:
-            self.deps.absolute.append(f"{what}: {stored}")
+        if not stored.startswith("//") and local_id is not False:
+            if library is None:
+                self.deps.absolute.append(f"{what}: {stored}")
+            else:
+                self.deps.library_absolute.append(f"{what} in {library.filepath}: {stored}")
         if kind == "folder":
             files = _folder_files(absolute) if os.path.isdir(absolute) else []
         elif kind == "sequence":

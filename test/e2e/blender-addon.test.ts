@@ -180,6 +180,28 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
     }
   });
 
+  test('packing finds image sequences, UDIM tiles, sounds, fonts and cache folders, names what is missing, and makes absolute paths relative in the copy only', async () => {
+    const packing = await blenderPhase<{ files: string[]; blend: string; missing: [string, string][]; absolute: string[]; left_absolute: string[]; paths_after_copy: string[]; copy_paths: string[] }>({ phase: 'packing', dir: join(work, 'packing') });
+    assert.deepEqual(packing.files, [
+      'elsewhere/Serif.ttf',
+      'elsewhere/beep.wav',
+      'project/cache/a.bphys',
+      'project/cache/b.bphys',
+      'project/seq/render_0001.png',
+      'project/seq/render_0002.png',
+      'project/seq/render_0003.png',
+      'project/udim/wood.1001.png',
+      'project/udim/wood.1002.png',
+    ]);
+    assert.equal(packing.blend, 'project/shot.blend');
+    assert.deepEqual(packing.missing, [["image 'Gone'", join(work, 'packing', 'project', 'textures', 'gone.png')]]);
+    assert.equal(packing.absolute.length, 2);
+    assert.deepEqual(packing.left_absolute, []);
+    const elsewhere = join(work, 'packing', 'elsewhere');
+    assert.deepEqual(packing.paths_after_copy, [join(elsewhere, 'Serif.ttf'), join(elsewhere, 'beep.wav')], "the open file keeps its absolute paths");
+    assert.deepEqual(packing.copy_paths, ['//../elsewhere/Serif.ttf', '//../elsewhere/beep.wav'], 'the copy sent names them relative to the .blend');
+  });
+
   test('from the panel (Blender with its interface): works in the background, Cancel stops an upload midway, the panel follows the job to done', async () => {
     if (!farm.agents.length) farm.agents.push(await startAgent(farm.server, { name: 'agent-blender' }));
     const guiBlend = await makeScene(join(work, 'gui'), { name: 'gui', frames: [1, 1] });

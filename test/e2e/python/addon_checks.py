@@ -90,6 +90,78 @@ def phase_fetch() -> None:
     report["default_dir"] = s.last_fetch_dir
 
 
+def phase_packing() -> None:
+    """What packing.collect() finds in a scene using many kinds of files, some missing."""
+    import shutil
+    import wave
+
+    from drover_blender import packing
+
+    root = OPT["dir"]
+    project = os.path.join(root, "project")
+    elsewhere = os.path.join(root, "elsewhere")
+    for d in (project, os.path.join(project, "seq"), os.path.join(project, "udim"), os.path.join(project, "cache"), elsewhere):
+        os.makedirs(d, exist_ok=True)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(project, "shot.blend"))
+
+    def png(path):
+        img = bpy.data.images.new("tmp", 4, 4)
+        img.filepath_raw = path
+        img.file_format = "PNG"
+        img.save()
+        bpy.data.images.remove(img)
+
+    for i in (1, 2, 3):
+        png(os.path.join(project, "seq", f"render_{i:04d}.png"))
+    png(os.path.join(project, "seq", "other_0001.png"))  # not of the sequence
+    seq = bpy.data.images.load(os.path.join(project, "seq", "render_0001.png"))
+    seq.source = "SEQUENCE"
+    seq.filepath = "//seq/render_0001.png"
+    for tile in (1001, 1002):
+        png(os.path.join(project, "udim", f"wood.{tile}.png"))
+    udim = bpy.data.images.load(os.path.join(project, "udim", "wood.1001.png"))
+    udim.source = "TILED"
+    udim.filepath = "//udim/wood.<UDIM>.png"
+    sound_path = os.path.join(elsewhere, "beep.wav")
+    with wave.open(sound_path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    bpy.data.sounds.load(sound_path).use_fake_user = True  # absolute, outside the project
+    font_path = os.path.join(elsewhere, "Serif.ttf")
+    shutil.copy("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", font_path)
+    bpy.data.fonts.load(font_path).use_fake_user = True
+    # A disk cache folder (fluid domains and point caches name folders).
+    for name in ("a.bphys", "b.bphys"):
+        open(os.path.join(project, "cache", name), "wb").write(b"cache")
+    bpy.ops.mesh.primitive_cube_add()
+    cloth = bpy.context.active_object.modifiers.new("Cloth", "CLOTH")
+    cloth.point_cache.use_disk_cache = True
+    cloth.point_cache.use_external = True
+    cloth.point_cache.filepath = "//cache"
+    gone = bpy.data.images.load(os.path.join(project, "seq", "other_0001.png"))
+    gone.name = "Gone"
+    gone.filepath = "//textures/gone.png"
+
+    deps = packing.collect()
+    blend = bpy.data.filepath
+    root_dir, layout = packing.project_layout(blend, deps.files)
+    report["files"] = sorted(layout[f] for f in deps.files)
+    report["blend"] = layout[os.path.normpath(blend)]
+    report["root"] = root_dir
+    report["missing"] = deps.missing
+    report["absolute"] = deps.absolute
+    copy = os.path.join(root, "copy", "shot.blend")
+    os.makedirs(os.path.dirname(copy))
+    report["left_absolute"] = packing.relative_copy(copy)
+    report["paths_after_copy"] = sorted([s.filepath for s in bpy.data.sounds] + [f.filepath for f in bpy.data.fonts if f.filepath != "<builtin>"])
+    # The copy, as the farm gets it: its paths are relative to the .blend.
+    bpy.ops.wm.open_mainfile(filepath=copy)
+    report["copy_paths"] = sorted([s.filepath for s in bpy.data.sounds] + [f.filepath for f in bpy.data.fonts if f.filepath != "<builtin>"])
+
+
 def write_noise_png(path: str, size: int = 1024) -> None:
     """An image that does not compress (about 4 MB), so its upload spans many reads."""
     import numpy as np
@@ -207,7 +279,7 @@ def write_report() -> None:
 
 deferred = False
 try:
-    deferred = bool({"submit": phase_submit, "fetch": phase_fetch, "gui": phase_gui}[OPT["phase"]]())
+    deferred = bool({"submit": phase_submit, "fetch": phase_fetch, "gui": phase_gui, "packing": phase_packing}[OPT["phase"]]())
 except BaseException:
     report["exception"] = traceback.format_exc()
 if not deferred:
