@@ -7,7 +7,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .sdk import Client, DroverError
 from .sdk.blobs import from_path
-from .sdk.results import download_file
 
 Progress = Callable[[str, float], None]
 
@@ -102,8 +101,8 @@ def submit(server: str, token: str, files: List[Tuple[str, str]], spec: Dict[str
 def fetch_frames(server: str, token: str, job_id: str, directory: str, progress: Progress, cancel: threading.Event) -> Dict[str, Any]:
     """Downloads the job's finished frames into `directory` (flat, named as Blender named them),
     each checked against its sha256; a frame already there with the right content is kept."""
-    client = Client(server=server, token=token)
-    index = client._http.json("GET", f"/jobs/{job_id}/results")
+    job = Client(server=server, token=token).job(job_id)
+    index = job.results()
     frames = [f for f in index["files"] if f["path"].startswith("frames/") and "/" not in f["path"][len("frames/"):]]
     os.makedirs(directory, exist_ok=True)
     for i, f in enumerate(frames):
@@ -111,7 +110,7 @@ def fetch_frames(server: str, token: str, job_id: str, directory: str, progress:
             raise DroverError("canceled", "canceled")
         name = f["path"][len("frames/"):]
         progress(f"Fetching {name} ({i + 1}/{len(frames)})", i / max(len(frames), 1))
-        download_file(client._http, job_id, f["sha256"], os.path.join(directory, name))
+        job.download_file(f["sha256"], os.path.join(directory, name))
     return {"frames": len(frames), "directory": directory, "status": index["status"]}
 
 

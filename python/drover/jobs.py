@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Union
 
 from .errors import DroverError
-from .results import download_results
+from .results import download_file, download_results
 
 if TYPE_CHECKING:
     from .client import Client
@@ -120,8 +120,10 @@ class Job:
             if found.job_id != self.id:
                 raise DroverError("not_found", f"task {task} is not a task of job {self.id}", 404)
             return found
+        if task < 1:
+            raise DroverError("not_found", f"job {self.id} has no task {task}: tasks are numbered from 1", 404)
         page = self._client._http.json("GET", f"/jobs/{self.id}/tasks", query={"offset": task - 1, "limit": 1})
-        if task < 1 or not page["tasks"] or page["tasks"][0]["index"] != task:
+        if not page["tasks"] or page["tasks"][0]["index"] != task:
             raise DroverError("not_found", f"job {self.id} has no task {task}", 404)
         return Task.from_api(page["tasks"][0])
 
@@ -153,6 +155,14 @@ class Job:
                     yield LogEntry(t.index, data["attempt"], data["stream"], data["data"], data["seq"], data["time"])
                 elif event == "end":
                     break
+
+    def results(self) -> Dict[str, Any]:
+        """The results index (docs/api.md `ResultsIndex`): every file with its path, sha256 and size."""
+        return self._client._http.json("GET", f"/jobs/{self.id}/results")
+
+    def download_file(self, sha256: str, target: str) -> None:
+        """Downloads one file of the job's results to `target`, checked against its sha256."""
+        download_file(self._client._http, self.id, sha256, target)
 
     def download_results(self, directory: str = ".") -> str:
         """Writes DIRECTORY/<job id>/ in the CLI's layout (index.json, task-0001/… or frames/…),

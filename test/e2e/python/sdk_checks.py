@@ -87,6 +87,8 @@ class SdkTest(unittest.TestCase):
         self.assertEqual(job.data["maxAttempts"], 2)
         self.assertEqual(job.start().status, "queued")
         self.assertEqual(job.wait(timeout=120), "done")
+        self.assertEqual(job.refresh().status, "done")
+        self.assertEqual(sorted(f["path"] for f in job.results()["files"]), ["task-0001/out.txt", "task-0001/stderr.txt", "task-0001/stdout.txt"])
         self.assertIn(job.id, [j.id for j in self.client.jobs(status="done")])
         self.assertEqual(self.client.job(job.id).name, "from files")
 
@@ -146,6 +148,10 @@ class SdkTest(unittest.TestCase):
         with self.assertRaises(drover.DroverError) as caught:
             self.client.submit_script(name="x", script="/nonexistent/script.py", inputs={"a": "1"})
         self.assertEqual(caught.exception.code, "missing_file")
+
+        with self.assertRaises(drover.DroverError) as caught:
+            self.client.submit_script(name="held", script={"s.py": "print(1)"}, inputs={"a.txt": ""}, run=False).logs(task=0)
+        self.assertEqual(caught.exception.code, "not_found")
 
         with self.assertRaises(drover.DroverError) as caught:
             drover.Client(server="http://127.0.0.1:9", token="t").jobs()
