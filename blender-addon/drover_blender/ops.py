@@ -68,7 +68,9 @@ class _FarmOperator:
         raise NotImplementedError
 
     def fail(self, err: BaseException) -> set:
-        if isinstance(err, DroverError):
+        if isinstance(err, DroverError) and err.code == "canceled":
+            self.report({"WARNING"}, "Drover: canceled (a canceled submission creates no job; frames already fetched stay)")
+        elif isinstance(err, DroverError):
             server = preferences().server.strip()
             self.report({"ERROR"}, work.explain(err, server))
         else:
