@@ -67,14 +67,16 @@ class _Collector:
         self.deps = Dependencies()
         self.seen: set = set()
 
-    def add(self, what: str, stored: str, library, kind: str = "file", local_id=None) -> None:
+    def add(self, what: str, stored: str, library, kind: str = "file", resolved: bool = False) -> None:
+        """`stored` is the path as the datablock holds it (relative to `library`, or to the open
+        .blend); `resolved` marks one Blender already made absolute (blend_paths), whose owner is unknown."""
         if not stored or stored == "<builtin>":
             return
         absolute = _abspath(stored, library)
         if absolute in self.seen:
             return
         self.seen.add(absolute)
-        if not stored.startswith("//") and local_id is not False:
+        if not stored.startswith("//") and not resolved:
             if library is None:
                 self.deps.absolute.append(f"{what}: {stored}")
             else:
@@ -131,7 +133,7 @@ def collect() -> Dependencies:
     for stored, absolute in zip(bpy.utils.blend_paths(absolute=False, packed=False, local=False),
                                 bpy.utils.blend_paths(absolute=True, packed=False, local=False)):
         if os.path.normpath(absolute) not in c.seen:
-            c.add(f"file '{os.path.basename(stored)}'", absolute, None, "folder" if os.path.isdir(absolute) else "file", local_id=False)
+            c.add(f"file '{os.path.basename(stored)}'", absolute, None, "folder" if os.path.isdir(absolute) else "file", resolved=True)
     return c.deps
 
 
