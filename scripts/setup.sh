@@ -43,11 +43,13 @@ has_package() {
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null ;;
     debootstrap) [ -x /usr/sbin/debootstrap ] || command -v debootstrap >/dev/null ;; # python test image
     iproute2) [ -x /usr/sbin/ip ] || [ -x /usr/bin/ip ] || [ -x /sbin/ip ] ;;
+    xvfb) command -v xvfb-run >/dev/null ;; # Blender with its interface, for the add-on's panel test
+    xauth) command -v xauth >/dev/null ;; # xvfb-run needs it
     *) return 1 ;;
   esac
 }
 
-PACKAGES=(blender ffmpeg zstd chromium podman runc catatonit bubblewrap busybox-static python3 python3-requests python3-numpy python-is-python3 redis-server postgresql debootstrap iproute2)
+PACKAGES=(blender ffmpeg zstd chromium podman runc catatonit bubblewrap busybox-static python3 python3-requests python3-numpy python-is-python3 redis-server postgresql debootstrap iproute2 xvfb xauth)
 
 missing_packages() {
   local p

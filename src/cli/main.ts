@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { DROVER_VERSION } from '../version.js';
 import { registerAccountCommands } from './commands/account.js';
+import { registerBlenderAddonCommand } from './commands/blender-addon.js';
 import { registerFarmCommands } from './commands/farm.js';
 import { registerFleetCommand } from './commands/fleet.js';
 import { registerJobCommands } from './commands/jobs.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerRenderCommand(program);
   registerWorkerCommands(program);
   registerImageCommands(program);
+  registerBlenderAddonCommand(program);
   return program;
 }
 

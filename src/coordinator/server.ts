@@ -19,6 +19,7 @@ import { imageRoutes } from './api/routes-images.js';
 import { agentRoutes } from './api/routes-agent.js';
 import { closeAllSse } from './api/sse.js';
 import { frameRoutes } from './api/routes-frames.js';
+import { downloadRoutes } from './api/routes-downloads.js';
 import { DROVER_VERSION } from '../version.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -106,6 +107,7 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
       imageRoutes(api, ctx);
       agentRoutes(api, ctx, joinToken);
       frameRoutes(api, ctx);
+      downloadRoutes(api);
       extraRoutes?.(api);
     },
     { prefix: '/api/v1' },

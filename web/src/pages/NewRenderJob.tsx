@@ -1,5 +1,5 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
-import { api, isAbort, messageOf, type ImageFormat, type InstanceType, type Job, type RenderJobSpec } from '../api.ts';
+import { api, API_BASE, isAbort, messageOf, type ImageFormat, type InstanceType, type Job, type RenderJobSpec } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { bytes, num, plural } from '../format.ts';
 import { chunkFrames, FrameExpressionError, parseFrames } from '../frames.ts';
@@ -150,7 +150,12 @@ export function NewRenderJob() {
   const tasks = plan && !('error' in plan) ? plan.tasks : 0;
   return (
     <div class="page page-narrow" data-testid="new-job-page">
-      <PageHeader title="New job" sub="A render job: Blender renders the frames of a .blend, a chunk of frames per task." />
+      <PageHeader title="New job" sub="A render job: Blender renders the frames of a .blend, a chunk of frames per task.">
+        {/* The same zip as `drover blender-addon`: artists submit from Blender's Output Properties. */}
+        <a class="btn btn-ghost" href={`${API_BASE}downloads/blender-addon.zip`} download="drover_blender.zip" data-testid="blender-addon-download" title="Install in Blender: Edit › Preferences › Add-ons › Install">
+          Blender add-on
+        </a>
+      </PageHeader>
       <JobKindSwitch kind="render" disabled={busy} />
       <form class="form panel" onSubmit={submit} data-testid="new-render-form" noValidate>
         <ErrorBanner error={error} onDismiss={() => setError(null)} />
