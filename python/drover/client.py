@@ -61,6 +61,28 @@ def scene_frames(blend: str, scene: Optional[str] = None) -> str:
     return f"{start}-{end}" + (f":{step}" if step > 1 else "")
 
 
+def _read_template(path: str) -> Tuple[str, str, Optional[str]]:
+    """The template's text, its folder, and a bundle's parameter values text (or None)."""
+    def first(folder: str, names: Sequence[str]) -> Optional[str]:
+        return next((os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))), None)
+    if os.path.isdir(path):
+        template = first(path, ("template.yaml", "template.yml", "template.json"))
+        if template is None:
+            raise DroverError("missing_file", f"{path} is a folder without template.yaml or template.json: not a job bundle")
+        values = first(path, ("parameter_values.yaml", "parameter_values.yml", "parameter_values.json"))
+        with open(template, encoding="utf-8") as f:
+            text = f.read()
+        values_text = None
+        if values is not None:
+            with open(values, encoding="utf-8") as f:
+                values_text = f.read()
+        return text, os.path.abspath(path), values_text
+    if not os.path.isfile(path):
+        raise DroverError("missing_file", f"{path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        return f.read(), os.path.dirname(os.path.abspath(path)), None
+
+
 class Client:
     """A connection to a coordinator. With neither `server` nor `token`, both come from the
     `drover` CLI's session (`DROVER_SERVER` / `DROVER_TOKEN`, then `DROVER_CONFIG` or
@@ -105,7 +127,7 @@ class Client:
     def submit_script(self, name: str, script: Union[PathLike, Mapping[str, Union[str, bytes]]], inputs: Files,
                       constants: Files = (), instance_type: str = "s", image: Optional[str] = None,
                       max_attempts: Optional[int] = None, timeout: Optional[int] = None,
-                      priority: Optional[int] = None, run: bool = True, network: bool = False,
+                      priority: Optional[int] = None, run: bool = True, network: Optional[bool] = None,
                       progress: Optional[Progress] = None) -> Job:
         """A script job: one task per input, in the order given. `script`, `inputs` and
         `constants` are paths, or file name → content mappings for files made in Python.
@@ -123,8 +145,7 @@ class Client:
             "kind": "script", "name": name, "script": ref(script_file),
             "constants": [ref(s) for s in constant_files], "inputs": [ref(s) for s in input_files],
             "instanceType": instance_type, "start": run,
-            **({"network": True} if network else {}),
-            **_optional(image=image, maxAttempts=max_attempts, taskTimeoutSeconds=timeout, priority=priority),
+            **_optional(image=image, maxAttempts=max_attempts, taskTimeoutSeconds=timeout, priority=priority, network=network),
         })
 
     def submit_render(self, project: PathLike, frames: Optional[str] = None, chunk: int = 1, *, blend: Optional[str] = None,
@@ -150,6 +171,55 @@ class Client:
                         resolution={"width": resolution[0], "height": resolution[1]} if resolution else None,
                         percentage=percentage, image=image, maxAttempts=max_attempts, taskTimeoutSeconds=timeout,
                         priority=priority),
+        })
+
+    def submit_template(self, path: PathLike, params: Optional[Mapping[str, Union[str, int, float, bool]]] = None, *,
+                        instance_type: str = "s", image: Optional[str] = None, max_attempts: Optional[int] = None,
+                        timeout: Optional[int] = None, priority: Optional[int] = None, network: Optional[bool] = None,
+                        run: bool = True, progress: Optional[Progress] = None) -> Job:
+        """A job from an Open Job Description template (a .yaml/.yml/.json file) or a job bundle
+        folder (template.yaml|json and optional parameter_values.yaml|json). `params` wins over the
+        bundle's values. The content of PATH parameters with dataFlow IN/INOUT is uploaded: a
+        relative value given in `params` is taken from the current folder, a bundle value or a
+        default from the template's folder."""
+        if instance_type not in INSTANCE_TYPES:
+            raise DroverError("invalid_request", f"instance_type must be one of {', '.join(INSTANCE_TYPES)}, not {instance_type!r}")
+        text, folder, values_text = _read_template(os.fspath(path))
+        given: Dict[str, Any] = dict(params or {})
+        base = {"template": text, **({"parameterValues": values_text} if values_text is not None else {})}
+        checked = self._signed_in().json("POST", "/templates/check", {**base, "parameters": given})
+        files: Dict[str, List[Dict[str, str]]] = {}
+        sources: List[Tuple[str, Source]] = []
+        for d in checked["parameterDefinitions"]:
+            if d.get("type") != "PATH":
+                continue
+            name = d["name"]
+            raw = checked["parameters"].get(name)
+            if raw is None or raw == "" or "://" in str(raw):
+                continue
+            local = os.path.join(os.getcwd() if name in given else folder, str(raw))
+            given[name] = os.path.abspath(local)
+            if d.get("dataFlow") not in ("IN", "INOUT"):
+                continue
+            files[name] = []
+            if os.path.isfile(local):
+                sources.append((name, from_path(os.path.basename(local), local)))
+            elif os.path.isdir(local):
+                for root, _dirs, names in os.walk(local):
+                    for n in sorted(names):
+                        full = os.path.join(root, n)
+                        if os.path.isfile(full) and not os.path.islink(full):
+                            sources.append((name, from_path(os.path.relpath(full, local).replace(os.sep, "/"), full)))
+            elif d.get("dataFlow") == "IN":
+                raise DroverError("missing_file", f"parameter {name} is an input (dataFlow IN), but {local} does not exist")
+        if sources:
+            self.upload([s for _, s in sources], progress)
+        for name, source in sources:
+            files[name].append({"path": source.name, "sha256": source.sha256})
+        return self.create_job({
+            "kind": "template", **base, "parameters": given, **({"files": files} if files else {}),
+            "instanceType": instance_type, "start": run,
+            **_optional(image=image, maxAttempts=max_attempts, taskTimeoutSeconds=timeout, priority=priority, network=network),
         })
 
     def jobs(self, status: Optional[str] = None, limit: int = 1000) -> List[Job]:

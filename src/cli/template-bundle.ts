@@ -5,6 +5,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ParameterInput } from '../core/templates/parameters.js';
+import { ParameterValuesError, bundleParameterValues } from '../core/templates/parameter-values.js';
 import { CliError } from './session.js';
 
 export interface LoadedTemplate {
@@ -33,26 +34,13 @@ async function firstExisting(dir: string, names: readonly string[]): Promise<str
   return null;
 }
 
-/** Deadline Cloud writes `parameterValues: [{name, value}]`; a plain mapping is accepted too. */
 function valuesOf(doc: unknown, file: string): Record<string, ParameterInput> {
-  if (doc === null || doc === undefined) return {};
-  const list = (doc as { parameterValues?: unknown }).parameterValues;
-  const out: Record<string, ParameterInput> = {};
-  if (Array.isArray(list)) {
-    for (const item of list as { name?: unknown; value?: unknown }[]) {
-      if (typeof item?.name !== 'string' || !['string', 'number', 'boolean'].includes(typeof item.value)) throw new CliError(`${file}: each parameterValues entry needs a name and a value`);
-      // Deadline's own settings (deadline:priority…) are not template parameters.
-      if (item.name.includes(':')) continue;
-      out[item.name] = item.value as ParameterInput;
-    }
-    return out;
+  try {
+    return bundleParameterValues(doc);
+  } catch (err) {
+    if (err instanceof ParameterValuesError) throw new CliError(`${file}: ${err.message}`);
+    throw err;
   }
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`${file}: expected parameterValues: [{name, value}, …] or a mapping of name: value`);
-  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-    if (!['string', 'number', 'boolean'].includes(typeof v)) throw new CliError(`${file}: the value of ${k} is not a string, number or boolean`);
-    out[k] = v as ParameterInput;
-  }
-  return out;
 }
 
 export async function loadTemplate(path: string): Promise<LoadedTemplate> {

@@ -10,9 +10,9 @@ import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from
 import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
+import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery, TemplateCheckBody } from './schemas.js';
 import { createRenderJob } from '../services/render-jobs.js';
-import { createTemplateJob } from '../services/template-jobs.js';
+import { checkTemplateRequest, createTemplateJob } from '../services/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
@@ -26,6 +26,11 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const id =
       body.kind === 'render' ? await createRenderJob(ctx, user, body) : body.kind === 'template' ? await createTemplateJob(ctx, user, body) : await createScriptJob(ctx, user, body);
     return reply.code(201).send(await jobViewFor(ctx, user, id));
+  });
+
+  r.post('/templates/check', { schema: { body: TemplateCheckBody, tags: ['jobs'] } }, async (request) => {
+    requireUser(request);
+    return checkTemplateRequest(ctx, request.body);
   });
 
   r.get('/jobs', { schema: { querystring: JobListQuery, tags: ['jobs'] } }, async (request) => {

@@ -70,11 +70,23 @@ export const RenderJobBody = Type.Object(
   strict,
 );
 
+const TemplateDocument = Type.Union([Type.Object({}, { additionalProperties: true }), Type.String({ minLength: 1, maxLength: 4 * 1024 * 1024 })], {
+  description: 'an Open Job Description job template (jobtemplate-2023-09): the document as JSON, or its YAML or JSON text; checked in full by the coordinator, which names the path of each problem',
+});
+const TemplateParameters = Type.Optional(
+  Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 100_000 }), Type.Number(), Type.Boolean()]), { description: 'job parameter values by name; they win over parameterValues, and the rest take their defaults' }),
+);
+const TemplateParameterValues = Type.Optional(Type.String({ maxLength: 1024 * 1024, description: "the text of a job bundle's parameter_values.yaml or .json" }));
+
+/** POST /templates/check: the template and values checked as POST /jobs would, nothing stored. */
+export const TemplateCheckBody = Type.Object({ template: TemplateDocument, parameters: TemplateParameters, parameterValues: TemplateParameterValues }, strict);
+
 export const TemplateJobBody = Type.Object(
   {
     kind: Type.Literal('template'),
-    template: Type.Object({}, { description: 'an Open Job Description job template (jobtemplate-2023-09), as JSON; checked in full by the coordinator, which names the path of each problem', additionalProperties: true }),
-    parameters: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 100_000 }), Type.Number(), Type.Boolean()]), { description: 'job parameter values by name; the rest take their defaults' })),
+    template: TemplateDocument,
+    parameters: TemplateParameters,
+    parameterValues: TemplateParameterValues,
     files: Type.Optional(
       Type.Record(Type.String({ maxLength: 64 }), Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), sha256: Sha256 }, strict), { maxItems: 100_000 }), {
         description: 'the uploaded content of each PATH parameter with dataFlow IN or INOUT, paths relative to its file or directory',

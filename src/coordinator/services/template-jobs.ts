@@ -9,6 +9,8 @@ import { ParameterError } from '../../core/templates/parameters.js';
 import { TemplateError, describeProblem } from '../../core/templates/problems.js';
 import type { HostRequirements, JobTemplate, TaskParameterType } from '../../core/templates/template.js';
 import { checkTemplate } from '../../core/templates/validate.js';
+import { ParameterValuesError, bundleParameterValues } from '../../core/templates/parameter-values.js';
+import { parse as parseYaml } from 'yaml';
 import { badRequest, leaseLost, notFound } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import type { UserPrincipal } from './accounts.js';
@@ -19,9 +21,11 @@ import { NETWORK_DEFAULTS } from '../../core/task-network.js';
 
 export interface TemplateJobRequest {
   kind: 'template';
-  /** The job template document (YAML or JSON, parsed). */
+  /** The job template: the document (parsed), or its YAML or JSON text. */
   template: unknown;
   parameters?: Record<string, ParameterInput>;
+  /** The text of a bundle's parameter_values file (its values lose to `parameters`). */
+  parameterValues?: string;
   /** The content of PATH parameters with dataFlow IN or INOUT: paths relative to the parameter's file or directory. */
   files?: Record<string, { path: string; sha256: string }[]>;
   instanceType?: InstanceType;
@@ -66,12 +70,25 @@ export interface TemplateTaskSpec {
   parameters: Record<string, string>;
 }
 
-/** The template and values checked and expanded, or a 400 naming every problem with its path. */
-export function expandRequest(ctx: ServiceContext, req: Pick<TemplateJobRequest, 'template' | 'parameters'>) {
+/** A document sent as text: YAML (of which JSON is a subset). */
+function parsedDocument(what: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
   try {
-    const template = checkTemplate(req.template);
-    return { template, job: expandTemplate(template, req.parameters ?? {}, { maxTasks: ctx.config.maxTasksPerJob }) };
+    return parseYaml(value, { uniqueKeys: true });
   } catch (err) {
+    throw badRequest(`${what} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The template and values checked and expanded, or a 400 naming every problem with its path. */
+export function expandRequest(ctx: ServiceContext, req: Pick<TemplateJobRequest, 'template' | 'parameters' | 'parameterValues'>) {
+  try {
+    const template = checkTemplate(parsedDocument('the job template', req.template));
+    const bundled = req.parameterValues === undefined ? {} : bundleParameterValues(parsedDocument('parameterValues', req.parameterValues));
+    const values = { ...bundled, ...req.parameters };
+    return { template, values, job: expandTemplate(template, values, { maxTasks: ctx.config.maxTasksPerJob }) };
+  } catch (err) {
+    if (err instanceof ParameterValuesError) throw badRequest(`parameterValues: ${err.message}`);
     if (err instanceof TemplateError) throw badRequest(`the job template is not valid: ${err.problems.slice(0, 10).map(describeProblem).join('; ')}${err.problems.length > 10 ? `; and ${err.problems.length - 10} more` : ''}`);
     if (err instanceof ParameterError) throw badRequest(err.message);
     throw err;
@@ -107,6 +124,20 @@ export function templateTaskLabel(step: string, parameters: Record<string, strin
   const values = Object.entries(parameters).map(([k, v]) => `${k}=${v}`);
   const label = values.length > 0 ? `${step}: ${values.join(', ')}` : step;
   return label.length > 500 ? `${label.slice(0, 499)}…` : label;
+}
+
+/** What POST /templates/check answers: the job the template and values would make, nothing stored. */
+export function checkTemplateRequest(ctx: ServiceContext, req: Pick<TemplateJobRequest, 'template' | 'parameters' | 'parameterValues'>) {
+  const { template, values, job } = expandRequest(ctx, req);
+  return {
+    name: job.name,
+    taskCount: job.taskCount,
+    steps: job.steps.map((s) => ({ name: s.name, taskCount: s.tasks.length, dependsOn: s.dependsOn.map((d) => job.steps[d]!.name) })),
+    parameterDefinitions: template.parameterDefinitions ?? [],
+    parameters: Object.fromEntries(Object.entries(job.parameters).map(([k, v]) => [k, v.value])),
+    given: values,
+    template,
+  };
 }
 
 export async function createTemplateJob(ctx: ServiceContext, user: UserPrincipal, req: TemplateJobRequest): Promise<string> {

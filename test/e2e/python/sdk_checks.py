@@ -30,6 +30,29 @@ for i in range(3):
 """
 
 
+TEMPLATE = """
+specificationVersion: jobtemplate-2023-09
+name: "count to {{Param.Count}}"
+parameterDefinitions:
+  - {name: Count, type: INT, default: 2}
+  - {name: Suffix, type: STRING, default: ""}
+  - {name: Words, type: PATH, objectType: DIRECTORY, dataFlow: IN, default: words}
+  - {name: Out, type: PATH, objectType: DIRECTORY, dataFlow: OUT, default: out}
+steps:
+  - name: Each
+    parameterSpace:
+      taskParameterDefinitions: [{name: N, type: INT, range: "1-{{Param.Count}}"}]
+    script:
+      actions:
+        onRun: {command: bash, args: ["-c", "echo $(cat {{Param.Words}}/w.txt){{Task.Param.N}}{{Param.Suffix}} > {{Param.Out}}/n{{Task.Param.N}}.txt"]}
+  - name: Join
+    dependencies: [{dependsOn: Each}]
+    script:
+      actions:
+        onRun: {command: bash, args: ["-c", "cat {{Param.Out}}/n*.txt > {{Param.Out}}/all.txt"]}
+"""
+
+
 def other_client() -> drover.Client:
     with open(os.environ["SDK_OTHER_CONFIG"], encoding="utf-8") as f:
         session = json.load(f)
@@ -91,6 +114,31 @@ class SdkTest(unittest.TestCase):
         self.assertEqual(sorted(f["path"] for f in job.results()["files"]), ["task-0001/out.txt", "task-0001/stderr.txt", "task-0001/stdout.txt"])
         self.assertIn(job.id, [j.id for j in self.client.jobs(status="done")])
         self.assertEqual(self.client.job(job.id).name, "from files")
+
+    def test_template_bundle_with_an_input_folder_and_yaml_values(self) -> None:
+        with tempfile.TemporaryDirectory() as bundle:
+            with open(os.path.join(bundle, "template.yaml"), "w") as f:
+                f.write(TEMPLATE)
+            with open(os.path.join(bundle, "parameter_values.yaml"), "w") as f:
+                f.write("parameterValues:\n  - name: Count\n    value: 3\n  - name: deadline:priority\n    value: 70\n")
+            os.makedirs(os.path.join(bundle, "words"))
+            with open(os.path.join(bundle, "words", "w.txt"), "w") as f:
+                f.write("hey")
+            job = self.client.submit_template(bundle, {"Suffix": "!"})
+            self.assertEqual(job.name, "count to 3")
+            self.assertEqual(job.wait(timeout=120), "done")
+            self.assertEqual(job.counts["done"], 4)
+            with tempfile.TemporaryDirectory() as out:
+                root = job.download_results(out)
+                with open(os.path.join(root, "outputs", "Out", "all.txt")) as f:
+                    self.assertEqual(f.read(), "hey1!\nhey2!\nhey3!\n")
+        with self.assertRaises(drover.DroverError) as bad:
+            with tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, "t.yaml"), "w") as f:
+                    f.write("specificationVersion: jobtemplate-2023-09\nname: x\nsteps:\n  - name: A\n    dependencies: [{dependsOn: Z}]\n    script: {actions: {onRun: {command: 'true'}}}\n")
+                self.client.submit_template(os.path.join(d, "t.yaml"))
+        self.assertEqual(bad.exception.code, "invalid_request")
+        self.assertIn('depends on "Z"', str(bad.exception))
 
     def test_follow_logs_yields_the_live_log_until_the_task_ends(self) -> None:
         job = self.client.submit_script(name="slow", script={"slow.py": SLOW}, inputs={"one.txt": ""})
