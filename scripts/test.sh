@@ -12,6 +12,7 @@ fi
 
 echo "drover: type-checking"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p web
 
 echo "drover: running ${#files[@]} test files"
 # Test files run as separate processes, a few at a time: most e2e tests wait on real processes.

@@ -28,7 +28,7 @@ function controlOf(def: JobParameterDefinition): string {
 }
 
 /** Whether a parameter's value is files picked here (uploaded), not text. */
-const takesFiles = (def: JobParameterDefinition) => def.type === 'PATH' && (def.dataFlow === 'IN' || def.dataFlow === 'INOUT');
+const takesFiles = (def: JobParameterDefinition): def is Extract<JobParameterDefinition, { type: 'PATH' }> => def.type === 'PATH' && (def.dataFlow === 'IN' || def.dataFlow === 'INOUT');
 
 /** A CHECK_BOX's two values, true first (["True", "False"], ["yes", "no"], …). */
 function checkPair(def: JobParameterDefinition): [string, string] {
@@ -221,7 +221,7 @@ function ParameterField({ def, value, files, disabled, onValue, onFiles }: { def
   } else if (control === 'MULTILINE_EDIT') {
     input = <textarea {...common} rows={5} class="mono" value={text} onInput={(e) => onValue(e.currentTarget.value)} />;
   } else if (control === 'SPIN_BOX' && (def.type === 'INT' || def.type === 'FLOAT')) {
-    const step = def.userInterface && 'singleStepDelta' in def.userInterface ? def.userInterface.singleStepDelta : undefined;
+    const step = (def.userInterface as { singleStepDelta?: number } | undefined)?.singleStepDelta;
     input = (
       <input
         {...common}
