@@ -6,13 +6,12 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as usersRepo from '../../store/repositories/users.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../services/context.js';
-import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
+import { jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
-import { baseJobView, detailedJobView, taskView } from '../services/views.js';
+import { baseJobView, detailedJobView, jobCounts, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
-import { createRenderJob } from '../services/render-jobs.js';
-import { createTemplateJob } from '../services/template-jobs.js';
+import { createJob } from '../kinds/index.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
@@ -23,8 +22,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.post('/jobs', { schema: { body: CreateJobBody, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
     const body = request.body;
-    const id =
-      body.kind === 'render' ? await createRenderJob(ctx, user, body) : body.kind === 'template' ? await createTemplateJob(ctx, user, body) : await createScriptJob(ctx, user, body);
+    const id = await createJob(ctx, user, body);
     return reply.code(201).send(await jobViewFor(ctx, user, id));
   });
 
@@ -38,7 +36,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       offset: q.offset ?? 0,
       limit: q.limit ?? 50,
     });
-    const counts = await jobsRepo.taskCountsFor(ctx.db, rows.map((row) => row.id));
+    const counts = await jobCounts(ctx.db, rows);
     return { jobs: rows.map((row) => baseJobView(row, row.owner, counts.get(row.id)!)), total, countsByStatus };
   });
 

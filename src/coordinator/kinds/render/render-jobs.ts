@@ -1,19 +1,21 @@
 // Render jobs: a Blender project, a frame range cut into chunks, one task per chunk, and every
-// frame tracked on its own so a retry renders only what is missing.
-import { checkBlendFile } from '../../render/blend-file.js';
-import { type ImageFormat } from '../../render/blender-command.js';
-import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../core/frames.js';
-import type { InstanceType } from '../../core/instance-types.js';
-import { relativePathProblem } from '../../core/inputs.js';
-import { NETWORK_DEFAULTS } from '../../core/task-network.js';
-import * as framesRepo from '../../store/repositories/frames.js';
-import { withLocalBlob } from '../../store/blob-store.js';
-import type { Db } from '../../store/schema.js';
-import { badRequest } from '../errors.js';
-import type { UserPrincipal } from './accounts.js';
-import { type ServiceContext } from './context.js';
-import { resolveJobImage } from './images.js';
-import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from './jobs.js';
+// frame tracked on its own so a retry renders only what is missing. Two steps: "Render" (the
+// chunks), then "Preview" (one task, pending until every chunk is done) that an agent turns into
+// the job's H.264 preview.
+import { checkBlendFile } from '../../../render/blend-file.js';
+import { type ImageFormat } from '../../../render/blender-command.js';
+import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
+import type { InstanceType } from '../../../core/instance-types.js';
+import { relativePathProblem } from '../../../core/inputs.js';
+import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
+import * as framesRepo from '../../../store/repositories/frames.js';
+import { withLocalBlob } from '../../../store/blob-store.js';
+import type { Db } from '../../../store/schema.js';
+import { badRequest } from '../../errors.js';
+import type { UserPrincipal } from '../../services/accounts.js';
+import { type ServiceContext } from '../../services/context.js';
+import { resolveJobImage } from '../../services/images.js';
+import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from '../../services/job-creation.js';
 
 export interface RenderJobRequest {
   kind: 'render';
@@ -60,6 +62,17 @@ export interface RenderJobSpec {
 }
 
 export const PROJECT_DIR = 'project';
+
+/** The steps of every render job: the chunks, then the preview made of their frames. */
+export const RENDER_STEP = 0;
+export const PREVIEW_STEP = 1;
+export const RENDER_STEPS = [
+  { name: 'Render', dependsOn: [] },
+  { name: 'Preview', dependsOn: [RENDER_STEP] },
+] as const satisfies readonly { name: string; dependsOn: readonly number[] }[];
+
+/** How the preview task is listed (its `input`). */
+export const PREVIEW_TASK_INPUT = 'preview.mp4';
 
 export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, req: RenderJobRequest): Promise<string> {
   const nameProblem = jobNameProblem(req.name);
@@ -111,6 +124,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
     {
       name: req.name,
       kind: 'render',
+      // The job's taskCount is its chunks, as before the preview became a task: the preview is shown as the preview.
+      taskCount: chunks.length,
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
@@ -118,7 +133,10 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       spec,
       start: req.start ?? false,
     },
-    chunks.map((c) => ({ input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames } })),
+    [
+      ...chunks.map((c) => ({ input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames }, step: RENDER_STEP })),
+      { input: PREVIEW_TASK_INPUT, inputSha: null, spec: null, step: PREVIEW_STEP, pending: true },
+    ],
     async (trx: Db, jobId, taskIds) => {
       const rows = chunks.flatMap((c, i) => c.frames.map((frame) => ({ job_id: jobId, frame, task_id: taskIds[i]! })));
       await framesRepo.insertFrames(trx, rows);
