@@ -11,7 +11,7 @@ import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, jobCounts, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
-import { createJob } from '../kinds/index.js';
+import { createJob, kindOf } from '../kinds/index.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
@@ -57,8 +57,10 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, tags: ['jobs'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     const q = request.query;
-    const rows = await tasksRepo.listTasks(ctx.db, job.id, { offset: q.offset ?? 0, limit: q.limit ?? 100, ...(q.status ? { status: q.status } : {}) });
-    return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status) };
+    // The tasks its counts are of (render: the chunks; the preview task shows as render.previewTask).
+    const step = kindOf(job.kind).countedStep;
+    const rows = await tasksRepo.listTasks(ctx.db, job.id, { offset: q.offset ?? 0, limit: q.limit ?? 100, ...(q.status ? { status: q.status } : {}), ...(step !== undefined ? { step } : {}) });
+    return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status, step) };
   });
 
   r.get('/jobs/:id/results', { schema: { params: JobIdParams, tags: ['results'] } }, async (request) => {
@@ -93,6 +95,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush. A change
     // after a quiet spell goes out at once, and so does the end of the job.
     const dirtyTasks = new Set<string>();
+    // As GET /jobs/:id/tasks lists them: the render preview's task is shown in the job view instead.
+    const countedStep = kindOf(job.kind).countedStep;
+    const listed = (step: number) => countedStep === undefined || step === countedStep;
     let jobDirty = false;
     let timer: NodeJS.Timeout | null = null;
     let lastFlush = 0;
@@ -103,7 +108,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       dirtyTasks.clear();
       // One query per flush, in chunks that stay under the database's parameter limit.
       for (let i = 0; i < tasks.length; i += 500) {
-        for (const t of await tasksRepo.listTasksByIds(ctx.db, tasks.slice(i, i + 500))) stream.send('task', taskView(t, job.max_attempts));
+        for (const t of await tasksRepo.listTasksByIds(ctx.db, tasks.slice(i, i + 500))) if (listed(t.step)) stream.send('task', taskView(t, job.max_attempts));
       }
       if (jobDirty) {
         jobDirty = false;

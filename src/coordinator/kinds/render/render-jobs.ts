@@ -144,9 +144,9 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
   );
 }
 
-/** The render part of a job's view: settings, progress by frame, the last frame, the preview. */
+/** The render part of a job's view: settings, progress by frame, the last frame, the preview and the task making it. */
 export async function renderView(db: Db, jobId: string, settings: RenderSettings) {
-  const [stats, last, preview] = await Promise.all([framesRepo.frameStats(db, jobId), framesRepo.lastFrame(db, jobId), framesRepo.findPreview(db, jobId)]);
+  const [stats, last, preview, previewTask] = await Promise.all([framesRepo.frameStats(db, jobId), framesRepo.lastFrame(db, jobId), framesRepo.findPreview(db, jobId), previewTaskOf(db, jobId)]);
   return {
     ...settings,
     framesDone: stats.done,
@@ -154,5 +154,21 @@ export async function renderView(db: Db, jobId: string, settings: RenderSettings
       ? { frame: last.frame, path: last.path, sha256: last.sha256, thumbnail: last.thumb_sha, preview: last.preview_sha, renderMs: last.render_ms, finishedAt: last.finished_at }
       : null,
     preview: preview ? { status: preview.status, sha256: preview.sha256, size: preview.size === null ? null : Number(preview.size), error: preview.error } : null,
+    previewTask,
   };
+}
+
+/** The preview step's task (null for jobs made before the preview was a step): where to find its agent and logs. */
+async function previewTaskOf(db: Db, jobId: string) {
+  const row = await db
+    .selectFrom('tasks')
+    .leftJoin('agents', 'agents.id', 'tasks.agent_id')
+    .select(['tasks.id', 'tasks.idx', 'tasks.status', 'tasks.attempt', 'tasks.error', 'agents.name as agent'])
+    .where('tasks.job_id', '=', jobId)
+    .where('tasks.step', '=', PREVIEW_STEP)
+    .executeTakeFirst();
+  if (!row) return null;
+  // As taskView: a done task's error column holds its warning.
+  const done = row.status === 'done';
+  return { id: row.id, index: row.idx, status: row.status, attempts: row.attempt, agent: row.agent ?? null, error: done ? null : row.error, warning: done ? row.error : null };
 }
