@@ -49,8 +49,8 @@ export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, wis
  * Accepts a batch of one agent's completions and, with `next`, leases its next tasks. Successful
  * script tasks (the common case) are stored with those of other requests arriving at the same time,
  * with one O(1) status check per job and one job event per job (successes make no work for others,
- * so no work event). Failures and tasks of kinds without the quick path (render) go through `completeTask` one by one (retries,
- * blocklists and frame checks stay in one place); the next lease then waits for them, so that a
+ * so no work event). Failures, warnings and tasks of kinds without the quick path (render) go
+ * through `completeTask` one by one (retries, blocklists and frame checks stay in one place); the next lease then waits for them, so that a
  * failure counted against this agent (a blocklist) is seen by it. Answers one result per completion,
  * in order.
  */

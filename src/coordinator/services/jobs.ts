@@ -1,5 +1,5 @@
-// Jobs: the people-facing actions (creation is each kind's, in ../kinds/), and keeping a job's status in
-// step with its tasks.
+// Jobs: the people-facing actions (creation is each kind's, in ../kinds/), and keeping a job's
+// status in step with its tasks.
 import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';

@@ -1,6 +1,7 @@
-// The step gate of jobs of steps (template jobs, render jobs' preview): a step's tasks wait in `pending` until every step it depends on
-// is done, then are queued; when a step it depends on has ended without finishing (a task errored
-// or was canceled), they are canceled with that reason, so the job ends instead of waiting forever.
+// The step gate of jobs of steps (template jobs; render jobs, whose preview waits for the render):
+// a step's tasks wait in `pending` until every step it depends on is done, then are queued; when a
+// step it depends on has ended without finishing (a task errored or was canceled), they are
+// canceled with that reason, so the job ends instead of waiting forever.
 // Runs inside the transaction that changed a task, so no completion can slip between the probes.
 import { nowIso } from './context.js';
 import { kindOf } from '../kinds/index.js';

@@ -146,7 +146,12 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
 
 /** The render part of a job's view: settings, progress by frame, the last frame, the preview and the task making it. */
 export async function renderView(db: Db, jobId: string, settings: RenderSettings) {
-  const [stats, last, preview, previewTask] = await Promise.all([framesRepo.frameStats(db, jobId), framesRepo.lastFrame(db, jobId), framesRepo.findPreview(db, jobId), previewTaskOf(db, jobId)]);
+  const [stats, last, preview, previewTask] = await Promise.all([
+    framesRepo.frameStats(db, jobId),
+    framesRepo.lastFrame(db, jobId),
+    framesRepo.findPreview(db, jobId),
+    previewTaskOf(db, jobId),
+  ]);
   return {
     ...settings,
     framesDone: stats.done,

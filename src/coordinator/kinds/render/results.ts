@@ -9,7 +9,12 @@ import type { ResultTaskRow } from '../kind.js';
 import { PREVIEW_FILE } from './preview.js';
 import { RENDER_STEP } from './render-jobs.js';
 
-export async function renderResultsIndex(ctx: ServiceContext, job: JobRow, allTasks: readonly ResultTaskRow[], byTask: ReadonlyMap<string, ResultsIndex['tasks'][number]['files']>): Promise<ResultsIndex> {
+export async function renderResultsIndex(
+  ctx: ServiceContext,
+  job: JobRow,
+  allTasks: readonly ResultTaskRow[],
+  byTask: ReadonlyMap<string, ResultsIndex['tasks'][number]['files']>,
+): Promise<ResultsIndex> {
   const tasks = allTasks.filter((t) => t.step === RENDER_STEP);
   const files: ResultFileEntry[] = [];
   for (const f of await framesRepo.doneFramesOfJob(ctx.db, job.id)) files.push({ path: f.path!, sha256: f.sha256!, size: Number(f.size) });
