@@ -12,6 +12,7 @@ import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
 import { loadIdentity, saveIdentity } from './identity.js';
 import { renderProgram } from './render-program.js';
 import { scriptProgram, type ProgramFactory } from './task-program.js';
+import { previewProgram } from './preview-program.js';
 import { type Launcher, type RunnerDeps, TaskRun } from './task-runner.js';
 import { type PoolOptions, SessionPool } from './warm/session-pool.js';
 import { warmRenderProgram } from './warm/warm-render-program.js';
@@ -103,7 +104,7 @@ export class Agent {
       logLimitBytes: Number(process.env.DROVER_LOG_LIMIT_BYTES ?? 16 * 1024 ** 2),
       outputFileLimitBytes: Number(process.env.DROVER_OUTPUT_LIMIT_BYTES ?? 1024 ** 3),
       launcher: this.opts.launcher ?? (async (spec) => ({ spec })),
-      programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, template: templateProgram(sessions), ...this.opts.programs },
+      programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, template: templateProgram(sessions), preview: previewProgram, ...this.opts.programs },
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
       // A warm render task frees its cores once its frames are rendered, while it still uploads.
       onCoresFreed: () => this.changed(),

@@ -44,6 +44,8 @@ export interface ExecuteIO {
 export interface ExecuteOutcome {
   code: number | null;
   error?: string;
+  /** A success that left something out (a preview that could not be made): the task's warning. */
+  warning?: string;
 }
 
 export interface ProgramContext {

@@ -117,7 +117,7 @@ export class TaskRun {
       }
       const stdout = new CappedFile(join(base, 'stdout'), this.deps.outputFileLimitBytes);
       const stderr = new CappedFile(join(base, 'stderr'), this.deps.outputFileLimitBytes);
-      let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string; error?: string };
+      let outcome: { code: number | null; signal: NodeJS.Signals | null; spawnError?: string; error?: string; warning?: string };
       if (program.execute) {
         outcome = await this.executeAndWait(program, shipper, stdout, stderr);
         // What is left is reporting: let the agent start the next task meanwhile.
@@ -148,7 +148,7 @@ export class TaskRun {
               ? `the task could not start: ${outcome.spawnError}`
               : outcome.error;
       if (error) shipper.system(error);
-      await this.report(base, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper);
+      await this.report(base, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper, error ? undefined : outcome.warning);
       this.reported = true;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'lease_lost') return;
@@ -189,7 +189,7 @@ export class TaskRun {
     } finally {
       if (timeout) clearTimeout(timeout);
     }
-    return { code: result.code, signal: null, ...(result.error ? { error: result.error } : {}) };
+    return { code: result.code, signal: null, ...(result.error ? { error: result.error } : {}), ...(result.warning ? { warning: result.warning } : {}) };
   }
 
   private spawnAndWait(spec: ProcessSpec, shipper: LogShipper, stdout: CappedFile, stderr: CappedFile, program: { onStdout?(c: Buffer): void; onStderr?(c: Buffer): void }) {
@@ -225,7 +225,7 @@ export class TaskRun {
     });
   }
 
-  private async report(base: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper): Promise<void> {
+  private async report(base: string, exitCode: number | null, error: string | undefined, alreadySent: Set<string>, shipper: LogShipper, warning?: string): Promise<void> {
     const files = await collectFiles(join(base, 'task', OUTPUT_DIR), (p, why) => shipper.system(`result ${p} was not kept: ${why}`), alreadySent);
     const stdoutBytes = (await stat(join(base, 'stdout'))).size;
     if (!error && missingRequiredResults({ exitCode, resultFiles: files.length + alreadySent.size, stdoutBytes }, requiresResults(this.task))) {
@@ -249,6 +249,7 @@ export class TaskRun {
         attempt: this.task.attempt,
         exitCode,
         ...(error ? { error } : {}),
+        ...(warning ? { warning } : {}),
         files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
         stdout: { sha256: std[0]!.sha256, size: std[0]!.size },
         stderr: { sha256: std[1]!.sha256, size: std[1]!.size },

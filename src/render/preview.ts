@@ -22,6 +22,8 @@ export interface PreviewVideoOptions {
   crf?: number;
   ffmpeg?: string;
   timeoutMs?: number;
+  /** Stops ffmpeg (the task was stopped). */
+  signal?: AbortSignal;
 }
 
 export async function makePreviewVideo(framePaths: readonly string[], outPath: string, options: PreviewVideoOptions): Promise<PreviewVideoResult> {
@@ -56,7 +58,7 @@ export async function makePreviewVideo(framePaths: readonly string[], outPath: s
     ];
     let result;
     try {
-      result = await runProcess(options.ffmpeg ?? 'ffmpeg', args, { timeoutMs: options.timeoutMs ?? 10 * 60_000 });
+      result = await runProcess(options.ffmpeg ?? 'ffmpeg', args, { timeoutMs: options.timeoutMs ?? 10 * 60_000, ...(options.signal ? { signal: options.signal } : {}) });
     } catch (err) {
       if (err instanceof ProgramNotFoundError) return { ok: false, reason: 'ffmpeg is not installed, so there is no preview video' };
       throw err;

@@ -8,8 +8,15 @@ import { heartbeat, type AgentPrincipal } from '../../src/coordinator/services/a
 import { stopJob } from '../../src/coordinator/services/jobs.js';
 import { completeTask, expireLeases, releaseTask, type LeasedTask } from '../../src/coordinator/services/leasing.js';
 import { completeTasks, leaseTasks } from '../../src/coordinator/services/dispatch.js';
+import { Readable } from 'node:stream';
+import { createRenderJob } from '../../src/coordinator/kinds/render/render-jobs.js';
+import type { PreviewTaskSpec } from '../../src/coordinator/kinds/render/preview.js';
+import { recordFrameUpload } from '../../src/coordinator/services/frames.js';
+import { jobViewFor } from '../../src/coordinator/services/jobs.js';
+import * as blobsRepo from '../../src/store/repositories/blobs.js';
+import * as framesRepo from '../../src/store/repositories/frames.js';
 import * as tasksRepo from '../../src/store/repositories/tasks.js';
-import { type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, jobStatus, scriptJob } from './store-env.js';
+import { type StoreUnderTest, addAgent, describeStore, done, failed, isLeaseLost, jobStatus, scriptJob, sha } from './store-env.js';
 
 export function leasingSuite(store: StoreUnderTest): void {
   describeStore(store, 'leases and results', (env) => {
@@ -256,6 +263,44 @@ export function leasingSuite(store: StoreUnderTest): void {
         await Promise.all(leased.map(({ a, t }) => completeTask(env.ctx, a, t.taskId, done(t))));
         assert.equal(await jobStatus(env, id), 'done');
       }
+    });
+
+    test('a render job ends with its preview task, leased as `preview` once every chunk is done; a preview whose attempts ran out leaves the job done', async () => {
+      const now = new Date().toISOString();
+      const blend = await env.ctx.blobs.put(Readable.from([Buffer.from(`BLENDER-v300${'x'.repeat(64)}ENDB`, 'latin1')]));
+      await blobsRepo.recordBlob(env.ctx.db, blend.sha256, blend.size, now);
+      await blobsRepo.recordBlobOwner(env.ctx.db, env.user.id, blend.sha256);
+      const id = await createRenderJob(env.ctx, env.user, { kind: 'render', name: 'shot', project: { files: [{ path: 'a.blend', sha256: blend.sha256 }], blend: 'a.blend' }, frames: '1-2', fps: 12, maxAttempts: 1, start: true });
+      const agent = await addAgent(env.ctx, 'renderer', 4);
+      // The preview task waits for the chunks: only they are leased.
+      const chunks = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 4 });
+      assert.deepEqual(chunks.map((t) => [t.index, t.kind]), [[1, 'render'], [2, 'render']]);
+      for (const [i, t] of chunks.entries()) {
+        const frame = sha(`frame ${i + 1}`);
+        await blobsRepo.recordBlob(env.ctx.db, frame, 10, now);
+        await recordFrameUpload(env.ctx, agent, t.taskId, { attempt: t.attempt, frame: i + 1, path: `frames/frame_${i + 1}.png`, sha256: frame, size: 10 });
+        await completeTask(env.ctx, agent, t.taskId, done(t));
+      }
+      const [preview] = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 4 });
+      assert.equal(preview!.kind, 'preview');
+      assert.equal(preview!.index, 3);
+      assert.deepEqual(preview!.files, []);
+      const spec = preview!.taskSpec as PreviewTaskSpec;
+      assert.deepEqual([spec.fps, spec.frames.map((f) => [f.frame, f.path, f.sha256])], [12, [[1, 'frames/frame_1.png', sha('frame 1')], [2, 'frames/frame_2.png', sha('frame 2')]]]);
+      // The job counts its chunks; the preview shows as the preview, being made.
+      let view = (await jobViewFor(env.ctx, env.user, id)) as Awaited<ReturnType<typeof jobViewFor>> & { render: { preview: { status: string; error: string | null } | null; previewTask: { status: string; warning: string | null } | null } };
+      assert.deepEqual([view.status, view.taskCount, view.counts.done, view.counts.running], ['running', 2, 2, 0]);
+      assert.equal(view.render.preview?.status, 'pending');
+      // The agent goes silent and the preview task has no attempt left: the render is still done.
+      await env.ctx.db.updateTable('tasks').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', preview!.taskId).execute();
+      assert.equal(await expireLeases(env.ctx), 1);
+      view = (await jobViewFor(env.ctx, env.user, id)) as typeof view;
+      assert.equal(view.status, 'done');
+      assert.equal(view.render.preview?.status, 'unavailable');
+      assert.match(view.render.preview?.error ?? '', /the lease expired/);
+      assert.equal(view.render.previewTask?.status, 'done');
+      assert.match(view.render.previewTask?.warning ?? '', /^no preview: the lease expired/);
+      assert.equal((await framesRepo.findPreview(env.ctx.db, id))?.sha256, null);
     });
 
     test('stopping a job cancels its tasks; a running task learns it lost the lease', async () => {

@@ -6,7 +6,7 @@
 import { chmod, link, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { ApiClient } from '../../client/api-client.js';
-import type { TemplateJobSpec } from '../../coordinator/services/template-jobs.js';
+import type { TemplateJobSpec } from '../../coordinator/kinds/template/template-jobs.js';
 import { type EmbeddedFile, type Environment } from '../../core/templates/template.js';
 import { mapLookup, resolveFormatString } from '../../core/templates/format-string.js';
 import { LineSplitter, parseStdoutMessage } from '../../core/templates/stdout-messages.js';

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileRef } from '../../coordinator/services/jobs.js';
-import type { RenderJobSpec } from '../../coordinator/services/render-jobs.js';
+import type { RenderJobSpec } from '../../coordinator/kinds/render/render-jobs.js';
 import type { BlobCache } from '../blob-cache.js';
 import { type OutputSink, WarmSession } from './warm-session.js';
 

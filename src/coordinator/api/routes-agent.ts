@@ -9,7 +9,7 @@ import { completeTasks, leaseTasks } from '../services/dispatch.js';
 import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';
 import { CompleteBatchBody, CompleteBody, HeartbeatBody, JobIdParams, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, StepInputsQuery, TaskIdParams, TaskStatusBody } from './schemas.js';
-import { reportTaskStatus, stepInputs } from '../services/template-jobs.js';
+import { reportTaskStatus, stepInputs } from '../kinds/template/template-jobs.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken: string): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

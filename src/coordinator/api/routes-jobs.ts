@@ -6,13 +6,13 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as usersRepo from '../../store/repositories/users.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../services/context.js';
-import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
+import { jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
-import { baseJobView, detailedJobView, taskView } from '../services/views.js';
+import { baseJobView, detailedJobView, jobCounts, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery, TemplateCheckBody } from './schemas.js';
-import { createRenderJob } from '../services/render-jobs.js';
-import { checkTemplateRequest, createTemplateJob } from '../services/template-jobs.js';
+import { createJob, kindOf } from '../kinds/index.js';
+import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
@@ -23,8 +23,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.post('/jobs', { schema: { body: CreateJobBody, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
     const body = request.body;
-    const id =
-      body.kind === 'render' ? await createRenderJob(ctx, user, body) : body.kind === 'template' ? await createTemplateJob(ctx, user, body) : await createScriptJob(ctx, user, body);
+    const id = await createJob(ctx, user, body);
     return reply.code(201).send(await jobViewFor(ctx, user, id));
   });
 
@@ -43,7 +42,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       offset: q.offset ?? 0,
       limit: q.limit ?? 50,
     });
-    const counts = await jobsRepo.taskCountsFor(ctx.db, rows.map((row) => row.id));
+    const counts = await jobCounts(ctx.db, rows);
     return { jobs: rows.map((row) => baseJobView(row, row.owner, counts.get(row.id)!)), total, countsByStatus };
   });
 
@@ -64,8 +63,10 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, tags: ['jobs'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     const q = request.query;
-    const rows = await tasksRepo.listTasks(ctx.db, job.id, { offset: q.offset ?? 0, limit: q.limit ?? 100, ...(q.status ? { status: q.status } : {}) });
-    return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status) };
+    // The tasks its counts are of (render: the chunks; the preview task shows as render.previewTask).
+    const step = kindOf(job.kind).countedStep;
+    const rows = await tasksRepo.listTasks(ctx.db, job.id, { offset: q.offset ?? 0, limit: q.limit ?? 100, ...(q.status ? { status: q.status } : {}), ...(step !== undefined ? { step } : {}) });
+    return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status, step) };
   });
 
   r.get('/jobs/:id/results', { schema: { params: JobIdParams, tags: ['results'] } }, async (request) => {
@@ -100,6 +101,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush. A change
     // after a quiet spell goes out at once, and so does the end of the job.
     const dirtyTasks = new Set<string>();
+    // As GET /jobs/:id/tasks lists them: the render preview's task is shown in the job view instead.
+    const countedStep = kindOf(job.kind).countedStep;
+    const listed = (step: number) => countedStep === undefined || step === countedStep;
     let jobDirty = false;
     let timer: NodeJS.Timeout | null = null;
     let lastFlush = 0;
@@ -110,7 +114,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       dirtyTasks.clear();
       // One query per flush, in chunks that stay under the database's parameter limit.
       for (let i = 0; i < tasks.length; i += 500) {
-        for (const t of await tasksRepo.listTasksByIds(ctx.db, tasks.slice(i, i + 500))) stream.send('task', taskView(t, job.max_attempts));
+        for (const t of await tasksRepo.listTasksByIds(ctx.db, tasks.slice(i, i + 500))) if (listed(t.step)) stream.send('task', taskView(t, job.max_attempts));
       }
       if (jobDirty) {
         jobDirty = false;

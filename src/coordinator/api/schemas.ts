@@ -234,6 +234,7 @@ export const CompleteBody = Type.Object(
     attempt: Type.Integer({ minimum: 1 }),
     exitCode: Type.Union([Type.Integer(), Type.Null()]),
     error: Type.Optional(Type.String({ maxLength: 10_000 })),
+    warning: Type.Optional(Type.String({ maxLength: 10_000, description: 'a success that left something out (a preview that could not be made), kept as the task warning' })),
     files: Type.Array(Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }), sha256: Sha256, size: Type.Integer({ minimum: 0 }) }, strict), { maxItems: 100_000 }),
     stdout: StoredFile,
     stderr: StoredFile,

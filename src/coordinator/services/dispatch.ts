@@ -15,6 +15,7 @@ import { HttpError, badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
+import { kindOf } from '../kinds/index.js';
 import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, leftovers, notUploaded, resultFiles } from './leasing.js';
 
 export interface TaskCompletion extends Completion {
@@ -48,8 +49,8 @@ export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, wis
  * Accepts a batch of one agent's completions and, with `next`, leases its next tasks. Successful
  * script tasks (the common case) are stored with those of other requests arriving at the same time,
  * with one O(1) status check per job and one job event per job (successes make no work for others,
- * so no work event). Failures and render tasks go through `completeTask` one by one (retries,
- * blocklists and frame checks stay in one place); the next lease then waits for them, so that a
+ * so no work event). Failures, warnings and tasks of kinds without the quick path (render) go
+ * through `completeTask` one by one (retries, blocklists and frame checks stay in one place); the next lease then waits for them, so that a
  * failure counted against this agent (a blocklist) is seen by it. Answers one result per completion,
  * in order.
  */
@@ -68,7 +69,7 @@ export async function completeTasks(
     seen.add(c.taskId);
     const problem = filesProblem(c);
     if (problem) return results.set(i, refused(c.taskId, badRequest(problem)));
-    (c.exitCode === 0 && !c.error ? quick : slow).push(i);
+    (c.exitCode === 0 && !c.error && !c.warning ? quick : slow).push(i);
   });
 
   let lease: Lease | undefined;
@@ -183,7 +184,7 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
       const missing = resultFiles(c).filter((f) => !known.has(f.sha256));
       if (missing.length > 0) served[k]!.results.set(i, refused(c.taskId, badRequest(notUploaded(missing))));
       else if (!t || taken.has(c.taskId) || t.status !== 'running' || t.agent_id !== p.agent.id || t.attempt !== c.attempt) served[k]!.results.set(i, refused(c.taskId, leaseLost(c.taskId)));
-      else if (t.job_kind !== 'script') served[k]!.slow.push(i); // render: frames are checked by completeTask
+      else if (!kindOf(t.job_kind).quickCompletion) served[k]!.slow.push(i); // e.g. render: frames are checked by completeTask
       else {
         taken.add(c.taskId);
         take.push({ item: c, jobId: t.job_id });

@@ -1,179 +1,21 @@
-// Jobs: creation (whole or not at all), the people-facing actions, and keeping a job's status in
-// step with its tasks.
-import { randomId, taskId } from '../../core/ids.js';
-import type { InstanceType } from '../../core/instance-types.js';
-import { sharedNameClashes } from '../../core/inputs.js';
-import { NETWORK_DEFAULTS, decideTaskNetwork, type NetworkDefault } from '../../core/task-network.js';
+// Jobs: the people-facing actions (creation is each kind's, in ../kinds/), and keeping a job's
+// status in step with its tasks.
 import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
-import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import * as usersRepo from '../../store/repositories/users.js';
 import type { Db } from '../../store/schema.js';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
-import { type ServiceContext, nowIso, orderedNowIso } from './context.js';
-import { resolveJobImage } from './images.js';
+import { type ServiceContext, nowIso } from './context.js';
+import { kindOf } from '../kinds/index.js';
 import { advanceSteps } from './step-gate.js';
 import { type JobView, detailedJobView } from './views.js';
 
-export type JobKind = 'script' | 'render' | 'template';
-
-export interface FileRef {
-  name: string;
-  sha256: string;
-}
-
-export interface ScriptJobRequest {
-  kind: 'script';
-  name: string;
-  script: FileRef;
-  inputs: FileRef[];
-  constants?: FileRef[];
-  instanceType?: InstanceType;
-  maxAttempts?: number;
-  taskTimeoutSeconds?: number;
-  image?: string;
-  network?: boolean;
-  requireResults?: boolean;
-  start?: boolean;
-}
-
-/** What a script job keeps beside its rows; the agent gets it with every leased task. */
-export interface ScriptJobSpec {
-  script: FileRef;
-  constants: FileRef[];
-  network: boolean;
-  /** A task that exits 0 without writing a result file fails (the agent checks; see task-results.ts). */
-  requireResults?: boolean;
-}
-
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
-
-export function jobNameProblem(name: string): string | null {
-  if (name.trim().length === 0) return 'the job name is empty';
-  if (name.length > 200) return 'the job name is longer than 200 characters';
-  if (CONTROL_CHARS.test(name)) return 'the job name contains control characters';
-  return null;
-}
-
-/** Refuses files the user has not uploaded: knowing a hash must not grant someone else's file. */
-export async function assertOwnsFiles(ctx: ServiceContext, userId: string, files: readonly FileRef[]): Promise<void> {
-  const hashes = [...new Set(files.map((f) => f.sha256))];
-  const owned = await blobsRepo.ownedBlobs(ctx.db, userId, hashes);
-  const missing = files.filter((f) => !owned.has(f.sha256));
-  if (missing.length > 0) {
-    const names = missing.slice(0, 5).map((f) => `"${f.name}"`).join(', ');
-    throw badRequest(`${missing.length} file(s) were not uploaded first: ${names}${missing.length > 5 ? ', …' : ''}`);
-  }
-}
-
-export interface NewTask {
-  input: string;
-  inputSha: string | null;
-  spec: unknown;
-  /** Template jobs: the task's step, and whether it waits for the steps that one depends on. */
-  step?: number;
-  pending?: boolean;
-}
-
-/** Inserts a job and all its tasks in one transaction: a job is stored whole or not at all. */
-export async function insertJobWithTasks(
-  ctx: ServiceContext,
-  user: UserPrincipal,
-  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
-  tasks: readonly NewTask[],
-  /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
-  afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
-): Promise<string> {
-  const id = randomId('j');
-  const now = orderedNowIso();
-  const taskIds = tasks.map((_, i) => taskId(id, i + 1));
-  await ctx.db.transaction().execute(async (trx) => {
-    await jobsRepo.insertJob(trx, {
-      id,
-      user_id: user.id,
-      name: fields.name,
-      kind: fields.kind,
-      status: fields.start ? 'queued' : 'created',
-      instance_type: fields.instanceType,
-      cores: ctx.config.instanceCores[fields.instanceType],
-      max_attempts: fields.maxAttempts,
-      task_timeout_seconds: fields.taskTimeoutSeconds,
-      image: fields.image,
-      spec: JSON.stringify(fields.spec),
-      task_count: tasks.length,
-      created_at: now,
-      queued_at: fields.start ? now : null,
-      started_at: null,
-      finished_at: null,
-    });
-    await tasksRepo.insertTasks(
-      trx,
-      tasks.map((t, i) => ({
-        id: taskIds[i]!,
-        job_id: id,
-        idx: i + 1,
-        status: t.pending ? 'pending' : 'queued',
-        input_name: t.input,
-        input_sha: t.inputSha,
-        spec: t.spec === null ? null : JSON.stringify(t.spec),
-        attempt: 0,
-        tries: 0,
-        agent_id: null,
-        lease_expires_at: null,
-        started_at: null,
-        finished_at: null,
-        exit_code: null,
-        error: null,
-        step: t.step ?? 0,
-        progress: null,
-        message: null,
-      })),
-    );
-    await afterInsert?.(trx, id, taskIds);
-  });
-  ctx.bus.emit('job', id);
-  if (fields.start) ctx.bus.emit('work');
-  return id;
-}
-
-/** The network a new job's tasks get under the farm's setting; a job asking for what the farm forbids is refused. */
-export function jobNetwork(ctx: ServiceContext, requested: boolean | undefined, kindDefault: NetworkDefault): boolean {
-  const decision = decideTaskNetwork(requested, kindDefault, ctx.config.taskNetwork);
-  if ('refused' in decision) throw badRequest(decision.refused);
-  return decision.network;
-}
-
-export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, req: ScriptJobRequest): Promise<string> {
-  const nameProblem = jobNameProblem(req.name);
-  if (nameProblem) throw badRequest(nameProblem);
-  if (req.inputs.length === 0) throw badRequest('a script job needs at least one input file: one task runs per input');
-  const constants = req.constants ?? [];
-  const clash = sharedNameClashes(req.script, constants, req.inputs);
-  if (clash) throw badRequest(clash);
-  await assertOwnsFiles(ctx, user.id, [req.script, ...constants, ...req.inputs]);
-  const network = jobNetwork(ctx, req.network, NETWORK_DEFAULTS.script);
-  const spec: ScriptJobSpec = { script: req.script, constants, network, ...(req.requireResults ? { requireResults: true } : {}) };
-  const image = await resolveJobImage(ctx.db, user.id, req.image);
-  return insertJobWithTasks(
-    ctx,
-    user,
-    {
-      name: req.name,
-      kind: 'script',
-      instanceType: req.instanceType ?? 's',
-      maxAttempts: req.maxAttempts ?? 3,
-      taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
-      image,
-      spec,
-      start: req.start ?? false,
-    },
-    req.inputs.map((input) => ({ input: input.name, inputSha: input.sha256, spec: null })),
-  );
-}
+export { type FileRef, type JobKind, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork } from './job-creation.js';
+export { type ScriptJobRequest, type ScriptJobSpec, createScriptJob } from '../kinds/script/script-jobs.js';
 
 /** The job if `user` may see it (its owner, or an admin); 404 otherwise, so IDs do not leak. */
 export async function jobFor(ctx: ServiceContext, user: UserPrincipal, jobId: string) {
@@ -244,8 +86,8 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
       .where('status', 'in', ['error', 'canceled'])
       .execute();
     await agentFailuresRepo.forgetAgentFailures(trx, jobId);
-    // Template jobs: tasks whose steps wait for others go back to pending.
-    if (row.kind === 'template') await advanceSteps(trx, jobId);
+    // Jobs of steps: tasks whose steps wait for others go back to pending.
+    if (kindOf(row.kind).steps) await advanceSteps(trx, jobId);
     const started = await tasksRepo.anyTaskStarted(trx, jobId);
     await jobsRepo.updateJob(trx, jobId, { status: started ? 'running' : 'queued', finished_at: null, queued_at: row.queued_at ?? nowIso() });
     return tasks;
@@ -262,7 +104,7 @@ export async function refreshJobStatus(db: Db, jobId: string, onQueued?: () => v
   await jobsRepo.lockJob(db, jobId);
   const job = await jobsRepo.findJob(db, jobId);
   if (!job) return false;
-  if (job.kind === 'template' && job.status !== 'canceled' && (await advanceSteps(db, jobId)) > 0) onQueued?.();
+  if (kindOf(job.kind).steps && job.status !== 'canceled' && (await advanceSteps(db, jobId)) > 0) onQueued?.();
   if (job.status === 'running') return refreshRunningJob(db, job);
   const counts = (await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!;
   const started = counts.running + counts.done + counts.error > 0 || (await tasksRepo.anyTaskStarted(db, jobId));

@@ -11,7 +11,6 @@ import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../c
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
-import * as framesRepo from '../../store/repositories/frames.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
@@ -21,7 +20,8 @@ import { badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { type FileRef, refreshJobStatus } from './jobs.js';
-import { schedulePreview } from './previews.js';
+import { kindOf } from '../kinds/index.js';
+import type { JobKindDefinition } from '../kinds/kind.js';
 import { transact } from '../../store/group-commit.js';
 
 export interface LeasedTask {
@@ -29,7 +29,8 @@ export interface LeasedTask {
   jobId: string;
   index: number;
   attempt: number;
-  kind: 'script' | 'render' | 'template';
+  /** The program the agent runs: the job's kind, or a step's own (render jobs' `preview`). */
+  kind: 'script' | 'render' | 'template' | 'preview';
   cores: number;
   timeoutSeconds: number | null;
   image: string | null;
@@ -208,7 +209,7 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
     all.map(({ task, agentId }) => ({ task_id: task.id, attempt: task.attempt + 1, agent_id: agentId, status: 'running', started_at: now, finished_at: null, exit_code: null, error: null, log_bytes: 0 })),
   );
   // Each job once per lease: its row, and its spec parsed (shared by its leased tasks, read only).
-  const jobs = new Map<string, { row: jobsRepo.JobRow; spec: JobSpec }>();
+  const jobs = new Map<string, { row: jobsRepo.JobRow; spec: JobSpec; kind: JobKindDefinition<never> }>();
   const leases: Lease[] = [];
   for (const [k, chosen] of picks.entries()) {
     const out: LeasedTask[] = [];
@@ -217,15 +218,11 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
       let job = jobs.get(task.job_id);
       if (!job) {
         const row = (await jobsRepo.findJob(trx, task.job_id))!;
-        jobs.set(row.id, (job = { row, spec: JSON.parse(row.spec) as JobSpec }));
+        jobs.set(row.id, (job = { row, spec: JSON.parse(row.spec) as JobSpec, kind: kindOf(row.kind) }));
         if (row.status === 'queued') await jobsRepo.updateJob(trx, row.id, { status: 'running', started_at: row.started_at ?? now });
       }
       const leasedTask = leasedTaskOf(job.row, job.spec, task);
-      if (job.row.kind === 'render') {
-        // A retry renders only the frames no earlier attempt delivered.
-        const allFrames = (leasedTask.taskSpec as { frames: number[] }).frames;
-        leasedTask.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
-      }
+      if (job.kind.refineLease) await job.kind.refineLease(trx, leasedTask, task);
       out.push(leasedTask);
     }
     leases.push({ tasks: out, hidLeftovers: false });
@@ -294,6 +291,8 @@ export interface Completion {
   attempt: number;
   exitCode: number | null;
   error?: string;
+  /** A success that left something out (a render's preview that could not be made): kept as the task's warning. */
+  warning?: string;
   files: ResultFile[];
   stdout: { sha256: string; size: number };
   stderr: { sha256: string; size: number };
@@ -335,28 +334,28 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
   if (missing.length > 0) throw badRequest(notUploaded(missing));
 
   let jobId = '';
-  let jobChanged = false;
-  let renderDone = false;
   let requeued = false;
   await transact(ctx.db, async (trx) => {
     const task = await heldTask(trx, agent, taskId, c.attempt);
     jobId = task.job_id;
     const now = nowIso();
+    const kind = kindOf(task.job_kind);
     let succeeded = c.exitCode === 0 && !c.error;
     let error = succeeded ? null : (c.error ?? `the task exited with code ${c.exitCode}`);
-    if (succeeded && task.job_kind === 'render') {
-      const missing = await framesRepo.missingFramesOfTask(trx, taskId);
-      if (missing.length > 0) {
-        succeeded = false;
-        error = `Blender ended without saving frame(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`;
-      }
+    const problem = succeeded && kind.successProblem ? await kind.successProblem(trx, task) : null;
+    if (problem) {
+      succeeded = false;
+      error = problem;
     }
     await tasksRepo.finishAttempt(trx, taskId, c.attempt, { status: succeeded ? 'done' : 'error', finished_at: now, exit_code: c.exitCode, error });
     // A done task keeps a warning where a failed one keeps its error (see taskView).
-    if (succeeded && task.job_kind === 'script' && producedNothing(leftovers(c))) error = NO_RESULTS_WARNING;
+    if (succeeded && c.warning) error = c.warning;
+    else if (succeeded && kind.warnsWhenNothingProduced && producedNothing(leftovers(c))) error = NO_RESULTS_WARNING;
     const giveUp = succeeded ? null : await countFailure(ctx, trx, task.job_id, taskId, agent.id, task.attempt - task.tries);
-    const outcome = succeeded ? 'done' : !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+    let outcome: 'done' | 'queued' | 'error' = succeeded ? 'done' : !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+    error = giveUp ? `${error}; ${giveUp}` : error;
     requeued = outcome === 'queued';
+    if (outcome !== 'queued' && kind.settleTask) ({ status: outcome, error } = await kind.settleTask(trx, task, { status: outcome, error, files: all }));
     // A retried task keeps no files from the failed attempt; an ended task keeps its last attempt's.
     if (outcome !== 'queued') await tasksRepo.replaceTaskFiles(trx, taskId, all);
     await tasksRepo.updateTask(trx, taskId, {
@@ -365,17 +364,15 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
       lease_expires_at: null,
       finished_at: outcome === 'queued' ? null : now,
       exit_code: c.exitCode,
-      error: giveUp ? `${error}; ${giveUp}` : error,
+      error,
     });
-    jobChanged = await refreshJobStatus(trx, task.job_id, () => (requeued = true));
-    renderDone = jobChanged && task.job_kind === 'render' && (await jobsRepo.findJob(trx, task.job_id))?.status === 'done';
+    await refreshJobStatus(trx, task.job_id, () => (requeued = true));
   });
   ctx.bus.emit('task', taskId, jobId);
   ctx.bus.emit('job', jobId);
   // Only a retry makes work for others: announcing every success woke every idle agent's long-poll
   // to lease nothing (a herd of thousands of empty leases as a big job drained).
   if (requeued) ctx.bus.emit('work');
-  if (renderDone) schedulePreview(ctx, jobId);
 }
 
 /** An agent that shuts down gives its task back; the attempt does not count against the task. */
@@ -403,13 +400,16 @@ export async function expireLeases(ctx: ServiceContext): Promise<number> {
       const error = 'the lease expired: the agent stopped answering';
       await tasksRepo.finishAttempt(trx, task.id, task.attempt, { status: 'lost', finished_at: now, exit_code: null, error });
       const giveUp = task.agent_id ? await countFailure(ctx, trx, task.job_id, task.id, task.agent_id, task.attempt - task.tries) : null;
-      const outcome = !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+      let outcome: 'done' | 'queued' | 'error' = !giveUp && afterFailedAttempt(task.tries, task.max_attempts) === 'retry' ? 'queued' : 'error';
+      let ended: string | null = giveUp ? `${error}; ${giveUp}` : error;
+      const settle = kindOf(task.job_kind).settleTask;
+      if (outcome === 'error' && settle) ({ status: outcome, error: ended } = await settle(trx, task, { status: outcome, error: ended, files: [] }));
       await tasksRepo.updateTask(trx, task.id, {
         status: outcome,
         agent_id: outcome === 'queued' ? null : task.agent_id,
         lease_expires_at: null,
         finished_at: outcome === 'queued' ? null : now,
-        error: giveUp ? `${error}; ${giveUp}` : error,
+        error: ended,
       });
       await refreshJobStatus(trx, task.job_id);
       return true;

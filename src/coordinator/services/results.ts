@@ -6,11 +6,11 @@
 //                  logs/<step name>/task-0001.stdout.txt (numbered within the step)
 import type { Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
-import * as framesRepo from '../../store/repositories/frames.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { ServiceContext } from './context.js';
-import type { TemplateJobSpec, TemplateTaskSpec } from './template-jobs.js';
+import { kindOf } from '../kinds/index.js';
+import { pick, taskFolder } from './result-layout.js';
 
 export interface ResultFileEntry {
   /** The file's place under `<job id>/` in the download. */
@@ -43,7 +43,7 @@ export interface ResultsIndex {
   }[];
 }
 
-export const taskFolder = (index: number): string => `task-${String(index).padStart(4, '0')}`;
+export { stepFolder, taskFolder } from './result-layout.js';
 
 export async function resultsIndex(ctx: ServiceContext, job: JobRow): Promise<ResultsIndex> {
   const tasks = await ctx.db.selectFrom('tasks').select(['id', 'idx', 'input_name', 'status', 'attempt', 'step', 'spec']).where('job_id', '=', job.id).orderBy('idx').execute();
@@ -54,21 +54,13 @@ export async function resultsIndex(ctx: ServiceContext, job: JobRow): Promise<Re
     list.push({ path: f.path, sha256: f.sha256, size: Number(f.size) });
     byTask.set(f.task_id, list);
   }
-  if (job.kind === 'template') return templateIndex(job, tasks, byTask);
-  const render = job.kind === 'render';
+  const layout = kindOf(job.kind).resultsIndex;
+  if (layout) return layout(ctx, job, tasks, byTask);
+  // One folder per task, the kind's default (script jobs).
   const files: ResultFileEntry[] = [];
-  if (render) {
-    for (const f of await framesRepo.doneFramesOfJob(ctx.db, job.id)) files.push({ path: f.path!, sha256: f.sha256!, size: Number(f.size) });
-    const preview = await framesRepo.findPreview(ctx.db, job.id);
-    if (preview?.status === 'ready' && preview.sha256) files.push({ path: 'preview.mp4', sha256: preview.sha256, size: Number(preview.size) });
-  }
   for (const t of tasks) {
     const folder = taskFolder(t.idx);
-    for (const f of byTask.get(t.id) ?? []) {
-      if (!render) files.push({ path: `${folder}/${f.path}`, ...pick(f) });
-      else if (f.path === 'stdout.txt' || f.path === 'stderr.txt') files.push({ path: `logs/${folder}.${f.path}`, ...pick(f) });
-      else files.push({ path: `${folder}/${f.path}`, ...pick(f) });
-    }
+    for (const f of byTask.get(t.id) ?? []) files.push({ path: `${folder}/${f.path}`, ...pick(f) });
   }
   return {
     jobId: job.id,
@@ -85,58 +77,6 @@ export async function resultsIndex(ctx: ServiceContext, job: JobRow): Promise<Re
       folder: taskFolder(t.idx),
       files: byTask.get(t.id) ?? [],
     })),
-  };
-}
-
-const pick = (f: { sha256: string; size: number }) => ({ sha256: f.sha256, size: f.size });
-
-/** A step name as a folder name: no separators or control characters. */
-export function stepFolder(name: string): string {
-  const safe = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_').replace(/^\.+$/, '_');
-  return safe.slice(0, 100) || '_';
-}
-
-function templateIndex(
-  job: JobRow,
-  tasks: { id: string; idx: number; input_name: string; status: string; attempt: number; step: number; spec: string | null }[],
-  byTask: Map<string, ResultsIndex['tasks'][number]['files']>,
-): ResultsIndex {
-  const spec = JSON.parse(job.spec) as TemplateJobSpec;
-  const outputs = new Map<string, ResultFileEntry>();
-  const logs: ResultFileEntry[] = [];
-  const numberInStep = new Map<number, number>();
-  const entries = tasks.map((t) => {
-    const n = (numberInStep.get(t.step) ?? 0) + 1;
-    numberInStep.set(t.step, n);
-    const stepName = spec.steps[t.step]?.name ?? String(t.step);
-    const folder = `logs/${stepFolder(stepName)}/${taskFolder(n)}`;
-    for (const f of byTask.get(t.id) ?? []) {
-      // Later steps' files over earlier ones at the same path (tasks are in step order, then index).
-      if (f.path.startsWith('outputs/')) outputs.set(f.path, { path: f.path, ...pick(f) });
-      else if (f.path === 'stdout.txt' || f.path === 'stderr.txt') logs.push({ path: `${folder}.${f.path}`, ...pick(f) });
-    }
-    const own = t.spec ? (JSON.parse(t.spec) as TemplateTaskSpec) : null;
-    return {
-      index: t.idx,
-      id: t.id,
-      input: t.input_name,
-      status: t.status,
-      attempts: t.attempt,
-      folder,
-      step: stepName,
-      parameters: own?.parameters ?? {},
-      files: byTask.get(t.id) ?? [],
-    };
-  });
-  const byStep = [...outputs.values()];
-  return {
-    jobId: job.id,
-    name: job.name,
-    kind: job.kind,
-    status: job.status,
-    files: [...byStep, ...logs],
-    steps: spec.steps.map((s, index) => ({ index, name: s.name, dependsOn: s.dependsOn.map((d) => spec.steps[d]!.name), taskCount: s.taskCount })),
-    tasks: entries,
   };
 }
 

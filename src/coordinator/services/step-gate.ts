@@ -1,13 +1,15 @@
-// The step gate of template jobs: a step's tasks wait in `pending` until every step it depends on
-// is done, then are queued; when a step it depends on has ended without finishing (a task errored
-// or was canceled), they are canceled with that reason, so the job ends instead of waiting forever.
+// The step gate of jobs of steps (template jobs; render jobs, whose preview waits for the render):
+// a step's tasks wait in `pending` until every step it depends on is done, then are queued; when a
+// step it depends on has ended without finishing (a task errored or was canceled), they are
+// canceled with that reason, so the job ends instead of waiting forever.
 // Runs inside the transaction that changed a task, so no completion can slip between the probes.
 import { nowIso } from './context.js';
+import { kindOf } from '../kinds/index.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import { anyTaskIn } from '../../store/repositories/task-batches.js';
 import type { Db } from '../../store/schema.js';
 
-/** What the gate reads of a template job's stored spec. */
+/** A job's steps as the gate reads them (from its kind's `steps`). */
 export interface StepGraph {
   names: string[];
   dependsOn: number[][];
@@ -23,16 +25,14 @@ async function stepGraph(db: Db, jobId: string): Promise<StepGraph | null> {
   if (graphs.has(jobId)) return graphs.get(jobId)!;
   const job = await jobsRepo.findJob(db, jobId);
   let graph: StepGraph | null = null;
-  if (job?.kind === 'template') {
-    const spec = JSON.parse(job.spec) as { steps: { name: string; dependsOn: number[] }[] };
-    if (spec.steps.some((s) => s.dependsOn.length > 0)) graph = graphOf(spec.steps);
-  }
+  const steps = job ? kindOf(job.kind).steps?.(JSON.parse(job.spec)) : undefined;
+  if (steps?.some((s) => s.dependsOn.length > 0)) graph = graphOf(steps);
   if (graphs.size >= GRAPH_CACHE_MAX) graphs.delete(graphs.keys().next().value!);
   graphs.set(jobId, graph);
   return graph;
 }
 
-export function graphOf(steps: readonly { name: string; dependsOn: number[] }[]): StepGraph {
+export function graphOf(steps: readonly { name: string; dependsOn: readonly number[] }[]): StepGraph {
   const order: number[] = [];
   const seen = new Set<number>();
   const visit = (i: number) => {
@@ -42,7 +42,7 @@ export function graphOf(steps: readonly { name: string; dependsOn: number[] }[])
     order.push(i);
   };
   steps.forEach((_, i) => visit(i));
-  return { names: steps.map((s) => s.name), dependsOn: steps.map((s) => s.dependsOn), order };
+  return { names: steps.map((s) => s.name), dependsOn: steps.map((s) => [...s.dependsOn]), order };
 }
 
 async function anyInSteps(db: Db, jobId: string, steps: readonly number[], statuses: readonly string[]): Promise<boolean> {

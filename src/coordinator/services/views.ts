@@ -2,16 +2,16 @@
 // SSE streams all see the same job and task.
 import type { InstanceType } from '../../core/instance-types.js';
 import { unschedulableReason } from '../../core/scheduling.js';
-import { deriveJobStatus, emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
-import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-match.js';
-import type { TemplateJobSpec, TemplateTaskSpec } from './template-jobs.js';
+import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import type { TemplateTaskSpec } from '../kinds/template/template-jobs.js';
+import type { StepView } from '../kinds/template/steps-view.js';
+import { kindOf } from '../kinds/index.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import type { Db } from '../../store/schema.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
-import { type RenderJobSpec, renderView } from './render-jobs.js';
 
 export interface JobView {
   id: string;
@@ -45,18 +45,7 @@ export interface JobView {
   steps?: StepView[];
 }
 
-export type StepStatus = JobStatus | 'pending';
-
-export interface StepView {
-  index: number;
-  name: string;
-  status: StepStatus;
-  taskCount: number;
-  counts: TaskCounts;
-  dependsOn: string[];
-  /** Why no connected agent may run its tasks (host requirements), or null. */
-  unschedulable: string | null;
-}
+export type { StepStatus, StepView } from '../kinds/template/steps-view.js';
 
 export interface TaskView {
   id: string;
@@ -116,9 +105,24 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
   };
 }
 
+/**
+ * The task counts each job shows: of every task, or of the one step its kind counts (render: the
+ * chunks, whose number is its taskCount; the preview shows as the preview).
+ */
+export async function jobCounts(db: Db, rows: readonly JobRow[]): Promise<Map<string, TaskCounts>> {
+  const byStep = new Map<number | undefined, string[]>();
+  for (const row of rows) {
+    const step = kindOf(row.kind).countedStep;
+    byStep.set(step, [...(byStep.get(step) ?? []), row.id]);
+  }
+  const counts = new Map<string, TaskCounts>();
+  for (const [step, ids] of byStep) for (const [id, c] of await jobsRepo.taskCountsFor(db, ids, step)) counts.set(id, c);
+  return counts;
+}
+
 /** The full view of one job: with CPU time, an ETA from measured task times, and fit. */
 export async function detailedJobView(db: Db, row: JobRow, owner: string, agentFailureLimit = 3): Promise<JobView> {
-  const counts = (await jobsRepo.taskCountsFor(db, [row.id])).get(row.id) ?? emptyCounts();
+  const counts = (await jobCounts(db, [row])).get(row.id) ?? emptyCounts();
   const view = baseJobView(row, owner, counts);
   const timing = await jobsRepo.jobTimingStats(db, row.id);
   view.cpuSeconds = Math.round((timing.attemptMs * row.cores) / 100) / 10;
@@ -130,37 +134,8 @@ export async function detailedJobView(db: Db, row: JobRow, owner: string, agentF
   if (view.status === 'queued' || view.status === 'running' || view.status === 'created') {
     view.unschedulable = unschedulableReason(row.cores, await agentsRepo.onlineAgentCapacities(db));
   }
-  if (row.kind === 'render') {
-    const spec = JSON.parse(row.spec) as RenderJobSpec;
-    view.render = await renderView(db, row.id, spec.render);
-  }
-  if (row.kind === 'template') view.steps = await stepViews(db, row);
+  await kindOf(row.kind).detail?.(db, row, view);
   return view;
-}
-
-/** A step's state from its tasks' counts: `pending` while all of them wait for other steps. */
-export function stepStatus(counts: TaskCounts): StepStatus {
-  const total = counts.pending + counts.queued + counts.running + counts.done + counts.error + counts.canceled;
-  if (total > 0 && counts.pending === total) return 'pending';
-  if (total > 0 && counts.canceled === total) return 'canceled';
-  return deriveJobStatus('queued', counts, counts.running + counts.done + counts.error > 0);
-}
-
-async function stepViews(db: Db, row: JobRow): Promise<StepView[]> {
-  const spec = JSON.parse(row.spec) as TemplateJobSpec;
-  const counts = await jobsRepo.stepCountsFor(db, row.id);
-  const live = row.status === 'queued' || row.status === 'running' || row.status === 'created';
-  const hosts = live && spec.steps.some((s) => s.hostRequirements) ? (await agentsRepo.onlineAgentHosts(db)).map((a) => ({ name: a.name, host: hostFactsOf(a) })) : [];
-  return spec.steps.map((s, index) => {
-    const c = counts.get(index) ?? emptyCounts();
-    let unschedulable: string | null = null;
-    if (live && s.hostRequirements && c.pending + c.queued > 0) {
-      const problems = hosts.map((h) => hostRequirementProblem(s.hostRequirements, h.host));
-      if (hosts.length === 0) unschedulable = 'no agent is connected; tasks wait until one joins';
-      else if (problems.every((p) => p !== null)) unschedulable = `no connected agent meets the host requirements of step "${s.name}": ${problems[0]}`;
-    }
-    return { index, name: s.name, status: stepStatus(c), taskCount: s.taskCount, counts: c, dependsOn: s.dependsOn.map((d) => spec.steps[d]!.name), unschedulable };
-  });
 }
 
 export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttempts: number): TaskView {

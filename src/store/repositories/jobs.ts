@@ -78,8 +78,8 @@ export async function listJobs(db: Db, q: JobListQuery) {
   return { rows, total, countsByStatus };
 }
 
-/** Task counts per state for each of `jobIds`. */
-export async function taskCountsFor(db: Db, jobIds: readonly string[]): Promise<Map<string, TaskCounts>> {
+/** Task counts per state for each of `jobIds` (of their tasks in `step` only, when given). */
+export async function taskCountsFor(db: Db, jobIds: readonly string[], step?: number): Promise<Map<string, TaskCounts>> {
   const result = new Map<string, TaskCounts>();
   for (const id of jobIds) result.set(id, emptyCounts());
   if (jobIds.length === 0) return result;
@@ -87,6 +87,7 @@ export async function taskCountsFor(db: Db, jobIds: readonly string[]): Promise<
     .selectFrom('tasks')
     .select(['job_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('job_id', 'in', [...jobIds])
+    .$if(step !== undefined, (qb) => qb.where('step', '=', step!))
     .groupBy(['job_id', 'status'])
     .execute();
   for (const r of rows) result.get(r.job_id)![r.status as TaskStatus] = Number(r.n);

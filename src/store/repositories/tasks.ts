@@ -52,7 +52,8 @@ export function findTaskWithOwner(db: Db, id: string) {
     .executeTakeFirst();
 }
 
-export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: number; status?: TaskStatus }) {
+/** A job's tasks in index order (of one step only, with `step`). */
+export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: number; status?: TaskStatus; step?: number }) {
   let q = db
     .selectFrom('tasks')
     .leftJoin('agents', 'agents.id', 'tasks.agent_id')
@@ -60,12 +61,14 @@ export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: 
     .select('agents.name as agent_name')
     .where('tasks.job_id', '=', jobId);
   if (opts.status) q = q.where('tasks.status', '=', opts.status);
+  if (opts.step !== undefined) q = q.where('tasks.step', '=', opts.step);
   return q.orderBy('tasks.idx').offset(opts.offset).limit(opts.limit).execute();
 }
 
-export async function countTasks(db: Db, jobId: string, status?: TaskStatus): Promise<number> {
+export async function countTasks(db: Db, jobId: string, status?: TaskStatus, step?: number): Promise<number> {
   let q = db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', jobId);
   if (status) q = q.where('status', '=', status);
+  if (step !== undefined) q = q.where('step', '=', step);
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
 

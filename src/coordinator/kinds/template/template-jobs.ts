@@ -1,23 +1,23 @@
 // Template jobs (Open Job Description): a template and parameter values become a job of steps,
 // stored whole or not at all. PATH parameters that carry data (dataFlow IN/INOUT) name files the
 // client uploaded first; OUT/INOUT directories are collected from the tasks that write them.
-import type { InstanceType } from '../../core/instance-types.js';
-import { relativePathProblem } from '../../core/inputs.js';
-import { expandTemplate } from '../../core/templates/expand.js';
-import type { ParameterInput, ParameterValue } from '../../core/templates/parameters.js';
-import { ParameterError } from '../../core/templates/parameters.js';
-import { TemplateError, describeProblem } from '../../core/templates/problems.js';
-import type { HostRequirements, JobTemplate, TaskParameterType } from '../../core/templates/template.js';
-import { checkTemplate } from '../../core/templates/validate.js';
-import { ParameterValuesError, bundleParameterValues } from '../../core/templates/parameter-values.js';
+import type { InstanceType } from '../../../core/instance-types.js';
+import { relativePathProblem } from '../../../core/inputs.js';
+import { expandTemplate } from '../../../core/templates/expand.js';
+import type { ParameterInput, ParameterValue } from '../../../core/templates/parameters.js';
+import { ParameterError } from '../../../core/templates/parameters.js';
+import { TemplateError, describeProblem } from '../../../core/templates/problems.js';
+import type { HostRequirements, JobTemplate, TaskParameterType } from '../../../core/templates/template.js';
+import { checkTemplate } from '../../../core/templates/validate.js';
+import { ParameterValuesError, bundleParameterValues } from '../../../core/templates/parameter-values.js';
 import { parse as parseYaml } from 'yaml';
-import { badRequest, leaseLost, notFound } from '../errors.js';
-import type { AgentPrincipal } from './agents.js';
-import type { UserPrincipal } from './accounts.js';
-import type { ServiceContext } from './context.js';
-import { resolveJobImage } from './images.js';
-import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork } from './jobs.js';
-import { NETWORK_DEFAULTS } from '../../core/task-network.js';
+import { badRequest, leaseLost, notFound } from '../../errors.js';
+import type { AgentPrincipal } from '../../services/agents.js';
+import type { UserPrincipal } from '../../services/accounts.js';
+import type { ServiceContext } from '../../services/context.js';
+import { resolveJobImage } from '../../services/images.js';
+import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork } from '../../services/job-creation.js';
+import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
 
 export interface TemplateJobRequest {
   kind: 'template';

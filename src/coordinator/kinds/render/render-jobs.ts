@@ -1,19 +1,21 @@
 // Render jobs: a Blender project, a frame range cut into chunks, one task per chunk, and every
-// frame tracked on its own so a retry renders only what is missing.
-import { checkBlendFile } from '../../render/blend-file.js';
-import { type ImageFormat } from '../../render/blender-command.js';
-import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../core/frames.js';
-import type { InstanceType } from '../../core/instance-types.js';
-import { relativePathProblem } from '../../core/inputs.js';
-import { NETWORK_DEFAULTS } from '../../core/task-network.js';
-import * as framesRepo from '../../store/repositories/frames.js';
-import { withLocalBlob } from '../../store/blob-store.js';
-import type { Db } from '../../store/schema.js';
-import { badRequest } from '../errors.js';
-import type { UserPrincipal } from './accounts.js';
-import { type ServiceContext } from './context.js';
-import { resolveJobImage } from './images.js';
-import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from './jobs.js';
+// frame tracked on its own so a retry renders only what is missing. Two steps: "Render" (the
+// chunks), then "Preview" (one task, pending until every chunk is done) that an agent turns into
+// the job's H.264 preview.
+import { checkBlendFile } from '../../../render/blend-file.js';
+import { type ImageFormat } from '../../../render/blender-command.js';
+import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
+import type { InstanceType } from '../../../core/instance-types.js';
+import { relativePathProblem } from '../../../core/inputs.js';
+import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
+import * as framesRepo from '../../../store/repositories/frames.js';
+import { withLocalBlob } from '../../../store/blob-store.js';
+import type { Db } from '../../../store/schema.js';
+import { badRequest } from '../../errors.js';
+import type { UserPrincipal } from '../../services/accounts.js';
+import { type ServiceContext } from '../../services/context.js';
+import { resolveJobImage } from '../../services/images.js';
+import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from '../../services/job-creation.js';
 
 export interface RenderJobRequest {
   kind: 'render';
@@ -60,6 +62,17 @@ export interface RenderJobSpec {
 }
 
 export const PROJECT_DIR = 'project';
+
+/** The steps of every render job: the chunks, then the preview made of their frames. */
+export const RENDER_STEP = 0;
+export const PREVIEW_STEP = 1;
+export const RENDER_STEPS = [
+  { name: 'Render', dependsOn: [] },
+  { name: 'Preview', dependsOn: [RENDER_STEP] },
+] as const satisfies readonly { name: string; dependsOn: readonly number[] }[];
+
+/** How the preview task is listed (its `input`). */
+export const PREVIEW_TASK_INPUT = 'preview.mp4';
 
 export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, req: RenderJobRequest): Promise<string> {
   const nameProblem = jobNameProblem(req.name);
@@ -111,6 +124,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
     {
       name: req.name,
       kind: 'render',
+      // The job's taskCount is its chunks, as before the preview became a task: the preview is shown as the preview.
+      taskCount: chunks.length,
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
@@ -118,7 +133,10 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       spec,
       start: req.start ?? false,
     },
-    chunks.map((c) => ({ input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames } })),
+    [
+      ...chunks.map((c) => ({ input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames }, step: RENDER_STEP })),
+      { input: PREVIEW_TASK_INPUT, inputSha: null, spec: null, step: PREVIEW_STEP, pending: true },
+    ],
     async (trx: Db, jobId, taskIds) => {
       const rows = chunks.flatMap((c, i) => c.frames.map((frame) => ({ job_id: jobId, frame, task_id: taskIds[i]! })));
       await framesRepo.insertFrames(trx, rows);
@@ -126,9 +144,14 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
   );
 }
 
-/** The render part of a job's view: settings, progress by frame, the last frame, the preview. */
+/** The render part of a job's view: settings, progress by frame, the last frame, the preview and the task making it. */
 export async function renderView(db: Db, jobId: string, settings: RenderSettings) {
-  const [stats, last, preview] = await Promise.all([framesRepo.frameStats(db, jobId), framesRepo.lastFrame(db, jobId), framesRepo.findPreview(db, jobId)]);
+  const [stats, last, preview, previewTask] = await Promise.all([
+    framesRepo.frameStats(db, jobId),
+    framesRepo.lastFrame(db, jobId),
+    framesRepo.findPreview(db, jobId),
+    previewTaskOf(db, jobId),
+  ]);
   return {
     ...settings,
     framesDone: stats.done,
@@ -136,5 +159,21 @@ export async function renderView(db: Db, jobId: string, settings: RenderSettings
       ? { frame: last.frame, path: last.path, sha256: last.sha256, thumbnail: last.thumb_sha, preview: last.preview_sha, renderMs: last.render_ms, finishedAt: last.finished_at }
       : null,
     preview: preview ? { status: preview.status, sha256: preview.sha256, size: preview.size === null ? null : Number(preview.size), error: preview.error } : null,
+    previewTask,
   };
+}
+
+/** The preview step's task (null for jobs made before the preview was a step): where to find its agent and logs. */
+async function previewTaskOf(db: Db, jobId: string) {
+  const row = await db
+    .selectFrom('tasks')
+    .leftJoin('agents', 'agents.id', 'tasks.agent_id')
+    .select(['tasks.id', 'tasks.idx', 'tasks.status', 'tasks.attempt', 'tasks.error', 'agents.name as agent'])
+    .where('tasks.job_id', '=', jobId)
+    .where('tasks.step', '=', PREVIEW_STEP)
+    .executeTakeFirst();
+  if (!row) return null;
+  // As taskView: a done task's error column holds its warning.
+  const done = row.status === 'done';
+  return { id: row.id, index: row.idx, status: row.status, attempts: row.attempt, agent: row.agent ?? null, error: done ? null : row.error, warning: done ? row.error : null };
 }

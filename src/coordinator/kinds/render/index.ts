@@ -1,0 +1,33 @@
+// The render kind: Blender over frame chunks on agents, then a preview step (ffmpeg on an agent).
+import * as framesRepo from '../../../store/repositories/frames.js';
+import type { JobKindDefinition } from '../kind.js';
+import { leasePreview, settlePreview } from './preview.js';
+import { PREVIEW_STEP, RENDER_STEP, RENDER_STEPS, type RenderJobRequest, type RenderJobSpec, createRenderJob, renderView } from './render-jobs.js';
+import { renderResultsIndex } from './results.js';
+
+export const renderKind: JobKindDefinition<RenderJobRequest> = {
+  create: createRenderJob,
+  steps: () => RENDER_STEPS,
+  countedStep: RENDER_STEP,
+  async refineLease(trx, leased, task) {
+    if (task.step === PREVIEW_STEP) return leasePreview(trx, leased);
+    // A retry renders only the frames no earlier attempt delivered.
+    const allFrames = (leased.taskSpec as { frames: number[] }).frames;
+    leased.taskSpec = { frames: await framesRepo.missingFramesOfTask(trx, task.id), allFrames };
+  },
+  // Frames are checked by completeTask (successProblem).
+  quickCompletion: false,
+  async successProblem(trx, task) {
+    if (task.step !== RENDER_STEP) return null;
+    const missing = await framesRepo.missingFramesOfTask(trx, task.id);
+    if (missing.length === 0) return null;
+    return `Blender ended without saving frame(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`;
+  },
+  warnsWhenNothingProduced: false,
+  settleTask: async (trx, task, ending) => (task.step === PREVIEW_STEP ? settlePreview(trx, task, ending) : ending),
+  async detail(db, row, view) {
+    const spec = JSON.parse(row.spec) as RenderJobSpec;
+    view.render = await renderView(db, row.id, spec.render);
+  },
+  resultsIndex: renderResultsIndex,
+};

@@ -1,0 +1,136 @@
+// A render job's preview is a step made on an agent, never in the coordinator: a coordinator whose
+// PATH has no ffmpeg still gets one, from the agent that ran the preview task; an agent without
+// ffmpeg cannot make it, and the job still ends done, its preview `unavailable` with the reason.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type TestServer, ADMIN_PASSWORD, api, runCli, startAgent, startServer } from '../helpers/farm.js';
+import { makeScene } from '../helpers/scenes.js';
+
+const run = promisify(execFile);
+
+interface TaskJson {
+  index: number;
+  input: string;
+  status: string;
+  agent: string | null;
+  warning: string | null;
+}
+
+interface RenderJson {
+  id: string;
+  status: string;
+  taskCount: number;
+  counts: Record<string, number>;
+  render: {
+    framesDone: number;
+    preview: { status: string; error: string | null } | null;
+    previewTask: { id: string; index: number; status: string; agent: string | null; warning: string | null } | null;
+  };
+}
+
+/** A PATH with every program of this machine's /usr/bin and /bin except ffmpeg (links in `dir`). */
+async function pathWithoutFfmpeg(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const linked = new Set<string>();
+  for (const bin of ['/usr/local/bin', '/usr/bin', '/bin']) {
+    for (const name of await readdir(bin).catch(() => [] as string[])) {
+      if (name === 'ffmpeg' || linked.has(name)) continue;
+      linked.add(name);
+      await symlink(join(bin, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
+describe('the preview step of render jobs', { timeout: 600_000 }, () => {
+  let work: string;
+  let server: TestServer;
+  let project: string;
+  let noFfmpeg: string;
+  let cli: (args: string[]) => ReturnType<typeof runCli>;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'drover-preview-'));
+    noFfmpeg = await pathWithoutFfmpeg(join(work, 'bin'));
+    // The coordinator cannot run ffmpeg: whatever preview there is comes from an agent.
+    server = await startServer({ env: { PATH: noFfmpeg }, leaseSeconds: 3 });
+    const config = join(work, 'cli.json');
+    cli = (args) => runCli(args, { env: { DROVER_CONFIG: config, DROVER_SERVER: server.url }, timeoutMs: 300_000 });
+    assert.equal((await cli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD])).code, 0);
+    project = join(work, 'project');
+    await makeScene(project, { frames: [1, 4], resolution: [64, 48], samples: 2 });
+  });
+  after(async () => {
+    await server?.kill('SIGTERM');
+    if (!process.env.DROVER_KEEP_TEST_DATA) await Promise.all([rm(server.dataDir, { recursive: true, force: true }), rm(work, { recursive: true, force: true })]);
+  });
+
+  async function tasksOf(jobId: string): Promise<TaskJson[]> {
+    const token = (JSON.parse(await readFile(join(work, 'cli.json'), 'utf8')) as { token: string }).token;
+    return (await api<{ tasks: TaskJson[] }>(server.url, token, 'GET', `/jobs/${jobId}/tasks`)).body.tasks;
+  }
+
+  test('an agent makes the preview as the job\'s last task; the coordinator, without ffmpeg, only stores it', async () => {
+    const agent = await startAgent(server, { name: 'with-ffmpeg' });
+    try {
+      const out = join(work, 'out-ready');
+      const r = await cli(['render', project, '--frames', '1-4', '--chunk', '2', '-w', '-d', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const job = JSON.parse(r.stdout) as RenderJson;
+      assert.equal(job.status, 'done');
+      // Frames' chunks are counted as ever; the preview shows as the preview.
+      assert.equal(job.taskCount, 2);
+      assert.equal(job.counts.done, 2);
+      assert.equal(job.render.preview?.status, 'ready', JSON.stringify(job.render.preview));
+
+      // The task list is the chunks (as the counts); the preview's task shows with the preview.
+      const tasks = await tasksOf(job.id);
+      assert.deepEqual(tasks.map((t) => [t.index, t.input, t.status]), [[1, 'frames 1-2', 'done'], [2, 'frames 3-4', 'done']]);
+      const previewTask = job.render.previewTask!;
+      assert.deepEqual([previewTask.index, previewTask.status, previewTask.warning], [3, 'done', null]);
+      assert.equal(previewTask.agent, 'with-ffmpeg', 'the preview task ran on the agent');
+
+      // The results layout is unchanged: frames, preview.mp4, and the render tasks' logs only.
+      const top = await readdir(join(out, job.id));
+      for (const name of ['frames', 'logs', 'preview.mp4']) assert.ok(top.includes(name), `${name} in ${top.join(', ')}`);
+      assert.ok(!top.includes('task-0003'), 'the preview task has no folder of its own');
+      assert.deepEqual((await readdir(join(out, job.id, 'logs'))).sort(), ['task-0001.stderr.txt', 'task-0001.stdout.txt', 'task-0002.stderr.txt', 'task-0002.stdout.txt']);
+      const probe = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'json', join(out, job.id, 'preview.mp4')]);
+      const stream = (JSON.parse(probe.stdout) as { streams: { codec_name: string; nb_read_frames: string }[] }).streams[0]!;
+      assert.equal(stream.codec_name, 'h264');
+      assert.equal(Number(stream.nb_read_frames), 4);
+    } finally {
+      await agent.kill('SIGINT');
+    }
+  });
+
+  test('an agent without ffmpeg leaves the render done and its preview unavailable, saying why', async () => {
+    const agent = await startAgent(server, { name: 'no-ffmpeg', env: { PATH: noFfmpeg } });
+    try {
+      const out = join(work, 'out-unavailable');
+      const r = await cli(['render', project, '--frames', '1-4', '--chunk', '2', '-w', '-d', out, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const job = JSON.parse(r.stdout) as RenderJson;
+      assert.equal(job.status, 'done');
+      assert.equal(job.render.framesDone, 4);
+      assert.equal(job.render.preview?.status, 'unavailable');
+      assert.match(job.render.preview?.error ?? '', /ffmpeg is not installed/);
+
+      assert.equal((await tasksOf(job.id)).length, 2);
+      const preview = job.render.previewTask!;
+      assert.equal(preview.status, 'done');
+      assert.equal(preview.agent, 'no-ffmpeg');
+      assert.match(preview.warning ?? '', /ffmpeg is not installed/);
+      // Every frame is in the results; there is no preview.mp4.
+      assert.equal((await readdir(join(out, job.id, 'frames'))).length, 4);
+      assert.ok(!(await readdir(join(out, job.id))).includes('preview.mp4'));
+    } finally {
+      await agent.kill('SIGINT');
+    }
+  });
+});
