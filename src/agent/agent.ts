@@ -96,6 +96,8 @@ export class Agent {
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
       // A warm render task frees its cores once its frames are rendered, while it still uploads.
       onCoresFreed: () => this.changed(),
+      stopSignal: this.stopping.signal,
+      log: this.log,
     };
     const heartbeats = this.heartbeatLoop();
     let failures = 0;

@@ -9,6 +9,9 @@ export interface CoordinatorConfig {
   port: number;
   /** How long a lease lasts without a heartbeat; an agent silent for longer loses its tasks. */
   leaseSeconds: number;
+  /** After a restart running tasks get one lease plus the farm's downtime to be heard from, the
+   * downtime counted up to this many seconds. */
+  restartGraceMaxSeconds: number;
   instanceCores: InstanceTypeCores;
   /** The largest single file a client may upload. */
   maxUploadBytes: number;
@@ -64,6 +67,7 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     host: process.env.DROVER_HOST ?? '127.0.0.1',
     port: 8686,
     leaseSeconds: envNumber('DROVER_LEASE_SECONDS', 30),
+    restartGraceMaxSeconds: envNumber('DROVER_RESTART_GRACE_MAX_SECONDS', 3600),
     instanceCores: DEFAULT_INSTANCE_CORES,
     maxUploadBytes: envNumber('DROVER_MAX_UPLOAD_BYTES', 20 * 1024 ** 3),
     logLimitBytes: envNumber('DROVER_LOG_LIMIT_BYTES', 16 * 1024 ** 2),
