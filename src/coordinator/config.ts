@@ -12,6 +12,10 @@ export interface CoordinatorConfig {
   /** After a restart running tasks get one lease plus the farm's downtime to be heard from, the
    * downtime counted up to this many seconds. */
   restartGraceMaxSeconds: number;
+  /** The most tasks one job may have; bigger jobs are refused with this limit named. */
+  maxTasksPerJob: number;
+  /** Jobs one (non-admin) user may create per minute, in bursts of as many. */
+  jobCreatePerMinute: number;
   instanceCores: InstanceTypeCores;
   /** The largest single file a client may upload. */
   maxUploadBytes: number;
@@ -68,6 +72,8 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     port: 8686,
     leaseSeconds: envNumber('DROVER_LEASE_SECONDS', 30),
     restartGraceMaxSeconds: envNumber('DROVER_RESTART_GRACE_MAX_SECONDS', 3600),
+    maxTasksPerJob: envNumber('DROVER_MAX_TASKS_PER_JOB', 100_000),
+    jobCreatePerMinute: envNumber('DROVER_JOB_CREATE_PER_MINUTE', 60),
     instanceCores: DEFAULT_INSTANCE_CORES,
     maxUploadBytes: envNumber('DROVER_MAX_UPLOAD_BYTES', 20 * 1024 ** 3),
     logLimitBytes: envNumber('DROVER_LOG_LIMIT_BYTES', 16 * 1024 ** 2),

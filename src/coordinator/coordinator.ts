@@ -14,6 +14,7 @@ import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
 import { expireLeases } from './services/leasing.js';
 import { renewLeasesAfterRestart } from './services/restart-grace.js';
+import { repairInterruptedBatches } from './services/large-jobs.js';
 import { buildServer } from './server.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
@@ -77,6 +78,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const admin = await ensureAdmin(ctx);
   const join_ = await ensureJoinToken(config.dataDir, config.joinTokenFile);
   const app = await buildServer(ctx, join_.token);
+  await repairInterruptedBatches(ctx);
   // Agents could not renew their leases while the coordinator was down; hear from them before requeueing.
   const grace = await renewLeasesAfterRestart(ctx);
   if (grace.downtimeSeconds > ctx.config.leaseSeconds) {

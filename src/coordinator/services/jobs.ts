@@ -16,6 +16,7 @@ import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso, orderedNowIso } from './context.js';
 import { resolveJobImage } from './images.js';
 import { type JobView, detailedJobView } from './views.js';
+import { BATCHED_FROM_TASKS, assertTaskLimit, cancelQueuedInBatches, insertJobInBatches } from './large-jobs.js';
 
 export interface FileRef {
   name: string;
@@ -69,59 +70,92 @@ export interface NewTask {
   spec: unknown;
 }
 
-/** Inserts a job and all its tasks in one transaction: a job is stored whole or not at all. */
+type NewJobFields = { name: string; kind: 'script' | 'render'; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean };
+
+function jobRow(ctx: ServiceContext, user: UserPrincipal, id: string, now: string, fields: NewJobFields, taskCount: number): jobsRepo.JobRow {
+  return {
+    id,
+    user_id: user.id,
+    name: fields.name,
+    kind: fields.kind,
+    status: fields.start ? 'queued' : 'created',
+    instance_type: fields.instanceType,
+    cores: ctx.config.instanceCores[fields.instanceType],
+    max_attempts: fields.maxAttempts,
+    task_timeout_seconds: fields.taskTimeoutSeconds,
+    image: fields.image,
+    spec: JSON.stringify(fields.spec),
+    task_count: taskCount,
+    created_at: now,
+    queued_at: fields.start ? now : null,
+    started_at: null,
+    finished_at: null,
+  };
+}
+
+function taskRow(jobId: string, i: number, t: NewTask): tasksRepo.TaskRow {
+  return {
+    id: taskId(jobId, i + 1),
+    job_id: jobId,
+    idx: i + 1,
+    status: 'queued',
+    input_name: t.input,
+    input_sha: t.inputSha,
+    spec: t.spec === null ? null : JSON.stringify(t.spec),
+    attempt: 0,
+    tries: 0,
+    agent_id: null,
+    lease_expires_at: null,
+    started_at: null,
+    finished_at: null,
+    exit_code: null,
+    error: null,
+  };
+}
+
+/** A new task and its id, as `insertJobWithTasks` hands them to what stores things beside tasks. */
+export interface InsertedTask {
+  id: string;
+  task: NewTask;
+}
+
+/**
+ * Inserts a job and its tasks: a job is stored whole or not at all. Up to BATCHED_FROM_TASKS tasks
+ * go in one transaction; more are taken as they come and inserted in batches with the job hidden
+ * until the last one is in (services/large-jobs.ts), so other requests are not held up.
+ */
 export async function insertJobWithTasks(
   ctx: ServiceContext,
   user: UserPrincipal,
-  fields: { name: string; kind: 'script' | 'render'; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
-  tasks: readonly NewTask[],
-  /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
-  afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
+  fields: NewJobFields,
+  tasks: Iterable<NewTask>,
+  /** Stores what belongs to tasks beside them (render frames), in the same transaction as they. */
+  afterInsert?: (trx: Db, jobId: string, inserted: readonly InsertedTask[]) => Promise<void>,
 ): Promise<string> {
   const id = randomId('j');
   const now = orderedNowIso();
-  const taskIds = tasks.map((_, i) => taskId(id, i + 1));
-  await ctx.db.transaction().execute(async (trx) => {
-    await jobsRepo.insertJob(trx, {
-      id,
-      user_id: user.id,
-      name: fields.name,
-      kind: fields.kind,
-      status: fields.start ? 'queued' : 'created',
-      instance_type: fields.instanceType,
-      cores: ctx.config.instanceCores[fields.instanceType],
-      max_attempts: fields.maxAttempts,
-      task_timeout_seconds: fields.taskTimeoutSeconds,
-      image: fields.image,
-      spec: JSON.stringify(fields.spec),
-      task_count: tasks.length,
-      created_at: now,
-      queued_at: fields.start ? now : null,
-      started_at: null,
-      finished_at: null,
+  const iterator = tasks[Symbol.iterator]();
+  const head: NewTask[] = [];
+  for (let next = iterator.next(); !next.done; next = iterator.next()) {
+    head.push(next.value);
+    if (head.length > BATCHED_FROM_TASKS) break;
+  }
+  if (head.length > BATCHED_FROM_TASKS) {
+    const all = (function* () {
+      yield* head;
+      for (let next = iterator.next(); !next.done; next = iterator.next()) yield next.value;
+    })();
+    const after = afterInsert && ((trx: Db, batch: readonly { row: tasksRepo.TaskRow; item: NewTask }[]) => afterInsert(trx, id, batch.map((b) => ({ id: b.row.id, task: b.item }))));
+    await insertJobInBatches(ctx, jobRow(ctx, user, id, now, fields, 0), all, (i, t) => taskRow(id, i, t), after);
+  } else {
+    assertTaskLimit(ctx, head.length);
+    await ctx.db.transaction().execute(async (trx) => {
+      await jobsRepo.insertJob(trx, jobRow(ctx, user, id, now, fields, head.length));
+      const rows = head.map((t, i) => taskRow(id, i, t));
+      await tasksRepo.insertTasks(trx, rows);
+      await afterInsert?.(trx, id, rows.map((r, i) => ({ id: r.id, task: head[i]! })));
     });
-    await tasksRepo.insertTasks(
-      trx,
-      tasks.map((t, i) => ({
-        id: taskIds[i]!,
-        job_id: id,
-        idx: i + 1,
-        status: 'queued',
-        input_name: t.input,
-        input_sha: t.inputSha,
-        spec: t.spec === null ? null : JSON.stringify(t.spec),
-        attempt: 0,
-        tries: 0,
-        agent_id: null,
-        lease_expires_at: null,
-        started_at: null,
-        finished_at: null,
-        exit_code: null,
-        error: null,
-      })),
-    );
-    await afterInsert?.(trx, id, taskIds);
-  });
+  }
   ctx.bus.emit('job', id);
   if (fields.start) ctx.bus.emit('work');
   return id;
@@ -189,23 +223,27 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
   const row = await jobFor(ctx, user, jobId);
   checkAction('stop', row.status);
   const now = nowIso();
+  // The job and its running tasks at once; its queued tasks (a million, in a huge job) after, in
+  // batches that leave the store to other requests: a canceled job's tasks are never leased.
   const changed = await ctx.db.transaction().execute(async (trx) => {
-    const live = await trx.selectFrom('tasks').select(['id', 'status', 'attempt']).where('job_id', '=', jobId).where('status', 'in', ['queued', 'running']).execute();
+    const live = await trx.selectFrom('tasks').select(['id', 'status', 'attempt']).where('job_id', '=', jobId).where('status', '=', 'running').execute();
     for (const t of live) {
-      if (t.status === 'running') {
-        await tasksRepo.finishAttempt(trx, t.id, t.attempt, { status: 'canceled', finished_at: now, exit_code: null, error: 'stopped by a person' });
-      }
+      await tasksRepo.finishAttempt(trx, t.id, t.attempt, { status: 'canceled', finished_at: now, exit_code: null, error: 'stopped by a person' });
     }
     await trx
       .updateTable('tasks')
       .set({ status: 'canceled', finished_at: now, lease_expires_at: null, error: 'the job was stopped' })
       .where('job_id', '=', jobId)
-      .where('status', 'in', ['queued', 'running'])
+      .where('status', '=', 'running')
       .execute();
     await jobsRepo.updateJob(trx, jobId, { status: 'canceled', finished_at: now });
     return live;
   });
   for (const t of changed) ctx.bus.emit('task', t.id, jobId);
+  const small = row.task_count <= BATCHED_FROM_TASKS;
+  await cancelQueuedInBatches(ctx, jobId, now, (ids) => {
+    if (small) for (const id of ids) ctx.bus.emit('task', id, jobId);
+  });
   ctx.bus.emit('job', jobId);
 }
 

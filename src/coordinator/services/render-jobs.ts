@@ -2,7 +2,7 @@
 // frame tracked on its own so a retry renders only what is missing.
 import { checkBlendFile } from '../../render/blend-file.js';
 import { type ImageFormat } from '../../render/blender-command.js';
-import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../core/frames.js';
+import { chunkFramesLazily, formatFrameList, FrameExpressionError, parseFrames } from '../../core/frames.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { relativePathProblem } from '../../core/inputs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
@@ -13,6 +13,7 @@ import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext } from './context.js';
 import { resolveJobImage } from './images.js';
 import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, type FileRef } from './jobs.js';
+import { assertTaskLimit } from './large-jobs.js';
 
 export interface RenderJobRequest {
   kind: 'render';
@@ -60,6 +61,11 @@ export interface RenderJobSpec {
 
 export const PROJECT_DIR = 'project';
 
+/** What a render task keeps of its own: the frames it renders. */
+interface ChunkSpec {
+  frames: number[];
+}
+
 export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, req: RenderJobRequest): Promise<string> {
   const nameProblem = jobNameProblem(req.name);
   if (nameProblem) throw badRequest(nameProblem);
@@ -71,6 +77,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
     throw err;
   }
   const chunk = req.chunk ?? 1;
+  // Before anything is built for them: a million chunks are refused at once.
+  assertTaskLimit(ctx, Math.ceil(frames.length / chunk));
   const paths = new Set<string>();
   for (const f of req.project.files) {
     const problem = relativePathProblem(f.path);
@@ -86,7 +94,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
   const check = await withLocalBlob(ctx.blobs, blend.sha256, (path) => checkBlendFile(path));
   if (!check.isBlend) throw badRequest(`"${req.project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
 
-  const chunks = chunkFrames(frames, chunk);
+  // Chunks are made as they are stored: a million of them are never all in memory.
+  const chunks = chunkFramesLazily(frames, chunk);
   const spec: RenderJobSpec = {
     render: {
       blend: req.project.blend,
@@ -117,9 +126,11 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       spec,
       start: req.start ?? false,
     },
-    chunks.map((c) => ({ input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames } })),
-    async (trx: Db, jobId, taskIds) => {
-      const rows = chunks.flatMap((c, i) => c.frames.map((frame) => ({ job_id: jobId, frame, task_id: taskIds[i]! })));
+    (function* () {
+      for (const c of chunks) yield { input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames } satisfies ChunkSpec };
+    })(),
+    async (trx: Db, jobId, inserted) => {
+      const rows = inserted.flatMap(({ id, task }) => (task.spec as ChunkSpec).frames.map((frame) => ({ job_id: jobId, frame, task_id: id })));
       await framesRepo.insertFrames(trx, rows);
     },
   );
