@@ -8,13 +8,17 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestServer, api, eventually, startServer } from '../helpers/farm.js';
-import { type JobJson, loginToken } from '../helpers/reliability.js';
+import { type JobJson, loginToken, openStore } from '../helpers/reliability.js';
 import { makeScene } from '../helpers/scenes.js';
+import { type TestPostgres, postgresUnavailable, startPostgres } from '../helpers/postgres.js';
 
 const LIMIT = 20_000;
 
-describe('huge jobs', { timeout: 300_000 }, () => {
+const pgUnavailable = postgresUnavailable();
+
+for (const store of ['sqlite', 'postgres'] as const) describe(`huge jobs (${store})`, { timeout: 300_000, ...(store === 'postgres' && pgUnavailable ? { skip: pgUnavailable } : {}) }, () => {
   let server: TestServer;
+  let pg: TestPostgres | null = null;
   let admin: string;
   let blendSha: string;
   let userToken: string;
@@ -26,7 +30,8 @@ describe('huge jobs', { timeout: 300_000 }, () => {
   const render = (frames: string, extra: Record<string, unknown> = {}) => ({ kind: 'render', name: `frames ${frames}`, project: { files: [{ path: 'scene.blend', sha256: blendSha }], blend: 'scene.blend' }, frames, chunk: 1, ...extra });
 
   before(async () => {
-    server = await startServer({ env: { DROVER_MAX_TASKS_PER_JOB: String(LIMIT), DROVER_JOB_CREATE_PER_MINUTE: '3' } });
+    if (store === 'postgres') pg = await startPostgres();
+    server = await startServer({ env: { DROVER_MAX_TASKS_PER_JOB: String(LIMIT), DROVER_JOB_CREATE_PER_MINUTE: '3' }, ...(pg ? { args: ['--db', pg.url] } : {}) });
     admin = await loginToken(server.url, 'admin', server.adminPassword);
     const blend = await readFile(await makeScene(join(server.dataDir, 'project'), { frames: [1, 10] }));
     blendSha = createHash('sha256').update(blend).digest('hex');
@@ -36,8 +41,9 @@ describe('huge jobs', { timeout: 300_000 }, () => {
     await upload(userToken, blend, blendSha);
   });
   after(async () => {
-    await server.kill('SIGKILL');
-    await rm(server.dataDir, { recursive: true, force: true });
+    await server?.kill('SIGKILL');
+    await pg?.stop();
+    if (server) await rm(server.dataDir, { recursive: true, force: true });
   });
 
   test('a job over the per-job task limit is refused, naming the limit; nothing is stored', async () => {
@@ -69,6 +75,38 @@ describe('huge jobs', { timeout: 300_000 }, () => {
     }, 60_000, 'every task to be canceled');
     assert.equal(stopped.status, 'canceled');
     assert.equal(stopped.counts.queued, 0);
+  });
+
+  test('a coordinator killed while it stores a big job: the half-stored job is removed at the next start', { skip: store !== 'sqlite' && 'the store is read directly: SQLite' }, async () => {
+    const port = Number(new URL(server.url).port);
+    const posting = api(server.url, admin, 'POST', '/jobs', render(`1-${LIMIT}`)).catch(() => null);
+    // Caught while its tasks go in (half a second or more): the job is there, hidden (status
+    // `inserting`). Polled every few ms, the store opened read-only beside the coordinator.
+    const db0 = openStore(server.dataDir);
+    try {
+      const inserting = db0.prepare("select count(*) as n from jobs where status = 'inserting'");
+      const deadline = Date.now() + 30_000;
+      while ((inserting.get() as { n: number }).n === 0) {
+        assert.ok(Date.now() < deadline, 'the job was never seen half-stored');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      db0.close();
+    }
+    await server.kill('SIGKILL');
+    await posting;
+    server = await startServer({ dataDir: server.dataDir, port, env: { DROVER_MAX_TASKS_PER_JOB: String(LIMIT), DROVER_JOB_CREATE_PER_MINUTE: '3' } });
+    assert.match(server.output(), /removing job j_\S+: its tasks were still being stored/);
+    admin = await loginToken(server.url, 'admin', server.adminPassword);
+    const db = openStore(server.dataDir);
+    try {
+      assert.deepEqual(db.prepare("select status, count(*) as n from jobs group by status order by status").all(), [{ status: 'canceled', n: 1 }, { status: 'created', n: 1 }]);
+      const orphans = db.prepare('select count(*) as n from tasks where job_id not in (select id from jobs)').get() as { n: number };
+      assert.equal(orphans.n, 0);
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    } finally {
+      db.close();
+    }
   });
 
   test('job creation is rate-limited per user, with the limit named', async () => {
