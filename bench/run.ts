@@ -1,16 +1,18 @@
 // `npm run bench [-- SECTION… --option value…]`: runs the benchmarks, prints their tables and
 // appends them, with the date, the machine and the exact command, to bench/RESULTS.md (append only:
 // other sections of the file, e.g. the warm-Blender one, are never touched).
-//   sections: dispatch scale render api (default: all)
+//   sections: dispatch scale render api huge (default: all)
 //   --tasks 20000 --agents 8 --batch 64        dispatch
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
 //   --render-frames 40 --chunk 5 --rounds 2
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
+//   --huge-frames 1000000                      huge
 //   --no-record                                print only
 import { appendFile, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { apiBench } from './api.js';
+import { hugeJobBench } from './huge-job.js';
 import { bullmqDispatch, bullmqUnavailable, droverDispatch, pgBossDispatch, startRedis } from './dispatch.js';
 import { machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
@@ -98,6 +100,11 @@ try {
     const o = { totalTasks: opt('api-tasks', 100_000), renderFrames: opt('render-job-frames', 10_000), finished: opt('api-finished', 10_000), samples: opt('samples', 100), templateTasks: opt('template-tasks', 100_000) };
     emit(`\n### Submission and API with ${o.totalTasks} tasks in the store (SQLite; load at start ${load()})\n`);
     emit(table(await apiBench(o)));
+  }
+  if (want('huge')) {
+    const frames = opt('huge-frames', 1_000_000);
+    emit(`\n### A huge job: ${frames} tasks accepted and stopped while another user is served (SQLite; load at start ${load()})\n`);
+    emit(table(await hugeJobBench({ frames })));
   }
 } finally {
   emit(`\n(finished ${new Date().toISOString().slice(0, 19)}Z, ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s; load average at the end ${load()})`);

@@ -51,6 +51,9 @@ interface RegisterAnswer {
 
 const LEASE_WAIT_SECONDS = 20;
 
+/** The coordinator said no (a wrong join token, the name taken): said in one line, not a stack. */
+export class AgentRefusedError extends Error {}
+
 export class Agent {
   private readonly client: ApiClient;
   private readonly running = new Map<string, TaskRun>();
@@ -108,6 +111,8 @@ export class Agent {
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
       // A warm render task frees its cores once its frames are rendered, while it still uploads.
       onCoresFreed: () => this.changed(),
+      stopSignal: this.stopping.signal,
+      log: this.log,
     };
     const heartbeats = this.heartbeatLoop();
     let failures = 0;
@@ -235,6 +240,9 @@ export class Agent {
     const previous = await loadIdentity(this.opts.workDir);
     this.client.token = this.opts.joinToken;
     let attempt = 0;
+    const startedAt = Date.now();
+    const nameWaitMs = Number(process.env.DROVER_AGENT_NAME_WAIT_SECONDS ?? 90) * 1000;
+    let saidNameTaken = false;
     for (;;) {
       try {
         const answer = await this.client.json<RegisterAnswer>('POST', '/agents/register', {
@@ -254,7 +262,15 @@ export class Agent {
         this.log(`joined ${this.client.baseUrl} as ${answer.agentId} with ${this.slots} slot(s)`);
         return;
       } catch (err) {
-        if (err instanceof ApiError && err.status < 500) throw new Error(`the coordinator refused this agent: ${err.message}`);
+        // Another agent online under this name: it may be one that just stopped (a fleet reusing
+        // names) and goes silent within a lease, so wait a while; one that stays is a duplicate.
+        if (err instanceof ApiError && err.status === 409 && Date.now() - startedAt < nameWaitMs) {
+          if (!saidNameTaken) this.log(`${err.message}; waiting up to ${Math.round(nameWaitMs / 1000)} s for it to go away`);
+          saidNameTaken = true;
+          await sleep(backoffMs(attempt++, 1000, 5000), this.stopping.signal);
+          continue;
+        }
+        if (err instanceof ApiError && err.status < 500) throw new AgentRefusedError(`the coordinator refused this agent: ${err.message}`);
         if (this.stopping.signal.aborted) throw err;
         if (attempt === 0) this.log(`waiting for the coordinator at ${this.client.baseUrl} (${(err as Error).message})`);
         await sleep(backoffMs(attempt++, 250, 5000), this.stopping.signal);

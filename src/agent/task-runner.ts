@@ -9,7 +9,7 @@ import type { LeasedTask } from '../coordinator/services/leasing.js';
 import type { ProcessSpec } from './isolation/process-spec.js';
 import type { BlobCache } from './blob-cache.js';
 import { CappedFile } from './capped-file.js';
-import { ApiError, type ApiClient } from '../client/api-client.js';
+import { ApiError, type ApiClient, type RequestOptions } from '../client/api-client.js';
 import { LogShipper } from './log-shipper.js';
 import { collectFiles, sha256File, uploadMissing } from './result-files.js';
 import type { ExecuteOutcome, ProgramFactory, TaskProgram } from './task-program.js';
@@ -36,6 +36,10 @@ export interface RunnerDeps {
   keepTaskDirs: boolean;
   /** Called when a task no longer needs its cores (it is only reporting), so the agent can lease more. */
   onCoresFreed?(): void;
+  /** Aborts when the agent stops: results still waiting for an unreachable coordinator are then given up. */
+  stopSignal?: AbortSignal;
+  /** The agent's own log (not the task's). */
+  log?(line: string): void;
 }
 
 const OUTPUT_DIR = 'run-result';
@@ -152,6 +156,12 @@ export class TaskRun {
       this.reported = true;
     } catch (err) {
       if (err instanceof ApiError && err.code === 'lease_lost') return;
+      // The agent is stopping while the coordinator cannot be reached: the attempt did not fail, so
+      // it is not reported as failed; its lease runs out and the task runs again elsewhere.
+      if (this.deps.stopSignal?.aborted && !(err instanceof ApiError)) {
+        this.deps.log?.(`task ${task.taskId} (attempt ${task.attempt}): the agent stopped before the coordinator could be reached; its results are given up`);
+        return;
+      }
       const message = (err as Error).message;
       shipper.system(`the agent could not run this task: ${message}`);
       await this.launch?.cleanup?.().catch(() => undefined);
@@ -241,7 +251,8 @@ export class TaskRun {
         return { absPath, sha256: await sha256File(absPath), size };
       }),
     );
-    await uploadMissing(this.deps.client, [...files, ...std]);
+    const delivery = this.deliveryOptions(base);
+    await uploadMissing(this.deps.client, [...files, ...std], delivery);
     await this.deps.client.json(
       'POST',
       `/agent/tasks/${this.task.taskId}/complete`,
@@ -254,8 +265,33 @@ export class TaskRun {
         stdout: { sha256: std[0]!.sha256, size: std[0]!.size },
         stderr: { sha256: std[1]!.sha256, size: std[1]!.size },
       },
-      { retryForMs: 120_000 },
+      delivery,
     );
+    delivery.delivered();
+  }
+
+  /**
+   * How a finished attempt's results reach the coordinator: retried for as long as it takes (an
+   * outage of any length; the files, logs and exit status wait on disk in `base`, bounded only by
+   * the disk), never turned into a failure because the coordinator could not be reached. Says so
+   * once in the agent's log, and again when they are delivered.
+   */
+  private deliveryOptions(base: string): RequestOptions & { delivered(): void } {
+    const { task } = this;
+    let waitingSince = 0;
+    return {
+      retryForMs: Infinity,
+      maxBackoffMs: 5000,
+      ...(this.deps.stopSignal ? { signal: this.deps.stopSignal } : {}),
+      onRetry: (err) => {
+        if (waitingSince) return;
+        waitingSince = Date.now();
+        this.deps.log?.(`task ${task.taskId} (attempt ${task.attempt}) finished but the coordinator cannot be reached (${err.message}): its results are kept on disk in ${base} and delivered when it is back`);
+      },
+      delivered: () => {
+        if (waitingSince) this.deps.log?.(`task ${task.taskId} (attempt ${task.attempt}): results delivered after ${Math.round((Date.now() - waitingSince) / 1000)} s of waiting for the coordinator`);
+      },
+    };
   }
 
   private async reportFailure(base: string, message: string, shipper: LogShipper): Promise<void> {

@@ -2,6 +2,7 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { CliError } from './errors.js';
 
 export interface CliConfig {
   server?: string;
@@ -38,6 +39,30 @@ export async function clearConfigToken(): Promise<void> {
   else await saveConfig(config);
 }
 
+/** The coordinator's URL as given (one, or several replicas comma-separated, as agents take them). */
 export function serverUrl(flag: string | undefined, config: CliConfig): string {
-  return (flag ?? process.env.DROVER_SERVER ?? config.server ?? DEFAULT_SERVER).replace(/\/+$/, '');
+  return serverUrls(flag, config).join(',');
+}
+
+/**
+ * The coordinator replicas to try in turn, each checked: a typo says which URL is wrong in one
+ * line instead of a stack trace from deep inside fetch.
+ */
+export function serverUrls(flag: string | undefined, config: CliConfig): string[] {
+  const given = flag ?? (process.env.DROVER_SERVER || undefined) ?? config.server ?? DEFAULT_SERVER;
+  const urls = given
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter((u) => u !== '');
+  if (urls.length === 0) throw new CliError('--server needs a URL (several replicas: URL1,URL2)');
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new CliError(`"${u}" is not a coordinator URL (expected e.g. http://127.0.0.1:8686)`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new CliError(`"${u}" is not an http:// or https:// URL`);
+  }
+  return urls;
 }

@@ -1,14 +1,15 @@
 // Following a job live over server-sent events: a progress bar, or log lines as they come.
 import cliProgress from 'cli-progress';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { ApiClient } from '../client/api-client.js';
+import type { ApiClient, RequestOptions } from '../client/api-client.js';
 import { isTerminalJob, type JobStatus } from '../core/states.js';
 import type { JobView } from '../coordinator/services/views.js';
 import { duration } from './format.js';
+import { untilReachable } from './session.js';
 
 /** Reads a server-sent-events endpoint until it ends or `onEvent` returns true. */
-export async function readEvents(client: ApiClient, path: string, onEvent: (event: string, data: unknown) => boolean | void, signal?: AbortSignal): Promise<void> {
-  const res = await client.download(path, signal ? { signal } : {});
+export async function readEvents(client: ApiClient, path: string, onEvent: (event: string, data: unknown) => boolean | void, signal?: AbortSignal, retry: RequestOptions = {}): Promise<void> {
+  const res = await client.download(path, { ...retry, ...(signal ? { signal } : {}) });
   const decoder = new TextDecoder();
   let stop = false;
   const parser = createParser({
@@ -66,21 +67,22 @@ export async function waitForJob(client: ApiClient, jobId: string, opts: WaitOpt
     }
     if (job.unschedulable && !opts.quiet) process.stderr.write(`warning: ${job.unschedulable}\n`);
   };
-  for (let attempt = 0; ; attempt++) {
-    try {
+  // The stream drops when the coordinator restarts or the network cuts: reconnect (it sends the
+  // job's current view first) for as long as the person lets it, saying so on stderr.
+  await untilReachable(`following job ${jobId}`, async (retry) => {
+    for (;;) {
       await readEvents(client, `/jobs/${jobId}/events`, (event, data) => {
         if (event !== 'job') return false;
         const job = data as JobView;
         show(job);
         return isTerminalJob(job.status as JobStatus);
-      });
-    } catch (err) {
-      if (attempt > 30) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
+      }, undefined, retry);
+      const current = last as JobView | null;
+      if (current && isTerminalJob(current.status)) return;
+      // Ended without the job ending (a replica shut down cleanly): read it again.
+      await new Promise((r) => setTimeout(r, 500));
     }
-    const current = last as JobView | null;
-    if (current && isTerminalJob(current.status)) break;
-  }
+  });
   bar?.stop();
   return last!;
 }

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import type { ApiClient } from '../client/api-client.js';
 import { sha256File } from '../agent/result-files.js';
 import { bytes } from './format.js';
-import { CliError } from './session.js';
+import { CliError, patientRetry } from './session.js';
 
 export interface LocalUpload {
   /** The name (or relative path) the file will have for the job. */
@@ -33,7 +33,7 @@ export async function uploadFiles(client: ApiClient, locals: readonly LocalUploa
     if (!info.isFile()) throw new CliError(`${l.absPath} is not a file`);
     files.push({ name: l.name, absPath: l.absPath, size: info.size, sha256: await sha256File(l.absPath) });
   }
-  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] });
+  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] }, patientRetry('uploading'));
   const wanted = new Set(missing);
   const toSend = files.filter((f) => wanted.delete(f.sha256));
   const total = toSend.reduce((n, f) => n + f.size, 0);
@@ -41,7 +41,7 @@ export async function uploadFiles(client: ApiClient, locals: readonly LocalUploa
   const bar = showBar ? new cliProgress.SingleBar({ format: 'uploading [{bar}] {percentage}% | {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   bar?.start(toSend.length, 0);
   for (const f of toSend) {
-    await client.uploadFile(f.sha256, f.absPath, { retryForMs: 30_000 });
+    await client.uploadFile(f.sha256, f.absPath, patientRetry(`uploading ${f.name}`));
     bar?.increment();
   }
   bar?.stop();

@@ -44,3 +44,17 @@ test('a refusal (4xx) is the answer, not a reason to change replicas', async (t)
   await assert.rejects(client.json('POST', '/x', {}), (err) => err instanceof ApiError && err.status === 409);
   assert.equal(client.baseUrl, refusing.url);
 });
+
+test('with failover (the CLI), a refused connection goes on to the next replica even without retries', async (t) => {
+  const dead = await listen(answer('dead'));
+  await dead.close();
+  const alive = await listen(answer('alive'));
+  t.after(() => alive.close());
+  const client = new ApiClient([dead.url, alive.url], { failover: true });
+  assert.deepEqual(await client.json('POST', '/auth/login', {}), { from: 'alive' });
+  // A 5xx may have been acted on: without retries it stays the answer.
+  const failing = await listen(json(503, { error: { code: 'unavailable', message: 'busy' } }));
+  t.after(() => failing.close());
+  const second = new ApiClient([failing.url, alive.url], { failover: true });
+  await assert.rejects(second.json('POST', '/jobs', {}), (err) => err instanceof ApiError && err.status === 503);
+});

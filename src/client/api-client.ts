@@ -16,9 +16,13 @@ export class ApiError extends Error {
 }
 
 export interface RequestOptions {
-  /** Retry network failures and 5xx answers until this many ms have passed (0: no retry). */
+  /** Retry network failures and 5xx answers until this many ms have passed (0: no retry; Infinity: until `signal` aborts). */
   retryForMs?: number;
   signal?: AbortSignal;
+  /** Told of each failure about to be retried (to say on stderr or in a log what is happening). */
+  onRetry?: (err: Error, attempt: number) => void;
+  /** The longest wait between two retries (default 10 s). */
+  maxBackoffMs?: number;
 }
 
 /** Waits `ms`, or less if `signal` aborts; leaves no listener behind either way. */
@@ -59,11 +63,20 @@ async function withOwnSignal<T>(outer: AbortSignal | undefined, fn: (signal: Abo
   }
 }
 
+/** A connection that was refused or never made: the request cannot have reached the coordinator. */
+function neverDelivered(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } }).cause?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN';
+}
+
 export class ApiClient {
   private current = 0;
   token: string | null = null;
 
-  constructor(private readonly urls: readonly string[]) {
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly options: { failover?: boolean } = {},
+  ) {
     if (urls.length === 0) throw new Error('no coordinator URL given');
   }
 
@@ -144,8 +157,13 @@ export class ApiClient {
         // next request, goes there. (Only rotating on retries left an idle agent, whose requests
         // are never retried, calling a dead replica for good.)
         if (retriable) this.current = (this.current + 1) % this.urls.length;
-        if (!retriable || Date.now() >= deadline || opts.signal?.aborted) throw err;
-        await sleep(backoffMs(attempt), opts.signal);
+        // A refused connection never delivered the request: with `failover` the next replica is
+        // asked at once, even by a request that is not retried otherwise.
+        const untried = this.options.failover === true && attempt + 1 < this.urls.length && neverDelivered(err);
+        if (!retriable || (Date.now() >= deadline && !untried) || opts.signal?.aborted) throw err;
+        opts.onRetry?.(err as Error, attempt);
+        await sleep(backoffMs(attempt, 250, opts.maxBackoffMs ?? 10_000), opts.signal);
+        if (opts.signal?.aborted) throw err;
       }
     }
   }

@@ -2,7 +2,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
-import { DEFAULT_MAX_TASKS_PER_JOB } from '../core/templates/expand.js';
 import type { TaskNetworkPolicy } from '../core/task-network.js';
 
 export interface CoordinatorConfig {
@@ -11,6 +10,13 @@ export interface CoordinatorConfig {
   port: number;
   /** How long a lease lasts without a heartbeat; an agent silent for longer loses its tasks. */
   leaseSeconds: number;
+  /** After a restart running tasks get one lease plus the farm's downtime to be heard from, the
+   * downtime counted up to this many seconds. */
+  restartGraceMaxSeconds: number;
+  /** The most tasks one job may have; bigger jobs are refused with this limit named. */
+  maxTasksPerJob: number;
+  /** Jobs one (non-admin) user may create per minute, in bursts of as many. */
+  jobCreatePerMinute: number;
   instanceCores: InstanceTypeCores;
   /** The largest single file a client may upload. */
   maxUploadBytes: number;
@@ -36,8 +42,6 @@ export interface CoordinatorConfig {
   /** Free disk space the blob store keeps in reserve (for the database); uploads that would eat into
    * it are refused with 507. */
   minFreeBytes: number;
-  /** The most tasks one job may expand to (template jobs; DROVER_MAX_TASKS_PER_JOB). */
-  maxTasksPerJob: number;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
   /** Whether tasks may have the network at all (`--task-network deny`: none, and jobs asking are refused). */
@@ -70,6 +74,9 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     host: process.env.DROVER_HOST ?? '127.0.0.1',
     port: 8686,
     leaseSeconds: envNumber('DROVER_LEASE_SECONDS', 30),
+    restartGraceMaxSeconds: envNumber('DROVER_RESTART_GRACE_MAX_SECONDS', 3600),
+    maxTasksPerJob: envNumber('DROVER_MAX_TASKS_PER_JOB', 100_000),
+    jobCreatePerMinute: envNumber('DROVER_JOB_CREATE_PER_MINUTE', 60),
     instanceCores: DEFAULT_INSTANCE_CORES,
     maxUploadBytes: envNumber('DROVER_MAX_UPLOAD_BYTES', 20 * 1024 ** 3),
     logLimitBytes: envNumber('DROVER_LOG_LIMIT_BYTES', 16 * 1024 ** 2),
@@ -82,7 +89,6 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     joinTokenFile: process.env.DROVER_JOIN_TOKEN_FILE || undefined,
     agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
     minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),
-    maxTasksPerJob: envNumber('DROVER_MAX_TASKS_PER_JOB', DEFAULT_MAX_TASKS_PER_JOB),
     taskNetwork: 'allow',
     ...overrides,
   };

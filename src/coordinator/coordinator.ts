@@ -12,7 +12,9 @@ import { EventBus } from './events.js';
 import { ensureAdmin } from './services/accounts.js';
 import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
-import { expireLeases, renewLeasesAfterRestart } from './services/leasing.js';
+import { expireLeases } from './services/leasing.js';
+import { renewLeasesAfterRestart } from './services/restart-grace.js';
+import { repairInterruptedBatches } from './services/large-jobs.js';
 import { buildServer } from './server.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
@@ -76,8 +78,12 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const admin = await ensureAdmin(ctx);
   const join_ = await ensureJoinToken(config.dataDir, config.joinTokenFile);
   const app = await buildServer(ctx, join_.token);
+  await repairInterruptedBatches(ctx);
   // Agents could not renew their leases while the coordinator was down; hear from them before requeueing.
-  await renewLeasesAfterRestart(ctx);
+  const grace = await renewLeasesAfterRestart(ctx);
+  if (grace.downtimeSeconds > ctx.config.leaseSeconds) {
+    console.log(`[coordinator] no agent was heard from for ${Math.round(grace.downtimeSeconds)} s: running tasks get ${Math.round(grace.graceSeconds)} s to be heard from before they are requeued`);
+  }
 
   // The timeout checker: leases that ran out are requeued; silent agents are marked offline.
   let checking = false;

@@ -1,6 +1,7 @@
 // The coordinator's HTTP server: the API under /api/v1, its OpenAPI document, health checks and
 // the web app. Every error leaves as {"error": {"code", "message"}}.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { Ajv, type Options as AjvOptions } from 'ajv';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
@@ -37,6 +38,13 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
     // TLS (`--tls-cert`/`--tls-key`): clients trust a private CA through NODE_EXTRA_CA_CERTS.
     ...(ctx.config.tls ? { https: { cert: readFileSync(ctx.config.tls.certFile), key: readFileSync(ctx.config.tls.keyFile) } } : {}),
   }) as unknown as FastifyInstance;
+
+  // Query strings, paths and headers are text, so their numbers and lists are read from it; a JSON
+  // body says its types itself: `"name": 123` is refused, not stored as "123".
+  const ajvOptions: AjvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, discriminator: true, addUsedSchema: false };
+  const strictBodies = new Ajv({ ...ajvOptions, coerceTypes: false });
+  const textParts = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictBodies : textParts).compile(schema));
 
   // Raw uploads arrive as a stream and are hashed on their way to disk; nothing buffers them.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));

@@ -71,7 +71,8 @@ export function parseFrames(expression: string): number[] {
 
   const frames: number[] = [];
   for (const { start, end, step } of ranges) for (let f = start; f <= end; f += step) frames.push(f);
-  return sortedUnique(frames);
+  // Ranges given in order ("1-1000000") are already sorted: no copy to sort.
+  return strictlyAscending(frames) ? frames : sortedUnique(frames);
 }
 
 function toFrame(text: string, part: string, fail: (why: string) => never): number {
@@ -141,35 +142,52 @@ export function frameRangeOf(frames: readonly number[]): FrameRange | undefined 
  * and scattered frames are not each paid for with a Blender start.
  */
 export function chunkFrames(frames: readonly number[], chunkSize: number): FrameChunk[] {
+  return Array.from(chunkFramesLazily(frames, chunkSize));
+}
+
+/**
+ * chunkFrames one chunk at a time, for jobs of very many chunks: the caller stores each batch as
+ * it comes instead of holding a million chunks at once.
+ */
+export function* chunkFramesLazily(frames: readonly number[], chunkSize: number): Generator<FrameChunk> {
   if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
     throw new RangeError(`chunk size must be a whole number of at least 1, got ${chunkSize}`);
   }
-  const sorted = sortedUnique([...frames]);
-
-  const pieces: number[][] = [];
+  const sorted = strictlyAscending(frames) ? frames : sortedUnique([...frames]);
+  // A piece is a run of consecutive frames of at most chunkSize; pieces are packed into the
+  // current chunk while they fit.
   let run: number[] = [];
-  for (const f of sorted) {
-    if (run.length > 0 && (f !== run[run.length - 1]! + 1 || run.length === chunkSize)) {
-      pieces.push(run);
+  let current: number[] = [];
+  for (let i = 0; i <= sorted.length; i++) {
+    const f = sorted[i];
+    if (run.length > 0 && (f === undefined || f !== run[run.length - 1]! + 1 || run.length === chunkSize)) {
+      if (current.length + run.length > chunkSize) {
+        yield chunkOf(current);
+        current = [];
+      }
+      for (const g of run) current.push(g);
       run = [];
     }
-    run.push(f);
+    if (f !== undefined) run.push(f);
   }
-  if (run.length > 0) pieces.push(run);
+  if (current.length > 0) yield chunkOf(current);
+}
 
-  const chunks: number[][] = [];
-  let current: number[] = [];
-  for (const piece of pieces) {
-    if (current.length + piece.length > chunkSize) {
-      chunks.push(current);
-      current = [];
-    }
-    current.push(...piece);
-  }
-  if (current.length > 0) chunks.push(current);
+function strictlyAscending(frames: readonly number[]): boolean {
+  for (let i = 1; i < frames.length; i++) if (!(frames[i]! > frames[i - 1]!)) return false;
+  return true;
+}
 
-  return chunks.map((c) => {
-    const range = frameRangeOf(c);
-    return range ? { frames: c, label: formatFrameList(c), range } : { frames: c, label: formatFrameList(c) };
-  });
+// Most chunks are one arithmetic run: their label is read off the run (a million chunks of a
+// huge job each sorting a copy of themselves for formatFrameList cost the event loop seconds).
+function chunkOf(c: number[]): FrameChunk {
+  const range = frameRangeOf(c);
+  return range ? { frames: c, label: runLabel(range, c.length), range } : { frames: c, label: formatFrameList(c) };
+}
+
+/** What formatFrameList says for the frames of one arithmetic run. */
+function runLabel({ start, end, step }: FrameRange, count: number): string {
+  if (count === 1) return String(start);
+  if (step === 1) return `${start}-${end}`;
+  return count >= 3 ? `${start}-${end}:${step}` : `${start},${end}`;
 }

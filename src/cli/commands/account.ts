@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ApiClient } from '../../client/api-client.js';
 import { DROVER_VERSION } from '../../version.js';
-import { clearConfigToken, loadConfig, saveConfig, serverUrl } from '../config.js';
+import { clearConfigToken, loadConfig, saveConfig, serverUrls } from '../config.js';
 import { table } from '../format.js';
 import { signedInClient } from '../session.js';
 
@@ -40,15 +40,16 @@ export function registerAccountCommands(program: Command): void {
   program
     .command('login')
     .description('sign in and keep an API token in ~/.config/drover/ (DROVER_CONFIG names another file)')
-    .option('--server <url>', 'the coordinator')
+    .option('--server <urls>', 'the coordinator (several replicas, comma-separated, are tried in turn)')
     .option('-u, --user <name>', 'user name')
     .option('-p, --password <password>', 'password (asked when missing)')
     .action(async (opts: { server?: string; user?: string; password?: string }) => {
       const config = await loadConfig();
-      const server = serverUrl(opts.server, config);
+      const urls = serverUrls(opts.server, config);
+      const server = urls.join(',');
       const username = opts.user ?? (await ask('user: '));
       const password = opts.password ?? (await ask('password: ', true));
-      const client = new ApiClient([server]);
+      const client = new ApiClient(urls, { failover: true });
       const { token, user } = await client.json<{ token: string; user: UserView }>('POST', '/auth/login', { username, password });
       await saveConfig({ ...config, server, token, user: user.name });
       console.log(`signed in to ${server} as ${user.name}${user.admin ? ' (admin)' : ''}`);
@@ -98,7 +99,7 @@ export function registerAccountCommands(program: Command): void {
     .action(async () => {
       console.log(`drover ${DROVER_VERSION}`);
       const config = await loadConfig();
-      const client = new ApiClient([serverUrl(undefined, config)]);
+      const client = new ApiClient(serverUrls(undefined, config), { failover: true });
       const server = await client.json<{ version: string }>('GET', '/version').catch(() => null);
       if (server) console.log(`coordinator ${server.version} at ${client.baseUrl}`);
     });

@@ -1,6 +1,7 @@
 // `drover up` (an embedded farm: coordinator plus local agents), `drover server` and `drover agent`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism, hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -103,6 +104,13 @@ export function registerFarmCommands(program: Command): void {
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--task-network <allow|deny>', TASK_NETWORK_HELP, taskNetworkOption)
     .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean; tlsCert?: string; tlsKey?: string; taskNetwork?: TaskNetworkPolicy }) => {
+      // One launcher per data directory; any agent still running in it was left by an earlier one.
+      const [{ lockWorkDir, WorkDirBusyError }, { stopLeftoverAgents }] = await Promise.all([import('../../agent/work-dir-lock.js'), import('../leftover-agents.js')]);
+      await mkdir(opts.data, { recursive: true, mode: 0o700 });
+      await lockWorkDir(opts.data, 'up.lock', 'another drover up').catch((err: unknown) => {
+        throw err instanceof WorkDirBusyError ? new CliError(err.message) : err;
+      });
+      await stopLeftoverAgents(join(opts.data, 'agents'), (line) => console.log(line));
       const coordinator = await startFromOptions(opts);
       const slots = Math.max(1, Math.floor(availableParallelism() / opts.agents));
       const children: ChildProcess[] = [];
@@ -110,7 +118,9 @@ export function registerFarmCommands(program: Command): void {
         const args = [BIN, 'agent', '--server', coordinator.url, '--slots', String(slots), '--name', `${hostname()}-${i}`, '--work-dir', join(opts.data, 'agents', String(i))];
         if (!opts.sandbox) args.push('--no-sandbox');
         const child = spawn(process.execPath, args, {
-          stdio: ['ignore', 'inherit', 'inherit'],
+          // The IPC channel is the agent's tie to this launcher: it closes when this process dies,
+          // however it dies, and the agent then stops.
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           env: { ...process.env, DROVER_AGENT_TOKEN: coordinator.joinToken },
         });
         children.push(child);
@@ -188,7 +198,16 @@ export function registerFarmCommands(program: Command): void {
         if (!k || v.length === 0) throw new CliError(`--label takes KEY=VALUE, not "${l}"`);
         labels[k] = v.join('=');
       }
-      const [{ Agent }, { createLauncher }] = await Promise.all([import('../../agent/agent.js'), import('../../agent/launcher.js')]);
+      const [{ Agent, AgentRefusedError }, { createLauncher }, { lockWorkDir, WorkDirBusyError }] = await Promise.all([
+        import('../../agent/agent.js'),
+        import('../../agent/launcher.js'),
+        import('../../agent/work-dir-lock.js'),
+      ]);
+      await mkdir(opts.workDir, { recursive: true, mode: 0o700 });
+      // Before anything else touches the work directory (the launcher clears leftover containers there).
+      await lockWorkDir(opts.workDir).catch((err: unknown) => {
+        throw err instanceof WorkDirBusyError ? new CliError(err.message) : err;
+      });
       const launch = await createLauncher({ sandbox: opts.sandbox, workDir: opts.workDir, ...(opts.engine ? { engine: opts.engine as 'docker' | 'podman' } : {}) });
       const agent = new Agent({
         servers: opts.server.split(',').map((s) => s.trim().replace(/\/+$/, '')),
@@ -203,7 +222,18 @@ export function registerFarmCommands(program: Command): void {
         ...(launch.programs ? { programs: launch.programs } : {}),
       });
       onSignals({ SIGINT: () => agent.stop(), SIGTERM: () => agent.drain() });
-      await agent.run();
+      // Started by `drover up` (an IPC channel to it): when it dies, even by kill -9, the channel
+      // closes and this agent stops too (its tasks killed), rather than living on as an orphan.
+      if (process.channel) {
+        process.on('disconnect', () => {
+          console.log(`[agent ${opts.name}] the drover up that started this agent is gone: stopping`);
+          agent.stop();
+          setTimeout(() => process.exit(1), 15_000).unref();
+        });
+      }
+      await agent.run().catch((err: unknown) => {
+        throw err instanceof AgentRefusedError ? new CliError(err.message) : err;
+      });
       await launch.shutdown();
       process.exit(0);
     });

@@ -1,24 +1,23 @@
 // `drover job …`: create, start, list, view, logs, stop, retry, download-results.
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import type { ApiClient } from '../../client/api-client.js';
 import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import { orderInputs, relativePathProblem, splitGlobList } from '../../core/inputs.js';
 import { JOB_STATUSES } from '../../core/states.js';
-import type { ResultsIndex } from '../../coordinator/services/results.js';
+import type { ResultFileEntry, ResultsIndex } from '../../coordinator/services/results.js';
 import type { JobView, TaskView } from '../../coordinator/services/views.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
 import { positiveInt } from '../parse.js';
-import { CliError, signedInClient } from '../session.js';
+import { CliError, patientRetry, signedInClient, untilReachable } from '../session.js';
+import { alreadyThere, fittingName, realDirectory, UnsafeDestinationError, writeSafely } from '../safe-files.js';
 import { uploadFiles } from '../upload.js';
 import { registerTemplateCommands } from './templates.js';
+import { sanitizeFor } from '../terminal-text.js';
 
 
 /** Exits non-zero unless the job is done: scripts can rely on `--wait`. */
@@ -60,56 +59,83 @@ async function allTasks(client: ApiClient, jobId: string, max = Infinity): Promi
   return { tasks, total };
 }
 
-function printLog(prefix: string, entry: { stream: string; data: string }): void {
+function printLog(prefix: string, entry: { stream: string; data: string }, raw: boolean | undefined): void {
   const out = entry.stream === 'stdout' ? process.stdout : process.stderr;
-  out.write(prefix ? entry.data.replace(/^(?=.)/gm, prefix) : entry.data);
+  const data = sanitizeFor(out, raw)(entry.data);
+  out.write(prefix ? data.replace(/^(?=.)/gm, prefix) : data);
 }
 
-async function followTaskLog(client: ApiClient, task: TaskView, prefix: string): Promise<void> {
-  await readEvents(client, `/tasks/${task.id}/logs/stream`, (event, data) => {
-    if (event === 'log') printLog(prefix, data as { stream: string; data: string });
-    return event === 'end';
+/** Follows a task's log to its end; after a dropped connection it carries on after the last entry shown. */
+async function followTaskLog(client: ApiClient, task: TaskView, prefix: string, raw: boolean | undefined): Promise<void> {
+  let after = 0;
+  let ended = false;
+  await untilReachable(`following the log of task ${task.index}`, async (retry) => {
+    while (!ended) {
+      await readEvents(client, `/tasks/${task.id}/logs/stream?after=${after}`, (event, data) => {
+        if (event === 'log') {
+          const entry = data as { seq: number; stream: string; data: string };
+          if (entry.seq <= after) return false;
+          after = entry.seq;
+          printLog(prefix, entry, raw);
+        }
+        if (event === 'end') ended = true;
+        return ended;
+      }, undefined, retry);
+    }
   });
 }
 
-/** Downloads a file of the job, checking its hash, to `target` (written whole or not at all). */
-async function downloadVerified(client: ApiClient, jobId: string, file: { sha256: string }, target: string): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
-  const res = await client.download(`/jobs/${jobId}/files/${file.sha256}`, { retryForMs: 30_000 });
-  const hash = createHash('sha256');
-  const meter = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
+/** Downloads a file of the job into `dir/name`, checked against its hash, riding out coordinator restarts. */
+async function downloadVerified(client: ApiClient, jobId: string, file: ResultFileEntry, dir: string, name: string): Promise<void> {
+  await untilReachable(`downloading ${file.path}`, async (retry) => {
+    const res = await client.download(`/jobs/${jobId}/files/${file.sha256}`, retry);
+    await writeSafely(dir, name, Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), file.sha256);
   });
-  const tmp = `${target}.part`;
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), meter, createWriteStream(tmp));
-  const actual = hash.digest('hex');
-  if (actual !== file.sha256) {
-    await rm(tmp, { force: true });
-    throw new CliError(`${target} arrived corrupted (sha256 ${actual}, expected ${file.sha256})`);
-  }
-  await rename(tmp, target);
 }
 
+/**
+ * Writes every result it can and says which it could not: a file the destination refuses (a
+ * symbolic link in the way, a name the file system cannot take) does not stop the others. Files
+ * already there with the right content are kept, so running it again after an interruption
+ * resumes where it stopped.
+ */
 export async function downloadResults(client: ApiClient, jobId: string, dir: string, zip: boolean): Promise<string> {
   await mkdir(dir, { recursive: true });
   if (zip) {
-    const target = join(dir, `${jobId}.zip`);
-    const res = await client.download(`/jobs/${jobId}/results.zip`);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(`${target}.part`));
-    await rename(`${target}.part`, target);
-    return target;
+    const name = `${jobId}.zip`;
+    await untilReachable('downloading the results zip', async (retry) => {
+      const res = await client.download(`/jobs/${jobId}/results.zip`, retry);
+      await writeSafely(dir, name, Readable.fromWeb(res.body as import('node:stream/web').ReadableStream));
+    });
+    return join(dir, name);
   }
-  const index = await client.json<ResultsIndex>('GET', `/jobs/${jobId}/results`);
+  const index = await client.json<ResultsIndex>('GET', `/jobs/${jobId}/results`, undefined, patientRetry('reading the results index'));
   const root = join(dir, jobId);
+  const problems: string[] = [];
   for (const file of index.files) {
     const problem = relativePathProblem(file.path);
-    if (problem) throw new CliError(`refusing to write a result outside the results folder: ${problem}`);
-    await downloadVerified(client, jobId, file, join(root, ...file.path.split('/')));
+    if (problem) {
+      problems.push(`${file.path}: refused, it would be written outside the results folder (${problem})`);
+      continue;
+    }
+    const parts = file.path.split('/').map(fittingName);
+    const shown = parts.join('/');
+    try {
+      const folder = await realDirectory(root, parts.slice(0, -1));
+      const name = parts[parts.length - 1]!;
+      if (shown !== file.path) process.stderr.write(`drover: ${file.path.slice(0, 60)}…: the name is too long for this file system; saved as ${shown}\n`);
+      if (await alreadyThere(join(folder, name), file)) continue;
+      await downloadVerified(client, jobId, file, folder, name);
+    } catch (err) {
+      if (!(err instanceof UnsafeDestinationError) && !isFileSystemError(err)) throw err;
+      problems.push(`${shown}: ${(err as Error).message}`);
+    }
   }
-  await writeFile(join(root, 'index.json'), JSON.stringify(index, null, 2));
+  await writeSafely(await realDirectory(dir, [jobId]), 'index.json', JSON.stringify(index, null, 2));
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`drover: not written: ${p}\n`);
+    throw new CliError(`${problems.length} of ${index.files.length} result file(s) were not written (said above); the others are in ${root}`);
+  }
   return root;
 }
 
@@ -121,6 +147,12 @@ async function warnAboutEmptyTasks(client: ApiClient, job: JobView): Promise<voi
   if (warned.length === 0) return;
   const which = warned.slice(0, 5).map((t) => t.index).join(', ') + (warned.length > 5 ? ', …' : '');
   console.error(`warning: ${warned.length} task(s) (${which}) ${warned[0]!.warning!.replace(/^the task /, '')} (drover job logs ${job.id} --task ${warned[0]!.index})`);
+}
+
+/** An error of the local file system about one file (name too long, no permission), not of the farm. */
+function isFileSystemError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && ['ENAMETOOLONG', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'EEXIST', 'EINVAL'].includes(code);
 }
 
 export function registerJobCommands(program: Command): void {
@@ -221,50 +253,55 @@ export function registerJobCommands(program: Command): void {
 
   job
     .command('view <id>')
-    .description('status, counts per task state, and each task')
+    .description('status, counts per task state, and each task (on a terminal, control characters in task errors are shown as ^[ …)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { json?: boolean }) => {
+    .option('--raw', 'print task errors byte-exact even on a terminal')
+    .action(async (id: string, opts: { json?: boolean; raw?: boolean }) => {
       const client = await signedInClient();
       const view = await client.json<JobView>('GET', `/jobs/${id}`);
       const { tasks, total } = await allTasks(client, id, opts.json ? Infinity : 1000);
       if (opts.json) return console.log(JSON.stringify({ ...view, tasks }, null, 2));
-      console.log(`job ${view.id} "${view.name}" (${view.kind}) owned by ${view.owner}`);
-      console.log(`status: ${view.status}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
-      console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
-      console.log(`network: ${view.network ? 'yes' : 'none'}${view.requireResults ? '   results required' : ''}${view.image ? `   image: ${view.image}` : ''}`);
-      if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
-      if (view.blockedAgents?.length) console.log(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
+      // Task errors and inputs come from the farm's users: never let them act on this terminal.
+      const safe = sanitizeFor(process.stdout, opts.raw);
+      const print = (text: string) => void process.stdout.write(`${safe(text)}\n`);
+      print(`job ${view.id} "${view.name}" (${view.kind}) owned by ${view.owner}`);
+      print(`status: ${view.status}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
+      print(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
+      print(`network: ${view.network ? 'yes' : 'none'}${view.requireResults ? '   results required' : ''}${view.image ? `   image: ${view.image}` : ''}`);
+      if (view.unschedulable) print(`warning: ${view.unschedulable}`);
+      if (view.blockedAgents?.length) print(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
       if (view.steps) {
-        console.log('');
-        console.log(table(['STEP', 'STATE', 'TASKS', 'AFTER', 'NOTE'], view.steps.map((s) => [s.name, s.status, countsLine(s.counts), s.dependsOn.join(', ') || '-', s.unschedulable ?? ''])));
+        print('');
+        print(table(['STEP', 'STATE', 'TASKS', 'AFTER', 'NOTE'], view.steps.map((s) => [s.name, s.status, countsLine(s.counts), s.dependsOn.join(', ') || '-', s.unschedulable ?? ''])));
       }
-      console.log('');
+      print('');
       if (view.steps) {
         const params = (t: TaskView) => Object.entries(t.parameters ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
         const said = (t: TaskView) => [t.progress !== null && t.progress !== undefined ? `${Math.round(t.progress)}%` : '', t.message ?? ''].filter(Boolean).join(' ');
-        console.log(table(['TASK', 'STEP', 'PARAMETERS', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'STATUS', 'ERROR'], tasks.map((t) => [t.index, t.step, params(t), t.status, t.attempts, t.agent, duration(t.durationMs), said(t), t.error ?? (t.warning ? `warning: ${t.warning}` : null)])));
-      } else console.log(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error ?? (t.warning ? `warning: ${t.warning}` : null)])));
-      if (total > tasks.length) console.log(`(${tasks.length} of ${total} tasks shown; --json lists all)`);
+        print(table(['TASK', 'STEP', 'PARAMETERS', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'STATUS', 'ERROR'], tasks.map((t) => [t.index, t.step, params(t), t.status, t.attempts, t.agent, duration(t.durationMs), said(t), t.error ?? (t.warning ? `warning: ${t.warning}` : null)])));
+      } else print(table(['TASK', 'INPUT', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => [t.index, t.input, t.status, t.attempts, t.agent, duration(t.durationMs), t.error ?? (t.warning ? `warning: ${t.warning}` : null)])));
+      if (total > tasks.length) print(`(${tasks.length} of ${total} tasks shown; --json lists all)`);
     });
 
   job
     .command('logs <id>')
-    .description("a job's task logs")
+    .description("a job's task logs: on a terminal, control and escape sequences are shown as ^[ … instead of acting on it; piped or redirected, the output is byte-exact")
     .option('--task <n>', 'only this task (by its number in the job)', positiveInt('--task'))
     .option('-f, --follow', 'follow live until the task ends', false)
-    .action(async (id: string, opts: { task?: number; follow: boolean }) => {
+    .option('--raw', 'write the logs byte-exact even to a terminal', false)
+    .action(async (id: string, opts: { task?: number; follow: boolean; raw: boolean }) => {
       const client = await signedInClient();
       const view = await client.json<JobView>('GET', `/jobs/${id}`);
       if (opts.task === undefined && view.taskCount > 1 && opts.follow) throw new CliError(`job ${id} has ${view.taskCount} tasks: choose one to follow with --task N`);
       const targets = opts.task !== undefined ? [await taskByIndex(client, id, opts.task)] : (await allTasks(client, id)).tasks;
       for (const task of targets) {
         const prefix = targets.length > 1 ? `[task ${task.index}] ` : '';
-        if (opts.follow) await followTaskLog(client, task, prefix);
+        if (opts.follow) await followTaskLog(client, task, prefix, opts.raw);
         else {
           let after = 0;
           for (;;) {
-            const { entries } = await client.json<{ entries: { seq: number; stream: string; data: string }[] }>('GET', `/tasks/${task.id}/logs?after=${after}`);
-            for (const e of entries) printLog(prefix, e);
+            const { entries } = await client.json<{ entries: { seq: number; stream: string; data: string }[] }>('GET', `/tasks/${task.id}/logs?after=${after}`, undefined, patientRetry('reading logs'));
+            for (const e of entries) printLog(prefix, e, opts.raw);
             if (entries.length === 0) break;
             after = entries[entries.length - 1]!.seq;
           }

@@ -18,7 +18,7 @@ import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
 import { positiveInt } from '../parse.js';
-import { CliError, signedInClient } from '../session.js';
+import { CliError, patientRetry, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 
 interface RenderOptions {
@@ -68,13 +68,13 @@ export interface ProjectUpload {
 
 /** Uploads only the (hashed) project files the coordinator does not have from this user. */
 async function uploadProject(client: ApiClient, hashed: readonly HashedProjectFile[], quiet: boolean): Promise<ProjectUpload> {
-  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(hashed.map((f) => f.sha256))] });
+  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(hashed.map((f) => f.sha256))] }, patientRetry('uploading the project'));
   const wanted = new Set(missing);
   let sentFiles = 0;
   let sentBytes = 0;
   for (const f of hashed) {
     if (!wanted.delete(f.sha256)) continue;
-    await client.uploadStream(f.sha256, () => openProjectFile(f), { retryForMs: 30_000 });
+    await client.uploadStream(f.sha256, () => openProjectFile(f), patientRetry(`uploading ${f.path}`));
     sentFiles++;
     sentBytes += f.size;
   }

@@ -6,16 +6,21 @@ import { Type } from '@sinclair/typebox';
 import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError } from '../../store/blob-store.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import { type ServiceContext, nowIso } from '../services/context.js';
-import { badRequest, insufficientStorage, notFound, tooLarge } from '../errors.js';
+import { badRequest, insufficientStorage, notFound, tooLarge, unauthorized } from '../errors.js';
 import { requireAgent } from './principal.js';
 import { MissingBlobsBody, ShaParams } from './schemas.js';
 
 export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post('/blobs/missing', { schema: { body: MissingBlobsBody, tags: ['files'] } }, async (request) => {
+  // Who asks is checked before what is asked: an anonymous caller learns nothing about the body.
+  const signedIn = async (request: { principal: unknown }) => {
+    if (!request.principal) throw unauthorized('sign in first');
+  };
+
+  r.post('/blobs/missing', { schema: { body: MissingBlobsBody, tags: ['files'] }, preValidation: signedIn }, async (request) => {
     const p = request.principal;
-    if (!p) throw badRequest('sign in first');
+    if (!p) throw unauthorized('sign in first');
     const hashes = [...new Set(request.body.hashes)];
     // Users are told what *they* have not sent, agents what the store lacks.
     const present = p.kind === 'user' ? await blobsRepo.ownedBlobs(ctx.db, p.id, hashes) : await blobsRepo.knownBlobs(ctx.db, hashes);
@@ -24,9 +29,9 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { missing };
   });
 
-  r.put('/blobs/:sha256', { schema: { params: ShaParams, tags: ['files'] } }, async (request, reply) => {
+  r.put('/blobs/:sha256', { schema: { params: ShaParams, tags: ['files'] }, preValidation: signedIn }, async (request, reply) => {
     const p = request.principal;
-    if (!p) throw badRequest('sign in first');
+    if (!p) throw unauthorized('sign in first');
     const declared = Number(request.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > ctx.config.maxUploadBytes) throw tooLarge(`the file is ${declared} bytes; the limit is ${ctx.config.maxUploadBytes}`);
     const body = request.body as Readable | undefined;

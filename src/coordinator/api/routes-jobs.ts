@@ -16,12 +16,14 @@ import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
+import { jobCreationRate } from '../services/large-jobs.js';
 
 export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post('/jobs', { schema: { body: CreateJobBody, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
+    jobCreationRate(ctx).take(user);
     const body = request.body;
     const id = await createJob(ctx, user, body);
     return reply.code(201).send(await jobViewFor(ctx, user, id));

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { newSecret, randomId } from '../../core/ids.js';
 import * as users from '../../store/repositories/users.js';
 import { digestToken, hashPassword, verifyPassword } from '../auth/secrets.js';
-import { badRequest, conflict, notFound, tooManyRequests, unauthorized } from '../errors.js';
+import { badRequest, conflict, notFound, unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
+import { LoginThrottle } from './login-throttle.js';
 
 export interface UserPrincipal {
   kind: 'user';
@@ -61,30 +62,6 @@ export async function ensureAdmin(ctx: ServiceContext): Promise<{ created: boole
     throw err;
   }
   return given ? { created: true } : { created: true, generatedPassword: password };
-}
-
-/** Failed sign-ins per user name and address within a minute; past the limit, wait. */
-class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; since: number }>();
-  constructor(private readonly limit = 10, private readonly windowMs = 60_000) {}
-
-  check(key: string): void {
-    const entry = this.failures.get(key);
-    if (entry && Date.now() - entry.since < this.windowMs && entry.count >= this.limit) {
-      throw tooManyRequests('too many failed sign-ins; wait a minute and try again');
-    }
-  }
-
-  fail(key: string): void {
-    const entry = this.failures.get(key);
-    if (!entry || Date.now() - entry.since >= this.windowMs) this.failures.set(key, { count: 1, since: Date.now() });
-    else entry.count++;
-    if (this.failures.size > 10_000) this.failures.clear();
-  }
-
-  succeed(key: string): void {
-    this.failures.delete(key);
-  }
 }
 
 const throttle = new LoginThrottle();

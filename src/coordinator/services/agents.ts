@@ -9,7 +9,7 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import { digestToken, sameDigest } from '../auth/secrets.js';
-import { unauthorized } from '../errors.js';
+import { conflict, unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { transact } from '../../store/group-commit.js';
 
@@ -99,6 +99,13 @@ export async function registerAgent(
       principalCache(ctx).delete(existing.token_hash); // its name may have changed
       return { agentId: existing.id, agentToken: previousToken };
     }
+  }
+  // A new identity under the name of an agent that is still heard from: two processes would pass
+  // for one in every list and log. The one already online keeps the name.
+  const sameName = await agentsRepo.findLiveAgentByName(ctx.db, resources.name, new Date(Date.now() - ctx.config.leaseSeconds * 1000).toISOString());
+  if (sameName) {
+    const ago = Math.max(0, Math.round((Date.now() - Date.parse(sameName.last_seen_at)) / 1000));
+    throw conflict(`an agent named "${resources.name}" is already online (heard from ${ago} s ago): give this one another --name, or stop the other first`);
   }
   const agentToken = newSecret(AGENT_TOKEN_PREFIX);
   const agentId = randomId('a');

@@ -10,6 +10,7 @@ import type { Db } from '../../store/schema.js';
 import { badRequest } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, orderedNowIso } from './context.js';
+import { BATCHED_FROM_TASKS, assertTaskLimit, insertJobInBatches } from './large-jobs.js';
 
 export type JobKind = 'script' | 'render' | 'template';
 
@@ -47,62 +48,106 @@ export interface NewTask {
   pending?: boolean;
 }
 
-/** Inserts a job and all its tasks in one transaction: a job is stored whole or not at all. */
+export type NewJobFields = {
+  name: string;
+  kind: JobKind;
+  /** Tasks the job's taskCount names when not all of them (render: the chunks, not the preview). */
+  taskCount?: number;
+  instanceType: InstanceType;
+  maxAttempts: number;
+  taskTimeoutSeconds: number | null;
+  image: string | null;
+  spec: unknown;
+  start: boolean;
+};
+
+function jobRow(ctx: ServiceContext, user: UserPrincipal, id: string, now: string, fields: NewJobFields, taskCount: number): jobsRepo.JobRow {
+  return {
+    id,
+    user_id: user.id,
+    name: fields.name,
+    kind: fields.kind,
+    status: fields.start ? 'queued' : 'created',
+    instance_type: fields.instanceType,
+    cores: ctx.config.instanceCores[fields.instanceType],
+    max_attempts: fields.maxAttempts,
+    task_timeout_seconds: fields.taskTimeoutSeconds,
+    image: fields.image,
+    spec: JSON.stringify(fields.spec),
+    task_count: fields.taskCount ?? taskCount,
+    created_at: now,
+    queued_at: fields.start ? now : null,
+    started_at: null,
+    finished_at: null,
+  };
+}
+
+function taskRow(jobId: string, i: number, t: NewTask): tasksRepo.TaskRow {
+  return {
+    id: taskId(jobId, i + 1),
+    job_id: jobId,
+    idx: i + 1,
+    status: t.pending ? 'pending' : 'queued',
+    input_name: t.input,
+    input_sha: t.inputSha,
+    spec: t.spec === null ? null : JSON.stringify(t.spec),
+    attempt: 0,
+    tries: 0,
+    agent_id: null,
+    lease_expires_at: null,
+    started_at: null,
+    finished_at: null,
+    exit_code: null,
+    error: null,
+    step: t.step ?? 0,
+    progress: null,
+    message: null,
+  };
+}
+
+/** A new task and its id, as `insertJobWithTasks` hands them to what stores things beside tasks. */
+export interface InsertedTask {
+  id: string;
+  task: NewTask;
+}
+
+/**
+ * Inserts a job and its tasks: a job is stored whole or not at all. Up to BATCHED_FROM_TASKS tasks
+ * go in one transaction; more are taken as they come and inserted in batches with the job hidden
+ * until the last one is in (services/large-jobs.ts), so other requests are not held up.
+ */
 export async function insertJobWithTasks(
   ctx: ServiceContext,
   user: UserPrincipal,
-  fields: { name: string; kind: JobKind; /** Tasks the job's taskCount names when not all of them (render: the chunks, not the preview). */ taskCount?: number; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
-  tasks: readonly NewTask[],
-  /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
-  afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
+  fields: NewJobFields,
+  tasks: Iterable<NewTask>,
+  /** Stores what belongs to tasks beside them (render frames), in the same transaction as they. */
+  afterInsert?: (trx: Db, jobId: string, inserted: readonly InsertedTask[]) => Promise<void>,
 ): Promise<string> {
   const id = randomId('j');
   const now = orderedNowIso();
-  const taskIds = tasks.map((_, i) => taskId(id, i + 1));
-  await ctx.db.transaction().execute(async (trx) => {
-    await jobsRepo.insertJob(trx, {
-      id,
-      user_id: user.id,
-      name: fields.name,
-      kind: fields.kind,
-      status: fields.start ? 'queued' : 'created',
-      instance_type: fields.instanceType,
-      cores: ctx.config.instanceCores[fields.instanceType],
-      max_attempts: fields.maxAttempts,
-      task_timeout_seconds: fields.taskTimeoutSeconds,
-      image: fields.image,
-      spec: JSON.stringify(fields.spec),
-      task_count: fields.taskCount ?? tasks.length,
-      created_at: now,
-      queued_at: fields.start ? now : null,
-      started_at: null,
-      finished_at: null,
+  const iterator = tasks[Symbol.iterator]();
+  const head: NewTask[] = [];
+  for (let next = iterator.next(); !next.done; next = iterator.next()) {
+    head.push(next.value);
+    if (head.length > BATCHED_FROM_TASKS) break;
+  }
+  if (head.length > BATCHED_FROM_TASKS) {
+    const all = (function* () {
+      yield* head;
+      for (let next = iterator.next(); !next.done; next = iterator.next()) yield next.value;
+    })();
+    const after = afterInsert && ((trx: Db, batch: readonly { row: tasksRepo.TaskRow; item: NewTask }[]) => afterInsert(trx, id, batch.map((b) => ({ id: b.row.id, task: b.item }))));
+    await insertJobInBatches(ctx, jobRow(ctx, user, id, now, fields, 0), all, (i, t) => taskRow(id, i, t), after);
+  } else {
+    assertTaskLimit(ctx, head.length);
+    await ctx.db.transaction().execute(async (trx) => {
+      await jobsRepo.insertJob(trx, jobRow(ctx, user, id, now, fields, head.length));
+      const rows = head.map((t, i) => taskRow(id, i, t));
+      await tasksRepo.insertTasks(trx, rows);
+      await afterInsert?.(trx, id, rows.map((r, i) => ({ id: r.id, task: head[i]! })));
     });
-    await tasksRepo.insertTasks(
-      trx,
-      tasks.map((t, i) => ({
-        id: taskIds[i]!,
-        job_id: id,
-        idx: i + 1,
-        status: t.pending ? 'pending' : 'queued',
-        input_name: t.input,
-        input_sha: t.inputSha,
-        spec: t.spec === null ? null : JSON.stringify(t.spec),
-        attempt: 0,
-        tries: 0,
-        agent_id: null,
-        lease_expires_at: null,
-        started_at: null,
-        finished_at: null,
-        exit_code: null,
-        error: null,
-        step: t.step ?? 0,
-        progress: null,
-        message: null,
-      })),
-    );
-    await afterInsert?.(trx, id, taskIds);
-  });
+  }
   ctx.bus.emit('job', id);
   if (fields.start) ctx.bus.emit('work');
   return id;

@@ -11,6 +11,7 @@ import { conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { kindOf } from '../kinds/index.js';
+import { BATCHED_FROM_TASKS, cancelQueuedInBatches } from './large-jobs.js';
 import { advanceSteps } from './step-gate.js';
 import { type JobView, detailedJobView } from './views.js';
 
@@ -52,23 +53,27 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
   const row = await jobFor(ctx, user, jobId);
   checkAction('stop', row.status);
   const now = nowIso();
+  // The job and its running tasks at once; its waiting tasks (a million, in a huge job) after, in
+  // batches that leave the store to other requests: a canceled job's tasks are never leased.
   const changed = await ctx.db.transaction().execute(async (trx) => {
-    const live = await trx.selectFrom('tasks').select(['id', 'status', 'attempt']).where('job_id', '=', jobId).where('status', 'in', ['queued', 'running']).execute();
+    const live = await trx.selectFrom('tasks').select(['id', 'status', 'attempt']).where('job_id', '=', jobId).where('status', '=', 'running').execute();
     for (const t of live) {
-      if (t.status === 'running') {
-        await tasksRepo.finishAttempt(trx, t.id, t.attempt, { status: 'canceled', finished_at: now, exit_code: null, error: 'stopped by a person' });
-      }
+      await tasksRepo.finishAttempt(trx, t.id, t.attempt, { status: 'canceled', finished_at: now, exit_code: null, error: 'stopped by a person' });
     }
     await trx
       .updateTable('tasks')
       .set({ status: 'canceled', finished_at: now, lease_expires_at: null, error: 'the job was stopped' })
       .where('job_id', '=', jobId)
-      .where('status', 'in', ['pending', 'queued', 'running'])
+      .where('status', '=', 'running')
       .execute();
     await jobsRepo.updateJob(trx, jobId, { status: 'canceled', finished_at: now });
     return live;
   });
   for (const t of changed) ctx.bus.emit('task', t.id, jobId);
+  const small = row.task_count <= BATCHED_FROM_TASKS;
+  await cancelQueuedInBatches(ctx, jobId, now, (ids) => {
+    if (small) for (const id of ids) ctx.bus.emit('task', id, jobId);
+  });
   ctx.bus.emit('job', jobId);
 }
 

@@ -434,11 +434,3 @@ async function countFailure(ctx: ServiceContext, db: Db, jobId: string, taskId: 
   const agents = await agentFailuresRepo.distinctFailedAgents(db, taskId, sinceAttempt);
   return agents >= limit ? `it failed on ${agents} different agents` : null;
 }
-
-/**
- * After a coordinator restart no agent could renew its leases while it was down: give every running
- * task one fresh lease period to be heard from again before it is requeued.
- */
-export async function renewLeasesAfterRestart(ctx: ServiceContext): Promise<void> {
-  await ctx.db.updateTable('tasks').set({ lease_expires_at: isoIn(ctx.config.leaseSeconds) }).where('status', '=', 'running').execute();
-}

@@ -28,6 +28,11 @@ export function listAgents(db: Db) {
 }
 
 /** Agents not heard from since `before` are offline. */
+/** An agent of this name that is online (or draining) and was heard from since `since`. */
+export function findLiveAgentByName(db: Db, name: string, since: string) {
+  return db.selectFrom('agents').select(['id', 'last_seen_at']).where('name', '=', name).where('status', '!=', 'offline').where('last_seen_at', '>=', since).executeTakeFirst();
+}
+
 export async function markSilentAgentsOffline(db: Db, before: string): Promise<void> {
   await db.updateTable('agents').set({ status: 'offline' }).where('status', '!=', 'offline').where('last_seen_at', '<', before).execute();
 }

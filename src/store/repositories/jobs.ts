@@ -12,7 +12,8 @@ export async function insertJob(db: Db, row: JobRow): Promise<void> {
 
 /** A job as its owner (or an admin, `userId` null) may see it; undefined otherwise. */
 export function findJobFor(db: Db, id: string, userId: string | null) {
-  let q = db.selectFrom('jobs').selectAll().where('id', '=', id);
+  // A job whose tasks are still being inserted (status `inserting`) is seen by no one yet.
+  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', '!=', 'inserting');
   if (userId !== null) q = q.where('user_id', '=', userId);
   return q.executeTakeFirst();
 }
@@ -54,7 +55,7 @@ function escapeLike(text: string): string {
 }
 
 export async function listJobs(db: Db, q: JobListQuery) {
-  let base = db.selectFrom('jobs');
+  let base = db.selectFrom('jobs').where('jobs.status', '!=', 'inserting');
   if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
   if (q.nameContains) base = base.where(sql<boolean>`lower(jobs.name) like ${'%' + escapeLike(q.nameContains.toLowerCase()) + '%'} escape '\\'`);
   const byStatus = await base.select(['jobs.status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('jobs.status').execute();

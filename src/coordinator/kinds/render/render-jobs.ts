@@ -4,7 +4,7 @@
 // the job's H.264 preview.
 import { checkBlendFile } from '../../../render/blend-file.js';
 import { type ImageFormat } from '../../../render/blender-command.js';
-import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
+import { chunkFramesLazily, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
 import type { InstanceType } from '../../../core/instance-types.js';
 import { relativePathProblem } from '../../../core/inputs.js';
 import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
@@ -16,6 +16,7 @@ import type { UserPrincipal } from '../../services/accounts.js';
 import { type ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
 import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from '../../services/job-creation.js';
+import { assertTaskLimit } from '../../services/large-jobs.js';
 
 export interface RenderJobRequest {
   kind: 'render';
@@ -74,6 +75,11 @@ export const RENDER_STEPS = [
 /** How the preview task is listed (its `input`). */
 export const PREVIEW_TASK_INPUT = 'preview.mp4';
 
+/** What a render task keeps of its own: the frames it renders. */
+interface ChunkSpec {
+  frames: number[];
+}
+
 export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, req: RenderJobRequest): Promise<string> {
   const nameProblem = jobNameProblem(req.name);
   if (nameProblem) throw badRequest(nameProblem);
@@ -85,6 +91,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
     throw err;
   }
   const chunk = req.chunk ?? 1;
+  // Before anything is built for them: a million chunks are refused at once.
+  assertTaskLimit(ctx, Math.ceil(frames.length / chunk));
   const paths = new Set<string>();
   for (const f of req.project.files) {
     const problem = relativePathProblem(f.path);
@@ -100,7 +108,9 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
   const check = await withLocalBlob(ctx.blobs, blend.sha256, (path) => checkBlendFile(path));
   if (!check.isBlend) throw badRequest(`"${req.project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
 
-  const chunks = chunkFrames(frames, chunk);
+  // Chunks are made as they are stored: a million of them are never all in memory (only counted first).
+  let chunkCount = 0;
+  for (const _ of chunkFramesLazily(frames, chunk)) chunkCount++;
   const spec: RenderJobSpec = {
     render: {
       blend: req.project.blend,
@@ -125,7 +135,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       name: req.name,
       kind: 'render',
       // The job's taskCount is its chunks, as before the preview became a task: the preview is shown as the preview.
-      taskCount: chunks.length,
+      taskCount: chunkCount,
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
@@ -133,12 +143,12 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       spec,
       start: req.start ?? false,
     },
-    [
-      ...chunks.map((c) => ({ input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames }, step: RENDER_STEP })),
-      { input: PREVIEW_TASK_INPUT, inputSha: null, spec: null, step: PREVIEW_STEP, pending: true },
-    ],
-    async (trx: Db, jobId, taskIds) => {
-      const rows = chunks.flatMap((c, i) => c.frames.map((frame) => ({ job_id: jobId, frame, task_id: taskIds[i]! })));
+    (function* () {
+      for (const c of chunkFramesLazily(frames, chunk)) yield { input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames } satisfies ChunkSpec, step: RENDER_STEP };
+      yield { input: PREVIEW_TASK_INPUT, inputSha: null, spec: null, step: PREVIEW_STEP, pending: true };
+    })(),
+    async (trx: Db, jobId, inserted) => {
+      const rows = inserted.flatMap(({ id, task }) => (task.step === RENDER_STEP ? (task.spec as ChunkSpec).frames.map((frame) => ({ job_id: jobId, frame, task_id: id })) : []));
       await framesRepo.insertFrames(trx, rows);
     },
   );
