@@ -52,6 +52,8 @@ export interface RenderInfo {
   percentage: number | null;
   fps: number;
   cold?: boolean;
+  /** What the .blend itself says, where the job gives no override (read when it was submitted). */
+  sceneSettings?: SceneSettingsSeen;
   framesDone: number;
   lastFrame: {
     frame: number;
@@ -63,6 +65,13 @@ export interface RenderInfo {
     finishedAt: string | null;
   } | null;
   preview: { status: PreviewStatus; sha256: string | null; size: number | null; error: string | null } | null;
+}
+
+export interface SceneSettingsSeen {
+  format?: string;
+  resolution?: { width: number; height: number };
+  percentage?: number;
+  samples?: number;
 }
 
 /** One frame of a render job (GET /jobs/:id/frames). */
@@ -112,6 +121,8 @@ export interface Task {
   status: TaskStatus;
   input: string;
   attempts: number;
+  /** Attempts since the last retry (what counts against maxAttempts); older coordinators omit it. */
+  tries?: number;
   maxAttempts: number;
   agent: string | null;
   startedAt: string | null;
@@ -180,6 +191,7 @@ export interface RenderJobSpec {
   maxAttempts?: number;
   taskTimeoutSeconds?: number;
   start?: boolean;
+  sceneSettings?: SceneSettingsSeen;
 }
 
 /** Where the API lives: relative to the page, so the app also works behind a path prefix. */

@@ -70,8 +70,19 @@ function App() {
     page = <Jobs params={route.params} user={user} />;
   } else if (section === 'workers') {
     page = <Workers />;
-  } else if (section === 'users') {
+  } else if (section === 'users' && user.admin) {
     page = <Users me={user} />;
+  } else if (section === 'users') {
+    // Not even asked of the coordinator: it would answer 403.
+    page = (
+      <div class="panel" data-testid="admins-only">
+        <h1>Users</h1>
+        <p class="muted">Only administrators manage users. Ask one to add people or change roles.</p>
+        <p>
+          <a href={href('/jobs')}>Back to the jobs</a>
+        </p>
+      </div>
+    );
   } else {
     page = (
       <div class="panel" data-testid="not-found">

@@ -90,7 +90,7 @@ test('a confined task cannot read files outside its directory that the agent can
 test('the system is read-only and /etc holds only what programs need', async () => {
   const out = await run(
     confineWithBwrap(
-      taskSpec(['bash', '-c', 'touch /usr/drover-x 2>/dev/null && echo WROTE-USR; test -e /etc/shadow && echo SHADOW; test -e /etc/passwd && echo PASSWD; echo x > /tmp/t && echo TMP-OK']),
+      taskSpec(['bash', '-c', 'touch /usr/drover-x 2>/dev/null && echo WROTE-USR; test -e /etc/shadow && echo SHADOW; test -e /etc/passwd && echo PASSWD; echo x > /tmp/t && echo TMP-OK; head -c 4096 /etc/mtab >/dev/null && echo MTAB-OK']),
       { taskDir },
     ),
   );
@@ -98,6 +98,8 @@ test('the system is read-only and /etc holds only what programs need', async () 
   assert.doesNotMatch(out.stdout, /WROTE-USR|SHADOW/);
   assert.match(out.stdout, /PASSWD/);
   assert.match(out.stdout, /TMP-OK/);
+  // the sandbox's own mount table, which Blender reads at start (else its log opens with a warning)
+  assert.match(out.stdout, /MTAB-OK/);
 });
 
 test('a confined task runs python3 and bash, sees its env and input, and writes its results', async () => {

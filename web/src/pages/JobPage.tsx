@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, apiUrl, isAbort, messageOf, query, type Job, type Task, type TaskStatus } from '../api.ts';
 import { Empty, ErrorBanner, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
-import { dateTime, duration, fullDateTime, liveDuration, num, seconds } from '../format.ts';
+import { attemptsTitle, dateTime, duration, fullDateTime, liveDuration, num, seconds } from '../format.ts';
 import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { openStream } from '../sse.ts';
@@ -305,7 +305,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
             <span class="lg lg-canceled">{num(job.counts.canceled)} canceled</span>
           </div>
         </div>
-        <Stat label="ETA" testid="job-eta" value={finished ? '—' : job.etaSeconds === null ? (job.status === 'created' ? 'not started' : 'estimating…') : seconds(job.etaSeconds)} />
+        <Stat label="ETA" testid="job-eta" value={eta(job, finished)} title={job.unschedulable ?? undefined} />
         <Stat label="Duration" testid="job-duration" value={duration(liveDuration(job, now))} />
         <Stat label="CPU time" testid="job-cpu" value={seconds(job.cpuSeconds)} />
         <Stat label="Instance" value={`${job.instanceType.toUpperCase()} · ${job.cores} ${job.cores === 1 ? 'core' : 'cores'}`} />
@@ -363,8 +363,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
                   <td class="col-status">
                     <StatusBadge status={task.status} />
                   </td>
-                  <td class="num">
-                    {task.attempts}
+                  <td class="num nowrap" data-testid="task-attempts" title={attemptsTitle(task.tries ?? task.attempts, task.attempts)}>
+                    {task.tries ?? task.attempts}
                     <span class="muted">/{task.maxAttempts}</span>
                   </td>
                   <td class="hide-sm ellipsis">{task.agent ?? <span class="muted">—</span>}</td>
@@ -385,6 +385,15 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
       {selectedTask && <TaskPanel key={selectedTask} taskId={selectedTask} onClose={() => go({ task: null }, true)} />}
     </div>
   );
+}
+
+/** No estimate is ever coming for a job no agent can run: say so rather than "estimating…". */
+function eta(job: Job, finished: boolean): string {
+  if (finished) return '—';
+  if (job.status === 'created') return 'not started';
+  if (job.unschedulable) return 'none: cannot be scheduled';
+  if (job.etaSeconds !== null) return seconds(job.etaSeconds);
+  return job.counts.running > 0 ? 'estimating…' : 'waiting for a free slot';
 }
 
 function Stat({ label, value, testid, title }: { label: string; value: string; testid?: string; title?: string }) {

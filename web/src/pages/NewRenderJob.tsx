@@ -152,8 +152,9 @@ export function NewRenderJob() {
     <div class="page page-narrow" data-testid="new-job-page">
       <PageHeader title="New job" sub="A render job: Blender renders the frames of a .blend, a chunk of frames per task." />
       <JobKindSwitch kind="render" disabled={busy} />
-      <form class="form panel" onSubmit={submit} data-testid="new-render-form" noValidate>
-        <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {/* A message about what was typed goes once the form changes: it would be stale. */}
+      <form class="form panel" onSubmit={submit} onInput={() => setError(null)} data-testid="new-render-form" noValidate>
+        <ErrorBanner error={error} onDismiss={() => setError(null)} scrollIntoView />
         <label class="field">
           <span>Job title</span>
           <input

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, messageOf, query, type Attempt, type LogEntry, type Task, type TaskDetail } from '../api.ts';
 import { ErrorBanner, StatusBadge } from '../components.tsx';
-import { dateTime, duration, fullDateTime, liveDuration } from '../format.ts';
+import { attemptsTitle, dateTime, duration, fullDateTime, liveDuration } from '../format.ts';
 import { useNow } from '../hooks.ts';
 import { openStream } from '../sse.ts';
 
@@ -12,6 +12,7 @@ const MAX_BACKLOG_PAGES = 50;
 export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => void }) {
   const [task, setTask] = useState<TaskDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // null follows the latest attempt: its log alone, switching as a new attempt starts
   const [attempt, setAttempt] = useState<number | null>(null);
   const [entries, setEntries] = useState<LogEntry[]>([]);
   const [trimmed, setTrimmed] = useState(false);
@@ -38,9 +39,14 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [taskId]);
 
+  const latestAttempt = task ? (task.attempts.length > 0 ? Math.max(...task.attempts.map((a) => a.attempt)) : 0) : null;
+  // The log shown: the chosen attempt, else the latest one (0: the task never started, no log).
+  const shownAttempt = attempt ?? latestAttempt;
+
   // backlog (GET …/logs, paged with `after`) then the live stream; entries are de-duplicated by
   // (attempt, seq), so it does not matter whether the stream replays what the backlog returned
   useEffect(() => {
+    if (shownAttempt === null) return; // the task is not loaded yet: which attempt is latest is unknown
     const seen = new Set<string>();
     let buffer: LogEntry[] = [];
     let all: LogEntry[] = [];
@@ -70,7 +76,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
       }
       setEntries(all);
     };
-    const attemptQuery = attempt === null ? {} : { attempt };
+    const attemptQuery = shownAttempt === 0 ? {} : { attempt: shownAttempt };
     let stream: { close(): void } | null = null;
     const start = async () => {
       try {
@@ -119,7 +125,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
       stream?.close();
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [taskId, attempt]);
+  }, [taskId, shownAttempt]);
 
   // keep the newest output in view while following
   useLayoutEffect(() => {
@@ -160,8 +166,9 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
             </div>
             <div>
               <dt>Attempts</dt>
-              <dd>
-                {attempts.length}/{task.maxAttempts}
+              <dd data-testid="task-panel-attempts" title={attemptsTitle(task.tries ?? attempts.length, attempts.length)}>
+                {task.tries ?? attempts.length}/{task.maxAttempts}
+                {attempts.length > (task.tries ?? attempts.length) && <span class="muted"> ({attempts.length} in all)</span>}
               </dd>
             </div>
             <div>
@@ -185,7 +192,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
         {task?.error && <div class="banner banner-error">{task.error}</div>}
         {attempts.length > 1 && (
           <div class="attempts" role="group" aria-label="Attempt">
-            <button type="button" class={`chip${attempt === null ? ' active' : ''}`} onClick={() => setAttempt(null)}>
+            <button type="button" class={`chip${attempt === null ? ' active' : ''}`} onClick={() => setAttempt(null)} data-testid="attempt-latest">
               Latest
             </button>
             {attempts.map((a) => (
@@ -193,6 +200,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
                 type="button"
                 key={a.attempt}
                 class={`chip${attempt === a.attempt ? ' active' : ''}`}
+                data-testid="attempt-chip"
                 onClick={() => setAttempt(a.attempt)}
                 title={`${a.status}${a.agent ? ` on ${a.agent}` : ''}${a.error ? `: ${a.error}` : ''}`}
               >

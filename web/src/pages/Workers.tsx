@@ -17,6 +17,22 @@ function sandboxText(sandbox: Worker['sandbox']) {
   return sandbox ? <span class="mono">{sandbox}</span> : <span class="muted">—</span>;
 }
 
+const FINISHING_HINT =
+  'An agent takes its next task as soon as a task’s rendering frees its cores, while that task still uploads its results; with --prefetch it also holds tasks that start when a slot frees. Those are counted by the job as running, but use no slot.';
+
+/**
+ * Slots in use. An agent never computes more than its slots; tasks beyond them are uploading their
+ * results (a warm render frees its cores first) or held to start next (--prefetch).
+ */
+function busySlots(w: Worker): number {
+  return Math.min(w.runningTasks.length, w.slots);
+}
+
+/** This coordinator's address as agents would use it (the page's, without a trailing slash). */
+function coordinatorUrl(): string {
+  return new URL('.', document.baseURI).href.replace(/\/$/, '');
+}
+
 export function Workers() {
   const [workers, setWorkers] = useState<Worker[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -38,8 +54,9 @@ export function Workers() {
   );
 
   const online = workers?.filter((w) => w.status === 'online') ?? [];
-  const cores = online.reduce((sum, w) => sum + w.cores, 0);
-  const busy = online.reduce((sum, w) => sum + w.runningTasks.length, 0);
+  // Slots, not the machines' cores, are what jobs ask for (and what "cannot be scheduled" counts).
+  const slots = online.reduce((sum, w) => sum + w.slots, 0);
+  const busy = online.reduce((sum, w) => sum + busySlots(w), 0);
 
   return (
     <div class="page" data-testid="workers-page">
@@ -47,7 +64,7 @@ export function Workers() {
         title="Workers"
         sub={
           workers
-            ? `${num(online.length)} of ${plural(workers.length, 'agent')} online · ${plural(cores, 'core')} · ${plural(busy, 'task')} running`
+            ? `${num(online.length)} of ${plural(workers.length, 'agent')} online · ${num(busy)} of ${plural(slots, 'task slot')} busy`
             : undefined
         }
       />
@@ -58,9 +75,13 @@ export function Workers() {
             <tr>
               <th>Agent</th>
               <th class="col-status">State</th>
-              <th class="num">Cores</th>
+              <th class="num" title="Cores the agent lends to tasks (drover agent --slots): a task of size M needs 4">
+                Slots
+              </th>
+              <th class="num hide-xs" title="The machine's CPU cores">
+                CPUs
+              </th>
               <th class="num hide-xs">Memory</th>
-              <th class="num">Slots</th>
               <th class="hide-sm">Sandbox</th>
               <th>Current tasks</th>
               <th class="hide-xs">Last contact</th>
@@ -90,12 +111,12 @@ export function Workers() {
                   <td class="col-status">
                     <StatusBadge status={w.status} />
                   </td>
-                  <td class="num">{w.cores}</td>
-                  <td class="num hide-xs nowrap">{bytes(w.memoryBytes)}</td>
-                  <td class="num">
-                    {w.runningTasks.length}
+                  <td class="num nowrap" data-testid="worker-slots" data-busy={busySlots(w)} data-slots={w.slots}>
+                    {busySlots(w)}
                     <span class="muted">/{w.slots}</span>
                   </td>
+                  <td class="num hide-xs">{w.cores}</td>
+                  <td class="num hide-xs nowrap">{bytes(w.memoryBytes)}</td>
                   <td class="hide-sm">{sandboxText(w.sandbox)}</td>
                   <td>
                     {w.runningTasks.length === 0 ? (
@@ -108,6 +129,11 @@ export function Workers() {
                           </a>
                         ))}
                         {w.runningTasks.length > 6 && <span class="muted">+{w.runningTasks.length - 6}</span>}
+                        {w.runningTasks.length > w.slots && (
+                          <span class="muted" data-testid="worker-finishing" title={FINISHING_HINT}>
+                            {plural(w.runningTasks.length - w.slots, 'more task')} finishing or waiting
+                          </span>
+                        )}
                       </span>
                     )}
                   </td>
@@ -121,7 +147,8 @@ export function Workers() {
         </table>
         {workers && workers.length === 0 && (
           <Empty>
-            No agent has joined yet. Start one with <code>drover agent --coordinator URL --token JOIN_TOKEN</code>.
+            No agent has joined yet. Start one with <code>drover agent --server {coordinatorUrl()} --token JOIN_TOKEN</code> (the join
+            token is in the coordinator's data folder, <code>agent-token</code>).
           </Empty>
         )}
         {!workers && !error && <div class="loading-row">Loading…</div>}

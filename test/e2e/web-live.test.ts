@@ -1,0 +1,333 @@
+// End-to-end test of the web app's live views and forms on a real farm (a coordinator, then two
+// one-slot agents) in Chromium, at 1440×900 and on a 390×844 phone: each check is a defect people
+// met (issue 22) — the latest-frame viewer, the workers' slots, the task drawer's attempts and
+// log, the forms' messages, the phone's tabs — plus the visual check of every page. Screenshots
+// go to .test-output/web/live-*.png; DROVER_UPDATE_DOCS_SCREENSHOT=1 also writes the README's
+// docs/img/job-page.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { startAgent, startFarm, type Farm } from '../helpers/farm.js';
+import { makeScene } from '../helpers/scenes.js';
+import { buildWebApp, DESKTOP, inViewport, launchChromium, layoutProblems, PHONE, ROOT, SHOTS, signIn } from '../helpers/browser.js';
+
+const FAILING = '#!/bin/sh\necho "attempt $DROVER_ATTEMPT of $(basename "$1")"\nexit 1\n';
+const OK_SCRIPT = '#!/bin/sh\necho "read $1"\n';
+
+async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `live-${name}.png`), fullPage });
+}
+
+/** Screenshot and visual check of what the page shows now. */
+async function checkLayout(page: Page, name: string): Promise<void> {
+  await shot(page, name, true);
+  assert.deepEqual(await layoutProblems(page), [], `layout of ${name}`);
+}
+
+/** The viewer's image: drawn wholly inside its stage, in its own shape, never enlarged. */
+async function viewerFit(page: Page) {
+  return page.evaluate(() => {
+    const img = document.querySelector<HTMLImageElement>('[data-testid="viewer-image"]')!;
+    const stage = document.querySelector('[data-testid="viewer-stage"]')!.getBoundingClientRect();
+    const r = img.getBoundingClientRect();
+    return {
+      inside: r.left >= stage.left - 0.5 && r.top >= stage.top - 0.5 && r.right <= stage.right + 0.5 && r.bottom <= stage.bottom + 0.5,
+      shapeError: Math.abs(r.width / r.height - img.naturalWidth / img.naturalHeight) / (img.naturalWidth / img.naturalHeight),
+      scale: r.width / img.naturalWidth,
+      natural: [img.naturalWidth, img.naturalHeight],
+      drawn: [Math.round(r.width), Math.round(r.height)],
+      src: img.src,
+    };
+  });
+}
+
+test('web app: live views that are right (viewer, workers, task drawer) and forms that say what is wrong, at 1440×900 and 390×844', { timeout: 600_000 }, async () => {
+  buildWebApp();
+  mkdirSync(SHOTS, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'drover-web-live-'));
+  let farm: Farm | undefined;
+  let browser: Browser | undefined;
+  const pageErrors: string[] = [];
+  try {
+    // A 4:3 scene of 640×480: wider than the viewer is tall at 1440×900, so cropping shows.
+    const project = join(work, 'shot');
+    await makeScene(project, { frames: [1, 10], resolution: [640, 480], samples: 2 });
+    writeFileSync(join(work, 'fail.sh'), FAILING);
+    writeFileSync(join(work, 'ok.sh'), OK_SCRIPT);
+    mkdirSync(join(work, 'data'));
+    for (let i = 1; i <= 12; i++) writeFileSync(join(work, 'data', `item_${i}.txt`), `${i}\n`);
+    writeFileSync(join(work, 'one.txt'), 'one\n');
+    copyFileSync(join(work, 'ok.sh'), join(work, 'item_1.txt')); // a script named like a data file
+
+    farm = await startFarm({ agents: 0 });
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    await signIn(page, farm.url, 'admin', farm.adminPassword);
+
+    // ---- Workers before any agent joined: the command shown is the CLI's own (--server)
+    await page.getByTestId('nav-workers').click();
+    const empty = page.getByTestId('empty');
+    await empty.waitFor();
+    const emptyText = (await empty.textContent()) ?? '';
+    assert.match(emptyText, new RegExp(`drover agent --server ${farm.url.replace(/[.]/g, '\\.')} --token`));
+    assert.doesNotMatch(emptyText, /--coordinator/);
+    await checkLayout(page, 'workers-empty');
+
+    for (const name of ['agent-1', 'agent-2']) farm.agents.push(await startAgent(farm.server, { name, slots: 1 }));
+    await page.locator('[data-testid="worker-row"][data-status="online"]').nth(1).waitFor();
+    // Slots are what jobs ask for: said in the header and the first number of each row.
+    assert.match((await page.locator('.page-sub').textContent()) ?? '', /2 of 2 agents online · 0 of 2 task slots busy/);
+    assert.deepEqual(await page.getByTestId('worker-slots').evaluateAll((els) => els.map((e) => e.getAttribute('data-slots'))), ['1', '1']);
+
+    // ---- the script form: messages that are seen, current and said once
+    await page.goto(`${farm.url}/#/jobs/new`);
+    await page.getByTestId('new-job-form').waitFor();
+    await page.getByTestId('submit-job').click();
+    await page.getByTestId('error').filter({ hasText: 'Give the job a title.' }).waitFor();
+    await page.getByLabel('Job title').fill('fails on purpose');
+    await page.getByTestId('error').waitFor({ state: 'detached' }); // typing a title makes it stale
+    await page.getByLabel('Data files').setInputFiles(Array.from({ length: 12 }, (_, i) => join(work, 'data', `item_${i + 1}.txt`)));
+    await page.getByTestId('data-input-list').waitFor();
+    // no "No file chosen" beside the 12 listed files: the native input is not drawn, its button says what it adds
+    const nativeInput = await page.getByTestId('data-input').evaluate((el) => ({ width: el.getBoundingClientRect().width, opacity: getComputedStyle(el).opacity }));
+    assert.ok(nativeInput.width <= 1 && nativeInput.opacity === '0', `the native file input is not drawn: ${JSON.stringify(nativeInput)}`);
+    assert.equal(await page.getByTestId('data-input-button').textContent(), 'Add more files…');
+    assert.equal(await page.getByTestId('data-input-list').locator('.file-name').count(), 12);
+    // a script named like a data file: said once, also after Submit
+    await page.getByLabel('Script file').setInputFiles(join(work, 'item_1.txt'));
+    const clash = page.getByTestId('name-clash');
+    await clash.waitFor();
+    const clashText = ((await clash.textContent()) ?? '').trim();
+    await page.getByTestId('submit-job').click();
+    assert.equal(await page.getByText(clashText, { exact: true }).count(), 1, 'the name clash is said once');
+    assert.equal(await page.getByTestId('error').count(), 0);
+    await page.getByLabel('Script file').setInputFiles(join(work, 'ok.sh'));
+    await clash.waitFor({ state: 'detached' });
+    // max attempts 0, Submit at the bottom: the message comes into view
+    await page.locator('details.advanced summary').click();
+    await page.locator('input[name="maxAttempts"]').fill('0');
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await page.getByTestId('submit-job').click();
+    await page.getByTestId('error').filter({ hasText: 'Max attempts must be between 1 and 20.' }).waitFor();
+    assert.equal(await inViewport(page, '[data-testid="error"]'), true, 'the form error is in view after Submit at the bottom');
+    await checkLayout(page, 'new-job-errors');
+
+    // ---- a task failing on purpose, retried twice: attempts count per round; "Latest" is one attempt's log
+    const failing = await farm.cli(['job', 'create', '-n', 'fails on purpose', '-s', join(work, 'fail.sh'), '-i', join(work, 'one.txt'), '--max-attempts', '1', '-r', '--json']);
+    assert.equal(failing.code, 0, failing.stderr);
+    const failingId = (JSON.parse(failing.stdout) as { id: string }).id;
+    await page.goto(`${farm.url}/#/jobs/${failingId}`);
+    await page.locator('[data-testid="job-status"][data-status="error"]').waitFor({ timeout: 60_000 });
+    for (const total of [2, 3]) {
+      await page.getByTestId('job-retry').click();
+      await page.locator(`[data-testid="task-attempts"][title^="${total} attempts in all"]`).waitFor({ timeout: 60_000 });
+      await page.locator('[data-testid="task-row"][data-status="error"]').waitFor({ timeout: 60_000 });
+      await page.locator('[data-testid="job-status"][data-status="error"]').waitFor({ timeout: 60_000 });
+    }
+    const attemptsCell = page.getByTestId('task-attempts').first();
+    assert.equal((await attemptsCell.textContent())?.trim(), '1/1', 'a retry starts the count again');
+    assert.match((await attemptsCell.getAttribute('title')) ?? '', /3 attempts in all/);
+    await page.getByTestId('task-row').first().click();
+    await page.getByTestId('task-panel').waitFor();
+    await page.getByTestId('task-panel-attempts').filter({ hasText: '1/1 (3 in all)' }).waitFor();
+    await page.getByTestId('task-log').filter({ hasText: 'attempt 3 of one.txt' }).waitFor();
+    const latestLog = (await page.getByTestId('task-log').textContent()) ?? '';
+    assert.doesNotMatch(latestLog, /attempt [12] of/, `"Latest" shows the latest attempt only:\n${latestLog}`);
+    await page.getByTestId('attempt-chip').first().click();
+    await page.getByTestId('task-log').filter({ hasText: 'attempt 1 of one.txt' }).waitFor();
+    assert.doesNotMatch((await page.getByTestId('task-log').textContent()) ?? '', /attempt [23] of/);
+    await checkLayout(page, 'task-drawer');
+    await page.getByTestId('task-close').click();
+
+    // ---- a job no agent can run: no ETA is coming, and the slots say why
+    const big = await farm.cli(['job', 'create', '-n', 'too big', '-s', join(work, 'ok.sh'), '-i', join(work, 'one.txt'), '-t', 'xl', '-r', '--json']);
+    assert.equal(big.code, 0, big.stderr);
+    const bigId = (JSON.parse(big.stdout) as { id: string }).id;
+    await page.goto(`${farm.url}/#/jobs/${bigId}`);
+    await page.getByTestId('job-unschedulable').filter({ hasText: 'offers 1' }).waitFor();
+    assert.equal(await page.getByTestId('job-eta').textContent(), 'none: cannot be scheduled');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('job-stop').click();
+    await page.locator('[data-testid="job-status"][data-status="canceled"]').waitFor();
+
+    // ---- a render through the form, followed live
+    await page.goto(`${farm.url}/#/jobs/new?kind=render`);
+    await page.getByTestId('new-render-form').waitFor();
+    await page.getByTestId('project-folder-input').setInputFiles(project);
+    await page.getByTestId('blend-chosen').waitFor();
+    await page.getByTestId('frames-input').fill('1-10');
+    await page.getByTestId('chunk-input').fill('1');
+    await page.getByLabel('Job title').fill('live render');
+    await page.getByTestId('submit-job').click();
+    await page.waitForURL(/#\/jobs\/[^/?]+$/, { timeout: 120_000 });
+    await page.getByTestId('job-page').waitFor();
+    const renderId = (await page.getByTestId('job-page').getAttribute('data-job-id'))!;
+    // While following the latest frame, the viewer never says a frame the job counts done is running.
+    await page.evaluate(() => {
+      const w = window as unknown as { viewerSaw: string[]; framesSeen: Set<string> };
+      w.viewerSaw = [];
+      w.framesSeen = new Set();
+      const look = () => {
+        const viewer = document.querySelector('[data-testid="frame-viewer"]');
+        if (!viewer) return;
+        const text = viewer.querySelector('.viewer-stage')?.textContent ?? '';
+        if (/Frame \d+ is/.test(text)) w.viewerSaw.push(`${text} (frames done: ${document.querySelector('[data-testid="frames-done"]')?.textContent})`);
+        if (viewer.querySelector('[data-testid="viewer-image"]')) w.framesSeen.add(viewer.getAttribute('data-frame') ?? '');
+      };
+      new MutationObserver(look).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    // Meanwhile the workers page never shows more busy slots than an agent has.
+    const workers = await context.newPage();
+    await workers.goto(`${farm.url}/#/workers`);
+    await workers.getByTestId('worker-row').nth(1).waitFor();
+    await workers.evaluate(() => {
+      const w = window as unknown as { overSlots: string[]; busySeen: number };
+      w.overSlots = [];
+      w.busySeen = 0;
+      new MutationObserver(() => {
+        for (const cell of document.querySelectorAll('[data-testid="worker-slots"]')) {
+          const busy = Number(cell.getAttribute('data-busy'));
+          w.busySeen = Math.max(w.busySeen, busy);
+          if (busy > Number(cell.getAttribute('data-slots')) || /^(\d+)\/(\d+)$/.test(cell.textContent ?? '') && Number(RegExp.$1) > Number(RegExp.$2)) w.overSlots.push(cell.textContent ?? '');
+        }
+        const header = document.querySelector('.page-sub')?.textContent ?? '';
+        const m = /(\d+) of (\d+) task slots? busy/.exec(header);
+        if (m && Number(m[1]) > Number(m[2])) w.overSlots.push(header);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await page.locator('[data-testid="job-status"][data-status="done"]').waitFor({ timeout: 300_000 });
+    await checkLayout(workers, 'workers');
+    const workersSaw = await workers.evaluate(() => {
+      const w = window as unknown as { overSlots: string[]; busySeen: number };
+      return { overSlots: w.overSlots, busySeen: w.busySeen };
+    });
+    assert.deepEqual(workersSaw.overSlots, [], 'no agent shows more busy slots than it has');
+    assert.ok(workersSaw.busySeen >= 1, 'the workers page saw the agents busy');
+    await workers.close();
+    const viewerSaw = await page.evaluate(() => {
+      const w = window as unknown as { viewerSaw: string[]; framesSeen: Set<string> };
+      return { saw: w.viewerSaw, frames: [...w.framesSeen] };
+    });
+    assert.deepEqual(viewerSaw.saw, [], 'following the latest frame never shows a finished frame as running');
+    assert.ok(viewerSaw.frames.length >= 1, 'the viewer showed frames as they came');
+
+    // ---- the viewer: the whole frame, in its shape, never enlarged; 1:1 and the arrow keys
+    await page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('[data-testid="viewer-image"]');
+      return !!img && img.complete && img.naturalWidth > 0;
+    });
+    let fit = await viewerFit(page);
+    assert.ok(fit.inside, `the frame is not cut: ${JSON.stringify(fit)}`);
+    assert.ok(fit.shapeError < 0.02, `the frame keeps its shape: ${JSON.stringify(fit)}`);
+    assert.ok(fit.scale <= 1.001, `the frame is not enlarged (blurry): ${JSON.stringify(fit)}`);
+    assert.deepEqual(fit.natural, [640, 480], 'the viewer shows the frame at its size, not the 320 px thumbnail');
+    const latest = Number(await page.getByTestId('frame-viewer').getAttribute('data-frame'));
+    await page.keyboard.press('ArrowLeft');
+    await page.locator(`[data-testid="frame-viewer"][data-frame="${latest - 1}"]`).waitFor();
+    assert.match(page.url(), new RegExp(`frame=${latest - 1}`));
+    await page.keyboard.press('ArrowRight');
+    await page.locator(`[data-testid="frame-viewer"][data-frame="${latest}"]`).waitFor();
+    await page.keyboard.press('z');
+    await page.locator('[data-testid="frame-viewer"][data-zoom="1:1"]').waitFor();
+    await page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('[data-testid="viewer-image"]');
+      return !!img && img.src.includes('/image') && img.complete && img.naturalWidth > 0;
+    });
+    fit = await viewerFit(page);
+    assert.equal(fit.scale, 1, `1:1 shows the frame's own pixels: ${JSON.stringify(fit)}`);
+    await page.getByTestId('viewer-zoom').click();
+    await page.locator('[data-testid="frame-viewer"][data-zoom="fit"]').waitFor();
+    await page.getByTestId('follow-latest').click();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('[data-testid="frame-thumb"]')].every((i) => i.complete && i.naturalWidth > 0));
+    await checkLayout(page, 'render-job');
+    await page.screenshot({ path: join(SHOTS, 'live-render-job-top.png') });
+    if (process.env.DROVER_UPDATE_DOCS_SCREENSHOT === '1') {
+      mkdirSync(join(ROOT, 'docs', 'img'), { recursive: true });
+      await page.screenshot({ path: join(ROOT, 'docs', 'img', 'job-page.png') });
+    }
+
+    // ---- the render task's log starts with Blender, not with a sandbox warning
+    await page.getByTestId('task-row').first().click();
+    await page.getByTestId('task-log').filter({ hasText: 'Blender' }).waitFor();
+    assert.doesNotMatch((await page.getByTestId('task-log').textContent()) ?? '', /could not get a list of mounted file-systems/);
+    await page.getByTestId('task-close').click();
+
+    // ---- a 390 px phone: every task tab in sight, the frame fits
+    const phone = await context.newPage();
+    phone.on('pageerror', (e) => pageErrors.push(String(e)));
+    await phone.setViewportSize(PHONE);
+    await phone.goto(`${farm.url}/#/jobs/${renderId}`);
+    await phone.locator('[data-testid="job-status"][data-status="done"]').waitFor();
+    await phone.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('[data-testid="viewer-image"]');
+      return !!img && img.complete && img.naturalWidth > 0;
+    });
+    const tabs = await phone.evaluate(() =>
+      [...document.querySelectorAll('.tasks-section [role="tab"]')].map((t) => {
+        const r = t.getBoundingClientRect();
+        const list = t.parentElement!;
+        return { tab: t.textContent, visible: r.left >= 0 && r.right <= window.innerWidth, hiddenByScroll: list.scrollWidth > list.clientWidth + 1 };
+      }),
+    );
+    assert.equal(tabs.length, 6);
+    for (const t of tabs) assert.ok(t.visible && !t.hiddenByScroll, `tab ${t.tab} is in sight at 390 px: ${JSON.stringify(tabs)}`);
+    fit = await viewerFit(phone);
+    assert.ok(fit.inside && fit.shapeError < 0.02 && fit.scale <= 1.001, `the frame fits the phone: ${JSON.stringify(fit)}`);
+    await checkLayout(phone, 'phone-render-job');
+    for (const [name, path] of [
+      ['phone-jobs', '/jobs'],
+      ['phone-workers', '/workers'],
+      ['phone-new-job', '/jobs/new'],
+      ['phone-new-render', '/jobs/new?kind=render'],
+      ['phone-users', '/users'],
+      ['phone-script-job', `/jobs/${failingId}`],
+    ] as const) {
+      await phone.goto(`${farm.url}/#${path}`);
+      await phone.locator('main .page, main .panel').first().waitFor();
+      await phone.waitForLoadState('networkidle').catch(() => undefined);
+      await checkLayout(phone, name);
+    }
+    await phone.close();
+    for (const [name, path] of [
+      ['jobs', '/jobs'],
+      ['new-render', '/jobs/new?kind=render'],
+      ['users', '/users'],
+      ['script-job', `/jobs/${failingId}`],
+    ] as const) {
+      await page.goto(`${farm.url}/#${path}`);
+      await page.locator('main .page, main .panel').first().waitFor();
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      await checkLayout(page, name);
+    }
+
+    // ---- someone who is not an admin: no Users page asked of the coordinator (403)
+    await farm.userCli('dana');
+    const userContext = await browser.newContext({ viewport: DESKTOP });
+    const userPage = await userContext.newPage();
+    userPage.on('pageerror', (e) => pageErrors.push(String(e)));
+    const forbidden: string[] = [];
+    userPage.on('response', (r) => {
+      if (r.status() === 403) forbidden.push(r.url());
+    });
+    await signIn(userPage, farm.url, 'dana', 'dana-password');
+    await userPage.goto(`${farm.url}/#/users`);
+    await userPage.getByTestId('admins-only').waitFor();
+    await userPage.goto(`${farm.url}/#/workers`);
+    await userPage.getByTestId('worker-row').first().waitFor();
+    assert.deepEqual(forbidden, [], 'no request the coordinator refuses');
+    await userContext.close();
+
+    assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  } finally {
+    await browser?.close().catch(() => {});
+    await farm?.stop().catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  }
+});
