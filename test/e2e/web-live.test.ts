@@ -55,6 +55,8 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     // A 4:3 scene of 640×480: wider than the viewer is tall at 1440×900, so cropping shows.
     const project = join(work, 'shot');
     await makeScene(project, { frames: [1, 10], resolution: [640, 480], samples: 2 });
+    const packed = await makeScene(join(work, 'packed'), { frames: [5, 9], resolution: [320, 240], samples: 3, fileFormat: 'TIFF', compress: true });
+    writeFileSync(join(work, 'fake.blend'), 'not a Blender file\n');
     writeFileSync(join(work, 'fail.sh'), FAILING);
     writeFileSync(join(work, 'ok.sh'), OK_SCRIPT);
     mkdirSync(join(work, 'data'));
@@ -159,15 +161,28 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     // ---- a render through the form, followed live
     await page.goto(`${farm.url}/#/jobs/new?kind=render`);
     await page.getByTestId('new-render-form').waitFor();
+    // the frame range comes from the .blend, read in the browser: zstd-compressed, plain, or not a .blend at all
+    await page.getByTestId('project-file-input').setInputFiles(packed);
+    await page.locator('[data-testid="scene-hint"][data-state="read"]').waitFor();
+    assert.equal(await page.getByTestId('frames-input').inputValue(), '5-9');
+    assert.match((await page.getByTestId('scene-hint').textContent()) ?? '', /From scene “Main”: frames 5-9 at 24 fps, 320 × 240, TIFF, CYCLES 3 samples/);
+    await page.getByTestId('project-file-input').setInputFiles(join(work, 'fake.blend'));
+    await page.locator('[data-testid="scene-hint"][data-state="failed"]').filter({ hasText: 'give the frames' }).waitFor();
     await page.getByTestId('project-folder-input').setInputFiles(project);
     await page.getByTestId('blend-chosen').waitFor();
-    await page.getByTestId('frames-input').fill('1-10');
+    await page.locator('[data-testid="scene-hint"][data-state="read"]').waitFor();
+    assert.equal(await page.getByTestId('frames-input').inputValue(), '1-10', 'the scene\'s range replaces the one filled from the other file');
+    assert.equal(await page.locator('select[name="format"] option[value=""]').textContent(), 'As saved (PNG)');
     await page.getByTestId('chunk-input').fill('1');
     await page.getByLabel('Job title').fill('live render');
     await page.getByTestId('submit-job').click();
     await page.waitForURL(/#\/jobs\/[^/?]+$/, { timeout: 120_000 });
     await page.getByTestId('job-page').waitFor();
     const renderId = (await page.getByTestId('job-page').getAttribute('data-job-id'))!;
+    // the settings the job did not override are the scene's, not "as saved"
+    assert.equal(await page.getByTestId('setting-format').textContent(), 'PNG (scene)');
+    assert.equal(await page.getByTestId('setting-resolution').textContent(), '640 × 480 (scene)');
+    assert.equal(await page.getByTestId('setting-samples').textContent(), '2 (scene)');
     // While following the latest frame, the viewer never says a frame the job counts done is running.
     await page.evaluate(() => {
       const w = window as unknown as { viewerSaw: string[]; framesSeen: Set<string> };
@@ -228,6 +243,8 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     assert.ok(fit.scale <= 1.001, `the frame is not enlarged (blurry): ${JSON.stringify(fit)}`);
     assert.deepEqual(fit.natural, [640, 480], 'the viewer shows the frame at its size, not the 320 px thumbnail');
     const latest = Number(await page.getByTestId('frame-viewer').getAttribute('data-frame'));
+    // the arrows step through the finished frames of the grid: wait for it to have them all
+    await page.locator('[data-testid="frame-tile"][data-status="done"]').nth(9).waitFor();
     await page.keyboard.press('ArrowLeft');
     await page.locator(`[data-testid="frame-viewer"][data-frame="${latest - 1}"]`).waitFor();
     assert.match(page.url(), new RegExp(`frame=${latest - 1}`));
