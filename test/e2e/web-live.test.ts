@@ -6,6 +6,7 @@
 // docs/img/job-page.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +121,53 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     assert.equal(await inViewport(page, '[data-testid="error"]'), true, 'the form error is in view after Submit at the bottom');
     await checkLayout(page, 'new-job-errors');
 
+    // ---- 2,000 small data files: uploaded in a few requests, not one each
+    mkdirSync(join(work, 'many'));
+    const many = Array.from({ length: 2000 }, (_, i) => {
+      const file = join(work, 'many', `part_${i + 1}.txt`);
+      writeFileSync(file, `part ${i + 1} ${'x'.repeat(i % 300)}\n`);
+      return file;
+    });
+    await page.goto(`${farm.url}/#/jobs`);
+    await page.getByTestId('new-job').click(); // a fresh form
+    await page.getByLabel('Job title').fill('two thousand inputs');
+    await page.getByLabel('Script file').setInputFiles(join(work, 'ok.sh'));
+    await page.getByLabel('Data files').setInputFiles(many);
+    await page.getByTestId('task-count').filter({ hasText: /^2,000$/ }).waitFor();
+    await page.getByTestId('start-now').uncheck();
+    const uploads: string[] = [];
+    const countUploads = (r: { method(): string; url(): string }) => {
+      if (/\/api\/v1\/blobs\/(?!missing)/.test(r.url()) && r.method() !== 'GET') uploads.push(`${r.method()} ${r.url().replace(/.*\/blobs\//, '')}`);
+    };
+    page.on('request', countUploads);
+    const uploadStart = Date.now();
+    await page.getByTestId('submit-job').click();
+    await page.waitForURL(/#\/jobs\/(?!new)[^/?]+$/, { timeout: 120_000 });
+    const uploadSeconds = (Date.now() - uploadStart) / 1000;
+    page.off('request', countUploads);
+    await page.locator('[data-testid="job-status"][data-status="created"]').waitFor();
+    assert.ok(uploads.length >= 1 && uploads.length <= 5, `2,000 small files in a few requests: ${uploads.length} (${uploads.slice(0, 3).join(', ')}…)`);
+    assert.ok(uploads.every((u) => u === 'POST batch'), `small files go in batches: ${uploads.join(', ')}`);
+    console.log(`# 2,000 small files (${uploads.length} upload requests): submitted in ${uploadSeconds.toFixed(1)} s`);
+    // a batch whose file does not hash to its line: refused, nothing stored
+    const token = await farm.adminToken();
+    const good = Buffer.from('stored only with the rest\n');
+    const goodSha = createHash('sha256').update(good).digest('hex');
+    const badSha = createHash('sha256').update('something else').digest('hex');
+    const refused = await fetch(`${farm.url}/api/v1/blobs/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-drover-blob-batch' },
+      body: Buffer.concat([Buffer.from(`${goodSha} ${good.length}\n`), good, Buffer.from(`${badSha} 3\n`), Buffer.from('abc')]),
+    });
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /file 2 of the batch hashes to .*nothing was stored/);
+    const missing = await fetch(`${farm.url}/api/v1/blobs/missing`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ hashes: [goodSha] }),
+    });
+    assert.deepEqual(((await missing.json()) as { missing: string[] }).missing, [goodSha]);
+
     // ---- a task failing on purpose, retried twice: attempts count per round; "Latest" is one attempt's log
     const failing = await farm.cli(['job', 'create', '-n', 'fails on purpose', '-s', join(work, 'fail.sh'), '-i', join(work, 'one.txt'), '--max-attempts', '1', '-r', '--json']);
     assert.equal(failing.code, 0, failing.stderr);
@@ -176,7 +224,7 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     await page.getByTestId('chunk-input').fill('1');
     await page.getByLabel('Job title').fill('live render');
     await page.getByTestId('submit-job').click();
-    await page.waitForURL(/#\/jobs\/[^/?]+$/, { timeout: 120_000 });
+    await page.waitForURL(/#\/jobs\/(?!new)[^/?]+$/, { timeout: 120_000 });
     await page.getByTestId('job-page').waitFor();
     const renderId = (await page.getByTestId('job-page').getAttribute('data-job-id'))!;
     // the settings the job did not override are the scene's, not "as saved"

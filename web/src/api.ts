@@ -1,5 +1,6 @@
 // The coordinator's HTTP API (docs/api.md): types and a small fetch wrapper. Authentication rides
 // on the HttpOnly `drover_token` cookie, so fetch uses same-origin credentials and EventSource works.
+import { BLOB_BATCH_TYPE } from '../../src/core/blob-batch.ts';
 
 export type JobStatus = 'created' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
 export type TaskStatus = 'queued' | 'running' | 'done' | 'error' | 'canceled';
@@ -301,19 +302,20 @@ export function isAbort(error: unknown): boolean {
 }
 
 /**
- * PUTs one blob with XMLHttpRequest (fetch has no upload progress). `onProgress` gets bytes sent.
+ * PUTs one blob, or (sha256 null) POSTs a batch of them (src/core/blob-batch.ts), with
+ * XMLHttpRequest: fetch has no upload progress. `onProgress` gets bytes sent.
  */
 export function uploadBlob(
-  sha256: string,
+  sha256: string | null,
   file: Blob,
   onProgress: (loaded: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('PUT', apiUrl(`blobs/${sha256}`));
+    xhr.open(sha256 ? 'PUT' : 'POST', apiUrl(sha256 ? `blobs/${sha256}` : 'blobs/batch'));
     xhr.withCredentials = true;
-    xhr.setRequestHeader('content-type', 'application/octet-stream');
+    xhr.setRequestHeader('content-type', sha256 ? 'application/octet-stream' : BLOB_BATCH_TYPE);
     xhr.setRequestHeader('accept', 'application/json');
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {
