@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -324,6 +325,44 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     assert.doesNotMatch((await page.getByTestId('task-log').textContent()) ?? '', /could not get a list of mounted file-systems/);
     await page.getByTestId('task-close').click();
 
+    // ---- the job list: kind with the last frame, sorting by a column, owner filter, why a job waits
+    const danaCli = await farm.userCli('dana');
+    const danas = await danaCli(['job', 'create', '-n', 'dana wants 16 cores', '-s', join(work, 'ok.sh'), '-i', join(work, 'one.txt'), '-t', 'xl', '-r', '--json']);
+    assert.equal(danas.code, 0, danas.stderr);
+    await page.goto(`${farm.url}/#/jobs`);
+    const renderRow = page.locator(`[data-testid="job-row"][data-job-id="${renderId}"]`);
+    await renderRow.waitFor();
+    await page.waitForFunction((id) => {
+      const img = document.querySelector<HTMLImageElement>(`[data-job-id="${id}"] [data-testid="job-thumb"]`);
+      return !!img && img.complete && img.naturalWidth > 0;
+    }, renderId);
+    assert.equal(await page.locator(`[data-testid="job-row"][data-job-id="${failingId}"] [data-testid="job-kind"]`).textContent(), 'script');
+    const danaRow = page.locator('[data-testid="job-row"]', { hasText: 'dana wants 16 cores' });
+    assert.equal(await danaRow.getByTestId('job-waiting').textContent(), 'cannot be scheduled');
+    assert.match((await danaRow.getByTestId('job-waiting').getAttribute('title')) ?? '', /asks for 16 cores but the largest connected agent offers 1/);
+    assert.equal(await page.locator('[data-testid="job-row"]', { hasText: 'two thousand inputs' }).getByTestId('job-waiting').textContent(), 'not started');
+    const names = () => page.getByTestId('job-link').allTextContents();
+    await page.getByTestId('sort-name').click();
+    await page.waitForURL(/sort=name&order=asc/);
+    await page.waitForFunction(() => document.querySelector('th[aria-sort="ascending"] [data-testid="sort-name"]'));
+    await page.waitForFunction(() => {
+      const n = [...document.querySelectorAll('[data-testid="job-link"]')].map((a) => a.textContent ?? '');
+      return n.join('|') === [...n].sort((a, b) => a.localeCompare(b)).join('|') && n.length >= 5;
+    });
+    const ascending = await names();
+    await page.getByTestId('sort-name').click();
+    await page.waitForURL(/sort=name&order=desc/);
+    await page.waitForFunction((first) => document.querySelector('[data-testid="job-link"]')?.textContent !== first, ascending[0]);
+    assert.deepEqual(await names(), [...ascending].reverse(), 'a second click turns the order around');
+    await page.getByTestId('owner-filter').selectOption('dana');
+    await page.waitForURL(/owner=dana/);
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="job-owner"]')].every((o) => o.textContent === 'dana'));
+    assert.deepEqual(await names(), ['dana wants 16 cores']);
+    await checkLayout(page, 'jobs-filtered');
+    const danaToken = (JSON.parse(await readFile(join(farm.dataDir, 'cli-dana.json'), 'utf8')) as { token: string }).token;
+    const peek = await fetch(`${farm.url}/api/v1/jobs?owner=admin`, { headers: { authorization: `Bearer ${danaToken}` } });
+    assert.equal(peek.status, 403, "a user cannot list someone else's jobs by owner");
+
     // ---- a 390 px phone: every task tab in sight, the frame fits
     const phone = await context.newPage();
     phone.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -373,7 +412,6 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     }
 
     // ---- someone who is not an admin: no Users page asked of the coordinator (403)
-    await farm.userCli('dana');
     const userContext = await browser.newContext({ viewport: DESKTOP });
     const userPage = await userContext.newPage();
     userPage.on('pageerror', (e) => pageErrors.push(String(e)));

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import { JOB_STATUSES, TASK_STATUSES } from '../../core/states.js';
 import { IMAGE_FORMATS } from '../../render/blender-command.js';
+import { JOB_SORTS } from '../../store/repositories/jobs.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -114,6 +115,9 @@ export const JobListQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
     q: Type.Optional(Type.String({ maxLength: 200 })),
+    owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "only this user's jobs (admins)" })),
+    sort: Type.Optional(Type.Union(Object.keys(JOB_SORTS).map((s) => Type.Literal(s)))),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
   },
