@@ -319,8 +319,38 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
       await page.screenshot({ path: join(ROOT, 'docs', 'img', 'job-page.png') });
     }
 
-    // ---- the render task's log starts with Blender, not with a sandbox warning
+    // ---- the task drawer: jump by number, its files (downloadable), log search and download
+    await page.getByTestId('task-jump-input').fill('99');
+    await page.getByTestId('task-jump-input').press('Enter');
+    await page.getByTestId('task-jump-error').filter({ hasText: 'Tasks are numbered 1 to 10.' }).waitFor();
+    await page.getByTestId('task-jump-input').fill('7');
+    await page.getByTestId('task-jump-input').press('Enter');
+    await page.locator('[data-testid="task-panel"] h2', { hasText: 'Task #7' }).waitFor();
+    await page.getByTestId('task-file').first().waitFor();
+    const files = await page.getByTestId('task-file').evaluateAll((links) => links.map((a) => ({ path: a.textContent, size: Number(a.getAttribute('data-size')) })));
+    const frameFile = files.find((f) => /^frames\/.*0007\.png$/.test(f.path ?? ''));
+    assert.ok(frameFile && frameFile.size > 0, `the task lists its frame: ${JSON.stringify(files)}`);
+    assert.ok(files.some((f) => f.path === 'stdout.txt'), `and its stdout: ${JSON.stringify(files)}`);
+    const [frameDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('task-file').filter({ hasText: frameFile.path! }).click()]);
+    const savedFrame = join(work, 'frame7.png');
+    await frameDownload.saveAs(savedFrame);
+    assert.equal((await readFile(savedFrame)).length, frameFile.size, 'the download is the whole file');
+    await page.getByTestId('task-log').filter({ hasText: 'Fra:7' }).waitFor();
+    await page.getByTestId('log-search').fill('fra:');
+    await page.getByTestId('log-matches').waitFor();
+    const found = ((await page.getByTestId('task-log').textContent()) ?? '').split('\n').filter(Boolean);
+    assert.match(found[0] ?? '', /^\d+ lines? holds? “fra:”$/);
+    assert.ok(found.length > 1 && found.slice(1).every((line) => line.toLowerCase().includes('fra:')), `only matching lines: ${found.slice(0, 4).join(' / ')}`);
+    const [logDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('log-download').click()]);
+    assert.match(logDownload.suggestedFilename(), new RegExp(`^${renderId}-task-0007-attempt-1\\.log$`));
+    const savedLog = join(work, 'task7.log');
+    await logDownload.saveAs(savedLog);
+    assert.match(await readFile(savedLog, 'utf8'), /Fra:7/);
+    await checkLayout(page, 'task-drawer-render');
+    await page.getByTestId('task-close').click();
+    // the first task's log starts with Blender (it started it), not with a sandbox warning
     await page.getByTestId('task-row').first().click();
+    await page.locator('[data-testid="task-panel"] h2', { hasText: 'Task #1' }).waitFor();
     await page.getByTestId('task-log').filter({ hasText: 'Blender' }).waitFor();
     assert.doesNotMatch((await page.getByTestId('task-log').textContent()) ?? '', /could not get a list of mounted file-systems/);
     await page.getByTestId('task-close').click();

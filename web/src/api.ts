@@ -135,6 +135,8 @@ export interface Task {
 
 export interface TaskDetail extends Omit<Task, 'attempts'> {
   attempts: Attempt[];
+  /** What the task delivered (frames, result files, stdout.txt, stderr.txt); older coordinators omit it. */
+  files?: { path: string; sha256: string; size: number }[];
 }
 
 export interface LogEntry {

@@ -172,6 +172,11 @@ export function filesOfJob(db: Db, jobId: string) {
     .execute();
 }
 
+/** A task's result files (its stdout.txt and stderr.txt among them), by path. */
+export function filesOfTask(db: Db, taskId: string) {
+  return db.selectFrom('task_files').select(['path', 'sha256', 'size']).where('task_id', '=', taskId).orderBy('path').execute();
+}
+
 export async function jobHasFile(db: Db, jobId: string, sha256: string): Promise<boolean> {
   const row = await db
     .selectFrom('task_files')

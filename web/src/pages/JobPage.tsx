@@ -67,15 +67,23 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
 
   // ---- the current page of tasks
   const tasksRequest = useRef<AbortController | null>(null);
+  // When each task last came by the live stream: a page fetched before that must not overwrite it
+  // (a page asked for right after "Retry failed" can arrive after the retried task already failed).
+  const streamedAt = useRef(new Map<string, { at: number; task: Task }>());
   const loadTasks = useCallback(async () => {
     tasksRequest.current?.abort();
     const controller = new AbortController();
     tasksRequest.current = controller;
+    const asked = performance.now();
     try {
       const page = await api<{ tasks: Task[]; total: number }>(
         `jobs/${encodeURIComponent(jobId)}/tasks${query({ offset, limit: TASK_PAGE, status: filter === 'all' ? undefined : filter })}`,
         { signal: controller.signal },
       );
+      page.tasks = page.tasks.map((t) => {
+        const streamed = streamedAt.current.get(t.id);
+        return streamed && streamed.at > asked ? { ...t, ...streamed.task } : t;
+      });
       setTasks(page);
       setTasksError(null);
     } catch (e) {
@@ -146,6 +154,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         task: (data) => {
           const task = data as Task;
           if (!task || typeof task.id !== 'string') return;
+          streamedAt.current.set(task.id, { at: performance.now(), task });
           pending.set(task.id, task);
           if (flushTimer === undefined) flushTimer = setTimeout(flush, 200);
         },
@@ -322,6 +331,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
       <section class="tasks-section" aria-label="Tasks">
         <div class="section-head">
           <h2>Tasks</h2>
+          <TaskJump jobId={job.id} taskCount={job.taskCount} onFound={(task, index) => go({ task, filter: 'all', offset: Math.floor((index - 1) / TASK_PAGE) * TASK_PAGE })} />
         </div>
         <Tabs label="Task status" items={taskTabs} active={filter} onSelect={(key) => go({ filter: key as TaskFilter, offset: 0 })} />
         <ErrorBanner error={tasksError} />
@@ -384,6 +394,55 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
 
       {selectedTask && <TaskPanel key={selectedTask} taskId={selectedTask} onClose={() => go({ task: null }, true)} />}
     </div>
+  );
+}
+
+/** "Task #" box: opens the task of that number, whatever page or tab it is on. */
+function TaskJump({ jobId, taskCount, onFound }: { jobId: string; taskCount: number; onFound: (taskId: string, index: number) => void }) {
+  const [value, setValue] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const index = Number(value);
+    if (!Number.isInteger(index) || index < 1 || index > taskCount) {
+      setProblem(`Tasks are numbered 1 to ${num(taskCount)}.`);
+      return;
+    }
+    try {
+      const page = await api<{ tasks: Task[] }>(`jobs/${encodeURIComponent(jobId)}/tasks${query({ offset: index - 1, limit: 1 })}`);
+      const task = page.tasks[0];
+      if (!task) return setProblem(`No task #${index}.`);
+      setProblem(null);
+      onFound(task.id, task.index);
+    } catch (err) {
+      setProblem(messageOf(err));
+    }
+  };
+  return (
+    <form class="task-jump" onSubmit={submit} data-testid="task-jump" noValidate>
+      <label for="task-jump-input">Task #</label>
+      <input
+        id="task-jump-input"
+        type="number"
+        min={1}
+        max={taskCount}
+        placeholder={`1–${num(taskCount)}`}
+        value={value}
+        onInput={(e) => {
+          setValue(e.currentTarget.value);
+          setProblem(null);
+        }}
+        data-testid="task-jump-input"
+      />
+      <button type="submit" class="btn btn-small">
+        Open
+      </button>
+      {problem && (
+        <span class="err-text" role="alert" data-testid="task-jump-error">
+          {problem}
+        </span>
+      )}
+    </form>
   );
 }
 
