@@ -393,6 +393,22 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     const peek = await fetch(`${farm.url}/api/v1/jobs?owner=admin`, { headers: { authorization: `Bearer ${danaToken}` } });
     assert.equal(peek.status, 403, "a user cannot list someone else's jobs by owner");
 
+    // ---- an agent's page: what it can run, its recent tasks and failures
+    const failedOn = ((await (await fetch(`${farm.url}/api/v1/jobs/${failingId}/tasks`, { headers: { authorization: `Bearer ${await farm.adminToken()}` } })).json()) as { tasks: { agent: string }[] }).tasks[0]!.agent;
+    await page.goto(`${farm.url}/#/workers`);
+    await page.getByTestId('worker-link').filter({ hasText: failedOn }).click();
+    await page.getByTestId('worker-page').waitFor();
+    const agentId = (await page.getByTestId('worker-page').getAttribute('data-worker-id'))!;
+    assert.equal(await page.getByTestId('worker-name').textContent(), failedOn);
+    assert.deepEqual(
+      await page.getByTestId('worker-can-run').locator('.chip').evaluateAll((chips) => chips.map((c) => `${c.textContent} ${c.getAttribute('data-fits')}`)),
+      ['✓ S · 1 core true', '✗ M · 4 cores false', '✗ L · 8 cores false', '✗ XL · 16 cores false'],
+    );
+    await page.locator('[data-testid="worker-attempt"][data-status="error"]', { hasText: 'fails on purpose' }).first().waitFor();
+    assert.ok((await page.locator('[data-testid="worker-attempt"][data-status="done"]').count()) >= 1, 'its finished render tasks are listed too');
+    assert.match((await page.getByTestId('worker-failures').textContent()) ?? '', /\d+ attempts · [1-9]\d* failed/);
+    await checkLayout(page, 'worker-page');
+
     // ---- a 390 px phone: every task tab in sight, the frame fits
     const phone = await context.newPage();
     phone.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -422,6 +438,7 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
       ['phone-new-render', '/jobs/new?kind=render'],
       ['phone-users', '/users'],
       ['phone-script-job', `/jobs/${failingId}`],
+      ['phone-worker', `/workers/${agentId}`],
     ] as const) {
       await phone.goto(`${farm.url}/#${path}`);
       await phone.locator('main .page, main .panel').first().waitFor();

@@ -9,6 +9,7 @@ import { Jobs } from './pages/Jobs.tsx';
 import { NewJob } from './pages/NewJob.tsx';
 import { JobPage } from './pages/JobPage.tsx';
 import { Workers } from './pages/Workers.tsx';
+import { WorkerPage } from './pages/WorkerPage.tsx';
 import { Users } from './pages/Users.tsx';
 import './styles.css';
 
@@ -68,6 +69,8 @@ function App() {
     page = <JobPage key={id} jobId={id} params={route.params} sub={extra} />;
   } else if (section === 'jobs') {
     page = <Jobs params={route.params} user={user} />;
+  } else if (section === 'workers' && id) {
+    page = <WorkerPage key={id} workerId={id} />;
   } else if (section === 'workers') {
     page = <Workers />;
   } else if (section === 'users' && user.admin) {

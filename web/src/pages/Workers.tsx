@@ -5,7 +5,7 @@ import { ago, bytes, fullDateTime, num, plural } from '../format.ts';
 import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
 
-function labelList(labels: Worker['labels']): string[] {
+export function labelList(labels: Worker['labels']): string[] {
   if (!labels) return [];
   if (Array.isArray(labels)) return labels.map(String);
   return Object.entries(labels).map(([k, v]) => (v === '' || v === undefined ? k : `${k}=${v}`));
@@ -93,7 +93,9 @@ export function Workers() {
               return (
                 <tr key={w.id} data-testid="worker-row" data-worker-id={w.id} data-status={w.status}>
                   <td>
-                    <strong>{w.name}</strong>
+                    <a href={href(`/workers/${encodeURIComponent(w.id)}`)} class="job-name" data-testid="worker-link">
+                      {w.name}
+                    </a>
                     <span class="sub mono">
                       {w.id}
                       {w.version ? ` · v${w.version}` : ''}
