@@ -472,6 +472,43 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     await userPage.goto(`${farm.url}/#/workers`);
     await userPage.getByTestId('worker-row').first().waitFor();
     assert.deepEqual(forbidden, [], 'no request the coordinator refuses');
+
+    // ---- the account page: change one's password (other sign-ins end), see one's sign-ins
+    await userPage.getByTestId('current-user').click();
+    await userPage.getByTestId('account-page').waitFor();
+    await userPage.getByTestId('token').filter({ hasText: 'this browser' }).waitFor();
+    assert.ok((await userPage.getByTestId('token').count()) >= 2, 'the browser and the CLI sign-ins are listed');
+    const form = userPage.getByTestId('password-form');
+    await form.getByLabel('Current password').fill('not-it');
+    await form.getByLabel('New password', { exact: true }).fill('dana-new-password');
+    await form.getByLabel('New password again').fill('dana-new-password');
+    await userPage.getByTestId('change-password').click();
+    await userPage.getByTestId('error').filter({ hasText: 'the current password is wrong' }).waitFor();
+    await form.getByLabel('Current password').fill('dana-password');
+    await userPage.getByTestId('change-password').click();
+    await userPage.getByTestId('password-changed').waitFor();
+    await userPage.waitForFunction(() => document.querySelectorAll('[data-testid="token"]').length === 1);
+    assert.equal((await fetch(`${farm.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${danaToken}` } })).status, 401, 'the CLI sign-in ended');
+    await checkLayout(userPage, 'account');
+
+    // ---- an admin: roles, and ending someone's sign-in
+    await page.goto(`${farm.url}/#/users`);
+    await page.getByTestId('role-dana').click();
+    await page.locator('[data-testid="user-row"][data-user="dana"] .badge-admin').waitFor();
+    await page.getByTestId('role-dana').click();
+    await page.locator('[data-testid="user-row"][data-user="dana"]', { hasText: 'user' }).locator('.muted', { hasText: 'user' }).waitFor();
+    await page.getByTestId('tokens-of-dana').click();
+    await page.getByTestId('tokens-dana').getByTestId('revoke-token').first().click();
+    await page.getByTestId('tokens-dana').getByText('No live sign-in.').waitFor();
+    await checkLayout(page, 'users-admin');
+    await userPage.goto(`${farm.url}/#/jobs`);
+    await userPage.getByTestId('login-form').waitFor(); // dana's browser was signed out
+    const lastAdmin = await fetch(`${farm.url}/api/v1/users/admin`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${await farm.adminToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ admin: false }),
+    });
+    assert.equal(lastAdmin.status, 409, 'the farm keeps an admin');
     await userContext.close();
 
     assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');

@@ -11,6 +11,7 @@ import { JobPage } from './pages/JobPage.tsx';
 import { Workers } from './pages/Workers.tsx';
 import { WorkerPage } from './pages/WorkerPage.tsx';
 import { Users } from './pages/Users.tsx';
+import { Account } from './pages/Account.tsx';
 import './styles.css';
 
 type Session = { state: 'loading' } | { state: 'out'; error?: string } | { state: 'in'; user: User };
@@ -73,6 +74,8 @@ function App() {
     page = <WorkerPage key={id} workerId={id} />;
   } else if (section === 'workers') {
     page = <Workers />;
+  } else if (section === 'account') {
+    page = <Account me={user} />;
   } else if (section === 'users' && user.admin) {
     page = <Users me={user} />;
   } else if (section === 'users') {
@@ -127,10 +130,10 @@ function App() {
           ))}
         </nav>
         <div class="topbar-right">
-          <span class="user-chip" data-testid="current-user" title={user.admin ? 'Administrator' : 'User'}>
+          <a class="user-chip" href={href('/account')} data-testid="current-user" title={`${user.admin ? 'Administrator' : 'User'}: your account`}>
             {user.name}
             {user.admin && <span class="user-admin">admin</span>}
-          </span>
+          </a>
           <button type="button" class="btn btn-small btn-ghost" onClick={signOut} data-testid="sign-out">
             Sign out
           </button>

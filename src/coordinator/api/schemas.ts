@@ -18,6 +18,9 @@ export const CreateUserBody = Type.Object(
   strict,
 );
 export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const UserTokenParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const ChangePasswordBody = Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
+export const UpdateUserBody = Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { ...strict, minProperties: 1 });
 
 export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
 export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
