@@ -392,6 +392,11 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     const danaToken = (JSON.parse(await readFile(join(farm.dataDir, 'cli-dana.json'), 'utf8')) as { token: string }).token;
     const peek = await fetch(`${farm.url}/api/v1/jobs?owner=admin`, { headers: { authorization: `Bearer ${danaToken}` } });
     assert.equal(peek.status, 403, "a user cannot list someone else's jobs by owner");
+    const danaSeesAgents = (await (await fetch(`${farm.url}/api/v1/workers`, { headers: { authorization: `Bearer ${danaToken}` } })).json()) as { workers: { id: string }[] };
+    for (const w of danaSeesAgents.workers) {
+      const detail = (await (await fetch(`${farm.url}/api/v1/workers/${w.id}`, { headers: { authorization: `Bearer ${danaToken}` } })).json()) as { recent: unknown[] };
+      assert.deepEqual(detail.recent, [], "an agent's page shows a user only their own jobs' attempts");
+    }
 
     // ---- an agent's page: what it can run, its recent tasks and failures
     const failedOn = ((await (await fetch(`${farm.url}/api/v1/jobs/${failingId}/tasks`, { headers: { authorization: `Bearer ${await farm.adminToken()}` } })).json()) as { tasks: { agent: string }[] }).tasks[0]!.agent;
