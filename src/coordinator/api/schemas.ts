@@ -74,7 +74,7 @@ export const RenderJobBody = Type.Object(
         {
           format: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
           resolution: Type.Optional(Type.Object({ width: Type.Integer({ minimum: 1, maximum: 1_000_000 }), height: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, strict)),
-          percentage: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          percentage: Type.Optional(Type.Integer({ minimum: 1, maximum: 32_767 })), // Blender's own range
           samples: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
         },
         { ...strict, description: 'what the .blend itself says (read by the CLI or the web app): shown where no override is given, never used to render' },

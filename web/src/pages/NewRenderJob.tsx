@@ -173,11 +173,14 @@ export function NewRenderJob() {
       if (format) spec.format = format;
       else if (movie) spec.format = 'PNG'; // a movie format: frames come out as PNG, as the CLI does
       if (fromScene) {
+        // only what reads as sane: these are shown to people, a strange value is left out
+        const r = fromScene.resolution;
+        const whole = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
         spec.sceneSettings = {
           format: fromScene.fileFormat,
-          resolution: { width: fromScene.resolution.x, height: fromScene.resolution.y },
-          percentage: fromScene.resolution.percentage,
-          ...(fromScene.samples ? { samples: fromScene.samples } : {}),
+          ...(whole(r.x, 1_000_000) && whole(r.y, 1_000_000) ? { resolution: { width: r.x, height: r.y } } : {}),
+          ...(whole(r.percentage, 32_767) ? { percentage: r.percentage } : {}),
+          ...(fromScene.samples && whole(fromScene.samples, 100_000_000) ? { samples: fromScene.samples } : {}),
         };
       }
       if (samplesValue !== undefined) spec.samples = samplesValue;
