@@ -7,7 +7,8 @@ import { useDebounced, useDocumentTitle } from '../hooks.ts';
 import { projectFromBlend, projectFromFolder, projectFromZip, isZipName, ProjectError, type BrowserProject } from '../project.ts';
 import { href, navigate } from '../router.ts';
 import { uploadFiles, type UploadPhase } from '../upload.ts';
-import { FRAME_FORMATS, readBlendSettings, type BlendContents, type BlendScene } from '../blend-read.ts';
+import type { BlendContents, BlendScene } from '../blend-read.ts';
+import { FRAME_FORMATS } from '../frame-formats.ts';
 import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
 
 const FORMATS: { value: ImageFormat | ''; label: string }[] = [
@@ -82,6 +83,8 @@ export function NewRenderJob() {
     setSceneRead({ blend });
     void (async () => {
       try {
+        // loaded on first use: the reader and its zstd decoder stay out of the app's first load
+        const { readBlendSettings } = await import('../blend-read.ts');
         const contents = await readBlendSettings(await file.open());
         if (current) setSceneRead({ blend, contents });
       } catch (e) {
@@ -105,6 +108,7 @@ export function NewRenderJob() {
     setFrames((typed) => (typed.trim() === '' || typed === previous ? expression : typed));
   }, [fromScene]);
   const movie = !!fromScene && !FRAME_FORMATS.has(fromScene.fileFormat);
+
 
   const pickProject = async (kind: 'file' | 'folder', list: FileList | null) => {
     setProjectError(null);
