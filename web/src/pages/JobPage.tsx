@@ -308,7 +308,9 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
           <ProgressBar counts={job.counts} total={job.taskCount} />
           <div class="legend">
             <span class="lg lg-done">{num(job.counts.done)} done</span>
-            <span class="lg lg-running">{num(job.counts.running)} running</span>
+            <span class="lg lg-running" title="Leased by an agent: running, or sending its results (an agent may already run its next task meanwhile)">
+              {num(job.counts.running)} running
+            </span>
             <span class="lg lg-queued">{num(job.counts.queued)} queued</span>
             <span class="lg lg-error">{num(job.counts.error)} error</span>
             <span class="lg lg-canceled">{num(job.counts.canceled)} canceled</span>
