@@ -212,14 +212,16 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     // the frame range comes from the .blend, read in the browser: zstd-compressed, plain, or not a .blend at all
     await page.getByTestId('project-file-input').setInputFiles(packed);
     await page.locator('[data-testid="scene-hint"][data-state="read"]').waitFor();
-    assert.equal(await page.getByTestId('frames-input').inputValue(), '5-9');
+    const framesFilled = (value: string) =>
+      page.waitForFunction((v) => document.querySelector<HTMLInputElement>('[data-testid="frames-input"]')?.value === v, value, { timeout: 10_000 });
+    await framesFilled('5-9');
     assert.match((await page.getByTestId('scene-hint').textContent()) ?? '', /From scene “Main”: frames 5-9 at 24 fps, 320 × 240, TIFF, CYCLES 3 samples/);
     await page.getByTestId('project-file-input').setInputFiles(join(work, 'fake.blend'));
     await page.locator('[data-testid="scene-hint"][data-state="failed"]').filter({ hasText: 'give the frames' }).waitFor();
     await page.getByTestId('project-folder-input').setInputFiles(project);
     await page.getByTestId('blend-chosen').waitFor();
     await page.locator('[data-testid="scene-hint"][data-state="read"]').waitFor();
-    assert.equal(await page.getByTestId('frames-input').inputValue(), '1-10', 'the scene\'s range replaces the one filled from the other file');
+    await framesFilled('1-10'); // the scene's range replaces the one filled from the other file
     assert.equal(await page.locator('select[name="format"] option[value=""]').textContent(), 'As saved (PNG)');
     await page.getByTestId('chunk-input').fill('1');
     await page.getByLabel('Job title').fill('live render');

@@ -159,7 +159,8 @@ export interface Worker {
   sandbox: string | boolean | null;
   version?: string;
   lastSeenAt: string | null;
-  runningTasks: { id: string; jobId: string; index: number }[];
+  /** `cores`: what the task asks for (its job's instance size); older coordinators omit it. */
+  runningTasks: { id: string; jobId: string; index: number; cores?: number }[];
 }
 
 export interface FileRef {

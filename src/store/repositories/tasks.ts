@@ -189,8 +189,14 @@ export async function jobHasFile(db: Db, jobId: string, sha256: string): Promise
   return row !== undefined;
 }
 
+/** Running tasks with the agent holding each and the cores each asks for (its job's). */
 export function runningTasksOfAgents(db: Db) {
-  return db.selectFrom('tasks').select(['id', 'job_id', 'idx', 'agent_id']).where('status', '=', 'running').execute();
+  return db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'tasks.agent_id', 'jobs.cores'])
+    .where('tasks.status', '=', 'running')
+    .execute();
 }
 
 export function listTasksByIds(db: Db, ids: readonly string[]) {

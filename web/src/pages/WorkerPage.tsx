@@ -10,6 +10,7 @@ import { labelList } from './Workers.tsx';
 /** GET /workers/:id (docs/api.md). */
 interface WorkerDetail extends Omit<Worker, 'runningTasks'> {
   runningTasks: number;
+  runningCores: number;
   canRun: { instanceType: string; cores: number; fits: boolean }[];
   recent: {
     taskId: string;
@@ -88,7 +89,7 @@ export function WorkerPage({ workerId }: { workerId: string }) {
       <ErrorBanner error={error} />
 
       <section class="panel stats" aria-label="Agent">
-        <Fact label="Slots busy" value={`${Math.min(worker.runningTasks, worker.slots)} of ${worker.slots}`} testid="worker-busy" />
+        <Fact label="Slots busy" value={`${Math.min(worker.runningCores, worker.slots)} of ${worker.slots}`} testid="worker-busy" />
         <Fact label="CPUs" value={num(worker.cores)} />
         <Fact label="Memory" value={bytes(worker.memoryBytes)} />
         <Fact label="Host tasks" value={worker.sandbox === true ? 'confined' : worker.sandbox === false ? 'not confined' : '—'} />

@@ -21,11 +21,26 @@ const FINISHING_HINT =
   'An agent takes its next task as soon as a task’s rendering frees its cores, while that task still uploads its results; with --prefetch it also holds tasks that start when a slot frees. Those are counted by the job as running, but use no slot.';
 
 /**
- * Slots in use. An agent never computes more than its slots; tasks beyond them are uploading their
- * results (a warm render frees its cores first) or held to start next (--prefetch).
+ * Slots in use: the cores its running tasks ask for, at most its slots. An agent never computes
+ * more than its slots; tasks beyond them are uploading their results (a warm render frees its
+ * cores first) or held to start next (--prefetch).
  */
 function busySlots(w: Worker): number {
-  return Math.min(w.runningTasks.length, w.slots);
+  return Math.min(
+    w.runningTasks.reduce((sum, t) => sum + (t.cores ?? 1), 0),
+    w.slots,
+  );
+}
+
+/** How many of its running tasks do not fit in its slots (finishing, or held to start next). */
+function overSlots(w: Worker): number {
+  let cores = 0;
+  let fit = 0;
+  for (const t of w.runningTasks) {
+    cores += t.cores ?? 1;
+    if (cores <= w.slots) fit++;
+  }
+  return w.runningTasks.length - fit;
 }
 
 /** This coordinator's address as agents would use it (the page's, without a trailing slash). */
@@ -131,9 +146,9 @@ export function Workers() {
                           </a>
                         ))}
                         {w.runningTasks.length > 6 && <span class="muted">+{w.runningTasks.length - 6}</span>}
-                        {w.runningTasks.length > w.slots && (
+                        {overSlots(w) > 0 && (
                           <span class="muted" data-testid="worker-finishing" title={FINISHING_HINT}>
-                            {plural(w.runningTasks.length - w.slots, 'more task')} finishing or waiting
+                            {plural(overSlots(w), 'more task')} finishing or waiting
                           </span>
                         )}
                       </span>
