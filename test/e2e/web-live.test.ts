@@ -320,6 +320,40 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
       await page.screenshot({ path: join(ROOT, 'docs', 'img', 'job-page.png') });
     }
 
+    // ---- a frame wider than the preview: a 2x screen gets the full frame, a 1x screen the preview
+    const wide = join(work, 'wide');
+    await makeScene(wide, { frames: [1, 1], resolution: [1600, 1200], samples: 1 });
+    const wideJob = await farm.cli(['render', wide, '--frames', '1', '--json']);
+    assert.equal(wideJob.code, 0, wideJob.stderr);
+    const wideId = (JSON.parse(wideJob.stdout) as { id: string }).id;
+    const retina = await browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 2 });
+    const sharpPage = await retina.newPage();
+    sharpPage.on('pageerror', (e) => pageErrors.push(String(e)));
+    await signIn(sharpPage, farm.url, 'admin', farm.adminPassword);
+    await sharpPage.goto(`${farm.url}/#/jobs/${wideId}`);
+    await sharpPage.locator('[data-testid="job-status"][data-status="done"]').waitFor({ timeout: 180_000 });
+    const viewerLoaded = (page: Page, variant: string) =>
+      page.waitForFunction(
+        (v) => {
+          const img = document.querySelector<HTMLImageElement>('[data-testid="viewer-image"]');
+          return !!img && img.src.endsWith(`/${v}`) && img.complete && img.naturalWidth > 0;
+        },
+        variant,
+        { timeout: 60_000 },
+      );
+    await viewerLoaded(sharpPage, 'image');
+    fit = await viewerFit(sharpPage);
+    assert.deepEqual(fit.natural, [1600, 1200], `a 2x screen shows the full frame: ${JSON.stringify(fit)}`);
+    assert.ok(fit.inside && fit.shapeError < 0.02, `the full frame fits: ${JSON.stringify(fit)}`);
+    await retina.close();
+    await page.goto(`${farm.url}/#/jobs/${wideId}`);
+    await viewerLoaded(page, 'preview');
+    fit = await viewerFit(page);
+    assert.deepEqual(fit.natural, [1280, 960], `a 1x screen shows the 1280 px preview: ${JSON.stringify(fit)}`);
+    assert.ok(fit.inside && fit.shapeError < 0.02 && fit.scale <= 1.001, `the preview fits: ${JSON.stringify(fit)}`);
+    await page.goto(`${farm.url}/#/jobs/${renderId}`);
+    await page.locator('[data-testid="job-status"][data-status="done"]').waitFor();
+
     // ---- the task drawer: jump by number, its files (downloadable), log search and download
     await page.getByTestId('task-jump-input').fill('99');
     await page.getByTestId('task-jump-input').press('Enter');

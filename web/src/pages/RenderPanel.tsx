@@ -11,6 +11,17 @@ export const FRAME_PAGE = 500;
 /** At most one refetch of the frame page per this many ms while frames pour in. */
 const REFETCH_MS = 1000;
 
+/** The width of the preview images the agents make (src/render/thumbnails.ts). */
+const PREVIEW_WIDTH = 1280;
+
+/** The rendered frames' width as the job or the .blend says it, or null when nobody said. */
+function frameWidth(render: RenderInfo): number | null {
+  const resolution = render.resolution ?? render.sceneSettings?.resolution;
+  if (!resolution) return null;
+  const percentage = render.percentage ?? render.sceneSettings?.percentage ?? 100;
+  return Math.floor((resolution.width * percentage) / 100);
+}
+
 /** Frames a browser can show at full size (EXR, TIFF… are shown through their preview). */
 const browserShows = (path: string | null) => !!path && /\.(png|jpe?g|webp|gif|bmp)$/i.test(path);
 
@@ -108,7 +119,21 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
   const shownDone = shownIsLast || shownFrame?.status === 'done';
   const meta = shownIsLast ? { renderMs: last!.renderMs, finishedAt: last!.finishedAt, path: last!.path } : shownFrame;
   const [zoomed, setZoomed] = useState(false);
-  const fullSize = zoomed && browserShows(meta?.path ?? null);
+  // The stage's width in device pixels: past the preview's width, the full frame is sharper.
+  const stageRef = useRef<HTMLDivElement>(null);
+  const [stagePixels, setStagePixels] = useState(0);
+  useEffect(() => {
+    const stage = stageRef.current;
+    if (!stage) return;
+    const measure = () => setStagePixels(Math.round(stage.clientWidth * (window.devicePixelRatio || 1)));
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(stage);
+    return () => observer.disconnect();
+  }, []);
+  const width = frameWidth(render);
+  const showable = browserShows(meta?.path ?? null);
+  const fullSize = showable && (zoomed || (width !== null && width > PREVIEW_WIDTH && stagePixels > PREVIEW_WIDTH));
 
   // ---- keyboard: ← → step through the finished frames of this page, Z zooms to 1:1
   const keys = useRef({ page, shown, onSelect, setZoomed });
@@ -175,7 +200,13 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
               )}
             </div>
           </div>
-          <div class={`viewer-stage${zoomed ? ' zoomed' : ''}`} style={aspect ? { aspectRatio: String(aspect) } : undefined} data-testid="viewer-stage">
+          <div
+            class={`viewer-stage${zoomed ? ' zoomed' : ''}`}
+            style={aspect ? { aspectRatio: String(aspect) } : undefined}
+            ref={stageRef}
+            data-testid="viewer-stage"
+            data-variant={fullSize ? 'image' : 'preview'}
+          >
             {shown === null ? (
               <div class="viewer-empty">{job.status === 'created' ? 'Not started yet.' : 'No frame finished yet.'}</div>
             ) : !shownDone && shownFrame ? (
@@ -192,7 +223,7 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
                 <span>rendered in {duration(meta.renderMs)}</span>
                 <span title={fullDateTime(meta.finishedAt)}>at {dateTime(meta.finishedAt)}</span>
                 {shownFrame && <span>task {shownFrame.taskIndex}</span>}
-                {zoomed && !fullSize && <span class="muted">1:1 of the preview: the browser cannot show this format</span>}
+                {zoomed && !showable && <span class="muted">1:1 of the preview: the browser cannot show this format</span>}
               </>
             ) : (
               <span>&nbsp;</span>
