@@ -1,5 +1,6 @@
 // The coordinator's HTTP API (docs/api.md): types and a small fetch wrapper. Authentication rides
 // on the HttpOnly `drover_token` cookie, so fetch uses same-origin credentials and EventSource works.
+import { BLOB_BATCH_TYPE } from '../../src/core/blob-batch.ts';
 
 export type JobStatus = 'created' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
 export type TaskStatus = 'pending' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
@@ -68,6 +69,8 @@ export interface RenderInfo {
   percentage: number | null;
   fps: number;
   cold?: boolean;
+  /** What the .blend itself says, where the job gives no override (read when it was submitted). */
+  sceneSettings?: SceneSettingsSeen;
   framesDone: number;
   lastFrame: {
     frame: number;
@@ -79,6 +82,13 @@ export interface RenderInfo {
     finishedAt: string | null;
   } | null;
   preview: { status: PreviewStatus; sha256: string | null; size: number | null; error: string | null } | null;
+}
+
+export interface SceneSettingsSeen {
+  format?: string;
+  resolution?: { width: number; height: number };
+  percentage?: number;
+  samples?: number;
 }
 
 /** One frame of a render job (GET /jobs/:id/frames). */
@@ -128,6 +138,8 @@ export interface Task {
   status: TaskStatus;
   input: string;
   attempts: number;
+  /** Attempts since the last retry (what counts against maxAttempts); older coordinators omit it. */
+  tries?: number;
   maxAttempts: number;
   agent: string | null;
   startedAt: string | null;
@@ -141,6 +153,8 @@ export interface Task {
 
 export interface TaskDetail extends Omit<Task, 'attempts'> {
   attempts: Attempt[];
+  /** What the task delivered (frames, result files, stdout.txt, stderr.txt); older coordinators omit it. */
+  files?: { path: string; sha256: string; size: number }[];
 }
 
 export interface LogEntry {
@@ -163,7 +177,8 @@ export interface Worker {
   sandbox: string | boolean | null;
   version?: string;
   lastSeenAt: string | null;
-  runningTasks: { id: string; jobId: string; index: number }[];
+  /** `cores`: what the task asks for (its job's instance size); older coordinators omit it. */
+  runningTasks: { id: string; jobId: string; index: number; cores?: number }[];
 }
 
 export interface FileRef {
@@ -198,6 +213,7 @@ export interface RenderJobSpec {
   maxAttempts?: number;
   taskTimeoutSeconds?: number;
   start?: boolean;
+  sceneSettings?: SceneSettingsSeen;
 }
 
 /** Where the API lives: relative to the page, so the app also works behind a path prefix. */
@@ -307,19 +323,20 @@ export function isAbort(error: unknown): boolean {
 }
 
 /**
- * PUTs one blob with XMLHttpRequest (fetch has no upload progress). `onProgress` gets bytes sent.
+ * PUTs one blob, or (sha256 null) POSTs a batch of them (src/core/blob-batch.ts), with
+ * XMLHttpRequest: fetch has no upload progress. `onProgress` gets bytes sent.
  */
 export function uploadBlob(
-  sha256: string,
+  sha256: string | null,
   file: Blob,
   onProgress: (loaded: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('PUT', apiUrl(`blobs/${sha256}`));
+    xhr.open(sha256 ? 'PUT' : 'POST', apiUrl(sha256 ? `blobs/${sha256}` : 'blobs/batch'));
     xhr.withCredentials = true;
-    xhr.setRequestHeader('content-type', 'application/octet-stream');
+    xhr.setRequestHeader('content-type', sha256 ? 'application/octet-stream' : BLOB_BATCH_TYPE);
     xhr.setRequestHeader('accept', 'application/json');
     xhr.upload.onprogress = (event) => onProgress(event.loaded);
     xhr.onload = () => {

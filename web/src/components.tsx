@@ -1,5 +1,6 @@
 // Shared pieces: status badges, progress bars, error banners, pagers, tabs.
 import type { ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
 import type { TaskCounts } from './api.ts';
 import { num } from './format.ts';
 
@@ -53,10 +54,21 @@ export function ProgressBar({
   );
 }
 
-export function ErrorBanner({ error, onDismiss }: { error: string | null | undefined; onDismiss?: () => void }) {
+/** Brings an element into view (a form's message above the fold, after Submit at the bottom). */
+export function reveal(el: Element | null | undefined): void {
+  if (!el) return;
+  el.scrollIntoView({ block: 'center', behavior: 'auto' });
+  if (el instanceof HTMLElement) el.focus({ preventScroll: true });
+}
+
+export function ErrorBanner({ error, onDismiss, scrollIntoView }: { error: string | null | undefined; onDismiss?: () => void; scrollIntoView?: boolean }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (error && scrollIntoView) reveal(ref.current);
+  }, [error, scrollIntoView]);
   if (!error) return null;
   return (
-    <div class="banner banner-error" role="alert" data-testid="error">
+    <div class="banner banner-error" role="alert" data-testid="error" ref={ref} tabIndex={-1}>
       <span>{error}</span>
       {onDismiss && (
         <button type="button" class="btn-icon" aria-label="Dismiss" onClick={onDismiss}>

@@ -89,3 +89,8 @@ export function plural(n: number, one: string, many = one + 's'): string {
 
 /** Natural order, so job_2 comes before job_10: the coordinator's own rule for inputs. */
 export { compareNatural } from '../../src/core/inputs.ts';
+
+/** "Retry failed" gives a task a fresh allowance of attempts: the count shown is this round's. */
+export function attemptsTitle(tries: number, attempts: number): string | undefined {
+  return attempts > tries ? `${attempts} attempts in all; a retry starts the count again` : undefined;
+}

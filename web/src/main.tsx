@@ -9,7 +9,9 @@ import { Jobs } from './pages/Jobs.tsx';
 import { NewJob } from './pages/NewJob.tsx';
 import { JobPage } from './pages/JobPage.tsx';
 import { Workers } from './pages/Workers.tsx';
+import { WorkerPage } from './pages/WorkerPage.tsx';
 import { Users } from './pages/Users.tsx';
+import { Account } from './pages/Account.tsx';
 import './styles.css';
 
 type Session = { state: 'loading' } | { state: 'out'; error?: string } | { state: 'in'; user: User };
@@ -68,10 +70,25 @@ function App() {
     page = <JobPage key={id} jobId={id} params={route.params} sub={extra} />;
   } else if (section === 'jobs') {
     page = <Jobs params={route.params} user={user} />;
+  } else if (section === 'workers' && id) {
+    page = <WorkerPage key={id} workerId={id} />;
   } else if (section === 'workers') {
     page = <Workers />;
-  } else if (section === 'users') {
+  } else if (section === 'account') {
+    page = <Account me={user} />;
+  } else if (section === 'users' && user.admin) {
     page = <Users me={user} />;
+  } else if (section === 'users') {
+    // Not even asked of the coordinator: it would answer 403.
+    page = (
+      <div class="panel" data-testid="admins-only">
+        <h1>Users</h1>
+        <p class="muted">Only administrators manage users. Ask one to add people or change roles.</p>
+        <p>
+          <a href={href('/jobs')}>Back to the jobs</a>
+        </p>
+      </div>
+    );
   } else {
     page = (
       <div class="panel" data-testid="not-found">
@@ -113,10 +130,10 @@ function App() {
           ))}
         </nav>
         <div class="topbar-right">
-          <span class="user-chip" data-testid="current-user" title={user.admin ? 'Administrator' : 'User'}>
+          <a class="user-chip" href={href('/account')} data-testid="current-user" title={`${user.admin ? 'Administrator' : 'User'}: your account`}>
             {user.name}
             {user.admin && <span class="user-admin">admin</span>}
-          </span>
+          </a>
           <button type="button" class="btn btn-small btn-ghost" onClick={signOut} data-testid="sign-out">
             Sign out
           </button>

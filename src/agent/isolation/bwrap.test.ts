@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { bwrapAvailable, confineWithBwrap } from './bwrap.js';
 import type { ProcessSpec } from './process-spec.js';
+import { makeScene } from '../../../test/helpers/scenes.js';
 
 // The layout the agent uses: its own work dir (with things a task must not see) holding task dirs.
 let agentDir: string;
@@ -90,7 +91,7 @@ test('a confined task cannot read files outside its directory that the agent can
 test('the system is read-only and /etc holds only what programs need', async () => {
   const out = await run(
     confineWithBwrap(
-      taskSpec(['bash', '-c', 'touch /usr/drover-x 2>/dev/null && echo WROTE-USR; test -e /etc/shadow && echo SHADOW; test -e /etc/passwd && echo PASSWD; echo x > /tmp/t && echo TMP-OK']),
+      taskSpec(['bash', '-c', 'touch /usr/drover-x 2>/dev/null && echo WROTE-USR; test -e /etc/shadow && echo SHADOW; test -e /etc/passwd && echo PASSWD; echo x > /tmp/t && echo TMP-OK; head -c 4096 /etc/mtab >/dev/null && echo MTAB-OK']),
       { taskDir },
     ),
   );
@@ -98,6 +99,16 @@ test('the system is read-only and /etc holds only what programs need', async () 
   assert.doesNotMatch(out.stdout, /WROTE-USR|SHADOW/);
   assert.match(out.stdout, /PASSWD/);
   assert.match(out.stdout, /TMP-OK/);
+  // the sandbox's own mount table, which Blender reads at start (else its log opens with a warning)
+  assert.match(out.stdout, /MTAB-OK/);
+});
+
+test('Blender rendering in the sandbox does not open its log with "could not get a list of mounted file-systems"', async () => {
+  const blend = await makeScene(join(taskDir, 'blender'), { frames: [1, 1], resolution: [16, 12], samples: 1 });
+  const out = await run(confineWithBwrap(taskSpec(['blender', '-b', blend, '-noaudio', '-o', join(taskDir, 'blender', 'f_#'), '-f', '1']), { taskDir }), 120_000);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /Saved: /);
+  assert.doesNotMatch(out.stdout + out.stderr, /mounted file-systems/);
 });
 
 test('a confined task runs python3 and bash, sees its env and input, and writes its results', async () => {

@@ -183,6 +183,9 @@ function buildConfinedSpec(spec: ProcessSpec, opts: BwrapOptions, dropTo: BwrapS
   // os.cpu_count() and friends read this; the rest of /sys stays hidden.
   mount(mountSystemPath('/sys/devices/system/cpu'), '/sys/devices/system/cpu');
   mount(['--proc', '/proc'], '/proc');
+  // The sandbox's own mount table (not the host's): without it Blender's first log line of every
+  // task is "could not get a list of mounted file-systems".
+  mount(['--symlink', '/proc/self/mounts', '/etc/mtab'], '/etc/mtab');
   mount(['--dev', '/dev'], '/dev');
   mount(['--perms', '1777', '--tmpfs', '/tmp'], '/tmp');
   mount(['--perms', '1777', '--tmpfs', '/var/tmp'], '/var/tmp');

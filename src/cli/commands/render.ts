@@ -190,6 +190,16 @@ export function registerRenderCommand(program: Command): void {
         ...(opts.resolution ? { resolution: parseResolution(opts.resolution) } : {}),
         ...(opts.percentage ? { percentage: opts.percentage } : {}),
         ...(scene ? { fps: scene.fps } : {}),
+        ...(scene
+          ? {
+              sceneSettings: {
+                format: scene.fileFormat,
+                resolution: { width: scene.resolution.x, height: scene.resolution.y },
+                percentage: scene.resolution.percentage,
+                ...(scene.samples ? { samples: scene.samples } : {}),
+              },
+            }
+          : {}),
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),

@@ -2,11 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as users from '../../store/repositories/users.js';
-import { createUser, login, logout, removeUser, userView } from '../services/accounts.js';
+import { changeOwnPassword, createUser, login, logout, removeUser, revokeTokenOfUser, tokensOf, updateUserByAdmin, userView } from '../services/accounts.js';
 import type { ServiceContext } from '../services/context.js';
 import { notFound } from '../errors.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
-import { CreateUserBody, LoginBody, UserNameParams } from './schemas.js';
+import { ChangePasswordBody, CreateUserBody, LoginBody, UpdateUserBody, UserNameParams, UserTokenParams } from './schemas.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -34,6 +34,24 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const row = await users.findUserById(ctx.db, me.id);
     if (!row) throw notFound('your user');
     return userView(row);
+  });
+
+  r.post('/auth/password', { schema: { body: ChangePasswordBody, tags: ['auth'] } }, async (request, reply) => {
+    await changeOwnPassword(ctx, requireUser(request), request.body.current, request.body.password);
+    return reply.code(204).send();
+  });
+
+  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, tags: ['users'] } }, async (request) =>
+    updateUserByAdmin(ctx, request.params.name, request.body, requireAdmin(request)),
+  );
+
+  r.get('/users/:name/tokens', { schema: { params: UserNameParams, tags: ['users'] } }, async (request) => ({
+    tokens: await tokensOf(ctx, request.params.name, requireUser(request)),
+  }));
+
+  r.delete('/users/:name/tokens/:id', { schema: { params: UserTokenParams, tags: ['users'] } }, async (request, reply) => {
+    await revokeTokenOfUser(ctx, request.params.name, request.params.id, requireUser(request));
+    return reply.code(204).send();
   });
 
   r.get('/users', { schema: { tags: ['users'] } }, async (request) => {

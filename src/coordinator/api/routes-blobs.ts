@@ -1,7 +1,8 @@
 // Content-addressed uploads: ask which files are missing, send only those.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError } from '../../store/blob-store.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
@@ -9,6 +10,7 @@ import { type ServiceContext, nowIso } from '../services/context.js';
 import { badRequest, insufficientStorage, notFound, tooLarge, unauthorized } from '../errors.js';
 import { requireAgent } from './principal.js';
 import { MissingBlobsBody, ShaParams } from './schemas.js';
+import { BLOB_BATCH_MAX_BYTES, BLOB_BATCH_TYPE, parseBlobBatch } from '../../core/blob-batch.js';
 
 export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -50,6 +52,37 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     await blobsRepo.recordBlob(ctx.db, stored.sha256, stored.size, nowIso());
     if (p.kind === 'user') await blobsRepo.recordBlobOwner(ctx.db, p.id, stored.sha256);
     return reply.code(201).send(stored);
+  });
+
+  // Many small files in one request (a form's thousands of data files): each record is checked
+  // against its sha256 before any is stored, so a bad batch stores nothing.
+  r.addContentTypeParser(BLOB_BATCH_TYPE, { parseAs: 'buffer', bodyLimit: BLOB_BATCH_MAX_BYTES }, (_req, body, done) => done(null, body));
+  r.post('/blobs/batch', { schema: { tags: ['files'] }, bodyLimit: BLOB_BATCH_MAX_BYTES }, async (request, reply) => {
+    const p = request.principal;
+    if (!p) throw badRequest('sign in first');
+    const body = request.body;
+    if (!Buffer.isBuffer(body)) throw badRequest(`send the files as ${BLOB_BATCH_TYPE} (see docs/api.md)`);
+    const batch = parseBlobBatch(body);
+    if ('error' in batch) throw badRequest(batch.error);
+    for (const record of batch.records) {
+      const actual = createHash('sha256').update(record.bytes).digest('hex');
+      if (actual !== record.sha256) throw badRequest(`file ${record.index + 1} of the batch hashes to ${actual}, not ${record.sha256}; nothing was stored`);
+    }
+    const stored = [];
+    const now = nowIso();
+    try {
+      await ctx.blobs.assertRoomFor?.(body.length);
+      for (const record of batch.records) stored.push(await ctx.blobs.put(Readable.from([record.bytes]), record.sha256, ctx.config.maxUploadBytes));
+    } catch (err) {
+      if (err instanceof BlobStorageFullError) throw insufficientStorage(`${err.message}; ${stored.length} of the batch's files were stored`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw insufficientStorage(`the coordinator ran out of disk space; ${stored.length} of the batch's files were stored`);
+      throw err;
+    }
+    for (const s of stored) {
+      await blobsRepo.recordBlob(ctx.db, s.sha256, s.size, now);
+      if (p.kind === 'user') await blobsRepo.recordBlobOwner(ctx.db, p.id, s.sha256);
+    }
+    return reply.code(201).send({ stored });
   });
 
   // `?presigned=1`: the agent can fetch from the store itself; it gets `{ url }`, a short-lived URL

@@ -4,7 +4,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as usersRepo from '../../store/repositories/users.js';
-import { notFound } from '../errors.js';
+import { forbidden, notFound } from '../errors.js';
+import * as agentsRepo from '../../store/repositories/agents.js';
+import type { JobRow, JobSort } from '../../store/repositories/jobs.js';
+import { unschedulableReason } from '../../core/scheduling.js';
+import type { TaskCounts } from '../../core/states.js';
 import type { ServiceContext } from '../services/context.js';
 import { jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
@@ -17,6 +21,27 @@ import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
 import { jobCreationRate } from '../services/large-jobs.js';
+
+/**
+ * The job list's rows: why each waiting job waits (one look at the agents for the page), and for
+ * render jobs the last finished frame, whose thumbnail the list shows.
+ */
+async function listedJobViews(ctx: ServiceContext, rows: (JobRow & { owner: string })[], counts: Map<string, TaskCounts>) {
+  const waiting = (status: string) => status === 'queued' || status === 'running' || status === 'created';
+  const capacities = rows.some((row) => waiting(row.status)) ? await agentsRepo.onlineAgentCapacities(ctx.db) : [];
+  const lastFrames = new Map(
+    await Promise.all(rows.filter((row) => row.kind === 'render').map(async (row) => [row.id, await framesRepo.lastFrame(ctx.db, row.id)] as const)),
+  );
+  return rows.map((row) => {
+    const view = baseJobView(row, row.owner, counts.get(row.id)!);
+    if (waiting(row.status)) view.unschedulable = unschedulableReason(row.cores, capacities);
+    const last = lastFrames.get(row.id);
+    if (view.render && typeof view.render === 'object') {
+      view.render = { ...view.render, lastFrame: last ? { frame: last.frame, thumbnail: last.thumb_sha, finishedAt: last.finished_at } : null };
+    }
+    return view;
+  });
+}
 
 export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -37,15 +62,19 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/jobs', { schema: { querystring: JobListQuery, tags: ['jobs'] } }, async (request) => {
     const user = requireUser(request);
     const q = request.query;
+    if (q.owner !== undefined && !user.admin && q.owner !== user.name) throw forbidden("only admins see other people's jobs");
     const { rows, total, countsByStatus } = await jobsRepo.listJobs(ctx.db, {
       userId: user.admin ? null : user.id,
       ...(q.status ? { status: q.status } : {}),
       ...(q.q ? { nameContains: q.q } : {}),
+      ...(q.owner !== undefined ? { ownerName: q.owner } : {}),
+      ...(q.sort ? { sort: q.sort as JobSort } : {}),
+      ...(q.order ? { order: q.order } : {}),
       offset: q.offset ?? 0,
       limit: q.limit ?? 50,
     });
     const counts = await jobCounts(ctx.db, rows);
-    return { jobs: rows.map((row) => baseJobView(row, row.owner, counts.get(row.id)!)), total, countsByStatus };
+    return { jobs: await listedJobViews(ctx, rows, counts), total, countsByStatus };
   });
 
   r.get('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));

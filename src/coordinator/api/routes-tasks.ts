@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { isTerminalTask, type TaskStatus } from '../../core/states.js';
+import * as framesRepo from '../../store/repositories/frames.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../services/context.js';
@@ -25,9 +26,14 @@ export function taskRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/tasks/:id', { schema: { params: TaskIdParams, tags: ['tasks'] } }, async (request) => {
     const task = await taskFor(ctx, requireUser(request), request.params.id);
     const [row] = await tasksRepo.listTasksByIds(ctx.db, [task.id]);
-    const attempts = await tasksRepo.listAttempts(ctx.db, task.id);
+    const [attempts, files, frames] = await Promise.all([tasksRepo.listAttempts(ctx.db, task.id), tasksRepo.filesOfTask(ctx.db, task.id), framesRepo.doneFramesOfTask(ctx.db, task.id)]);
     return {
       ...taskView(row!, task.max_attempts),
+      // what it delivered, each downloadable from GET /jobs/:id/files/:sha256
+      files: [
+        ...frames.map((f) => ({ path: f.path ?? `frames/${f.frame}`, sha256: f.sha256!, size: Number(f.size ?? 0) })),
+        ...files.map((f) => ({ path: f.path, sha256: f.sha256, size: Number(f.size) })),
+      ],
       attempts: attempts.map((a) => ({
         attempt: a.attempt,
         agent: a.agent_name ?? null,

@@ -4,6 +4,14 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import type { ServiceContext } from '../services/context.js';
 import { requireUser } from './principal.js';
+import { notFound } from '../errors.js';
+import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+
+const WorkerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+/** Attempts listed on an agent's page. */
+const RECENT = 50;
 
 export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   app.get('/workers', { schema: { tags: ['workers'] } }, async (request) => {
@@ -17,6 +25,52 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       /** The farm's setting: `deny` keeps every task off the network, whatever its job asks. */
       taskNetwork: ctx.config.taskNetwork,
       workers: agents.map((a) => ({
+        ...workerFacts(a),
+        runningTasks: running
+          .filter((t) => t.agent_id === a.id)
+          .map((t) =>
+            visibleJobs === null || visibleJobs.has(t.job_id) ? { id: t.id, jobId: t.job_id, index: t.idx, cores: t.cores } : { id: null, jobId: null, index: null, cores: t.cores },
+          ),
+      })),
+    };
+  });
+
+  // One agent: what it can run, its latest attempts and failures (users: of their own jobs).
+  app.withTypeProvider<TypeBoxTypeProvider>().get('/workers/:id', { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
+    const user = requireUser(request);
+    const agent = await agentsRepo.findAgent(ctx.db, request.params.id);
+    if (!agent) throw notFound(`agent ${request.params.id}`);
+    const owner = user.admin ? null : user.id;
+    const [recent, blocking, running] = await Promise.all([
+      agentsRepo.recentAttemptsOfAgent(ctx.db, agent.id, RECENT, owner),
+      agentsRepo.jobsBlockingAgent(ctx.db, agent.id, ctx.config.agentFailureLimit, owner),
+      tasksRepo.runningTasksOfAgents(ctx.db),
+    ]);
+    return {
+      ...workerFacts(agent),
+      runningTasks: running.filter((t) => t.agent_id === agent.id).length,
+      runningCores: running.filter((t) => t.agent_id === agent.id).reduce((sum, t) => sum + t.cores, 0),
+      // Instance sizes: a task of one runs here when its cores fit the agent's slots.
+      canRun: INSTANCE_TYPES.map((type) => ({ instanceType: type, cores: ctx.config.instanceCores[type], fits: ctx.config.instanceCores[type] <= agent.slots })),
+      recent: recent.map((a) => ({
+        taskId: a.task_id,
+        jobId: a.job_id,
+        jobName: a.job_name,
+        index: a.idx,
+        attempt: a.attempt,
+        status: a.status,
+        startedAt: a.started_at,
+        finishedAt: a.finished_at,
+        exitCode: a.exit_code,
+        error: a.error,
+      })),
+      blockedBy: blocking.map((j) => ({ jobId: j.id, jobName: j.name, failures: j.failures })),
+    };
+  });
+}
+
+function workerFacts(a: agentsRepo.AgentRow) {
+  return {
         id: a.id,
         name: a.name,
         status: a.status,
@@ -27,10 +81,5 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         sandbox: a.sandbox === 1,
         version: a.version,
         lastSeenAt: a.last_seen_at,
-        runningTasks: running
-          .filter((t) => t.agent_id === a.id)
-          .map((t) => (visibleJobs === null || visibleJobs.has(t.job_id) ? { id: t.id, jobId: t.job_id, index: t.idx } : { id: null, jobId: null, index: null })),
-      })),
-    };
-  });
+  };
 }

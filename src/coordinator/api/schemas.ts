@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import { JOB_STATUSES, TASK_STATUSES } from '../../core/states.js';
 import { IMAGE_FORMATS } from '../../render/blender-command.js';
+import { JOB_SORTS } from '../../store/repositories/jobs.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -17,6 +18,9 @@ export const CreateUserBody = Type.Object(
   strict,
 );
 export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const UserTokenParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const ChangePasswordBody = Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
+export const UpdateUserBody = Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { ...strict, minProperties: 1 });
 
 export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
 export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
@@ -66,6 +70,17 @@ export const RenderJobBody = Type.Object(
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default false' })),
     start: Type.Optional(Type.Boolean()),
     cold: Type.Optional(Type.Boolean()),
+    sceneSettings: Type.Optional(
+      Type.Object(
+        {
+          format: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+          resolution: Type.Optional(Type.Object({ width: Type.Integer({ minimum: 1, maximum: 1_000_000 }), height: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }, strict)),
+          percentage: Type.Optional(Type.Integer({ minimum: 1, maximum: 32_767 })), // Blender's own range
+          samples: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+        },
+        { ...strict, description: 'what the .blend itself says (read by the CLI or the web app): shown where no override is given, never used to render' },
+      ),
+    ),
   },
   strict,
 );
@@ -148,6 +163,9 @@ export const JobListQuery = Type.Object(
   {
     status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
     q: Type.Optional(Type.String({ maxLength: 200 })),
+    owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "only this user's jobs (admins)" })),
+    sort: Type.Optional(Type.Union(Object.keys(JOB_SORTS).map((s) => Type.Literal(s)))),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
   },

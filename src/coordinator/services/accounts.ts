@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { newSecret, randomId } from '../../core/ids.js';
 import * as users from '../../store/repositories/users.js';
 import { digestToken, hashPassword, verifyPassword } from '../auth/secrets.js';
-import { badRequest, conflict, notFound, unauthorized } from '../errors.js';
+import { badRequest, conflict, forbidden, notFound, tooManyRequests, unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { LoginThrottle } from './login-throttle.js';
 
@@ -44,6 +44,51 @@ export async function removeUser(ctx: ServiceContext, name: string, actor: UserP
   if (!row) throw notFound(`user "${name}"`);
   if (row.id === actor.id) throw conflict('you cannot remove yourself');
   await users.deleteUser(ctx.db, row.id);
+}
+
+const MIN_PASSWORD = 4;
+
+/** Changes one's own password, checking the current one; every other sign-in of the user ends. */
+export async function changeOwnPassword(ctx: ServiceContext, me: UserPrincipal, current: string, password: string): Promise<void> {
+  const row = await users.findUserById(ctx.db, me.id);
+  if (!row) throw notFound('your user');
+  if (!(await verifyPassword(current, row.password_hash))) throw badRequest('the current password is wrong');
+  if (password.length < MIN_PASSWORD) throw badRequest(`a password has at least ${MIN_PASSWORD} characters`);
+  await users.updateUser(ctx.db, row.id, { password_hash: await hashPassword(password) });
+  await users.revokeTokensOfUserExcept(ctx.db, row.id, me.tokenId, nowIso());
+}
+
+/** An admin changes a user's role or sets a new password (which ends the user's sign-ins). */
+export async function updateUserByAdmin(ctx: ServiceContext, name: string, change: { admin?: boolean; password?: string }, actor: UserPrincipal): Promise<UserView> {
+  const row = await users.findUserByName(ctx.db, name);
+  if (!row) throw notFound(`user "${name}"`);
+  if (change.password !== undefined && change.password.length < MIN_PASSWORD) throw badRequest(`a password has at least ${MIN_PASSWORD} characters`);
+  if (change.admin === false && row.is_admin === 1 && (await users.countAdmins(ctx.db)) <= 1) throw conflict('the farm needs at least one admin: make another user admin first');
+  await users.updateUser(ctx.db, row.id, {
+    ...(change.admin !== undefined ? { is_admin: change.admin ? 1 : 0 } : {}),
+    ...(change.password !== undefined ? { password_hash: await hashPassword(change.password) } : {}),
+  });
+  if (change.password !== undefined) await users.revokeTokensOfUserExcept(ctx.db, row.id, row.id === actor.id ? actor.tokenId : null, nowIso());
+  return userView({ ...row, is_admin: change.admin === undefined ? row.is_admin : change.admin ? 1 : 0 });
+}
+
+/** A user's live tokens; `current` marks the one this request came with. */
+export async function tokensOf(ctx: ServiceContext, name: string, actor: UserPrincipal) {
+  const row = await userForTokens(ctx, name, actor);
+  return (await users.liveTokensOf(ctx.db, row.id, nowIso())).map((t) => ({ id: t.id, createdAt: t.created_at, expiresAt: t.expires_at, current: t.id === actor.tokenId }));
+}
+
+export async function revokeTokenOfUser(ctx: ServiceContext, name: string, tokenId: string, actor: UserPrincipal): Promise<void> {
+  const row = await userForTokens(ctx, name, actor);
+  if (!(await users.revokeTokenOf(ctx.db, row.id, tokenId, nowIso()))) throw notFound(`live token ${tokenId} of "${name}"`);
+}
+
+/** One's own tokens, or anyone's for an admin. */
+async function userForTokens(ctx: ServiceContext, name: string, actor: UserPrincipal) {
+  if (!actor.admin && name !== actor.name) throw forbidden("only admins see other people's tokens");
+  const row = await users.findUserByName(ctx.db, name);
+  if (!row) throw notFound(`user "${name}"`);
+  return row;
 }
 
 /**

@@ -54,6 +54,8 @@ export interface TaskView {
   status: TaskStatus;
   input: string;
   attempts: number;
+  /** Attempts since the task was last queued by a retry: what counts against maxAttempts. */
+  tries: number;
   maxAttempts: number;
   agent: string | null;
   startedAt: string | null;
@@ -146,6 +148,7 @@ export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttem
     status: row.status as TaskStatus,
     input: row.input_name,
     attempts: row.attempt,
+    tries: row.tries,
     maxAttempts,
     agent: row.agent_name ?? null,
     startedAt: row.started_at,

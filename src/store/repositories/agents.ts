@@ -23,6 +23,45 @@ export async function touchAgent(db: Db, id: string, now: string, status: string
   await db.updateTable('agents').set({ last_seen_at: now, status }).where('id', '=', id).execute();
 }
 
+export function findAgent(db: Db, id: string) {
+  return db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The agent's latest task attempts, newest first, with their job (for the agent's page). */
+export function recentAttemptsOfAgent(db: Db, agentId: string, limit: number, userId: string | null) {
+  let q = db
+    .selectFrom('task_attempts')
+    .innerJoin('tasks', 'tasks.id', 'task_attempts.task_id')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select([
+      'task_attempts.task_id',
+      'task_attempts.attempt',
+      'task_attempts.status',
+      'task_attempts.started_at',
+      'task_attempts.finished_at',
+      'task_attempts.exit_code',
+      'task_attempts.error',
+      'tasks.idx',
+      'tasks.job_id',
+      'jobs.name as job_name',
+    ])
+    .where('task_attempts.agent_id', '=', agentId);
+  if (userId !== null) q = q.where('jobs.user_id', '=', userId);
+  return q.orderBy('task_attempts.started_at', 'desc').limit(limit).execute();
+}
+
+/** Jobs that gave this agent up after too many of their tasks failed on it. */
+export function jobsBlockingAgent(db: Db, agentId: string, limit: number, userId: string | null) {
+  let q = db
+    .selectFrom('job_agent_failures')
+    .innerJoin('jobs', 'jobs.id', 'job_agent_failures.job_id')
+    .select(['jobs.id', 'jobs.name', 'job_agent_failures.failures'])
+    .where('job_agent_failures.agent_id', '=', agentId)
+    .where('job_agent_failures.failures', '>=', limit);
+  if (userId !== null) q = q.where('jobs.user_id', '=', userId);
+  return q.orderBy('jobs.created_at', 'desc').limit(50).execute();
+}
+
 export function listAgents(db: Db) {
   return db.selectFrom('agents').selectAll().orderBy('name').execute();
 }

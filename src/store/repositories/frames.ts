@@ -62,6 +62,11 @@ export function lastFrame(db: Db, jobId: string) {
     .executeTakeFirst();
 }
 
+/** The stored frames a render task delivered, in frame order. */
+export function doneFramesOfTask(db: Db, taskId: string) {
+  return db.selectFrom('frames').select(['frame', 'path', 'sha256', 'size']).where('task_id', '=', taskId).where('sha256', 'is not', null).orderBy('frame').execute();
+}
+
 export function doneFramesOfJob(db: Db, jobId: string) {
   return db.selectFrom('frames').select(['frame', 'path', 'sha256', 'size']).where('job_id', '=', jobId).where('sha256', 'is not', null).orderBy('frame').execute();
 }

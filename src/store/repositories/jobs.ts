@@ -42,10 +42,28 @@ export async function updateJob(db: Db, id: string, fields: Partial<JobRow>): Pr
   await db.updateTable('jobs').set(fields).where('id', '=', id).execute();
 }
 
+/** Columns the job list sorts by, and the column each one orders. */
+export const JOB_SORTS = {
+  name: 'jobs.name',
+  kind: 'jobs.kind',
+  status: 'jobs.status',
+  owner: 'users.name',
+  size: 'jobs.cores',
+  tasks: 'jobs.task_count',
+  submitted: 'jobs.created_at',
+  started: 'jobs.started_at',
+  finished: 'jobs.finished_at',
+} as const;
+export type JobSort = keyof typeof JOB_SORTS;
+
 export interface JobListQuery {
   userId: string | null;
   status?: JobStatus;
   nameContains?: string;
+  /** Only the jobs of the user of this name (admins' filter). */
+  ownerName?: string;
+  sort?: JobSort;
+  order?: 'asc' | 'desc';
   offset: number;
   limit: number;
 }
@@ -58,15 +76,14 @@ export async function listJobs(db: Db, q: JobListQuery) {
   let base = db.selectFrom('jobs').where('jobs.status', '!=', 'inserting');
   if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
   if (q.nameContains) base = base.where(sql<boolean>`lower(jobs.name) like ${'%' + escapeLike(q.nameContains.toLowerCase()) + '%'} escape '\\'`);
+  if (q.ownerName !== undefined) base = base.where('jobs.user_id', 'in', db.selectFrom('users').select('id').where('name', '=', q.ownerName));
   const byStatus = await base.select(['jobs.status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('jobs.status').execute();
   let page = base;
   if (q.status) page = page.where('jobs.status', '=', q.status);
-  const rows = await page
-    .innerJoin('users', 'users.id', 'jobs.user_id')
-    .selectAll('jobs')
-    .select('users.name as owner')
-    .orderBy('jobs.created_at', 'desc')
-    .orderBy('jobs.id', 'desc')
+  const sorted = page.innerJoin('users', 'users.id', 'jobs.user_id').selectAll('jobs').select('users.name as owner');
+  const order = q.order ?? 'desc';
+  const rows = await (q.sort && q.sort !== 'submitted' ? sorted.orderBy(JOB_SORTS[q.sort], order).orderBy('jobs.created_at', 'desc') : sorted.orderBy('jobs.created_at', order))
+    .orderBy('jobs.id', order)
     .offset(q.offset)
     .limit(q.limit)
     .execute();

@@ -207,6 +207,11 @@ export function filesOfJob(db: Db, jobId: string) {
     .execute();
 }
 
+/** A task's result files (its stdout.txt and stderr.txt among them), by path. */
+export function filesOfTask(db: Db, taskId: string) {
+  return db.selectFrom('task_files').select(['path', 'sha256', 'size']).where('task_id', '=', taskId).orderBy('path').execute();
+}
+
 export async function jobHasFile(db: Db, jobId: string, sha256: string): Promise<boolean> {
   const row = await db
     .selectFrom('task_files')
@@ -219,8 +224,14 @@ export async function jobHasFile(db: Db, jobId: string, sha256: string): Promise
   return row !== undefined;
 }
 
+/** Running tasks with the agent holding each and the cores each asks for (its job's). */
 export function runningTasksOfAgents(db: Db) {
-  return db.selectFrom('tasks').select(['id', 'job_id', 'idx', 'agent_id']).where('status', '=', 'running').execute();
+  return db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'tasks.agent_id', 'jobs.cores'])
+    .where('tasks.status', '=', 'running')
+    .execute();
 }
 
 export function listTasksByIds(db: Db, ids: readonly string[]) {

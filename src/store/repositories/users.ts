@@ -47,3 +47,37 @@ export function findUserByTokenHash(db: Db, tokenHash: string, now: string) {
 export async function revokeToken(db: Db, tokenId: string, now: string): Promise<void> {
   await db.updateTable('api_tokens').set({ revoked_at: now }).where('id', '=', tokenId).execute();
 }
+
+export async function updateUser(db: Db, id: string, fields: Partial<Pick<UserRow, 'password_hash' | 'is_admin'>>): Promise<void> {
+  await db.updateTable('users').set(fields).where('id', '=', id).execute();
+}
+
+export async function countAdmins(db: Db): Promise<number> {
+  const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('is_admin', '=', 1).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** A user's live tokens (sign-ins and CLI logins), newest first. */
+export function liveTokensOf(db: Db, userId: string, now: string) {
+  return db
+    .selectFrom('api_tokens')
+    .select(['id', 'created_at', 'expires_at'])
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .orderBy('created_at', 'desc')
+    .execute();
+}
+
+/** Revokes one of the user's tokens; false when the user has no such live token. */
+export async function revokeTokenOf(db: Db, userId: string, tokenId: string, now: string): Promise<boolean> {
+  const result = await db.updateTable('api_tokens').set({ revoked_at: now }).where('id', '=', tokenId).where('user_id', '=', userId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Revokes every token of the user but `keep` (after a password change: other sign-ins end). */
+export async function revokeTokensOfUserExcept(db: Db, userId: string, keep: string | null, now: string): Promise<void> {
+  let q = db.updateTable('api_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+  if (keep) q = q.where('id', '!=', keep);
+  await q.execute();
+}

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, apiUrl, isAbort, messageOf, query, type Job, type Task, type TaskStatus } from '../api.ts';
 import { Empty, ErrorBanner, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
-import { dateTime, duration, fullDateTime, liveDuration, num, seconds } from '../format.ts';
+import { attemptsTitle, dateTime, duration, fullDateTime, liveDuration, num, seconds } from '../format.ts';
 import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { openStream } from '../sse.ts';
@@ -68,15 +68,23 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
 
   // ---- the current page of tasks
   const tasksRequest = useRef<AbortController | null>(null);
+  // When each task last came by the live stream: a page fetched before that must not overwrite it
+  // (a page asked for right after "Retry failed" can arrive after the retried task already failed).
+  const streamedAt = useRef(new Map<string, { at: number; task: Task }>());
   const loadTasks = useCallback(async () => {
     tasksRequest.current?.abort();
     const controller = new AbortController();
     tasksRequest.current = controller;
+    const asked = performance.now();
     try {
       const page = await api<{ tasks: Task[]; total: number }>(
         `jobs/${encodeURIComponent(jobId)}/tasks${query({ offset, limit: TASK_PAGE, status: filter === 'all' ? undefined : filter })}`,
         { signal: controller.signal },
       );
+      page.tasks = page.tasks.map((t) => {
+        const streamed = streamedAt.current.get(t.id);
+        return streamed && streamed.at > asked ? { ...t, ...streamed.task } : t;
+      });
       setTasks(page);
       setTasksError(null);
     } catch (e) {
@@ -147,6 +155,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         task: (data) => {
           const task = data as Task;
           if (!task || typeof task.id !== 'string') return;
+          streamedAt.current.set(task.id, { at: performance.now(), task });
           pending.set(task.id, task);
           if (flushTimer === undefined) flushTimer = setTimeout(flush, 200);
         },
@@ -300,13 +309,15 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
           <ProgressBar counts={job.counts} total={job.taskCount} />
           <div class="legend">
             <span class="lg lg-done">{num(job.counts.done)} done</span>
-            <span class="lg lg-running">{num(job.counts.running)} running</span>
+            <span class="lg lg-running" title="Leased by an agent: running, or sending its results (an agent may already run its next task meanwhile)">
+              {num(job.counts.running)} running
+            </span>
             <span class="lg lg-queued">{num(job.counts.queued)} queued</span>
             <span class="lg lg-error">{num(job.counts.error)} error</span>
             <span class="lg lg-canceled">{num(job.counts.canceled)} canceled</span>
           </div>
         </div>
-        <Stat label="ETA" testid="job-eta" value={finished ? '—' : job.etaSeconds === null ? (job.status === 'created' ? 'not started' : 'estimating…') : seconds(job.etaSeconds)} />
+        <Stat label="ETA" testid="job-eta" value={eta(job, finished)} title={job.unschedulable ?? undefined} />
         <Stat label="Duration" testid="job-duration" value={duration(liveDuration(job, now))} />
         <Stat label="CPU time" testid="job-cpu" value={seconds(job.cpuSeconds)} />
         <Stat label="Instance" value={`${job.instanceType.toUpperCase()} · ${job.cores} ${job.cores === 1 ? 'core' : 'cores'}`} />
@@ -325,6 +336,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
       <section class="tasks-section" aria-label="Tasks">
         <div class="section-head">
           <h2>Tasks</h2>
+          <TaskJump jobId={job.id} taskCount={job.taskCount} onFound={(task, index) => go({ task, filter: 'all', offset: Math.floor((index - 1) / TASK_PAGE) * TASK_PAGE })} />
         </div>
         <Tabs label="Task status" items={taskTabs} active={filter} onSelect={(key) => go({ filter: key as TaskFilter, offset: 0 })} />
         <ErrorBanner error={tasksError} />
@@ -371,8 +383,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
                   <td class="col-status">
                     <StatusBadge status={task.status} />
                   </td>
-                  <td class="num">
-                    {task.attempts}
+                  <td class="num nowrap" data-testid="task-attempts" title={attemptsTitle(task.tries ?? task.attempts, task.attempts)}>
+                    {task.tries ?? task.attempts}
                     <span class="muted">/{task.maxAttempts}</span>
                   </td>
                   <td class="hide-sm ellipsis">{task.agent ?? <span class="muted">—</span>}</td>
@@ -393,6 +405,64 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
       {selectedTask && <TaskPanel key={selectedTask} taskId={selectedTask} onClose={() => go({ task: null }, true)} />}
     </div>
   );
+}
+
+/** "Task #" box: opens the task of that number, whatever page or tab it is on. */
+function TaskJump({ jobId, taskCount, onFound }: { jobId: string; taskCount: number; onFound: (taskId: string, index: number) => void }) {
+  const [value, setValue] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const index = Number(value);
+    if (!Number.isInteger(index) || index < 1 || index > taskCount) {
+      setProblem(`Tasks are numbered 1 to ${num(taskCount)}.`);
+      return;
+    }
+    try {
+      const page = await api<{ tasks: Task[] }>(`jobs/${encodeURIComponent(jobId)}/tasks${query({ offset: index - 1, limit: 1 })}`);
+      const task = page.tasks[0];
+      if (!task) return setProblem(`No task #${index}.`);
+      setProblem(null);
+      onFound(task.id, task.index);
+    } catch (err) {
+      setProblem(messageOf(err));
+    }
+  };
+  return (
+    <form class="task-jump" onSubmit={submit} data-testid="task-jump" noValidate>
+      <label for="task-jump-input">Task #</label>
+      <input
+        id="task-jump-input"
+        type="number"
+        min={1}
+        max={taskCount}
+        placeholder={`1–${num(taskCount)}`}
+        value={value}
+        onInput={(e) => {
+          setValue(e.currentTarget.value);
+          setProblem(null);
+        }}
+        data-testid="task-jump-input"
+      />
+      <button type="submit" class="btn btn-small">
+        Open
+      </button>
+      {problem && (
+        <span class="err-text" role="alert" data-testid="task-jump-error">
+          {problem}
+        </span>
+      )}
+    </form>
+  );
+}
+
+/** No estimate is ever coming for a job no agent can run: say so rather than "estimating…". */
+function eta(job: Job, finished: boolean): string {
+  if (finished) return '—';
+  if (job.status === 'created') return 'not started';
+  if (job.unschedulable) return 'none: cannot be scheduled';
+  if (job.etaSeconds !== null) return seconds(job.etaSeconds);
+  return job.counts.running > 0 ? 'estimating…' : 'waiting for a free slot';
 }
 
 function Stat({ label, value, testid, title }: { label: string; value: string; testid?: string; title?: string }) {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, isAbort, messageOf, query, type Job, type JobList, type User } from '../api.ts';
+import { api, apiUrl, isAbort, messageOf, query, type Job, type JobList, type User } from '../api.ts';
 import { Empty, ErrorBanner, PageHeader, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
 import { dateTime, duration, fullDateTime, liveDuration } from '../format.ts';
 import { useDebounced, useDocumentTitle, useNow, usePoll } from '../hooks.ts';
@@ -17,9 +17,17 @@ const LABELS: Record<(typeof STATUSES)[number], string> = {
   canceled: 'Canceled',
 };
 
+/** Sortable columns (the coordinator's `sort` values); progress and duration are not. */
+const SORTS = ['name', 'kind', 'status', 'owner', 'size', 'submitted'] as const;
+type Sort = (typeof SORTS)[number];
+
 export function Jobs({ params, user }: { params: URLSearchParams; user: User }) {
   const status = (STATUSES as readonly string[]).includes(params.get('status') ?? '') ? params.get('status')! : 'all';
   const q = params.get('q') ?? '';
+  const sort: Sort = (SORTS as readonly string[]).includes(params.get('sort') ?? '') ? (params.get('sort') as Sort) : 'submitted';
+  const order: 'asc' | 'desc' = params.get('order') === 'asc' ? 'asc' : 'desc';
+  const owner = user.admin ? (params.get('owner') ?? '') : '';
+  const [owners, setOwners] = useState<string[]>([]);
   const offset = Math.max(0, Number.parseInt(params.get('offset') ?? '0', 10) || 0);
   const [search, setSearch] = useState(q);
   const debouncedSearch = useDebounced(search, 250);
@@ -28,17 +36,35 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
   const now = useNow(1000);
   useDocumentTitle('Jobs');
 
-  const go = (next: { status?: string; q?: string; offset?: number }, replace = false) => {
+  const go = (next: { status?: string; q?: string; offset?: number; sort?: Sort; order?: 'asc' | 'desc'; owner?: string }, replace = false) => {
     const s = next.status ?? status;
+    const so = next.sort ?? sort;
+    const o = next.order ?? order;
     navigate(
       href('/jobs', {
         status: s === 'all' ? undefined : s,
         q: (next.q ?? q) || undefined,
+        owner: (next.owner ?? owner) || undefined,
+        sort: so === 'submitted' && o === 'desc' ? undefined : so,
+        order: so === 'submitted' && o === 'desc' ? undefined : o,
         offset: next.offset ? next.offset : undefined,
       }),
       replace,
     );
   };
+  // a header click sorts by its column; a second click turns the order around
+  const sortBy = (column: Sort) =>
+    go({ sort: column, order: column === sort ? (order === 'asc' ? 'desc' : 'asc') : column === 'submitted' ? 'desc' : 'asc', offset: 0 });
+
+  useEffect(() => {
+    if (!user.admin) return; // only admins see other people's jobs, and only they may list users
+    const controller = new AbortController();
+    api<{ users: User[] }>('users', { signal: controller.signal }).then(
+      (answer) => setOwners(answer.users.map((u) => u.name).sort()),
+      () => undefined,
+    );
+    return () => controller.abort();
+  }, [user.admin]);
 
   useEffect(() => {
     if (debouncedSearch.trim() !== q) go({ q: debouncedSearch.trim(), offset: 0 }, true);
@@ -49,7 +75,7 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
     async (signal) => {
       try {
         const list = await api<JobList>(
-          `jobs${query({ status: status === 'all' ? undefined : status, q: q || undefined, offset, limit: PAGE_SIZE })}`,
+          `jobs${query({ status: status === 'all' ? undefined : status, q: q || undefined, owner: owner || undefined, sort, order, offset, limit: PAGE_SIZE })}`,
           { signal },
         );
         setData(list);
@@ -63,7 +89,7 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
       }
     },
     2000,
-    [status, q, offset],
+    [status, q, offset, sort, order, owner],
   );
 
   const counts = data?.countsByStatus;
@@ -81,6 +107,16 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
           value={search}
           onInput={(e) => setSearch(e.currentTarget.value)}
         />
+        {user.admin && (
+          <select class="owner-filter" aria-label="Owner" value={owner} onChange={(e) => go({ owner: e.currentTarget.value, offset: 0 })} data-testid="owner-filter">
+            <option value="">Everyone</option>
+            {owners.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        )}
         <a class="btn btn-primary" href={href('/jobs/new')} data-testid="new-job">
           + New job
         </a>
@@ -91,12 +127,13 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
         <table class="table table-jobs" data-testid="job-table">
           <thead>
             <tr>
-              <th>Name</th>
-              <th class="col-status">Status</th>
+              <SortHeader column="name" label="Name" sort={sort} order={order} onSort={sortBy} />
+              <SortHeader column="kind" label="Kind" sort={sort} order={order} onSort={sortBy} class="col-kind" />
+              <SortHeader column="status" label="Status" sort={sort} order={order} onSort={sortBy} class="col-status" />
               <th class="col-progress">Progress</th>
-              <th class="hide-sm">Owner</th>
-              <th class="hide-sm">Size</th>
-              <th class="hide-xs">Submitted</th>
+              <SortHeader column="owner" label="Owner" sort={sort} order={order} onSort={sortBy} class="hide-sm" />
+              <SortHeader column="size" label="Size" sort={sort} order={order} onSort={sortBy} class="hide-sm" />
+              <SortHeader column="submitted" label="Submitted" sort={sort} order={order} onSort={sortBy} class="hide-xs" />
               <th class="num hide-xs">Duration</th>
             </tr>
           </thead>
@@ -126,7 +163,31 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
   );
 }
 
+function SortHeader(props: { column: Sort; label: string; sort: Sort; order: 'asc' | 'desc'; onSort: (column: Sort) => void; class?: string }) {
+  const active = props.sort === props.column;
+  return (
+    <th class={props.class} aria-sort={active ? (props.order === 'asc' ? 'ascending' : 'descending') : 'none'}>
+      <button type="button" class={`sort${active ? ' active' : ''}`} onClick={() => props.onSort(props.column)} data-testid={`sort-${props.column}`}>
+        {props.label}
+        <span class="sort-mark" aria-hidden="true">
+          {active ? (props.order === 'asc' ? '▲' : '▼') : ''}
+        </span>
+      </button>
+    </th>
+  );
+}
+
+/** Why a job that is not running yet waits, in a few words (the whole reason in its title). */
+function waitingReason(job: Job): { text: string; title: string } | null {
+  if (job.status === 'created') return { text: 'not started', title: 'Created without starting: start it from its page' };
+  if (job.status !== 'queued') return null;
+  if (job.unschedulable) return { text: 'cannot be scheduled', title: job.unschedulable };
+  return { text: 'waiting for a free slot', title: 'Every agent slot that fits its tasks is busy' };
+}
+
 function JobRow({ job, now }: { job: Job; now: number }) {
+  const waiting = waitingReason(job);
+  const last = job.render?.lastFrame;
   const link = href(`/jobs/${encodeURIComponent(job.id)}`);
   return (
     <tr
@@ -145,7 +206,7 @@ function JobRow({ job, now }: { job: Job; now: number }) {
         </a>
         <span class="sub mono">
           {job.id}
-          {job.unschedulable && (
+          {job.unschedulable && job.status !== 'queued' && (
             <span class="warn-dot" title={job.unschedulable}>
               {' '}
               ⚠ unschedulable
@@ -153,8 +214,27 @@ function JobRow({ job, now }: { job: Job; now: number }) {
           )}
         </span>
       </td>
+      <td class="col-kind" data-testid="job-kind" data-kind={job.kind}>
+        {job.kind === 'render' && last?.thumbnail ? (
+          <img
+            class="kind-thumb"
+            src={apiUrl(`jobs/${encodeURIComponent(job.id)}/frames/${last.frame}/thumbnail`)}
+            alt={`Frame ${last.frame}`}
+            title={`render · last frame ${last.frame}`}
+            loading="lazy"
+            data-testid="job-thumb"
+          />
+        ) : (
+          <span class={`kind kind-${job.kind}`}>{job.kind}</span>
+        )}
+      </td>
       <td class="col-status">
         <StatusBadge status={job.status} />
+        {waiting && (
+          <span class={`sub${job.unschedulable ? ' warn-text' : ''}`} data-testid="job-waiting" title={waiting.title}>
+            {waiting.text}
+          </span>
+        )}
       </td>
       <td class="col-progress">
         <ProgressBar counts={job.counts} total={job.taskCount} />

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, isAbort, messageOf, type FileRef, type InstanceType, type Job, type ScriptJobSpec } from '../api.ts';
-import { ErrorBanner, PageHeader } from '../components.tsx';
+import { ErrorBanner, PageHeader, reveal } from '../components.tsx';
 import { bytes, compareNatural, num, plural } from '../format.ts';
 // The coordinator's own checks: script, constants and each input share one directory.
 import { sharedNameClashes } from '../../../src/core/inputs.ts';
@@ -81,7 +81,8 @@ function NewScriptJob() {
     if (!name.trim()) return setError('Give the job a title.');
     if (!script) return setError('Choose the script file.');
     if (inputs.length === 0) return setError('Choose at least one data file: each one becomes a task.');
-    if (problem) return setError(problem);
+    // The clash is already shown (once) above the summary: bring it into view.
+    if (problem) return reveal(document.querySelector('[data-testid="name-clash"]'));
     const attempts = Number(maxAttempts);
     if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) return setError('Max attempts must be between 1 and 20.');
     const timeoutSeconds = timeout.trim() ? Number(timeout) : undefined;
@@ -125,8 +126,9 @@ function NewScriptJob() {
     <div class="page page-narrow" data-testid="new-job-page">
       <PageHeader title="New job" sub="A script job: the script runs once per data file, each run is one task." />
       <JobKindSwitch kind="script" disabled={busy} />
-      <form class="form panel" onSubmit={submit} data-testid="new-job-form" noValidate>
-        <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {/* A message about what was typed goes once the form changes: it would be stale. */}
+      <form class="form panel" onSubmit={submit} onInput={() => setError(null)} data-testid="new-job-form" noValidate>
+        <ErrorBanner error={error} onDismiss={() => setError(null)} scrollIntoView />
         <label class="field">
           <span>Job title</span>
           <input
@@ -214,7 +216,11 @@ function NewScriptJob() {
           <span>Start the job now</span>
         </label>
 
-        {problem && <div class="banner banner-warn">{problem}</div>}
+        {problem && (
+          <div class="banner banner-warn" role="alert" tabIndex={-1} data-testid="name-clash">
+            {problem}
+          </div>
+        )}
 
         <div class="summary" data-testid="task-summary">
           <span>
@@ -265,17 +271,26 @@ function FileListField(props: {
   return (
     <div class="field">
       <label for={props.id}>{props.label}</label>
-      <input
-        id={props.id}
-        type="file"
-        multiple
-        disabled={props.disabled}
-        data-testid={props.testid}
-        onChange={(e) => {
-          props.onPick(e.currentTarget.files);
-          e.currentTarget.value = '';
-        }}
-      />
+      {/* The browser's own picker would say "No file chosen" beside the listed files (its value is
+          reset after each pick so the same files can be added again): a button says what it does. */}
+      <span class="file-picker">
+        <input
+          id={props.id}
+          type="file"
+          multiple
+          class="visually-hidden"
+          disabled={props.disabled}
+          data-testid={props.testid}
+          onChange={(e) => {
+            props.onPick(e.currentTarget.files);
+            e.currentTarget.value = '';
+          }}
+        />
+        <label for={props.id} class={`btn btn-small${props.disabled ? ' disabled' : ''}`} data-testid={`${props.testid}-button`}>
+          {files.length === 0 ? 'Choose files…' : 'Add more files…'}
+        </label>
+        <span class="muted">{files.length === 0 ? 'none chosen' : plural(files.length, 'file') + ' chosen'}</span>
+      </span>
       <span class="hint">{props.hint} Pick several times to add more.</span>
       {files.length > 0 && (
         <div class="file-list" data-testid={`${props.testid}-list`}>

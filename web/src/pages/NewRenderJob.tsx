@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, API_BASE, isAbort, messageOf, type ImageFormat, type InstanceType, type Job, type RenderJobSpec } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { bytes, num, plural } from '../format.ts';
@@ -7,6 +7,8 @@ import { useDebounced, useDocumentTitle } from '../hooks.ts';
 import { projectFromBlend, projectFromFolder, projectFromZip, isZipName, ProjectError, type BrowserProject } from '../project.ts';
 import { href, navigate } from '../router.ts';
 import { uploadFiles, type UploadPhase } from '../upload.ts';
+import type { BlendContents, BlendScene } from '../blend-read.ts';
+import { FRAME_FORMATS } from '../frame-formats.ts';
 import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
 
 const FORMATS: { value: ImageFormat | ''; label: string }[] = [
@@ -31,6 +33,9 @@ function planFrames(expression: string, chunkText: string): { frames: number; ta
     throw e;
   }
 }
+
+/** The scene's own frame range as a frame expression. */
+const sceneFrames = (s: BlendScene) => `${s.frameStart}-${s.frameEnd}${s.frameStep > 1 ? `:${s.frameStep}` : ''}`;
 
 /** A positive whole number typed in an optional field: undefined when empty, null when invalid. */
 function optionalInt(text: string, min: number, max: number): number | undefined | null {
@@ -68,6 +73,42 @@ export function NewRenderJob() {
   const cores = SIZES.find((s) => s.type === size)!.cores;
   const projectBytes = useMemo(() => project?.files.reduce((sum, f) => sum + f.size, 0) ?? 0, [project]);
   const defaultName = blend ? blend.split('/').pop()!.replace(/\.blend$/i, '') : '';
+
+  // ---- the chosen .blend's own settings, read here: they fill the frames and show what "as saved" is
+  const [sceneRead, setSceneRead] = useState<{ blend: string; contents?: BlendContents; error?: string } | null>(null);
+  useEffect(() => {
+    const file = blend ? project?.files.find((f) => f.path === blend) : undefined;
+    if (!file) return setSceneRead(null);
+    let current = true;
+    setSceneRead({ blend });
+    void (async () => {
+      try {
+        // loaded on first use: the reader and its zstd decoder stay out of the app's first load
+        const { readBlendSettings } = await import('../blend-read.ts');
+        const contents = await readBlendSettings(await file.open());
+        if (current) setSceneRead({ blend, contents });
+      } catch (e) {
+        if (current) setSceneRead({ blend, error: messageOf(e) });
+      }
+    })();
+    return () => {
+      current = false;
+    };
+  }, [project, blend]);
+  const contents = sceneRead?.blend === blend ? sceneRead.contents : undefined;
+  const sceneName = scene.trim();
+  const fromScene = contents ? (sceneName ? (contents.scenes.find((s) => s.name === sceneName) ?? null) : contents.active) : null;
+  // The frames the form filled in: replaced when another .blend or scene is chosen, never what was typed.
+  const filledFrames = useRef<string | null>(null);
+  useEffect(() => {
+    if (!fromScene) return;
+    const expression = sceneFrames(fromScene);
+    const previous = filledFrames.current;
+    filledFrames.current = expression;
+    setFrames((typed) => (typed.trim() === '' || typed === previous ? expression : typed));
+  }, [fromScene]);
+  const movie = !!fromScene && !FRAME_FORMATS.has(fromScene.fileFormat);
+
 
   const pickProject = async (kind: 'file' | 'folder', list: FileList | null) => {
     setProjectError(null);
@@ -134,6 +175,18 @@ export function NewRenderJob() {
       };
       if (scene.trim()) spec.scene = scene.trim();
       if (format) spec.format = format;
+      else if (movie) spec.format = 'PNG'; // a movie format: frames come out as PNG, as the CLI does
+      if (fromScene) {
+        // only what reads as sane: these are shown to people, a strange value is left out
+        const r = fromScene.resolution;
+        const whole = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
+        spec.sceneSettings = {
+          format: fromScene.fileFormat,
+          ...(whole(r.x, 1_000_000) && whole(r.y, 1_000_000) ? { resolution: { width: r.x, height: r.y } } : {}),
+          ...(whole(r.percentage, 32_767) ? { percentage: r.percentage } : {}),
+          ...(fromScene.samples && whole(fromScene.samples, 100_000_000) ? { samples: fromScene.samples } : {}),
+        };
+      }
       if (samplesValue !== undefined) spec.samples = samplesValue;
       if (w !== undefined && h !== undefined) spec.resolution = { width: w, height: h };
       if (timeoutSeconds !== undefined) spec.taskTimeoutSeconds = timeoutSeconds;
@@ -157,8 +210,9 @@ export function NewRenderJob() {
         </a>
       </PageHeader>
       <JobKindSwitch kind="render" disabled={busy} />
-      <form class="form panel" onSubmit={submit} data-testid="new-render-form" noValidate>
-        <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {/* A message about what was typed goes once the form changes: it would be stale. */}
+      <form class="form panel" onSubmit={submit} onInput={() => setError(null)} data-testid="new-render-form" noValidate>
+        <ErrorBanner error={error} onDismiss={() => setError(null)} scrollIntoView />
         <label class="field">
           <span>Job title</span>
           <input
@@ -252,7 +306,7 @@ export function NewRenderJob() {
             {plan.error}
           </div>
         ) : (
-          <span class="hint">Required here: the browser cannot read the scene's frame range. Frames per task: the chunk size; each task starts Blender once.</span>
+          <SceneHint read={sceneRead?.blend === blend ? sceneRead : null} scene={fromScene} sceneName={sceneName} movie={movie} />
         )}
 
         <div class="grid-3">
@@ -261,21 +315,21 @@ export function NewRenderJob() {
             <select name="format" value={format} disabled={busy} onChange={(e) => setFormat(e.currentTarget.value as ImageFormat | '')} data-testid="format-select">
               {FORMATS.map((f) => (
                 <option key={f.value} value={f.value}>
-                  {f.label}
+                  {f.value === '' && fromScene ? (movie ? `PNG (the scene writes ${fromScene.fileFormat}, a movie)` : `As saved (${fromScene.fileFormat})`) : f.label}
                 </option>
               ))}
             </select>
           </label>
           <label class="field">
             <span>Samples</span>
-            <input type="number" name="samples" min={1} placeholder="as saved" value={samples} disabled={busy} onInput={(e) => setSamples(e.currentTarget.value)} />
+            <input type="number" name="samples" min={1} placeholder={fromScene?.samples ? `${fromScene.samples} (scene)` : 'as saved'} value={samples} disabled={busy} onInput={(e) => setSamples(e.currentTarget.value)} />
           </label>
           <div class="field span-xs">
             <span>Resolution</span>
             <div class="resolution">
-              <input type="number" name="width" min={4} placeholder="width" aria-label="Width" value={width} disabled={busy} onInput={(e) => setWidth(e.currentTarget.value)} />
+              <input type="number" name="width" min={4} placeholder={fromScene ? String(fromScene.resolution.x) : 'width'} aria-label="Width" value={width} disabled={busy} onInput={(e) => setWidth(e.currentTarget.value)} />
               <span class="muted">×</span>
-              <input type="number" name="height" min={4} placeholder="height" aria-label="Height" value={height} disabled={busy} onInput={(e) => setHeight(e.currentTarget.value)} />
+              <input type="number" name="height" min={4} placeholder={fromScene ? String(fromScene.resolution.y) : 'height'} aria-label="Height" value={height} disabled={busy} onInput={(e) => setHeight(e.currentTarget.value)} />
             </div>
           </div>
         </div>
@@ -332,6 +386,28 @@ export function NewRenderJob() {
         </div>
       </form>
     </div>
+  );
+}
+
+/** What the form read from the .blend, or why it asks for the frames. */
+function SceneHint(props: { read: { contents?: BlendContents; error?: string } | null; scene: BlendScene | null; sceneName: string; movie: boolean }) {
+  const { read, scene } = props;
+  const chunkText = 'Frames per task: the chunk size; each task starts Blender once.';
+  let text: string;
+  if (!read) text = `The frame range fills in from the .blend once the project is chosen. ${chunkText}`;
+  else if (read.error) text = `Could not read the scene's settings in the browser (${read.error}): give the frames. ${chunkText}`;
+  else if (!read.contents) text = 'Reading the scene’s settings…';
+  else if (!scene) text = `The .blend has no scene "${props.sceneName}" (it has ${read.contents.scenes.map((s) => s.name).join(', ')}): give the frames.`;
+  else {
+    const r = scene.resolution;
+    text =
+      `From scene “${scene.name}”: frames ${sceneFrames(scene)} at ${scene.fps} fps, ${r.x} × ${r.y}${r.percentage !== 100 ? ` at ${r.percentage}%` : ''}, ` +
+      `${scene.fileFormat}${props.movie ? ' (a movie: frames come out as PNG)' : ''}, ${scene.engine}${scene.samples ? ` ${scene.samples} samples` : ''}. ${chunkText}`;
+  }
+  return (
+    <span class="hint" data-testid="scene-hint" data-state={!read ? 'none' : read.error ? 'failed' : read.contents ? 'read' : 'reading'}>
+      {text}
+    </span>
   );
 }
 

@@ -2,7 +2,7 @@
 // render settings, and a paged grid of frame thumbnails that fills in as frames finish.
 import { memo } from 'preact/compat';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, apiUrl, isAbort, messageOf, query, type Frame, type FramePage, type Job, type RenderInfo } from '../api.ts';
+import { api, ApiError, apiUrl, isAbort, messageOf, query, type Frame, type FramePage, type Job, type RenderInfo, type SceneSettingsSeen } from '../api.ts';
 import { ErrorBanner, Pager, StatusBadge } from '../components.tsx';
 import { dateTime, duration, fullDateTime, num } from '../format.ts';
 
@@ -10,6 +10,20 @@ import { dateTime, duration, fullDateTime, num } from '../format.ts';
 export const FRAME_PAGE = 500;
 /** At most one refetch of the frame page per this many ms while frames pour in. */
 const REFETCH_MS = 1000;
+
+/** The width of the preview images the agents make (src/render/thumbnails.ts). */
+const PREVIEW_WIDTH = 1280;
+
+/** The rendered frames' width as the job or the .blend says it, or null when nobody said. */
+function frameWidth(render: RenderInfo): number | null {
+  const resolution = render.resolution ?? render.sceneSettings?.resolution;
+  if (!resolution) return null;
+  const percentage = render.percentage ?? render.sceneSettings?.percentage ?? 100;
+  return Math.floor((resolution.width * percentage) / 100);
+}
+
+/** Frames a browser can show at full size (EXR, TIFF… are shown through their preview). */
+const browserShows = (path: string | null) => !!path && /\.(png|jpe?g|webp|gif|bmp)$/i.test(path);
 
 const frameUrl = (jobId: string, frame: number, variant: 'thumbnail' | 'preview' | 'image') =>
   apiUrl(`jobs/${encodeURIComponent(jobId)}/frames/${frame}/${variant}`);
@@ -25,10 +39,14 @@ interface Props {
 
 export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props) {
   const render = job.render;
+  const saved = render.sceneSettings;
   const [page, setPage] = useState<FramePage | null>(null);
   const [error, setError] = useState<string | null>(null);
   // Tiles take the frames' shape: the job's resolution, else the first thumbnail's.
-  const [aspect, setAspect] = useState<number | null>(render.resolution ? render.resolution.width / render.resolution.height : null);
+  const [aspect, setAspect] = useState<number | null>(() => {
+    const r = render.resolution ?? render.sceneSettings?.resolution;
+    return r ? r.width / r.height : null;
+  });
 
   // ---- the frame page, refetched (throttled) whenever the job's frames or tasks move
   const signature = [render.framesDone, job.status, job.counts.running, job.counts.queued, job.counts.error, job.counts.canceled].join('|');
@@ -95,11 +113,58 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
   const last = render.lastFrame;
   const shown = selected ?? last?.frame ?? null;
   const shownFrame = shown === null ? undefined : page?.frames.find((f) => f.frame === shown);
+  // The job's own last frame is newer than the (throttled) frame page: it is done whatever the
+  // page still says, so following the latest never shows a finished frame as "running".
+  const shownIsLast = shown !== null && last?.frame === shown;
+  const shownDone = shownIsLast || shownFrame?.status === 'done';
+  const meta = shownIsLast ? { renderMs: last!.renderMs, finishedAt: last!.finishedAt, path: last!.path } : shownFrame;
+  const [zoomed, setZoomed] = useState(false);
+  // The stage's width in device pixels: past the preview's width, the full frame is sharper.
+  const stageRef = useRef<HTMLDivElement>(null);
+  const [stagePixels, setStagePixels] = useState(0);
+  useEffect(() => {
+    const stage = stageRef.current;
+    if (!stage) return;
+    const measure = () => setStagePixels(Math.round(stage.clientWidth * (window.devicePixelRatio || 1)));
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(stage);
+    return () => observer.disconnect();
+  }, []);
+  const width = frameWidth(render);
+  const showable = browserShows(meta?.path ?? null);
+  const fullSize = showable && (zoomed || (width !== null && width > PREVIEW_WIDTH && stagePixels > PREVIEW_WIDTH));
+
+  // ---- keyboard: ← → step through the finished frames of this page, Z zooms to 1:1
+  const keys = useRef({ page, shown, onSelect, setZoomed });
+  keys.current = { page, shown, onSelect, setZoomed };
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+      const target = e.target as HTMLElement | null;
+      if (target?.closest('input, textarea, select, [contenteditable], [role="dialog"]') || document.querySelector('[role="dialog"]')) return;
+      const k = keys.current;
+      if (e.key === 'z' || e.key === 'Z') {
+        e.preventDefault();
+        k.setZoomed((z) => !z);
+        return;
+      }
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      const done = (k.page?.frames ?? []).filter((f) => f.status === 'done' || f.frame === k.shown);
+      if (done.length === 0) return;
+      e.preventDefault();
+      const at = done.findIndex((f) => f.frame === k.shown);
+      const next = at === -1 ? (e.key === 'ArrowLeft' ? done.length - 1 : 0) : Math.min(done.length - 1, Math.max(0, at + (e.key === 'ArrowLeft' ? -1 : 1)));
+      k.onSelect(done[next]!.frame);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 
   return (
     <>
       <section class="render-top" aria-label="Render">
-        <div class="panel viewer" data-testid="frame-viewer" data-frame={shown ?? ''}>
+        <div class="panel viewer" data-testid="frame-viewer" data-frame={shown ?? ''} data-zoom={zoomed ? '1:1' : 'fit'}>
           <div class="viewer-head">
             <h2>
               {selected === null ? 'Latest frame' : 'Frame'}
@@ -116,32 +181,49 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
                   Follow latest
                 </button>
               )}
-              {shown !== null && (shownFrame?.status === 'done' || (selected === null && last)) && (
-                <a class="btn btn-small" href={frameUrl(job.id, shown, 'image')} target="_blank" rel="noopener" data-testid="full-image">
-                  Full image ↗
-                </a>
+              {shown !== null && shownDone && (
+                <>
+                  <button
+                    type="button"
+                    class={`btn btn-small${zoomed ? ' active' : ''}`}
+                    aria-pressed={zoomed}
+                    title="Actual pixels (Z); ← → step through the finished frames"
+                    onClick={() => setZoomed(!zoomed)}
+                    data-testid="viewer-zoom"
+                  >
+                    {zoomed ? 'Fit' : '1:1'}
+                  </button>
+                  <a class="btn btn-small" href={frameUrl(job.id, shown, 'image')} target="_blank" rel="noopener" data-testid="full-image">
+                    Full image ↗
+                  </a>
+                </>
               )}
             </div>
           </div>
-          <div class="viewer-stage" style={aspect ? { aspectRatio: String(aspect) } : undefined}>
+          <div
+            class={`viewer-stage${zoomed ? ' zoomed' : ''}`}
+            style={aspect ? { aspectRatio: String(aspect) } : undefined}
+            ref={stageRef}
+            data-testid="viewer-stage"
+            data-variant={fullSize ? 'image' : 'preview'}
+          >
             {shown === null ? (
               <div class="viewer-empty">{job.status === 'created' ? 'Not started yet.' : 'No frame finished yet.'}</div>
-            ) : shownFrame && shownFrame.status !== 'done' ? (
+            ) : !shownDone && shownFrame ? (
               <div class="viewer-empty">
                 Frame {shown} is <StatusBadge status={shownFrame.status} />
               </div>
             ) : (
-              <SmoothImage src={frameUrl(job.id, shown, 'preview')} alt={`Frame ${shown}`} testid="viewer-image" onSize={learnAspect} />
+              <SmoothImage src={frameUrl(job.id, shown, fullSize ? 'image' : 'preview')} alt={`Frame ${shown}`} testid="viewer-image" onSize={learnAspect} />
             )}
           </div>
           <div class="viewer-meta">
-            {shownFrame?.status === 'done' || (selected === null && last) ? (
+            {shownDone && meta ? (
               <>
-                <span>rendered in {duration(selected === null ? last?.renderMs : shownFrame?.renderMs)}</span>
-                <span title={fullDateTime(selected === null ? last?.finishedAt : shownFrame?.finishedAt)}>
-                  at {dateTime(selected === null ? last?.finishedAt : shownFrame?.finishedAt)}
-                </span>
+                <span>rendered in {duration(meta.renderMs)}</span>
+                <span title={fullDateTime(meta.finishedAt)}>at {dateTime(meta.finishedAt)}</span>
                 {shownFrame && <span>task {shownFrame.taskIndex}</span>}
+                {zoomed && !showable && <span class="muted">1:1 of the preview: the browser cannot show this format</span>}
               </>
             ) : (
               <span>&nbsp;</span>
@@ -157,13 +239,9 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
               <Setting label="Chunk" value={`${num(render.chunk)} ${render.chunk === 1 ? 'frame' : 'frames'} per task`} />
               <Setting label="Blend file" value={render.blend} testid="setting-blend" />
               <Setting label="Scene" value={render.scene ?? 'active scene'} muted={!render.scene} />
-              <Setting label="Format" value={render.format ?? 'as saved'} muted={!render.format} />
-              <Setting label="Samples" value={render.samples === null ? 'as saved' : num(render.samples)} muted={render.samples === null} />
-              <Setting
-                label="Resolution"
-                value={render.resolution ? `${render.resolution.width} × ${render.resolution.height}` : 'as saved'}
-                muted={!render.resolution}
-              />
+              <Setting label="Format" {...settingOf(render.format, saved?.format)} testid="setting-format" />
+              <Setting label="Samples" {...settingOf(render.samples === null ? null : num(render.samples), saved?.samples === undefined ? undefined : num(saved.samples))} testid="setting-samples" />
+              <Setting label="Resolution" {...settingOf(resolutionText(render.resolution, render.percentage), savedResolution(saved))} testid="setting-resolution" />
               <Setting label="Video fps" value={String(render.fps)} />
             </dl>
           </section>
@@ -196,12 +274,32 @@ export function RenderPanel({ job, selected, offset, onSelect, onOffset }: Props
   );
 }
 
-function Setting({ label, value, muted, testid }: { label: string; value: string; muted?: boolean; testid?: string }) {
+/** A job's override, else what the .blend says (marked so), else only "as saved" when nobody read it. */
+function settingOf(override: string | null, fromScene: string | undefined): { value: string; muted: boolean; note?: string } {
+  if (override !== null) return { value: override, muted: false };
+  if (fromScene !== undefined) return { value: fromScene, muted: false, note: 'as saved in the .blend' };
+  return { value: 'as saved', muted: true };
+}
+
+function resolutionText(resolution: RenderInfo['resolution'], percentage: number | null): string | null {
+  if (!resolution) return percentage ? `${percentage}% of the scene's` : null;
+  return `${resolution.width} × ${resolution.height}${percentage && percentage !== 100 ? ` at ${percentage}%` : ''}`;
+}
+
+function savedResolution(saved: SceneSettingsSeen | undefined): string | undefined {
+  const r = saved?.resolution;
+  if (!r) return undefined;
+  const pct = saved.percentage ?? 100;
+  return pct === 100 ? `${r.width} × ${r.height}` : `${r.width} × ${r.height} at ${pct}%`;
+}
+
+function Setting({ label, value, muted, note, testid }: { label: string; value: string; muted?: boolean; note?: string; testid?: string }) {
   return (
     <div>
       <dt>{label}</dt>
-      <dd class={`mono${muted ? ' muted' : ''}`} data-testid={testid}>
+      <dd class={`mono${muted ? ' muted' : ''}`} data-testid={testid} title={note} data-source={note ? 'scene' : muted ? 'unknown' : 'job'}>
         {value}
+        {note && <span class="setting-note"> (scene)</span>}
       </dd>
     </div>
   );

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, messageOf, query, type Attempt, type LogEntry, type Task, type TaskDetail } from '../api.ts';
+import { api, apiUrl, messageOf, query, type Attempt, type LogEntry, type Task, type TaskDetail } from '../api.ts';
 import { ErrorBanner, StatusBadge } from '../components.tsx';
-import { dateTime, duration, fullDateTime, liveDuration } from '../format.ts';
+import { attemptsTitle, bytes, dateTime, duration, fullDateTime, liveDuration, num, plural } from '../format.ts';
 import { useNow } from '../hooks.ts';
 import { openStream } from '../sse.ts';
 
@@ -12,11 +12,13 @@ const MAX_BACKLOG_PAGES = 50;
 export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => void }) {
   const [task, setTask] = useState<TaskDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // null follows the latest attempt: its log alone, switching as a new attempt starts
   const [attempt, setAttempt] = useState<number | null>(null);
   const [entries, setEntries] = useState<LogEntry[]>([]);
   const [trimmed, setTrimmed] = useState(false);
   const [ended, setEnded] = useState(false);
   const [follow, setFollow] = useState(true);
+  const [search, setSearch] = useState('');
   const logRef = useRef<HTMLPreElement>(null);
   const now = useNow(1000);
 
@@ -38,9 +40,14 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [taskId]);
 
+  const latestAttempt = task ? (task.attempts.length > 0 ? Math.max(...task.attempts.map((a) => a.attempt)) : 0) : null;
+  // The log shown: the chosen attempt, else the latest one (0: the task never started, no log).
+  const shownAttempt = attempt ?? latestAttempt;
+
   // backlog (GET …/logs, paged with `after`) then the live stream; entries are de-duplicated by
   // (attempt, seq), so it does not matter whether the stream replays what the backlog returned
   useEffect(() => {
+    if (shownAttempt === null) return; // the task is not loaded yet: which attempt is latest is unknown
     const seen = new Set<string>();
     let buffer: LogEntry[] = [];
     let all: LogEntry[] = [];
@@ -70,7 +77,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
       }
       setEntries(all);
     };
-    const attemptQuery = attempt === null ? {} : { attempt };
+    const attemptQuery = shownAttempt === 0 ? {} : { attempt: shownAttempt };
     let stream: { close(): void } | null = null;
     const start = async () => {
       try {
@@ -119,7 +126,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
       stream?.close();
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [taskId, attempt]);
+  }, [taskId, shownAttempt]);
 
   // keep the newest output in view while following
   useLayoutEffect(() => {
@@ -160,8 +167,9 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
             </div>
             <div>
               <dt>Attempts</dt>
-              <dd>
-                {attempts.length}/{task.maxAttempts}
+              <dd data-testid="task-panel-attempts" title={attemptsTitle(task.tries ?? attempts.length, attempts.length)}>
+                {task.tries ?? attempts.length}/{task.maxAttempts}
+                {attempts.length > (task.tries ?? attempts.length) && <span class="muted"> ({attempts.length} in all)</span>}
               </dd>
             </div>
             <div>
@@ -185,7 +193,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
         {task?.error && <div class="banner banner-error">{task.error}</div>}
         {attempts.length > 1 && (
           <div class="attempts" role="group" aria-label="Attempt">
-            <button type="button" class={`chip${attempt === null ? ' active' : ''}`} onClick={() => setAttempt(null)}>
+            <button type="button" class={`chip${attempt === null ? ' active' : ''}`} onClick={() => setAttempt(null)} data-testid="attempt-latest">
               Latest
             </button>
             {attempts.map((a) => (
@@ -193,6 +201,7 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
                 type="button"
                 key={a.attempt}
                 class={`chip${attempt === a.attempt ? ' active' : ''}`}
+                data-testid="attempt-chip"
                 onClick={() => setAttempt(a.attempt)}
                 title={`${a.status}${a.agent ? ` on ${a.agent}` : ''}${a.error ? `: ${a.error}` : ''}`}
               >
@@ -201,22 +210,99 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
             ))}
           </div>
         )}
+        {task?.files && task.files.length > 0 && <TaskFiles jobId={task.jobId} files={task.files} />}
         <div class="log-head">
           <span>Log</span>
           <span class="muted">{ended || (task && ['done', 'error', 'canceled'].includes(task.status)) ? 'ended' : 'live'}</span>
-          {!follow && (
+          {!follow && !search && (
             <button type="button" class="btn-link" onClick={() => setFollow(true)}>
               ↓ Follow
             </button>
           )}
+          <span class="log-tools">
+            <input
+              type="search"
+              class="log-search"
+              placeholder="Search the log…"
+              aria-label="Search the log"
+              value={search}
+              onInput={(e) => setSearch(e.currentTarget.value)}
+              data-testid="log-search"
+            />
+            <button type="button" class="btn btn-small" disabled={entries.length === 0} onClick={() => downloadLog(task, shownAttempt, entries)} data-testid="log-download">
+              ⬇ Log
+            </button>
+          </span>
         </div>
         <pre class="log" ref={logRef} onScroll={onScroll} data-testid="task-log" aria-live="off">
           {trimmed && <span class="log-system">… earlier output trimmed; the full log is in the results (stdout.txt, stderr.txt)\n</span>}
           {entries.length === 0 && <span class="log-system">{task?.status === 'queued' ? 'Waiting for an agent…' : 'No output yet.'}</span>}
-          {renderEntries(entries)}
+          {search.trim() ? <SearchedLines entries={entries} search={search.trim()} /> : renderEntries(entries)}
         </pre>
       </div>
     </div>
+  );
+}
+
+/** The task's files, each a download (the job's file route checks it belongs to the job). */
+function TaskFiles({ jobId, files }: { jobId: string; files: NonNullable<TaskDetail['files']> }) {
+  const [open, setOpen] = useState(files.length <= 6);
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  return (
+    <details class="task-files" open={open} onToggle={(e) => setOpen(e.currentTarget.open)} data-testid="task-files">
+      <summary>
+        Files <span class="muted">{plural(files.length, 'file')} · {bytes(total)}</span>
+      </summary>
+      <ul>
+        {files.map((f) => (
+          <li key={f.path}>
+            <a href={apiUrl(`jobs/${encodeURIComponent(jobId)}/files/${f.sha256}`)} download={f.path.split('/').pop()} class="mono" data-testid="task-file" data-size={f.size}>
+              {f.path}
+            </a>
+            <span class="file-size">{bytes(f.size)}</span>
+          </li>
+        ))}
+      </ul>
+    </details>
+  );
+}
+
+/** Saves the log as shown (one attempt, or all) as a text file. */
+function downloadLog(task: TaskDetail | null, attempt: number | null, entries: LogEntry[]): void {
+  const text = entries.map((e) => (e.data.endsWith('\n') || e.stream !== 'system' ? e.data : e.data + '\n')).join('');
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `${task ? `${task.jobId}-task-${String(task.index).padStart(4, '0')}` : 'task'}${attempt ? `-attempt-${attempt}` : ''}.log`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** The log's lines that hold `search` (any case), the match marked. */
+function SearchedLines({ entries, search }: { entries: LogEntry[]; search: string }) {
+  const needle = search.toLowerCase();
+  const lines = entries
+    .map((e) => e.data)
+    .join('')
+    .split('\n')
+    .filter((line) => line.toLowerCase().includes(needle));
+  return (
+    <>
+      <span class="log-system" data-testid="log-matches">{`${num(lines.length)} ${lines.length === 1 ? 'line holds' : 'lines hold'} “${search}”\n`}</span>
+      {lines.map((line, i) => {
+        const at = line.toLowerCase().indexOf(needle);
+        return (
+          <span key={i} class="log-stdout">
+            {line.slice(0, at)}
+            <mark>{line.slice(at, at + search.length)}</mark>
+            {line.slice(at + search.length)}
+            {'\n'}
+          </span>
+        );
+      })}
+    </>
   );
 }
 

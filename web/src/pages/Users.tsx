@@ -3,6 +3,7 @@ import { api, isAbort, messageOf, type User } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 import { useDocumentTitle, usePoll } from '../hooks.ts';
+import { TokenList } from './TokenList.tsx';
 
 export function Users({ me }: { me: User }) {
   const [users, setUsers] = useState<User[] | null>(null);
@@ -12,6 +13,7 @@ export function Users({ me }: { me: User }) {
   const [admin, setAdmin] = useState(false);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [tokensOf, setTokensOf] = useState<string | null>(null);
   useDocumentTitle('Users');
 
   const load = async (signal?: AbortSignal) => {
@@ -51,6 +53,18 @@ export function Users({ me }: { me: User }) {
       setError(messageOf(e));
     } finally {
       setBusy(false);
+    }
+  };
+
+  const setRole = async (user: User, makeAdmin: boolean) => {
+    setError(null);
+    setNotice(null);
+    try {
+      await api(`users/${encodeURIComponent(user.name)}`, { method: 'PATCH', body: { admin: makeAdmin } });
+      setNotice(`${user.name} is now ${makeAdmin ? 'an admin' : 'a user'}.`);
+      await load();
+    } catch (e) {
+      setError(messageOf(e));
     }
   };
 
@@ -106,7 +120,7 @@ export function Users({ me }: { me: User }) {
             </tr>
           </thead>
           <tbody>
-            {users?.map((u) => (
+            {users?.map((u) => [
               <tr key={u.id} data-testid="user-row" data-user={u.name}>
                 <td>
                   <strong>{u.name}</strong>
@@ -117,14 +131,31 @@ export function Users({ me }: { me: User }) {
                   {dateTime(u.createdAt)}
                 </td>
                 <td class="num">
+                  <div class="user-actions">
+                  <button type="button" class="btn btn-small" onClick={() => setTokensOf(tokensOf === u.name ? null : u.name)} aria-expanded={tokensOf === u.name} data-testid={`tokens-of-${u.name}`}>
+                    Sign-ins
+                  </button>
                   {u.name !== me.name && (
-                    <button type="button" class="btn btn-small btn-danger-ghost" onClick={() => remove(u)} data-testid={`remove-user-${u.name}`}>
-                      Remove
-                    </button>
+                    <>
+                      <button type="button" class="btn btn-small" onClick={() => setRole(u, !u.admin)} data-testid={`role-${u.name}`}>
+                        {u.admin ? 'Make user' : 'Make admin'}
+                      </button>
+                      <button type="button" class="btn btn-small btn-danger-ghost" onClick={() => remove(u)} data-testid={`remove-user-${u.name}`}>
+                        Remove
+                      </button>
+                    </>
                   )}
+                  </div>
                 </td>
-              </tr>
-            ))}
+              </tr>,
+              tokensOf === u.name && (
+                <tr key={`${u.id}-tokens`} class="tokens-row">
+                  <td colSpan={4}>
+                    <TokenList user={u.name} />
+                  </td>
+                </tr>
+              ),
+            ])}
           </tbody>
         </table>
         {!users && !error && <div class="loading-row">Loading…</div>}

@@ -5,7 +5,7 @@ import { ago, bytes, fullDateTime, num, plural } from '../format.ts';
 import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
 
-function labelList(labels: Worker['labels']): string[] {
+export function labelList(labels: Worker['labels']): string[] {
   if (!labels) return [];
   if (Array.isArray(labels)) return labels.map(String);
   return Object.entries(labels).map(([k, v]) => (v === '' || v === undefined ? k : `${k}=${v}`));
@@ -15,6 +15,37 @@ function sandboxText(sandbox: Worker['sandbox']) {
   if (sandbox === true) return <span class="ok-text">confined</span>;
   if (sandbox === false) return <span class="muted">none (host)</span>;
   return sandbox ? <span class="mono">{sandbox}</span> : <span class="muted">—</span>;
+}
+
+const FINISHING_HINT =
+  'An agent takes its next task as soon as a task’s rendering frees its cores, while that task still uploads its results; with --prefetch it also holds tasks that start when a slot frees. Those are counted by the job as running, but use no slot.';
+
+/**
+ * Slots in use: the cores its running tasks ask for, at most its slots. An agent never computes
+ * more than its slots; tasks beyond them are uploading their results (a warm render frees its
+ * cores first) or held to start next (--prefetch).
+ */
+function busySlots(w: Worker): number {
+  return Math.min(
+    w.runningTasks.reduce((sum, t) => sum + (t.cores ?? 1), 0),
+    w.slots,
+  );
+}
+
+/** How many of its running tasks do not fit in its slots (finishing, or held to start next). */
+function overSlots(w: Worker): number {
+  let cores = 0;
+  let fit = 0;
+  for (const t of w.runningTasks) {
+    cores += t.cores ?? 1;
+    if (cores <= w.slots) fit++;
+  }
+  return w.runningTasks.length - fit;
+}
+
+/** This coordinator's address as agents would use it (the page's, without a trailing slash). */
+function coordinatorUrl(): string {
+  return new URL('.', document.baseURI).href.replace(/\/$/, '');
 }
 
 export function Workers() {
@@ -38,8 +69,9 @@ export function Workers() {
   );
 
   const online = workers?.filter((w) => w.status === 'online') ?? [];
-  const cores = online.reduce((sum, w) => sum + w.cores, 0);
-  const busy = online.reduce((sum, w) => sum + w.runningTasks.length, 0);
+  // Slots, not the machines' cores, are what jobs ask for (and what "cannot be scheduled" counts).
+  const slots = online.reduce((sum, w) => sum + w.slots, 0);
+  const busy = online.reduce((sum, w) => sum + busySlots(w), 0);
 
   return (
     <div class="page" data-testid="workers-page">
@@ -47,7 +79,7 @@ export function Workers() {
         title="Workers"
         sub={
           workers
-            ? `${num(online.length)} of ${plural(workers.length, 'agent')} online · ${plural(cores, 'core')} · ${plural(busy, 'task')} running`
+            ? `${num(online.length)} of ${plural(workers.length, 'agent')} online · ${num(busy)} of ${plural(slots, 'task slot')} busy`
             : undefined
         }
       />
@@ -58,9 +90,13 @@ export function Workers() {
             <tr>
               <th>Agent</th>
               <th class="col-status">State</th>
-              <th class="num">Cores</th>
+              <th class="num" title="Cores the agent lends to tasks (drover agent --slots): a task of size M needs 4">
+                Slots
+              </th>
+              <th class="num hide-xs" title="The machine's CPU cores">
+                CPUs
+              </th>
               <th class="num hide-xs">Memory</th>
-              <th class="num">Slots</th>
               <th class="hide-sm">Sandbox</th>
               <th>Current tasks</th>
               <th class="hide-xs">Last contact</th>
@@ -72,7 +108,9 @@ export function Workers() {
               return (
                 <tr key={w.id} data-testid="worker-row" data-worker-id={w.id} data-status={w.status}>
                   <td>
-                    <strong>{w.name}</strong>
+                    <a href={href(`/workers/${encodeURIComponent(w.id)}`)} class="job-name" data-testid="worker-link">
+                      {w.name}
+                    </a>
                     <span class="sub mono">
                       {w.id}
                       {w.version ? ` · v${w.version}` : ''}
@@ -90,12 +128,12 @@ export function Workers() {
                   <td class="col-status">
                     <StatusBadge status={w.status} />
                   </td>
-                  <td class="num">{w.cores}</td>
-                  <td class="num hide-xs nowrap">{bytes(w.memoryBytes)}</td>
-                  <td class="num">
-                    {w.runningTasks.length}
+                  <td class="num nowrap" data-testid="worker-slots" data-busy={busySlots(w)} data-slots={w.slots}>
+                    {busySlots(w)}
                     <span class="muted">/{w.slots}</span>
                   </td>
+                  <td class="num hide-xs">{w.cores}</td>
+                  <td class="num hide-xs nowrap">{bytes(w.memoryBytes)}</td>
                   <td class="hide-sm">{sandboxText(w.sandbox)}</td>
                   <td>
                     {w.runningTasks.length === 0 ? (
@@ -108,6 +146,11 @@ export function Workers() {
                           </a>
                         ))}
                         {w.runningTasks.length > 6 && <span class="muted">+{w.runningTasks.length - 6}</span>}
+                        {overSlots(w) > 0 && (
+                          <span class="muted" data-testid="worker-finishing" title={FINISHING_HINT}>
+                            {plural(overSlots(w), 'more task')} finishing or waiting
+                          </span>
+                        )}
                       </span>
                     )}
                   </td>
@@ -121,7 +164,8 @@ export function Workers() {
         </table>
         {workers && workers.length === 0 && (
           <Empty>
-            No agent has joined yet. Start one with <code>drover agent --coordinator URL --token JOIN_TOKEN</code>.
+            No agent has joined yet. Start one with <code>drover agent --server {coordinatorUrl()} --token JOIN_TOKEN</code> (the join
+            token is in the coordinator's data folder, <code>agent-token</code>).
           </Empty>
         )}
         {!workers && !error && <div class="loading-row">Loading…</div>}

@@ -38,6 +38,15 @@ export interface RenderJobRequest {
   start?: boolean;
   /** One Blender process per task instead of a warm session. */
   cold?: boolean;
+  sceneSettings?: SceneSettingsSeen;
+}
+
+/** The scene's own settings as the submitter read them from the .blend: for people, not for Blender. */
+export interface SceneSettingsSeen {
+  format?: string;
+  resolution?: { width: number; height: number };
+  percentage?: number;
+  samples?: number;
 }
 
 /** The render settings a job keeps and every one of its tasks receives. */
@@ -53,6 +62,8 @@ export interface RenderSettings {
   percentage: number | null;
   fps: number;
   cold: boolean;
+  /** What the .blend says where no override is given (absent on jobs submitted without it). */
+  sceneSettings?: SceneSettingsSeen;
 }
 
 export interface RenderJobSpec {
@@ -124,6 +135,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       percentage: req.percentage ?? null,
       fps: req.fps ?? 24,
       cold: req.cold ?? false,
+      ...(req.sceneSettings ? { sceneSettings: req.sceneSettings } : {}),
     },
     files,
     network: jobNetwork(ctx, req.network, NETWORK_DEFAULTS.render),
