@@ -13,6 +13,7 @@ import { ensureAdmin } from './services/accounts.js';
 import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
 import { expireLeases, renewLeasesAfterRestart } from './services/leasing.js';
+import { endJobsWithoutAgents } from './services/agent-choice.js';
 import { buildServer } from './server.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
@@ -88,6 +89,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       try {
         await expireLeases(ctx);
         await markSilentAgentsOffline(ctx.db, new Date(Date.now() - config.leaseSeconds * 1000).toISOString());
+        await endJobsWithoutAgents(ctx);
       } catch (err) {
         console.error(`[coordinator] lease check failed: ${(err as Error).message}`);
       } finally {

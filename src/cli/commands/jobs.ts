@@ -212,8 +212,8 @@ export function registerJobCommands(program: Command): void {
       if (opts.json) return console.log(JSON.stringify(page.jobs, null, 2));
       console.log(
         table(
-          ['ID', 'NAME', 'STATUS', 'DONE', 'OWNER', 'CREATED', 'DURATION'],
-          page.jobs.map((j) => [j.id, j.name, j.status, `${j.counts.done}/${j.taskCount}`, j.owner, j.createdAt, duration(j.durationMs)]),
+          ['ID', 'NAME', 'STATUS', 'DONE', 'OWNER', 'CREATED', 'DURATION', 'WAITING'],
+          page.jobs.map((j) => [j.id, j.name, j.status, `${j.counts.done}/${j.taskCount}`, j.owner, j.createdAt, duration(j.durationMs), j.waiting ?? '']),
         ),
       );
       if (page.total > page.jobs.length) console.log(`(${page.jobs.length} of ${page.total}; --limit shows more)`);
@@ -233,6 +233,7 @@ export function registerJobCommands(program: Command): void {
       console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
       console.log(`network: ${view.network ? 'yes' : 'none'}${view.requireResults ? '   results required' : ''}${view.image ? `   image: ${view.image}` : ''}`);
       if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
+      else if (view.waiting) console.log(`waiting: ${view.waiting}`);
       if (view.blockedAgents?.length) console.log(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
       if (view.steps) {
         console.log('');

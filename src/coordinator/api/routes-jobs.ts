@@ -9,6 +9,7 @@ import type { ServiceContext } from '../services/context.js';
 import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, taskView } from '../services/views.js';
+import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
 import { createRenderJob } from '../services/render-jobs.js';
@@ -39,7 +40,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       limit: q.limit ?? 50,
     });
     const counts = await jobsRepo.taskCountsFor(ctx.db, rows.map((row) => row.id));
-    return { jobs: rows.map((row) => baseJobView(row, row.owner, counts.get(row.id)!)), total, countsByStatus };
+    const waiting = await waitingReasons(ctx.db, rows, counts, ctx.config.agentFailureLimit);
+    return { jobs: rows.map((row) => ({ ...baseJobView(row, row.owner, counts.get(row.id)!), waiting: waiting.get(row.id) ?? null })), total, countsByStatus };
   });
 
   r.get('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));

@@ -6,6 +6,7 @@ import { fitTasks } from '../../core/scheduling.js';
 import { hostRequirementProblem } from '../../core/templates/host-match.js';
 import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
+import { endJobIfNoAgentLeft, retryPlacement } from './agent-choice.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../core/task-results.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
@@ -181,6 +182,8 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
   };
   const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps);
   const pool = candidates.map((c) => ({ ...c, taskId: c.id }));
+  // A task that failed goes to an agent it has not failed on, while one that may run it is online.
+  const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
   const meets = (ask: FitAsk, c: (typeof pool)[number]) => {
     const req = requirements.get(c.job_id)?.[c.step];
     return !req || hostRequirementProblem(req, ask.agent.host) === null;
@@ -190,7 +193,9 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
   const taken = new Set<(typeof pool)[number]>();
   let head = 0;
   function* left(ask: FitAsk) {
-    for (let j = head; j < pool.length; j++) if (!taken.has(pool[j]!) && (requirements.size === 0 || meets(ask, pool[j]!))) yield pool[j]!;
+    for (let j = head; j < pool.length; j++) {
+      if (!taken.has(pool[j]!) && (requirements.size === 0 || meets(ask, pool[j]!)) && (!placement || placement(ask.agent.id, pool[j]!))) yield pool[j]!;
+    }
   }
   const picks = asks.map((ask) => {
     const chosen = fitTasks(ask.freeCores, left(ask), ask.maxTasks, ask.largest);
@@ -367,6 +372,8 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
       exit_code: c.exitCode,
       error: giveUp ? `${error}; ${giveUp}` : error,
     });
+    // That failure may have blocklisted the last online agent that could run the job's tasks.
+    if (!succeeded) await endJobIfNoAgentLeft(ctx, trx, task.job_id);
     jobChanged = await refreshJobStatus(trx, task.job_id, () => (requeued = true));
     renderDone = jobChanged && task.job_kind === 'render' && (await jobsRepo.findJob(trx, task.job_id))?.status === 'done';
   });
@@ -411,6 +418,7 @@ export async function expireLeases(ctx: ServiceContext): Promise<number> {
         finished_at: outcome === 'queued' ? null : now,
         error: giveUp ? `${error}; ${giveUp}` : error,
       });
+      await endJobIfNoAgentLeft(ctx, trx, task.job_id);
       await refreshJobStatus(trx, task.job_id);
       return true;
     });

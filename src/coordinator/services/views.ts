@@ -12,6 +12,7 @@ import type { Db } from '../../store/schema.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
 import { type RenderJobSpec, renderView } from './render-jobs.js';
+import { waitingReasons } from './waiting.js';
 
 export interface JobView {
   id: string;
@@ -38,6 +39,8 @@ export interface JobView {
   cpuSeconds: number | null;
   etaSeconds: number | null;
   unschedulable: string | null;
+  /** Created or queued jobs: why their tasks are not running yet, as a sentence; null otherwise or when nothing holds them back. */
+  waiting: string | null;
   /** Agents that failed too many of this job's tasks and get no more of them (detailed view only). */
   blockedAgents: string[];
   render?: unknown;
@@ -111,6 +114,7 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     cpuSeconds: null,
     etaSeconds: null,
     unschedulable: null,
+    waiting: null,
     blockedAgents: [],
     ...(spec.render !== undefined ? { render: spec.render } : {}),
   };
@@ -127,6 +131,7 @@ export async function detailedJobView(db: Db, row: JobRow, owner: string, agentF
     view.etaSeconds = Math.ceil((timing.meanDoneMs * remaining) / Math.max(counts.running, 1) / 1000);
   }
   view.blockedAgents = await agentFailuresRepo.blockedAgentNames(db, row.id, agentFailureLimit);
+  view.waiting = (await waitingReasons(db, [row], new Map([[row.id, counts]]), agentFailureLimit)).get(row.id) ?? null;
   if (view.status === 'queued' || view.status === 'running' || view.status === 'created') {
     view.unschedulable = unschedulableReason(row.cores, await agentsRepo.onlineAgentCapacities(db));
   }

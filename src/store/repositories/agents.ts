@@ -45,3 +45,8 @@ export function onlineAgentHosts(db: Db) {
 export function onlineAgentCapacities(db: Db) {
   return db.selectFrom('agents').select(['name', 'slots']).where('status', '=', 'online').execute();
 }
+
+/** Online agents (not draining, not silent) with the cores each offers: who may take tasks now. */
+export function onlineAgentSlots(db: Db) {
+  return db.selectFrom('agents').select(['id', 'name', 'slots']).where('status', '=', 'online').execute();
+}

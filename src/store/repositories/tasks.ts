@@ -121,18 +121,26 @@ export async function queuedCandidates(
     const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
     if (fit === 0) continue;
     const skip = job.kind === 'template' && skipSteps ? await skipSteps(job.id) : [];
-    const rows = await db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('tasks.status', '=', 'queued')
-      .where('tasks.job_id', '=', job.id)
-      .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
-      .orderBy('tasks.idx')
-      .limit(Math.min(limit - out.length, fit))
-      // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
-      // leased twice and no leaser waits for another. Only task rows are locked, never their job.
-      .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())
-      .execute();
+    const read = (n: number, afterIdx: number) =>
+      db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('tasks.status', '=', 'queued')
+        .where('tasks.job_id', '=', job.id)
+        .where('tasks.idx', '>', afterIdx)
+        .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
+        .orderBy('tasks.idx')
+        .limit(n)
+        // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
+        // leased twice and no leaser waits for another. Only task rows are locked, never their job.
+        .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())
+        .execute();
+    const n = Math.min(limit - out.length, fit);
+    let rows = await read(n, 0);
+    // A task that failed may be left to another agent (services/agent-choice.ts): read as many
+    // more behind it, so that the leasers still find what they may take.
+    const retried = rows.filter((r) => r.tries > 0).length;
+    if (retried > 0 && rows.length === n) rows = rows.concat(await read(retried, rows[rows.length - 1]!.idx));
     for (const r of rows) out.push({ ...r, cores: job.cores });
   }
   return out;

@@ -1,0 +1,37 @@
+// `waiting` on job views: why each created or queued job's tasks are not running yet (core/waiting.ts),
+// from facts read once for the whole list. Counts only: no other user's job is named.
+import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
+import { waitingReason } from '../../core/waiting.js';
+import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
+import * as agentsRepo from '../../store/repositories/agents.js';
+import type { JobRow } from '../../store/repositories/jobs.js';
+import * as queueRepo from '../../store/repositories/queue.js';
+import type { Db } from '../../store/schema.js';
+
+/** Each job's reason to wait (null when nothing holds it back or it is not waiting). */
+export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: ReadonlyMap<string, TaskCounts>, failureLimit: number): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>(rows.map((r) => [r.id, null]));
+  const waiting = rows.filter((r) => r.status === 'created' || r.status === 'queued');
+  if (waiting.length === 0) return out;
+  const online = await agentsRepo.onlineAgentSlots(db);
+  const running = await queueRepo.coresRunningByAgent(db);
+  const freeCores = new Map(online.map((a) => [a.id, a.slots - (running.get(a.id) ?? 0)]));
+  const blocked = await agentFailuresRepo.blockedAgentIds(db, waiting.map((r) => r.id), failureLimit);
+  for (const row of waiting) {
+    out.set(
+      row.id,
+      waitingReason({
+        jobId: row.id,
+        status: row.status as JobStatus,
+        cores: row.cores,
+        queued: (counts.get(row.id) ?? emptyCounts()).queued,
+        online,
+        blocked: blocked.get(row.id) ?? new Set(),
+        failureLimit,
+        freeCores,
+        jobsAhead: row.status === 'queued' ? await queueRepo.jobsAhead(db, row) : 0,
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+// Why a queued job's tasks are not running yet: one sentence a person understands, or null when
+// nothing holds it back (it starts at the next lease). Pure: the facts come from the store.
+import { type OnlineAgent, agentsThatMayRun, noAgentLeftReason } from './agent-choice.js';
+import { unschedulableReason } from './scheduling.js';
+import type { JobStatus } from './states.js';
+
+export interface WaitFacts {
+  jobId: string;
+  status: JobStatus;
+  cores: number;
+  /** The job's queued tasks (pending ones wait for their steps, said by the steps). */
+  queued: number;
+  online: readonly OnlineAgent[];
+  /** Agents blocklisted for the job. */
+  blocked: ReadonlySet<string>;
+  failureLimit: number;
+  /** Cores each online agent has free now (its slots less what its running tasks asked for). */
+  freeCores: ReadonlyMap<string, number>;
+  /** Other started jobs with queued tasks that leasing serves before this one. */
+  jobsAhead: number;
+}
+
+export function waitingReason(f: WaitFacts): string | null {
+  if (f.status === 'created') return `not started: \`drover job start ${f.jobId}\` queues it`;
+  if (f.status !== 'queued' || f.queued === 0) return null;
+  const unschedulable = unschedulableReason(f.cores, f.online);
+  if (unschedulable) return unschedulable;
+  const noneLeft = noAgentLeftReason(f.cores, f.online, f.blocked, f.failureLimit);
+  if (noneLeft) return noneLeft;
+  if (f.jobsAhead > 0) return `${f.jobsAhead} job${f.jobsAhead === 1 ? '' : 's'} ahead in the queue`;
+  const mayRun = agentsThatMayRun(f.cores, f.online, f.blocked);
+  if (mayRun.every((a) => (f.freeCores.get(a.id) ?? 0) < f.cores)) {
+    return mayRun.length === 1 ? `the one agent that may run it (${mayRun[0]!.name}) is busy` : `all ${mayRun.length} agents that may run it are busy`;
+  }
+  return null;
+}

@@ -1,0 +1,32 @@
+// The farm's queue as the scheduler sees it: what runs where, and which jobs are served first.
+import type { Db } from '../schema.js';
+
+/** Cores asked by the tasks running on each agent. */
+export async function coresRunningByAgent(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select(['tasks.agent_id', (eb) => eb.fn.sum<number>('jobs.cores').as('cores')])
+    .where('tasks.status', '=', 'running')
+    .groupBy('tasks.agent_id')
+    .execute();
+  return new Map(rows.flatMap((r) => (r.agent_id ? [[r.agent_id, Number(r.cores)] as const] : [])));
+}
+
+/**
+ * How many other started jobs with queued tasks leasing serves before `job`: those queued earlier
+ * (ties broken by id, as leasing does).
+ */
+export async function jobsAhead(db: Db, job: { id: string; queued_at: string | null }): Promise<number> {
+  if (!job.queued_at) return 0;
+  const queuedAt = job.queued_at;
+  const row = await db
+    .selectFrom('jobs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('jobs.status', 'in', ['queued', 'running'])
+    .where('jobs.id', '!=', job.id)
+    .where((eb) => eb.or([eb('jobs.queued_at', '<', queuedAt), eb.and([eb('jobs.queued_at', '=', queuedAt), eb('jobs.id', '<', job.id)])]))
+    .where(({ exists, selectFrom }) => exists(selectFrom('tasks').select('tasks.id').whereRef('tasks.job_id', '=', 'jobs.id').where('tasks.status', '=', 'queued')))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
