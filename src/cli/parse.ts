@@ -24,3 +24,10 @@ export function parsePort(text: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, not "${text}"`);
   return port;
 }
+
+/** `--priority N`: a whole number from 0 to 100 (higher runs first). */
+export function priorityArg(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`--priority must be a whole number from 0 to 100 (higher runs first; default 50), not "${text}"`);
+  return n;
+}

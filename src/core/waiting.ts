@@ -16,8 +16,8 @@ export interface WaitFacts {
   failureLimit: number;
   /** Cores each online agent has free now (its slots less what its running tasks asked for). */
   freeCores: ReadonlyMap<string, number>;
-  /** Other started jobs with queued tasks that leasing serves before this one. */
-  jobsAhead: number;
+  /** Other started jobs with queued tasks that leasing serves before this one: of higher priority, and older ones of equal priority. */
+  ahead: { higher: number; older: number };
 }
 
 export function waitingReason(f: WaitFacts): string | null {
@@ -27,7 +27,10 @@ export function waitingReason(f: WaitFacts): string | null {
   if (unschedulable) return unschedulable;
   const noneLeft = noAgentLeftReason(f.cores, f.online, f.blocked, f.failureLimit);
   if (noneLeft) return noneLeft;
-  if (f.jobsAhead > 0) return `${f.jobsAhead} job${f.jobsAhead === 1 ? '' : 's'} ahead in the queue`;
+  const { higher, older } = f.ahead;
+  const jobs = (n: number) => `${n} job${n === 1 ? '' : 's'}`;
+  if (higher > 0) return `${jobs(higher)} of higher priority ahead${older > 0 ? ` and ${older} older of equal priority` : ''}`;
+  if (older > 0) return `${jobs(older)} ahead in the queue`;
   const mayRun = agentsThatMayRun(f.cores, f.online, f.blocked);
   if (mayRun.every((a) => (f.freeCores.get(a.id) ?? 0) < f.cores)) {
     return mayRun.length === 1 ? `the one agent that may run it (${mayRun[0]!.name}) is busy` : `all ${mayRun.length} agents that may run it are busy`;

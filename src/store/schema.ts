@@ -49,6 +49,8 @@ export interface JobsTable {
   image: string | null;
   spec: string;
   task_count: number;
+  /** 0–100, higher leased first (0007_priority). */
+  priority: number;
   created_at: string;
   queued_at: string | null;
   started_at: string | null;

@@ -26,6 +26,7 @@ interface AttemptJson {
   attempt: number;
   agent: string | null;
   status: string;
+  startedAt: string;
 }
 
 const farms: Farm[] = [];
@@ -33,8 +34,8 @@ after(async () => {
   await Promise.all(farms.map((f) => f.stop()));
 });
 
-async function farmOf(agents: number): Promise<Farm> {
-  const farm = await startFarm({ agents });
+async function farmOf(agents: number, slots = 1): Promise<Farm> {
+  const farm = await startFarm({ agents, slots });
   farms.push(farm);
   return farm;
 }
@@ -120,5 +121,91 @@ describe('no silent waits', { timeout: 600_000 }, () => {
     await farm.agents[0]!.kill('SIGINT');
     await eventually(async () => /no agent is connected/.test((await viewJson(farm, next)).waiting ?? ''), 30_000, 'the agent to be seen gone');
     for (const id of [long, next, third, huge]) await farm.cli(['job', 'stop', id]);
+  });
+});
+
+describe('priority and fair share', { timeout: 600_000 }, () => {
+  test('a one-slot agent runs the highest priority first, then the oldest; job set changes it while queued', async () => {
+    const farm = await farmOf(1);
+    // The agent is held by a job until the test stops it.
+    const ws = await makeWorkspace({ 'block.sh': 'sleep 600\n', 'quick.sh': 'echo done\n', 'x.txt': 'x' });
+    const create = async (name: string, script: string, input: string, extra: string[]) => {
+      const r = await farm.cli(['job', 'create', '-n', name, '-s', join(ws, script), '-i', join(ws, input), '-r', '--json', '--no-network', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as JobJson & { priority: number }).id;
+    };
+    const blocker = await create('blocker', 'block.sh', 'x.txt', []);
+    await eventually(async () => (await viewJson(farm, blocker)).status === 'running', 30_000, 'the blocker to start');
+    const low = await create('low', 'quick.sh', 'x.txt', ['--priority', '10']);
+    const normal = await create('normal', 'quick.sh', 'x.txt', []);
+    const normal2 = await create('normal-2', 'quick.sh', 'x.txt', []);
+    const urgent = await create('urgent', 'quick.sh', 'x.txt', ['--priority', '90']);
+    // Raised while queued: now ahead of the other normal one, behind the urgent one.
+    const raised = await farm.cli(['job', 'set', normal2, '--priority', '60']);
+    assert.equal(raised.code, 0, raised.stderr);
+    assert.match(raised.stdout, /priority 60/);
+    assert.equal((await viewJson(farm, low)).waiting, '3 jobs of higher priority ahead');
+    assert.equal((await viewJson(farm, normal)).waiting, '2 jobs of higher priority ahead');
+    const bad = await farm.cli(['job', 'set', low, '--priority', '101']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--priority must be a whole number from 0 to 100/);
+    const api400 = await api<{ message: string }>(farm.url, await farm.adminToken(), 'PATCH', `/jobs/${low}`, { priority: -1 });
+    assert.equal(api400.status, 400);
+
+    assert.equal((await farm.cli(['job', 'stop', blocker])).code, 0);
+    const order = [urgent, normal2, normal, low];
+    const started: [string, string][] = [];
+    for (const id of order) {
+      const job = await eventually(async () => {
+        const j = await viewJson(farm, id);
+        return j.status === 'done' ? j : null;
+      }, 60_000, `job ${id} to finish`);
+      started.push([id, (await attemptsOf(farm, job.tasks![0]!.id))[0]!.startedAt]);
+    }
+    const byStart = [...started].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)).map(([id]) => id);
+    assert.deepEqual(byStart, order);
+    const view = await farm.cli(['job', 'view', urgent]);
+    assert.match(view.stdout, /priority: 90/);
+  });
+
+  test('fair share: two users at equal priority take turns on the farm\'s slots', async () => {
+    const farm = await farmOf(1, 2);
+    // Both slots are held by a job until the test stops it.
+    const ws = await makeWorkspace({ 'block.sh': 'sleep 600\n', 'work.sh': 'sleep 1\n', ...inputs(4), 'hold/1.txt': '1', 'hold/2.txt': '2' });
+    const blocker = await farm.cli(['job', 'create', '-n', 'blocker', '-s', join(ws, 'block.sh'), '-i', join(ws, 'hold/*.txt'), '-r', '--json']);
+    assert.equal(blocker.code, 0, blocker.stderr);
+    const blockerId = (JSON.parse(blocker.stdout) as JobJson).id;
+    await eventually(async () => (await viewJson(farm, blockerId)).counts.running === 2, 30_000, 'the blocker to hold both slots');
+    const jobs = new Map<string, string>();
+    for (const user of ['alice', 'bob']) {
+      const cli = await farm.userCli(user);
+      const r = await cli(['job', 'create', '-n', `${user}-work`, '-s', join(ws, 'work.sh'), '-i', join(ws, 'in/*.txt'), '-r', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      jobs.set((JSON.parse(r.stdout) as JobJson).id, user);
+    }
+    // Bob sees where his job stands without seeing alice's.
+    const bob = await farm.userCli('bob');
+    const bobList = JSON.parse((await bob(['job', 'list', '--json'])).stdout) as JobJson[];
+    assert.equal(bobList.length, 1);
+    assert.equal(bobList[0]!.waiting, '1 job ahead in the queue');
+
+    assert.equal((await farm.cli(['job', 'stop', blockerId])).code, 0);
+    const starts: [string, string][] = [];
+    for (const [id, user] of jobs) {
+      const job = await eventually(async () => {
+        const j = await viewJson(farm, id);
+        return j.status === 'done' ? j : null;
+      }, 90_000, `${user}'s job to finish`);
+      for (const t of job.tasks!) starts.push([user, (await attemptsOf(farm, t.id))[0]!.startedAt]);
+    }
+    starts.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    // Oldest first alone would give alice both slots until her job ran out; fair share alternates.
+    let alice = 0;
+    let bobs = 0;
+    for (const [user] of starts) {
+      if (user === 'alice') alice++;
+      else bobs++;
+      if (alice < 4 && bobs < 4) assert.ok(Math.abs(alice - bobs) <= 1, `starts: ${starts.map(([u]) => u).join(', ')}`);
+    }
   });
 });

@@ -17,7 +17,7 @@ import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
-import { positiveInt } from '../parse.js';
+import { positiveInt, priorityArg } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 
@@ -32,7 +32,7 @@ interface RenderOptions {
   percentage?: number;
   instanceType: string;
   name?: string;
-  maxAttempts?: number;
+  maxAttempts?: number; priority?: number;
   timeout?: number;
   image?: string;
   cold: boolean;
@@ -107,6 +107,7 @@ export function registerRenderCommand(program: Command): void {
     .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
     .option('-n, --name <name>', 'job name (default: the .blend name)')
     .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
+    .option('--priority <n>', 'priority from 0 to 100, higher runs first (default 50)', priorityArg)
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'container image with Blender inside')
     .option('--cold', 'one Blender process per task instead of a warm session', false)
@@ -191,6 +192,7 @@ export function registerRenderCommand(program: Command): void {
         ...(opts.percentage ? { percentage: opts.percentage } : {}),
         ...(scene ? { fps: scene.fps } : {}),
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.network ? { network: true } : {}),

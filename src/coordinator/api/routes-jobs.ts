@@ -6,12 +6,12 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as usersRepo from '../../store/repositories/users.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from '../services/context.js';
-import { createScriptJob, jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
+import { createScriptJob, jobFor, jobViewFor, retryJob, setJobPriority, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, taskView } from '../services/views.js';
 import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery } from './schemas.js';
+import { CreateJobBody, JobFileParams, JobIdParams, JobPatchBody, JobListQuery, TaskListQuery } from './schemas.js';
 import { createRenderJob } from '../services/render-jobs.js';
 import { createTemplateJob } from '../services/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
@@ -45,6 +45,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   r.get('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));
+
+  r.patch('/jobs/:id', { schema: { params: JobIdParams, body: JobPatchBody, tags: ['jobs'] } }, async (request) => {
+    const user = requireUser(request);
+    await setJobPriority(ctx, user, request.params.id, request.body.priority);
+    return jobViewFor(ctx, user, request.params.id);
+  });
 
   for (const [action, run] of [
     ['start', startJob],

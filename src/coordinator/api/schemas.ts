@@ -21,6 +21,9 @@ export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, ma
 export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
 export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
 
+const Priority = Type.Integer({ minimum: 0, maximum: 100, description: 'higher runs first; default 50' });
+export const JobPatchBody = Type.Object({ priority: Priority }, strict);
+
 export const ScriptJobBody = Type.Object(
   {
     kind: Type.Literal('script'),
@@ -30,6 +33,7 @@ export const ScriptJobBody = Type.Object(
     constants: Type.Optional(Type.Array(FileRef, { maxItems: 1000 })),
     instanceType: Type.Optional(InstanceTypeSchema),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    priority: Type.Optional(Priority),
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default true (false when the farm denies it: asking then is refused)' })),
@@ -61,6 +65,7 @@ export const RenderJobBody = Type.Object(
     fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
     instanceType: Type.Optional(InstanceTypeSchema),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    priority: Type.Optional(Priority),
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default false' })),
@@ -82,6 +87,7 @@ export const TemplateJobBody = Type.Object(
     ),
     instanceType: Type.Optional(InstanceTypeSchema),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    priority: Type.Optional(Priority),
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean()),

@@ -1,6 +1,7 @@
 // Jobs: creation (whole or not at all), the people-facing actions, and keeping a job's status in
 // step with its tasks.
 import { randomId, taskId } from '../../core/ids.js';
+import { DEFAULT_PRIORITY, priorityProblem } from '../../core/priority.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { sharedNameClashes } from '../../core/inputs.js';
 import { NETWORK_DEFAULTS, decideTaskNetwork, type NetworkDefault } from '../../core/task-network.js';
@@ -38,6 +39,8 @@ export interface ScriptJobRequest {
   image?: string;
   network?: boolean;
   requireResults?: boolean;
+  /** 0–100, higher leased first; default 50. */
+  priority?: number;
   start?: boolean;
 }
 
@@ -83,7 +86,7 @@ export interface NewTask {
 export async function insertJobWithTasks(
   ctx: ServiceContext,
   user: UserPrincipal,
-  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean },
+  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean; priority?: number | undefined },
   tasks: readonly NewTask[],
   /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
   afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
@@ -105,6 +108,7 @@ export async function insertJobWithTasks(
       image: fields.image,
       spec: JSON.stringify(fields.spec),
       task_count: tasks.length,
+      priority: fields.priority ?? DEFAULT_PRIORITY,
       created_at: now,
       queued_at: fields.start ? now : null,
       started_at: null,
@@ -170,6 +174,7 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
       image,
       spec,
       start: req.start ?? false,
+      priority: req.priority,
     },
     req.inputs.map((input) => ({ input: input.name, inputSha: input.sha256, spec: null })),
   );
@@ -228,6 +233,18 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
   });
   for (const t of changed) ctx.bus.emit('task', t.id, jobId);
   ctx.bus.emit('job', jobId);
+}
+
+/** Changes a job's priority while it has tasks to lease (created, queued or running). */
+export async function setJobPriority(ctx: ServiceContext, user: UserPrincipal, jobId: string, priority: number): Promise<void> {
+  const problem = priorityProblem(priority);
+  if (problem) throw badRequest(problem);
+  const row = await jobFor(ctx, user, jobId);
+  if (isTerminalJob(row.status as JobStatus)) throw conflict(`cannot change the priority of a job that is ${row.status}`);
+  await jobsRepo.updateJob(ctx.db, jobId, { priority });
+  ctx.bus.emit('job', jobId);
+  // A job moved ahead may now fit agents that found nothing to take.
+  ctx.bus.emit('work');
 }
 
 /** Queues errored and canceled tasks again, each with a fresh allowance of attempts. */

@@ -7,6 +7,7 @@ import { hostRequirementProblem } from '../../core/templates/host-match.js';
 import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
 import { endJobIfNoAgentLeft, retryPlacement } from './agent-choice.js';
+import { fairOrder } from './lease-order.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../core/task-results.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
@@ -181,7 +182,7 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
     return reqs.flatMap((r, step) => (r && asks.every((a) => hostRequirementProblem(r, a.agent.host) !== null) ? [step] : []));
   };
   const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps);
-  const pool = candidates.map((c) => ({ ...c, taskId: c.id }));
+  const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
   const meets = (ask: FitAsk, c: (typeof pool)[number]) => {

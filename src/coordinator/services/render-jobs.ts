@@ -29,6 +29,8 @@ export interface RenderJobRequest {
   fps?: number;
   instanceType?: InstanceType;
   maxAttempts?: number;
+  /** 0–100, higher leased first; default 50. */
+  priority?: number;
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
@@ -113,6 +115,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       kind: 'render',
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
+      priority: req.priority,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
       image: await resolveJobImage(ctx.db, user.id, req.image),
       spec,

@@ -26,6 +26,8 @@ export interface TemplateJobRequest {
   files?: Record<string, { path: string; sha256: string }[]>;
   instanceType?: InstanceType;
   maxAttempts?: number;
+  /** 0–100, higher leased first; default 50. */
+  priority?: number;
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
@@ -137,6 +139,7 @@ export async function createTemplateJob(ctx: ServiceContext, user: UserPrincipal
       kind: 'template',
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
+      priority: req.priority,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
       image,
       spec,

@@ -23,6 +23,8 @@ export interface JobView {
   instanceType: InstanceType;
   cores: number;
   maxAttempts: number;
+  /** 0–100, higher leased first. */
+  priority: number;
   taskTimeoutSeconds: number | null;
   image: string | null;
   /** Whether the job's tasks have network access (decided when it was created: the job's ask, its kind's default, the farm's setting). */
@@ -100,6 +102,7 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     instanceType: row.instance_type as InstanceType,
     cores: row.cores,
     maxAttempts: row.max_attempts,
+    priority: row.priority,
     taskTimeoutSeconds: row.task_timeout_seconds,
     image: row.image,
     network: spec.network ?? false,

@@ -29,7 +29,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
         blocked: blocked.get(row.id) ?? new Set(),
         failureLimit,
         freeCores,
-        jobsAhead: row.status === 'queued' ? await queueRepo.jobsAhead(db, row) : 0,
+        ahead: row.status === 'queued' ? await queueRepo.jobsAhead(db, row) : { higher: 0, older: 0 },
       }),
     );
   }

@@ -1,4 +1,5 @@
 // Tasks, their attempts, leases and result files.
+import { jobOrder } from '../../core/priority.js';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
@@ -98,7 +99,7 @@ export async function queuedCandidates(
   // ordering across both tables sorted every queued task of the farm on every lease.
   let jobs = db
     .selectFrom('jobs')
-    .select(['jobs.id', 'jobs.cores', 'jobs.kind'])
+    .select(['jobs.id', 'jobs.cores', 'jobs.kind', 'jobs.user_id', 'jobs.priority', 'jobs.queued_at'])
     .where('jobs.status', 'in', ['queued', 'running'])
     .where('jobs.cores', '<=', maxCores);
   if (blocked) {
@@ -114,8 +115,13 @@ export async function queuedCandidates(
       ),
     );
   }
-  const out: (TaskRow & { cores: number })[] = [];
-  for (const job of await jobs.orderBy('jobs.queued_at').orderBy('jobs.id').execute()) {
+  const out: (TaskRow & { cores: number; user_id: string; priority: number; queued_at: string })[] = [];
+  const eligible = await jobs.orderBy('jobs.priority', 'desc').orderBy('jobs.queued_at').orderBy('jobs.id').execute();
+  // Priority first, then fair share between users at equal priority, then age (core/priority.ts):
+  // what each user has running matters only when users share a priority level.
+  const shared = sharedPriorityLevels(eligible);
+  const ordered = shared ? jobOrder(eligible.map((j) => ({ ...j, userId: j.user_id, queuedAt: j.queued_at ?? '' })), await coresRunningByUser(db)) : eligible;
+  for (const job of ordered) {
     if (out.length >= limit) break;
     // No more of a job's tasks than the leasers could take together (they all ask for job.cores).
     const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
@@ -141,9 +147,32 @@ export async function queuedCandidates(
     // more behind it, so that the leasers still find what they may take.
     const retried = rows.filter((r) => r.tries > 0).length;
     if (retried > 0 && rows.length === n) rows = rows.concat(await read(retried, rows[rows.length - 1]!.idx));
-    for (const r of rows) out.push({ ...r, cores: job.cores });
+    for (const r of rows) out.push({ ...r, cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '' });
   }
   return out;
+}
+
+/** Whether two users' jobs share a priority level (only then does fair share reorder them). */
+export function sharedPriorityLevels(jobs: readonly { user_id: string; priority: number }[]): boolean {
+  const userOfLevel = new Map<number, string>();
+  for (const j of jobs) {
+    const user = userOfLevel.get(j.priority);
+    if (user === undefined) userOfLevel.set(j.priority, j.user_id);
+    else if (user !== j.user_id) return true;
+  }
+  return false;
+}
+
+/** Cores asked by each user's running tasks: fair share serves the user with the fewest first. */
+export async function coresRunningByUser(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select(['jobs.user_id', (eb) => eb.fn.sum<number>('jobs.cores').as('cores')])
+    .where('tasks.status', '=', 'running')
+    .groupBy('jobs.user_id')
+    .execute();
+  return new Map(rows.map((r) => [r.user_id, Number(r.cores)]));
 }
 
 /** How many tasks of the farm are queued, counting no further than `cap` (an index walk of at most `cap` entries). */
