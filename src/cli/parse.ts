@@ -31,3 +31,16 @@ export function priorityArg(text: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 100) throw new CliError(`--priority must be a whole number from 0 to 100 (higher runs first; default 50), not "${text}"`);
   return n;
 }
+
+/** `--after JOB[,JOB…]`: job ids, commas or repeats. */
+export function afterArg(text: string, previous: string[] = []): string[] {
+  const ids = text.split(',').map((id) => id.trim()).filter((id) => id.length > 0);
+  if (ids.length === 0) throw new CliError('--after needs at least one job id (--after JOB[,JOB…])');
+  return [...previous, ...ids];
+}
+
+/** The request fields of `--after` and `--after-any` (which means nothing alone). */
+export function afterFields(opts: { after?: string[]; afterAny?: boolean }): { after?: string[]; afterAny?: boolean } {
+  if (opts.afterAny && !opts.after) throw new CliError('--after-any goes with --after JOB[,JOB…]: it says how to wait for those jobs');
+  return opts.after ? { after: opts.after, ...(opts.afterAny ? { afterAny: true } : {}) } : {};
+}

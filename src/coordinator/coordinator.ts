@@ -14,6 +14,7 @@ import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
 import { expireLeases, renewLeasesAfterRestart } from './services/leasing.js';
 import { endJobsWithoutAgents } from './services/agent-choice.js';
+import { advanceHeldJobs } from './services/dependencies.js';
 import { buildServer } from './server.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
@@ -90,6 +91,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
         await expireLeases(ctx);
         await markSilentAgentsOffline(ctx.db, new Date(Date.now() - config.leaseSeconds * 1000).toISOString());
         await endJobsWithoutAgents(ctx);
+        await advanceHeldJobs(ctx);
       } catch (err) {
         console.error(`[coordinator] lease check failed: ${(err as Error).message}`);
       } finally {

@@ -1,6 +1,7 @@
 // Why a queued job's tasks are not running yet: one sentence a person understands, or null when
 // nothing holds it back (it starts at the next lease). Pure: the facts come from the store.
 import { type OnlineAgent, agentsThatMayRun, noAgentLeftReason } from './agent-choice.js';
+import { waitingForJobs } from './dependencies.js';
 import { unschedulableReason } from './scheduling.js';
 import type { JobStatus } from './states.js';
 
@@ -16,13 +17,17 @@ export interface WaitFacts {
   failureLimit: number;
   /** Cores each online agent has free now (its slots less what its running tasks asked for). */
   freeCores: ReadonlyMap<string, number>;
+  /** Jobs it waits for (`--after`) that have not ended as it needs. */
+  waitingFor: readonly string[];
   /** Other started jobs with queued tasks that leasing serves before this one: of higher priority, and older ones of equal priority. */
   ahead: { higher: number; older: number };
 }
 
 export function waitingReason(f: WaitFacts): string | null {
   if (f.status === 'created') return `not started: \`drover job start ${f.jobId}\` queues it`;
-  if (f.status !== 'queued' || f.queued === 0) return null;
+  if (f.status !== 'queued') return null;
+  if (f.waitingFor.length > 0) return waitingForJobs(f.waitingFor);
+  if (f.queued === 0) return null;
   const unschedulable = unschedulableReason(f.cores, f.online);
   if (unschedulable) return unschedulable;
   const noneLeft = noAgentLeftReason(f.cores, f.online, f.blocked, f.failureLimit);

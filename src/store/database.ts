@@ -12,6 +12,7 @@ import * as render from './migrations/0004_render.js';
 import * as taskIndexes from './migrations/0005_task_indexes.js';
 import * as templates from './migrations/0006_templates.js';
 import * as priority from './migrations/0007_priority.js';
+import * as jobDependencies from './migrations/0008_job_dependencies.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_task_indexes': taskIndexes,
   '0006_templates': templates,
   '0007_priority': priority,
+  '0008_job_dependencies': jobDependencies,
 };
 
 class InCodeMigrations implements MigrationProvider {

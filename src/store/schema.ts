@@ -51,6 +51,10 @@ export interface JobsTable {
   task_count: number;
   /** 0–100, higher leased first (0007_priority). */
   priority: number;
+  /** 1 while it waits for the jobs it depends on (0008_job_dependencies): no agent is offered its tasks. */
+  held: number;
+  /** 1: it waits for those jobs to end whatever their state, not for them to be done. */
+  after_any: number;
   created_at: string;
   queued_at: string | null;
   started_at: string | null;
@@ -174,9 +178,16 @@ export interface Database {
   blobs: BlobsTable;
   blob_owners: BlobOwnersTable;
   job_agent_failures: JobAgentFailuresTable;
+  job_dependencies: JobDependenciesTable;
   images: ImagesTable;
   frames: FramesTable;
   job_previews: JobPreviewsTable;
+}
+
+/** A job and one job it waits for (0008_job_dependencies). */
+export interface JobDependenciesTable {
+  job_id: string;
+  after_id: string;
 }
 
 /** A connection or a transaction: repositories accept either. */

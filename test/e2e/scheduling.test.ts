@@ -209,3 +209,61 @@ describe('priority and fair share', { timeout: 600_000 }, () => {
     }
   });
 });
+
+describe('job dependencies', { timeout: 600_000 }, () => {
+  test('--after runs a job once the jobs it names are done, cancels it when one fails; --after-any waits for any end', async () => {
+    const farm = await farmOf(1);
+    const ws = await makeWorkspace({
+      'first.sh': 'sleep 3\nmkdir -p run-result\necho first > run-result/out.txt\n',
+      'fails.sh': 'sleep 3\necho "broken" >&2\nexit 1\n',
+      'quick.sh': 'mkdir -p run-result\necho ok > run-result/out.txt\n',
+      'x.txt': 'x',
+    });
+    const create = async (name: string, script: string, extra: string[], cli = farm.cli) => {
+      const r = await cli(['job', 'create', '-n', name, '-s', join(ws, script), '-i', join(ws, 'x.txt'), '-r', '--json', '--max-attempts', '1', ...extra]);
+      return r;
+    };
+    const idOf = (r: { code: number; stdout: string; stderr: string }) => {
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as JobJson).id;
+    };
+    const first = idOf(await create('first', 'first.sh', []));
+    const second = idOf(await create('second', 'quick.sh', ['--after', first]));
+    const held = await viewJson(farm, second);
+    assert.equal(held.status, 'queued');
+    assert.equal(held.counts.queued, 1);
+    assert.equal(held.waiting, `waiting for job ${first}`);
+    assert.match((await farm.cli(['job', 'view', second])).stdout, new RegExp(`after: ${first} \\(once they are done\\)`));
+    const done = await eventually(async () => {
+      const j = await viewJson(farm, second);
+      return j.status === 'done' ? j : null;
+    }, 60_000, 'the dependent job to be done');
+    const firstTask = (await viewJson(farm, first)).tasks![0]!;
+    const firstEnd = (await api<{ finishedAt: string }>(farm.url, await farm.adminToken(), 'GET', `/tasks/${firstTask.id}`)).body.finishedAt;
+    const secondStart = (await attemptsOf(farm, done.tasks![0]!.id))[0]!.startedAt;
+    assert.ok(secondStart >= firstEnd, `the dependent started at ${secondStart}, before ${firstEnd}`);
+
+    // One it waits for fails: --after cancels with the reason, --after-any runs anyway.
+    const failing = idOf(await create('fails', 'fails.sh', []));
+    const strict = idOf(await create('strict', 'quick.sh', ['--after', `${first},${failing}`]));
+    const lenient = idOf(await create('lenient', 'quick.sh', ['--after', failing, '--after-any']));
+    const canceled = await eventually(async () => {
+      const j = await viewJson(farm, strict);
+      return j.status === 'canceled' ? j : null;
+    }, 60_000, 'the strict dependent to be canceled');
+    assert.match(canceled.tasks![0]!.error ?? '', new RegExp(`job ${failing}, which it waits for \\(--after\\), ended error`));
+    await eventually(async () => (await viewJson(farm, lenient)).status === 'done', 60_000, 'the lenient dependent to run');
+
+    // Refused with a reason: a job that can never be done, another user's job, --after-any alone.
+    const never = await create('never', 'quick.sh', ['--after', failing]);
+    assert.notEqual(never.code, 0);
+    assert.match(never.stderr, new RegExp(`job ${failing} ended error; it can never be done`));
+    const bob = await farm.userCli('bob');
+    const foreign = await create('foreign', 'quick.sh', ['--after', first], bob);
+    assert.notEqual(foreign.code, 0);
+    assert.match(foreign.stderr, new RegExp(`job ${first} does not exist or is not yours`));
+    const alone = await create('alone', 'quick.sh', ['--after-any']);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /--after-any goes with --after/);
+  });
+});

@@ -15,7 +15,7 @@ import type { ResultsIndex } from '../../coordinator/services/results.js';
 import type { JobView, TaskView } from '../../coordinator/services/views.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
-import { positiveInt, priorityArg } from '../parse.js';
+import { positiveInt, afterArg, afterFields, priorityArg } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { uploadFiles } from '../upload.js';
 import { registerTemplateCommands } from './templates.js';
@@ -137,6 +137,8 @@ export function registerJobCommands(program: Command): void {
     .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
     .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
     .option('--priority <n>', 'priority from 0 to 100, higher runs first (default 50)', priorityArg)
+    .option('--after <jobs>', 'run once these jobs (JOB[,JOB…]) are done; canceled if one errors or is canceled', afterArg)
+    .option('--after-any', 'with --after: run once those jobs have ended, whatever their state')
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'run tasks in this container image: one of your image names (drover image list) or a reference; default: your default image')
     .option('--network', 'give tasks network access (the default; refused where the farm denies it)')
@@ -146,7 +148,7 @@ export function registerJobCommands(program: Command): void {
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
     .option('-d, --dir <outdir>', 'with --wait: download the results here')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; priority?: number; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean }) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
       if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const client = await signedInClient();
@@ -169,6 +171,7 @@ export function registerJobCommands(program: Command): void {
         start: opts.run || opts.wait,
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+        ...afterFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         // Said only when the user said it: otherwise the farm's default applies.
@@ -244,6 +247,7 @@ export function registerJobCommands(program: Command): void {
       console.log(`status: ${view.status}   priority: ${view.priority}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
       console.log(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
       console.log(`network: ${view.network ? 'yes' : 'none'}${view.requireResults ? '   results required' : ''}${view.image ? `   image: ${view.image}` : ''}`);
+      if (view.after.length > 0) console.log(`after: ${view.after.join(', ')}${view.afterAny ? ' (once they have ended, whatever their state)' : ' (once they are done)'}`);
       if (view.unschedulable) console.log(`warning: ${view.unschedulable}`);
       else if (view.waiting) console.log(`waiting: ${view.waiting}`);
       if (view.blockedAgents?.length) console.log(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);

@@ -17,7 +17,7 @@ import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
-import { positiveInt, priorityArg } from '../parse.js';
+import { positiveInt, afterArg, afterFields, priorityArg } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 
@@ -32,7 +32,7 @@ interface RenderOptions {
   percentage?: number;
   instanceType: string;
   name?: string;
-  maxAttempts?: number; priority?: number;
+  maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean;
   timeout?: number;
   image?: string;
   cold: boolean;
@@ -108,6 +108,8 @@ export function registerRenderCommand(program: Command): void {
     .option('-n, --name <name>', 'job name (default: the .blend name)')
     .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
     .option('--priority <n>', 'priority from 0 to 100, higher runs first (default 50)', priorityArg)
+    .option('--after <jobs>', 'run once these jobs (JOB[,JOB…]) are done; canceled if one errors or is canceled', afterArg)
+    .option('--after-any', 'with --after: run once those jobs have ended, whatever their state')
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'container image with Blender inside')
     .option('--cold', 'one Blender process per task instead of a warm session', false)
@@ -193,6 +195,7 @@ export function registerRenderCommand(program: Command): void {
         ...(scene ? { fps: scene.fps } : {}),
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+        ...afterFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.network ? { network: true } : {}),

@@ -17,6 +17,7 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso, orderedNowIso } from './context.js';
 import { resolveJobImage } from './images.js';
+import { checkAfter, insertDependencies } from './dependencies.js';
 import { advanceSteps } from './step-gate.js';
 import { type JobView, detailedJobView } from './views.js';
 
@@ -41,6 +42,9 @@ export interface ScriptJobRequest {
   requireResults?: boolean;
   /** 0–100, higher leased first; default 50. */
   priority?: number;
+  /** Jobs it waits for: its tasks are offered to agents once they are done (`afterAny`: ended). */
+  after?: string[];
+  afterAny?: boolean;
   start?: boolean;
 }
 
@@ -86,11 +90,12 @@ export interface NewTask {
 export async function insertJobWithTasks(
   ctx: ServiceContext,
   user: UserPrincipal,
-  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean; priority?: number | undefined },
+  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean; priority?: number | undefined; after?: string[] | undefined; afterAny?: boolean | undefined },
   tasks: readonly NewTask[],
   /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
   afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
 ): Promise<string> {
+  const after = await checkAfter(ctx, user, fields.after, fields.afterAny ?? false);
   const id = randomId('j');
   const now = orderedNowIso();
   const taskIds = tasks.map((_, i) => taskId(id, i + 1));
@@ -109,6 +114,8 @@ export async function insertJobWithTasks(
       spec: JSON.stringify(fields.spec),
       task_count: tasks.length,
       priority: fields.priority ?? DEFAULT_PRIORITY,
+      held: after.held ? 1 : 0,
+      after_any: fields.afterAny ? 1 : 0,
       created_at: now,
       queued_at: fields.start ? now : null,
       started_at: null,
@@ -137,6 +144,7 @@ export async function insertJobWithTasks(
         message: null,
       })),
     );
+    await insertDependencies(trx, id, after.ids);
     await afterInsert?.(trx, id, taskIds);
   });
   ctx.bus.emit('job', id);
@@ -175,6 +183,8 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
       spec,
       start: req.start ?? false,
       priority: req.priority,
+      after: req.after,
+      afterAny: req.afterAny,
     },
     req.inputs.map((input) => ({ input: input.name, inputSha: input.sha256, spec: null })),
   );

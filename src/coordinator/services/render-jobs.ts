@@ -31,6 +31,9 @@ export interface RenderJobRequest {
   maxAttempts?: number;
   /** 0–100, higher leased first; default 50. */
   priority?: number;
+  /** Jobs it waits for (see ScriptJobRequest). */
+  after?: string[];
+  afterAny?: boolean;
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
@@ -116,6 +119,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       priority: req.priority,
+      after: req.after,
+      afterAny: req.afterAny,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
       image: await resolveJobImage(ctx.db, user.id, req.image),
       spec,

@@ -28,6 +28,9 @@ export interface TemplateJobRequest {
   maxAttempts?: number;
   /** 0–100, higher leased first; default 50. */
   priority?: number;
+  /** Jobs it waits for (see ScriptJobRequest). */
+  after?: string[];
+  afterAny?: boolean;
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
@@ -140,6 +143,8 @@ export async function createTemplateJob(ctx: ServiceContext, user: UserPrincipal
       instanceType: req.instanceType ?? 's',
       maxAttempts: req.maxAttempts ?? 3,
       priority: req.priority,
+      after: req.after,
+      afterAny: req.afterAny,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
       image,
       spec,

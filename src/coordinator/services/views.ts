@@ -7,6 +7,7 @@ import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-m
 import type { TemplateJobSpec, TemplateTaskSpec } from './template-jobs.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
+import * as dependenciesRepo from '../../store/repositories/dependencies.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import type { Db } from '../../store/schema.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
@@ -25,6 +26,9 @@ export interface JobView {
   maxAttempts: number;
   /** 0–100, higher leased first. */
   priority: number;
+  /** Jobs it waits for (`--after`; filled in by the detailed view), and whether any end will do. */
+  after: string[];
+  afterAny: boolean;
   taskTimeoutSeconds: number | null;
   image: string | null;
   /** Whether the job's tasks have network access (decided when it was created: the job's ask, its kind's default, the farm's setting). */
@@ -103,6 +107,8 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     cores: row.cores,
     maxAttempts: row.max_attempts,
     priority: row.priority,
+    after: [],
+    afterAny: row.after_any === 1,
     taskTimeoutSeconds: row.task_timeout_seconds,
     image: row.image,
     network: spec.network ?? false,
@@ -134,6 +140,7 @@ export async function detailedJobView(db: Db, row: JobRow, owner: string, agentF
     view.etaSeconds = Math.ceil((timing.meanDoneMs * remaining) / Math.max(counts.running, 1) / 1000);
   }
   view.blockedAgents = await agentFailuresRepo.blockedAgentNames(db, row.id, agentFailureLimit);
+  view.after = (await dependenciesRepo.dependenciesOf(db, row.id)).map((d) => d.id);
   view.waiting = (await waitingReasons(db, [row], new Map([[row.id, counts]]), agentFailureLimit)).get(row.id) ?? null;
   if (view.status === 'queued' || view.status === 'running' || view.status === 'created') {
     view.unschedulable = unschedulableReason(row.cores, await agentsRepo.onlineAgentCapacities(db));

@@ -2,6 +2,8 @@
 // from facts read once for the whole list. Counts only: no other user's job is named.
 import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import { waitingReason } from '../../core/waiting.js';
+import { dependencyOutcome } from '../../core/dependencies.js';
+import * as dependenciesRepo from '../../store/repositories/dependencies.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
@@ -29,9 +31,16 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
         blocked: blocked.get(row.id) ?? new Set(),
         failureLimit,
         freeCores,
-        ahead: row.status === 'queued' ? await queueRepo.jobsAhead(db, row) : { higher: 0, older: 0 },
+        waitingFor: row.held === 1 ? await openDependencies(db, row) : [],
+        ahead: row.status === 'queued' && row.held === 0 ? await queueRepo.jobsAhead(db, row) : { higher: 0, older: 0 },
       }),
     );
   }
   return out;
+}
+
+/** The jobs a held job still waits for. */
+async function openDependencies(db: Db, row: JobRow): Promise<string[]> {
+  const outcome = dependencyOutcome(row.after_any === 1, await dependenciesRepo.dependenciesOf(db, row.id));
+  return outcome.kind === 'wait' ? outcome.on : [];
 }

@@ -25,6 +25,7 @@ export async function jobsAhead(db: Db, job: { id: string; priority: number; que
     .selectFrom('jobs')
     .select([(eb) => eb('jobs.priority', '>', job.priority).as('higher'), (eb) => eb.fn.countAll<number>().as('n')])
     .where('jobs.status', 'in', ['queued', 'running'])
+    .where('jobs.held', '=', 0)
     .where('jobs.id', '!=', job.id)
     .where((eb) =>
       eb.or([

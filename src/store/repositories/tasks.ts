@@ -101,6 +101,7 @@ export async function queuedCandidates(
     .selectFrom('jobs')
     .select(['jobs.id', 'jobs.cores', 'jobs.kind', 'jobs.user_id', 'jobs.priority', 'jobs.queued_at'])
     .where('jobs.status', 'in', ['queued', 'running'])
+    .where('jobs.held', '=', 0)
     .where('jobs.cores', '<=', maxCores);
   if (blocked) {
     jobs = jobs.where(({ not, exists, selectFrom }) =>
