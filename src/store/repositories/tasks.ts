@@ -176,10 +176,25 @@ export async function coresRunningByUser(db: Db): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.user_id, Number(r.cores)]));
 }
 
-/** How many tasks of the farm are queued, counting no further than `cap` (an index walk of at most `cap` entries). */
+/**
+ * How many tasks of the farm could be leased now, counting no further than `cap`: queued tasks of
+ * started jobs not held for their dependencies (a created job's tasks are stored queued, and a
+ * 1,000-task job not yet started shrank every agent's prefetch share). An index walk of the queued
+ * tasks, each joined to its job, stopping at `cap` counted.
+ */
 export async function countQueuedUpTo(db: Db, cap: number): Promise<number> {
   const row = await db
-    .selectFrom(db.selectFrom('tasks').select('id').where('status', '=', 'queued').limit(cap).as('q'))
+    .selectFrom(
+      db
+        .selectFrom('tasks')
+        .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+        .select('tasks.id')
+        .where('tasks.status', '=', 'queued')
+        .where('jobs.status', 'in', ['queued', 'running'])
+        .where('jobs.held', '=', 0)
+        .limit(cap)
+        .as('q'),
+    )
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
