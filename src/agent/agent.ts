@@ -137,6 +137,8 @@ export class Agent {
         );
         failures = 0;
         this.held.push(...tasks);
+        // An urgent task leased while others wait here starts first (a stable sort keeps lease order).
+        this.held.sort((a, b) => (b.priority ?? 50) - (a.priority ?? 50));
         if (this.stopping.signal.aborted || this.draining) break;
       } catch (err) {
         if (this.stopping.signal.aborted) break;
@@ -277,15 +279,24 @@ export class Agent {
       const jobs = [...new Set([...(this.pool?.idleJobs() ?? []), ...(this.sessions?.idleJobs() ?? [])])];
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
       // would hold up every later one: give up after two intervals and send the next.
-      const { cancel, endedJobs = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[] }>(
+      const held = this.held.map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
+      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[]; giveBack?: TaskAttempt[] }>(
         'POST',
         '/agent/heartbeat',
-        { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}) },
+        { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}), ...(held.length > 0 ? { held } : {}) },
         { signal: AbortSignal.timeout(Math.max(2000, this.heartbeatSeconds * 2000)) },
       );
       if (endedJobs.length > 0) {
         this.pool?.jobsEnded(endedJobs);
         void this.sessions?.jobsEnded(endedJobs);
+      }
+      // A job of higher priority waits: held tasks go back to the queue so that it is served first.
+      for (const attempt of giveBack) {
+        const i = this.held.findIndex((t) => runKey(t) === runKey(attempt));
+        if (i < 0) continue;
+        this.held.splice(i, 1);
+        this.log(`held task ${attempt.taskId} given back: a job of higher priority is waiting`);
+        void this.client.json('POST', `/agent/tasks/${attempt.taskId}/release`, { attempt: attempt.attempt, reason: 'given back unstarted: a job of higher priority is waiting' }).catch(() => undefined);
       }
       for (const attempt of cancel) {
         const i = this.held.findIndex((t) => runKey(t) === runKey(attempt));

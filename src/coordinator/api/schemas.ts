@@ -211,6 +211,8 @@ export const HeartbeatBody = Type.Object(
     draining: Type.Optional(Type.Boolean()),
     /** Jobs the agent keeps warm sessions for: the answer's `endedJobs` says which have ended. */
     jobs: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 })),
+    /** Of `tasks`, those held unstarted (prefetch): the answer's `giveBack` names those a more urgent job should pass. */
+    held: Type.Optional(Type.Array(Type.Object({ taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) }, strict), { maxItems: 1000 })),
   },
   strict,
 );

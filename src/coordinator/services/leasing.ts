@@ -33,6 +33,8 @@ export interface LeasedTask {
   attempt: number;
   kind: 'script' | 'render' | 'template';
   cores: number;
+  /** The job's priority: an agent starts the tasks it holds highest priority first. */
+  priority?: number;
   timeoutSeconds: number | null;
   image: string | null;
   network: boolean;
@@ -271,6 +273,7 @@ function leasedTaskOf(job: jobsRepo.JobRow, jobSpec: JobSpec, task: tasksRepo.Ta
     attempt: task.attempt,
     kind: job.kind as LeasedTask['kind'],
     cores: job.cores,
+    priority: job.priority,
     timeoutSeconds: job.task_timeout_seconds,
     image: job.image,
     network: jobSpec.network ?? false,
