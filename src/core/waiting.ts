@@ -11,7 +11,10 @@ export interface WaitFacts {
   cores: number;
   /** The job's queued tasks (pending ones wait for their steps, said by the steps). */
   queued: number;
+  /** Online agents taking tasks (not paused). */
   online: readonly OnlineAgent[];
+  /** Online agents paused by a person (`drover worker pause`). */
+  pausedOnline: number;
   /** Agents blocklisted for the job. */
   blocked: ReadonlySet<string>;
   failureLimit: number;
@@ -28,6 +31,7 @@ export function waitingReason(f: WaitFacts): string | null {
   if (f.status !== 'queued') return null;
   if (f.waitingFor.length > 0) return waitingForJobs(f.waitingFor);
   if (f.queued === 0) return null;
+  if (f.online.length === 0 && f.pausedOnline > 0) return `every online agent is paused (\`drover worker resume NAME\`)`;
   const unschedulable = unschedulableReason(f.cores, f.online);
   if (unschedulable) return unschedulable;
   const noneLeft = noAgentLeftReason(f.cores, f.online, f.blocked, f.failureLimit);

@@ -13,6 +13,7 @@ import * as taskIndexes from './migrations/0005_task_indexes.js';
 import * as templates from './migrations/0006_templates.js';
 import * as priority from './migrations/0007_priority.js';
 import * as jobDependencies from './migrations/0008_job_dependencies.js';
+import * as agentManagement from './migrations/0009_agent_management.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_templates': templates,
   '0007_priority': priority,
   '0008_job_dependencies': jobDependencies,
+  '0009_agent_management': agentManagement,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -32,6 +32,10 @@ export interface AgentsTable {
   status: string;
   /** Host facts host requirements match (JSON: os, arch, gpus), from 0006_templates. */
   attributes: string;
+  /** 1: takes no new tasks until resumed (0009_agent_management). */
+  paused: number;
+  /** 1: removed from the list while offline; cleared when it is heard from again. */
+  removed: number;
   last_seen_at: string;
   created_at: string;
 }

@@ -267,3 +267,41 @@ describe('job dependencies', { timeout: 600_000 }, () => {
     assert.match(alone.stderr, /--after-any goes with --after/);
   });
 });
+
+describe('agents people can manage', { timeout: 300_000 }, () => {
+  test('worker pause, resume, view and remove', async () => {
+    const farm = await farmOf(1);
+    const ws = await makeWorkspace({ 'quick.sh': 'mkdir -p run-result\necho ok > run-result/out.txt\n', 'x.txt': 'x' });
+    const paused = await farm.cli(['worker', 'pause', 'agent-1']);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match((await farm.cli(['worker', 'list'])).stdout, /agent-1\s+online, paused/);
+    const r = await farm.cli(['job', 'create', '-n', 'after-pause', '-s', join(ws, 'quick.sh'), '-i', join(ws, 'x.txt'), '-r', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const id = (JSON.parse(r.stdout) as JobJson).id;
+    const waiting = await viewJson(farm, id);
+    assert.equal(waiting.status, 'queued');
+    assert.equal(waiting.waiting, 'every online agent is paused (`drover worker resume NAME`)');
+    // Only admins manage agents.
+    const bob = await farm.userCli('bob');
+    const refused = await bob(['worker', 'resume', 'agent-1']);
+    assert.notEqual(refused.code, 0);
+    assert.equal((await viewJson(farm, id)).counts.queued, 1);
+
+    assert.equal((await farm.cli(['worker', 'resume', 'agent-1'])).code, 0);
+    await eventually(async () => (await viewJson(farm, id)).status === 'done', 60_000, 'the job to run once resumed');
+    const view = await farm.cli(['worker', 'view', 'agent-1']);
+    assert.equal(view.code, 0, view.stderr);
+    assert.match(view.stdout, /agent agent-1: online/);
+    assert.match(view.stdout, new RegExp(`${id}\\s+1\\s+1\\s+done`));
+    // Bob sees the agent worked, not on whose job.
+    assert.doesNotMatch((await bob(['worker', 'view', 'agent-1'])).stdout, new RegExp(id));
+
+    const early = await farm.cli(['worker', 'remove', 'agent-1']);
+    assert.notEqual(early.code, 0);
+    assert.match(early.stderr, /only an offline agent can be removed/);
+    await farm.agents[0]!.kill('SIGINT');
+    await eventually(async () => /agent-1\s+offline/.test((await farm.cli(['worker', 'list'])).stdout), 30_000, 'the agent to be offline');
+    assert.equal((await farm.cli(['worker', 'remove', 'agent-1'])).code, 0);
+    assert.doesNotMatch((await farm.cli(['worker', 'list'])).stdout, /agent-1/);
+  });
+});

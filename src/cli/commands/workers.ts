@@ -6,6 +6,7 @@ import { signedInClient } from '../session.js';
 interface Worker {
   name: string;
   status: string;
+  paused: boolean;
   cores: number;
   memoryBytes: number;
   slots: number;
@@ -26,6 +27,41 @@ function taskNetworkOf(w: Worker, policy: 'allow' | 'deny'): string {
 
 export function registerWorkerCommands(program: Command): void {
   const worker = program.command('worker').description('the farm\'s agents');
+  for (const [action, what] of [
+    ['pause', 'finish its running tasks and take no new ones until resumed (admins)'],
+    ['resume', 'take tasks again after a pause (admins)'],
+  ] as const) {
+    worker
+      .command(`${action} <name>`)
+      .description(what)
+      .action(async (name: string) => {
+        const client = await signedInClient();
+        await client.json('POST', `/workers/${encodeURIComponent(name)}/${action}`);
+        console.log(`agent ${name} ${action === 'pause' ? 'paused: it finishes its running tasks and takes no new ones' : 'resumed'}`);
+      });
+  }
+  worker
+    .command('remove <name>')
+    .description('an offline agent leaves the list (admins)')
+    .action(async (name: string) => {
+      const client = await signedInClient();
+      await client.json('DELETE', `/workers/${encodeURIComponent(name)}`);
+      console.log(`agent ${name} removed`);
+    });
+  worker
+    .command('view <name>')
+    .description('one agent: its state and its recent tasks and failures')
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const client = await signedInClient();
+      const w = await client.json<Worker & { recentTasks: { jobId: string | null; index: number | null; attempt: number; status: string; startedAt: string; error: string | null }[] }>('GET', `/workers/${encodeURIComponent(name)}`);
+      if (opts.json) return console.log(JSON.stringify(w, null, 2));
+      console.log(`agent ${w.name}: ${w.status}${w.paused ? ', paused' : ''}   slots ${w.slots}   cores ${w.cores}   memory ${bytes(w.memoryBytes)}   last contact ${w.lastSeenAt}`);
+      const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(' ');
+      if (labels) console.log(`labels: ${labels}`);
+      console.log('');
+      console.log(table(['JOB', 'TASK', 'ATTEMPT', 'STATE', 'STARTED', 'ERROR'], w.recentTasks.map((t) => [t.jobId ?? '(another user\'s)', t.index, t.attempt, t.status, t.startedAt, t.error])));
+    });
   worker
     .command('list')
     .option('--json', 'machine-readable output')
@@ -36,7 +72,7 @@ export function registerWorkerCommands(program: Command): void {
       console.log(
         table(
           ['NAME', 'STATUS', 'SLOTS', 'CORES', 'MEMORY', 'CONFINED', 'TASK NETWORK', 'RUNNING', 'LAST CONTACT'],
-          workers.map((w) => [w.name, w.status, w.slots, w.cores, bytes(w.memoryBytes), w.sandbox ? 'yes' : 'no', taskNetworkOf(w, taskNetwork ?? 'allow'), w.runningTasks.length, w.lastSeenAt]),
+          workers.map((w) => [w.name, w.paused ? `${w.status}, paused` : w.status, w.slots, w.cores, bytes(w.memoryBytes), w.sandbox ? 'yes' : 'no', taskNetworkOf(w, taskNetwork ?? 'allow'), w.runningTasks.length, w.lastSeenAt]),
         ),
       );
       console.log(

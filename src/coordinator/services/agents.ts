@@ -102,7 +102,7 @@ export async function registerAgent(
   }
   const agentToken = newSecret(AGENT_TOKEN_PREFIX);
   const agentId = randomId('a');
-  await agentsRepo.insertAgent(ctx.db, { id: agentId, token_hash: digestToken(agentToken), created_at: now, ...fields });
+  await agentsRepo.insertAgent(ctx.db, { id: agentId, token_hash: digestToken(agentToken), created_at: now, paused: 0, removed: 0, ...fields });
   return { agentId, agentToken };
 }
 

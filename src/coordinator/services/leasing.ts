@@ -85,6 +85,15 @@ interface FitAsk extends LeaseAsk {
  * commit the caller announces each lease with `announceLease`.
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
+  // A paused agent (`drover worker pause`) finishes what it runs and takes nothing new.
+  const paused = await agentsRepo.pausedAgents(trx, [...new Set(asks.map((a) => a.agent.id))]);
+  if (paused.size > 0) {
+    const open = asks.flatMap((a, i) => (paused.has(a.agent.id) ? [] : [i]));
+    const got = open.length > 0 ? await leaseForMany(ctx, trx, open.map((i) => asks[i]!)) : [];
+    const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
+    open.forEach((i, k) => (leases[i] = got[k]!));
+    return leases;
+  }
   // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
   // for work it can start now, and fills an agent's hold (what it runs and what waits) up to
   // `holdCap`: its slots, one task waiting, and its share of the queue (queued / online agents). As

@@ -16,6 +16,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
   const waiting = rows.filter((r) => r.status === 'created' || r.status === 'queued');
   if (waiting.length === 0) return out;
   const online = await agentsRepo.onlineAgentSlots(db);
+  const pausedOnline = await agentsRepo.countPausedOnline(db);
   const running = await queueRepo.coresRunningByAgent(db);
   const freeCores = new Map(online.map((a) => [a.id, a.slots - (running.get(a.id) ?? 0)]));
   const blocked = await agentFailuresRepo.blockedAgentIds(db, waiting.map((r) => r.id), failureLimit);
@@ -28,6 +29,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
         cores: row.cores,
         queued: (counts.get(row.id) ?? emptyCounts()).queued,
         online,
+        pausedOnline,
         blocked: blocked.get(row.id) ?? new Set(),
         failureLimit,
         freeCores,

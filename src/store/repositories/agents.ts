@@ -20,11 +20,11 @@ export async function updateAgentResources(
 }
 
 export async function touchAgent(db: Db, id: string, now: string, status: string): Promise<void> {
-  await db.updateTable('agents').set({ last_seen_at: now, status }).where('id', '=', id).execute();
+  await db.updateTable('agents').set({ last_seen_at: now, status, removed: 0 }).where('id', '=', id).execute();
 }
 
 export function listAgents(db: Db) {
-  return db.selectFrom('agents').selectAll().orderBy('name').execute();
+  return db.selectFrom('agents').selectAll().where('removed', '=', 0).orderBy('name').execute();
 }
 
 /** Agents not heard from since `before` are offline. */
@@ -48,5 +48,25 @@ export function onlineAgentCapacities(db: Db) {
 
 /** Online agents (not draining, not silent) with the cores each offers: who may take tasks now. */
 export function onlineAgentSlots(db: Db) {
-  return db.selectFrom('agents').select(['id', 'name', 'slots']).where('status', '=', 'online').execute();
+  return db.selectFrom('agents').select(['id', 'name', 'slots']).where('status', '=', 'online').where('paused', '=', 0).execute();
+}
+
+export function findAgentByName(db: Db, name: string) {
+  return db.selectFrom('agents').selectAll().where('name', '=', name).where('removed', '=', 0).orderBy('last_seen_at', 'desc').executeTakeFirst();
+}
+
+export async function setAgentFlags(db: Db, id: string, fields: Partial<Pick<AgentRow, 'paused' | 'removed'>>): Promise<void> {
+  await db.updateTable('agents').set(fields).where('id', '=', id).execute();
+}
+
+/** Which of `ids` are paused. */
+export async function pausedAgents(db: Db, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('agents').select('id').where('id', 'in', [...ids]).where('paused', '=', 1).execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function countPausedOnline(db: Db): Promise<number> {
+  const row = await db.selectFrom('agents').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'online').where('paused', '=', 1).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
