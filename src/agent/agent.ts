@@ -6,6 +6,7 @@ import { arch, availableParallelism, hostname, platform, totalmem } from 'node:o
 import { join } from 'node:path';
 import type { TaskAttempt } from '../coordinator/services/agents.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
+import { detectGpus } from './gpus.js';
 import { DROVER_VERSION } from '../version.js';
 import { BlobCache } from './blob-cache.js';
 import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
@@ -25,6 +26,8 @@ export interface AgentOptions {
   slots?: number;
   workDir: string;
   labels?: Record<string, string>;
+  /** GPUs it offers (`--gpus N`); detected with nvidia-smi when not given. */
+  gpus?: number;
   launcher?: Launcher;
   sandbox?: boolean;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
@@ -246,7 +249,7 @@ export class Agent {
           slots: this.slots,
           sandbox: this.opts.sandbox ?? false,
           version: DROVER_VERSION,
-          attributes: hostAttributes(),
+          attributes: { ...hostAttributes(), gpus: this.opts.gpus ?? detectGpus() },
           ...(previous ? { previousToken: previous.agentToken } : {}),
         });
         this.client.token = answer.agentToken;

@@ -1,4 +1,5 @@
 // Option parsers shared by the commands: a bad value is a clear error, not a NaN downstream.
+import { parseRequirement } from '../core/job-requirements.js';
 import { CliError } from './session.js';
 
 /** A parser for a whole number of at least 1, named in its error message. */
@@ -43,4 +44,21 @@ export function afterArg(text: string, previous: string[] = []): string[] {
 export function afterFields(opts: { after?: string[]; afterAny?: boolean }): { after?: string[]; afterAny?: boolean } {
   if (opts.afterAny && !opts.after) throw new CliError('--after-any goes with --after JOB[,JOB…]: it says how to wait for those jobs');
   return opts.after ? { after: opts.after, ...(opts.afterAny ? { afterAny: true } : {}) } : {};
+}
+
+/** `--require key=value`, repeatable: the labels an agent must carry. */
+export function requireArg(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const parsed = parseRequirement(text);
+  if ('problem' in parsed) throw new CliError(parsed.problem);
+  return { ...previous, [parsed.key]: parsed.value };
+}
+
+/** The request fields of `--cores`, `--memory`, `--gpus` and `--require`. */
+export function requirementFields(opts: { cores?: number; memory?: number; gpus?: number; require?: Record<string, string> }): { cores?: number; requirements?: { memoryMiB?: number; gpus?: number; labels?: Record<string, string> } } {
+  const requirements = {
+    ...(opts.memory ? { memoryMiB: opts.memory } : {}),
+    ...(opts.gpus ? { gpus: opts.gpus } : {}),
+    ...(opts.require ? { labels: opts.require } : {}),
+  };
+  return { ...(opts.cores ? { cores: opts.cores } : {}), ...(Object.keys(requirements).length > 0 ? { requirements } : {}) };
 }

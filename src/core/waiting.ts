@@ -20,6 +20,8 @@ export interface WaitFacts {
   failureLimit: number;
   /** Cores each online agent has free now (its slots less what its running tasks asked for). */
   freeCores: ReadonlyMap<string, number>;
+  /** Why no online agent meets the job's requirements (core/job-requirements.ts noAgentMeets), or null. */
+  requirementsUnmet: string | null;
   /** Jobs it waits for (`--after`) that have not ended as it needs. */
   waitingFor: readonly string[];
   /** Other started jobs with queued tasks that leasing serves before this one: of higher priority, and older ones of equal priority. */
@@ -34,6 +36,7 @@ export function waitingReason(f: WaitFacts): string | null {
   if (f.online.length === 0 && f.pausedOnline > 0) return `every online agent is paused (\`drover worker resume NAME\`)`;
   const unschedulable = unschedulableReason(f.cores, f.online);
   if (unschedulable) return unschedulable;
+  if (f.requirementsUnmet) return f.requirementsUnmet;
   const noneLeft = noAgentLeftReason(f.cores, f.online, f.blocked, f.failureLimit);
   if (noneLeft) return noneLeft;
   const { higher, older } = f.ahead;

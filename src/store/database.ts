@@ -14,6 +14,7 @@ import * as templates from './migrations/0006_templates.js';
 import * as priority from './migrations/0007_priority.js';
 import * as jobDependencies from './migrations/0008_job_dependencies.js';
 import * as agentManagement from './migrations/0009_agent_management.js';
+import * as jobRequirements from './migrations/0010_job_requirements.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_priority': priority,
   '0008_job_dependencies': jobDependencies,
   '0009_agent_management': agentManagement,
+  '0010_job_requirements': jobRequirements,
 };
 
 class InCodeMigrations implements MigrationProvider {

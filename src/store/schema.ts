@@ -59,6 +59,8 @@ export interface JobsTable {
   held: number;
   /** 1: it waits for those jobs to end whatever their state, not for them to be done. */
   after_any: number;
+  /** What its tasks ask of an agent beyond cores (JSON JobRequirements, 0010_job_requirements), or null. */
+  requirements: string | null;
   created_at: string;
   queued_at: string | null;
   started_at: string | null;

@@ -4,7 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
+import { type Farm, api, eventually, startAgent, startFarm } from '../helpers/farm.js';
 import { makeWorkspace } from '../helpers/reliability.js';
 
 interface TaskJson {
@@ -303,5 +303,41 @@ describe('agents people can manage', { timeout: 300_000 }, () => {
     await eventually(async () => /agent-1\s+offline/.test((await farm.cli(['worker', 'list'])).stdout), 30_000, 'the agent to be offline');
     assert.equal((await farm.cli(['worker', 'remove', 'agent-1'])).code, 0);
     assert.doesNotMatch((await farm.cli(['worker', 'list'])).stdout, /agent-1/);
+  });
+});
+
+describe('requirements and routing', { timeout: 300_000 }, () => {
+  test('--require and --gpus route tasks to the agents that meet them; a job no agent meets says why', async () => {
+    const farm = await farmOf(0);
+    // A fake nvidia-smi on the GPU agent's PATH stands in for detection (no GPU on the test machine):
+    // it lists two GPUs as the real one does with --query-gpu=index --format=csv,noheader.
+    const fake = await makeWorkspace({ 'bin/nvidia-smi': '#!/bin/sh\necho 0\necho 1\n' });
+    await import('node:fs/promises').then((fs) => fs.chmod(join(fake, 'bin/nvidia-smi'), 0o755));
+    farm.agents.push(await startAgent(farm.server, { name: 'plain', slots: 1 }));
+    farm.agents.push(await startAgent(farm.server, { name: 'gpu-box', slots: 1, extraArgs: ['--label', 'tier=gpu'], env: { PATH: `${join(fake, 'bin')}:${process.env.PATH}` } }));
+    const ws = await makeWorkspace({ 'work.sh': 'sleep 0.3\nmkdir -p run-result\necho ok > run-result/out.txt\n', ...inputs(3) });
+    const create = (name: string, extra: string[]) => farm.cli(['job', 'create', '-n', name, '-s', join(ws, 'work.sh'), '-i', join(ws, 'in/*.txt'), '-r', '--json', ...extra]);
+    const idOf = (r: { code: number; stdout: string; stderr: string }) => {
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as JobJson).id;
+    };
+    const byLabel = idOf(await create('by-label', ['--require', 'tier=gpu']));
+    const byGpus = idOf(await create('by-gpus', ['--gpus', '2']));
+    const nowhere = idOf(await create('nowhere', ['--require', 'tier=render']));
+    const huge = idOf(await create('huge-memory', ['--memory', '16000000']));
+    for (const id of [byLabel, byGpus]) {
+      const job = await eventually(async () => {
+        const j = await viewJson(farm, id);
+        return j.status === 'done' ? j : null;
+      }, 90_000, `job ${id} to finish`);
+      for (const t of job.tasks!) assert.deepEqual((await attemptsOf(farm, t.id)).map((a) => a.agent), ['gpu-box'], `job ${id} task ${t.index}`);
+    }
+    assert.equal((await viewJson(farm, nowhere)).waiting, 'no online agent has tier=render');
+    assert.match((await viewJson(farm, huge)).waiting ?? '', /^no online agent meets its requirements: \S+ has \d+ MiB of memory, the job asks for 16000000$/);
+    assert.equal((await viewJson(farm, nowhere)).counts.queued, 3);
+    const bad = await create('bad', ['--require', 'tier']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--require takes key=value/);
+    for (const id of [nowhere, huge]) await farm.cli(['job', 'stop', id]);
   });
 });

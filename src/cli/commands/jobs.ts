@@ -15,7 +15,7 @@ import type { ResultsIndex } from '../../coordinator/services/results.js';
 import type { JobView, TaskView } from '../../coordinator/services/views.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
-import { positiveInt, afterArg, afterFields, priorityArg } from '../parse.js';
+import { positiveInt, afterArg, afterFields, priorityArg, requireArg, requirementFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { uploadFiles } from '../upload.js';
 import { registerTemplateCommands } from './templates.js';
@@ -139,6 +139,10 @@ export function registerJobCommands(program: Command): void {
     .option('--priority <n>', 'priority from 0 to 100, higher runs first (default 50)', priorityArg)
     .option('--after <jobs>', 'run once these jobs (JOB[,JOB…]) are done; canceled if one errors or is canceled', afterArg)
     .option('--after-any', 'with --after: run once those jobs have ended, whatever their state')
+    .option('--cores <n>', 'cores per task, instead of the instance type\'s', positiveInt('--cores'))
+    .option('--memory <MiB>', 'run only on agents with at least this much memory (MiB)', positiveInt('--memory'))
+    .option('--gpus <n>', 'run only on agents with at least this many GPUs', positiveInt('--gpus'))
+    .option('--require <key=value>', 'run only on agents with this label (their --label); repeatable', requireArg)
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'run tasks in this container image: one of your image names (drover image list) or a reference; default: your default image')
     .option('--network', 'give tasks network access (the default; refused where the farm denies it)')
@@ -148,7 +152,7 @@ export function registerJobCommands(program: Command): void {
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
     .option('-d, --dir <outdir>', 'with --wait: download the results here')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean; cores?: number; memory?: number; gpus?: number; require?: Record<string, string>; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean }) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
       if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const client = await signedInClient();
@@ -172,6 +176,7 @@ export function registerJobCommands(program: Command): void {
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
         ...afterFields(opts),
+        ...requirementFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         // Said only when the user said it: otherwise the farm's default applies.

@@ -17,7 +17,7 @@ import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
-import { positiveInt, afterArg, afterFields, priorityArg } from '../parse.js';
+import { positiveInt, afterArg, afterFields, priorityArg, requireArg, requirementFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 
@@ -32,7 +32,7 @@ interface RenderOptions {
   percentage?: number;
   instanceType: string;
   name?: string;
-  maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean;
+  maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean; cores?: number; memory?: number; gpus?: number; require?: Record<string, string>;
   timeout?: number;
   image?: string;
   cold: boolean;
@@ -110,6 +110,10 @@ export function registerRenderCommand(program: Command): void {
     .option('--priority <n>', 'priority from 0 to 100, higher runs first (default 50)', priorityArg)
     .option('--after <jobs>', 'run once these jobs (JOB[,JOB…]) are done; canceled if one errors or is canceled', afterArg)
     .option('--after-any', 'with --after: run once those jobs have ended, whatever their state')
+    .option('--cores <n>', 'cores per task, instead of the instance type\'s', positiveInt('--cores'))
+    .option('--memory <MiB>', 'run only on agents with at least this much memory (MiB)', positiveInt('--memory'))
+    .option('--gpus <n>', 'run only on agents with at least this many GPUs', positiveInt('--gpus'))
+    .option('--require <key=value>', 'run only on agents with this label (their --label); repeatable', requireArg)
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'container image with Blender inside')
     .option('--cold', 'one Blender process per task instead of a warm session', false)
@@ -196,6 +200,7 @@ export function registerRenderCommand(program: Command): void {
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
         ...afterFields(opts),
+        ...requirementFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.network ? { network: true } : {}),

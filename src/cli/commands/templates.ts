@@ -13,7 +13,7 @@ import { checkTemplate } from '../../core/templates/validate.js';
 import type { JobView } from '../../coordinator/services/views.js';
 import { waitForJob } from '../follow.js';
 import { countsLine, duration } from '../format.js';
-import { positiveInt, afterArg, afterFields, priorityArg } from '../parse.js';
+import { positiveInt, afterArg, afterFields, priorityArg, requireArg, requirementFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
@@ -94,13 +94,17 @@ export function registerTemplateCommands(job: Command): void {
     .option('--priority <n>', 'priority from 0 to 100, higher runs first (default 50)', priorityArg)
     .option('--after <jobs>', 'run once these jobs (JOB[,JOB…]) are done; canceled if one errors or is canceled', afterArg)
     .option('--after-any', 'with --after: run once those jobs have ended, whatever their state')
+    .option('--cores <n>', 'cores per task, instead of the instance type\'s', positiveInt('--cores'))
+    .option('--memory <MiB>', 'run only on agents with at least this much memory (MiB)', positiveInt('--memory'))
+    .option('--gpus <n>', 'run only on agents with at least this many GPUs', positiveInt('--gpus'))
+    .option('--require <key=value>', 'run only on agents with this label (their --label); repeatable', requireArg)
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'run tasks in this container image')
     .option('--no-network', 'tasks get no network (they have it by default)')
     .option('-r, --run', 'queue the job at once', false)
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
     .option('--json', 'machine-readable output')
-    .action(async (path: string, opts: { param: string[]; instanceType: string; maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
+    .action(async (path: string, opts: { param: string[]; instanceType: string; maxAttempts?: number; priority?: number; after?: string[]; afterAny?: boolean; cores?: number; memory?: number; gpus?: number; require?: Record<string, string>; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
       const loaded = await loadTemplate(path);
       const template = checked(loaded);
@@ -123,6 +127,7 @@ export function registerTemplateCommands(job: Command): void {
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
         ...afterFields(opts),
+        ...requirementFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.network ? {} : { network: false }),

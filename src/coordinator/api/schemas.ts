@@ -21,6 +21,14 @@ export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, ma
 export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
 export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
 
+const Requirements = Type.Object(
+  {
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, description: 'memory an agent must have, MiB' })),
+    gpus: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: 'GPUs an agent must have' })),
+    labels: Type.Optional(Type.Record(Type.String({ maxLength: 63 }), Type.String({ minLength: 1, maxLength: 200 }), { description: 'labels the agent must carry (its --label key=value)' })),
+  },
+  strict,
+);
 const Priority = Type.Integer({ minimum: 0, maximum: 100, description: 'higher runs first; default 50' });
 export const JobPatchBody = Type.Object({ priority: Priority }, strict);
 
@@ -36,6 +44,8 @@ export const ScriptJobBody = Type.Object(
     priority: Type.Optional(Priority),
     after: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, description: 'jobs this one waits for: its tasks run once they are done' })),
     afterAny: Type.Optional(Type.Boolean({ description: 'wait for the `after` jobs to end whatever their state' })),
+    cores: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'cores per task, instead of the instance type\'s' })),
+    requirements: Type.Optional(Requirements),
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default true (false when the farm denies it: asking then is refused)' })),
@@ -70,6 +80,8 @@ export const RenderJobBody = Type.Object(
     priority: Type.Optional(Priority),
     after: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, description: 'jobs this one waits for: its tasks run once they are done' })),
     afterAny: Type.Optional(Type.Boolean({ description: 'wait for the `after` jobs to end whatever their state' })),
+    cores: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'cores per task, instead of the instance type\'s' })),
+    requirements: Type.Optional(Requirements),
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default false' })),
@@ -94,6 +106,8 @@ export const TemplateJobBody = Type.Object(
     priority: Type.Optional(Priority),
     after: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, description: 'jobs this one waits for: its tasks run once they are done' })),
     afterAny: Type.Optional(Type.Boolean({ description: 'wait for the `after` jobs to end whatever their state' })),
+    cores: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'cores per task, instead of the instance type\'s' })),
+    requirements: Type.Optional(Requirements),
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean()),

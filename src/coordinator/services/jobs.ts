@@ -2,6 +2,7 @@
 // step with its tasks.
 import { randomId, taskId } from '../../core/ids.js';
 import { DEFAULT_PRIORITY, priorityProblem } from '../../core/priority.js';
+import { type JobRequirements, isEmpty, requirementsProblem } from '../../core/job-requirements.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { sharedNameClashes } from '../../core/inputs.js';
 import { NETWORK_DEFAULTS, decideTaskNetwork, type NetworkDefault } from '../../core/task-network.js';
@@ -45,6 +46,9 @@ export interface ScriptJobRequest {
   /** Jobs it waits for: its tasks are offered to agents once they are done (`afterAny`: ended). */
   after?: string[];
   afterAny?: boolean;
+  /** Cores per task instead of the instance type's, and what else an agent must offer. */
+  cores?: number;
+  requirements?: JobRequirements;
   start?: boolean;
 }
 
@@ -90,11 +94,13 @@ export interface NewTask {
 export async function insertJobWithTasks(
   ctx: ServiceContext,
   user: UserPrincipal,
-  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean; priority?: number | undefined; after?: string[] | undefined; afterAny?: boolean | undefined },
+  fields: { name: string; kind: JobKind; instanceType: InstanceType; maxAttempts: number; taskTimeoutSeconds: number | null; image: string | null; spec: unknown; start: boolean; priority?: number | undefined; after?: string[] | undefined; afterAny?: boolean | undefined; cores?: number | undefined; requirements?: JobRequirements | undefined },
   tasks: readonly NewTask[],
   /** Stores what belongs to the job beside its tasks (render frames), in the same transaction. */
   afterInsert?: (trx: Db, jobId: string, taskIds: readonly string[]) => Promise<void>,
 ): Promise<string> {
+  const requirementProblem = fields.requirements ? requirementsProblem(fields.requirements) : null;
+  if (requirementProblem) throw badRequest(requirementProblem);
   const after = await checkAfter(ctx, user, fields.after, fields.afterAny ?? false);
   const id = randomId('j');
   const now = orderedNowIso();
@@ -107,7 +113,8 @@ export async function insertJobWithTasks(
       kind: fields.kind,
       status: fields.start ? 'queued' : 'created',
       instance_type: fields.instanceType,
-      cores: ctx.config.instanceCores[fields.instanceType],
+      // `cores` (--cores) asks for an exact number; otherwise the instance type's.
+      cores: fields.cores ?? ctx.config.instanceCores[fields.instanceType],
       max_attempts: fields.maxAttempts,
       task_timeout_seconds: fields.taskTimeoutSeconds,
       image: fields.image,
@@ -116,6 +123,7 @@ export async function insertJobWithTasks(
       priority: fields.priority ?? DEFAULT_PRIORITY,
       held: after.held ? 1 : 0,
       after_any: fields.afterAny ? 1 : 0,
+      requirements: isEmpty(fields.requirements) ? null : JSON.stringify(fields.requirements),
       created_at: now,
       queued_at: fields.start ? now : null,
       started_at: null,
@@ -185,6 +193,8 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
       priority: req.priority,
       after: req.after,
       afterAny: req.afterAny,
+      cores: req.cores,
+      requirements: req.requirements,
     },
     req.inputs.map((input) => ({ input: input.name, inputSha: input.sha256, spec: null })),
   );

@@ -8,6 +8,7 @@ import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
 import { endJobIfNoAgentLeft, retryPlacement } from './agent-choice.js';
 import { fairOrder } from './lease-order.js';
+import { type JobRequirements, requirementMiss } from '../../core/job-requirements.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../core/task-results.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
@@ -196,7 +197,12 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
   const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
+  // Jobs' own requirements (--memory, --gpus, --require), parsed once per job of the window.
+  const jobReqs = new Map<string, JobRequirements>();
+  for (const c of pool) if (c.requirements && !jobReqs.has(c.job_id)) jobReqs.set(c.job_id, JSON.parse(c.requirements) as JobRequirements);
   const meets = (ask: FitAsk, c: (typeof pool)[number]) => {
+    const own = jobReqs.get(c.job_id);
+    if (own && requirementMiss(own, ask.agent.host) !== null) return false;
     const req = requirements.get(c.job_id)?.[c.step];
     return !req || hostRequirementProblem(req, ask.agent.host) === null;
   };
@@ -206,7 +212,7 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
   let head = 0;
   function* left(ask: FitAsk) {
     for (let j = head; j < pool.length; j++) {
-      if (!taken.has(pool[j]!) && (requirements.size === 0 || meets(ask, pool[j]!)) && (!placement || placement(ask.agent.id, pool[j]!))) yield pool[j]!;
+      if (!taken.has(pool[j]!) && (requirements.size === 0 && jobReqs.size === 0 ? true : meets(ask, pool[j]!)) && (!placement || placement(ask.agent.id, pool[j]!))) yield pool[j]!;
     }
   }
   const picks = asks.map((ask) => {

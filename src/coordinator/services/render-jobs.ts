@@ -3,6 +3,7 @@
 import { checkBlendFile } from '../../render/blend-file.js';
 import { type ImageFormat } from '../../render/blender-command.js';
 import { chunkFrames, formatFrameList, FrameExpressionError, parseFrames } from '../../core/frames.js';
+import type { JobRequirements } from '../../core/job-requirements.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { relativePathProblem } from '../../core/inputs.js';
 import { NETWORK_DEFAULTS } from '../../core/task-network.js';
@@ -34,6 +35,8 @@ export interface RenderJobRequest {
   /** Jobs it waits for (see ScriptJobRequest). */
   after?: string[];
   afterAny?: boolean;
+  cores?: number;
+  requirements?: JobRequirements;
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
@@ -121,6 +124,8 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       priority: req.priority,
       after: req.after,
       afterAny: req.afterAny,
+      cores: req.cores,
+      requirements: req.requirements,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
       image: await resolveJobImage(ctx.db, user.id, req.image),
       spec,

@@ -1,6 +1,7 @@
 // Template jobs (Open Job Description): a template and parameter values become a job of steps,
 // stored whole or not at all. PATH parameters that carry data (dataFlow IN/INOUT) name files the
 // client uploaded first; OUT/INOUT directories are collected from the tasks that write them.
+import type { JobRequirements } from '../../core/job-requirements.js';
 import type { InstanceType } from '../../core/instance-types.js';
 import { relativePathProblem } from '../../core/inputs.js';
 import { expandTemplate } from '../../core/templates/expand.js';
@@ -31,6 +32,8 @@ export interface TemplateJobRequest {
   /** Jobs it waits for (see ScriptJobRequest). */
   after?: string[];
   afterAny?: boolean;
+  cores?: number;
+  requirements?: JobRequirements;
   taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
@@ -145,6 +148,8 @@ export async function createTemplateJob(ctx: ServiceContext, user: UserPrincipal
       priority: req.priority,
       after: req.after,
       afterAny: req.afterAny,
+      cores: req.cores,
+      requirements: req.requirements,
       taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
       image,
       spec,

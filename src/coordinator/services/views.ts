@@ -1,6 +1,7 @@
 // The shapes the API answers with, built from rows. One place, so the CLI, the web app and the
 // SSE streams all see the same job and task.
 import type { InstanceType } from '../../core/instance-types.js';
+import type { JobRequirements } from '../../core/job-requirements.js';
 import { unschedulableReason } from '../../core/scheduling.js';
 import { deriveJobStatus, emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
 import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-match.js';
@@ -29,6 +30,8 @@ export interface JobView {
   /** Jobs it waits for (`--after`; filled in by the detailed view), and whether any end will do. */
   after: string[];
   afterAny: boolean;
+  /** What its tasks ask of an agent beyond cores (--memory, --gpus, --require), or null. */
+  requirements: JobRequirements | null;
   taskTimeoutSeconds: number | null;
   image: string | null;
   /** Whether the job's tasks have network access (decided when it was created: the job's ask, its kind's default, the farm's setting). */
@@ -109,6 +112,7 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     priority: row.priority,
     after: [],
     afterAny: row.after_any === 1,
+    requirements: row.requirements ? (JSON.parse(row.requirements) as JobRequirements) : null,
     taskTimeoutSeconds: row.task_timeout_seconds,
     image: row.image,
     network: spec.network ?? false,

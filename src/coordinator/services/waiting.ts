@@ -2,6 +2,8 @@
 // from facts read once for the whole list. Counts only: no other user's job is named.
 import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import { waitingReason } from '../../core/waiting.js';
+import { type JobRequirements, noAgentMeets } from '../../core/job-requirements.js';
+import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { dependencyOutcome } from '../../core/dependencies.js';
 import * as dependenciesRepo from '../../store/repositories/dependencies.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
@@ -17,6 +19,8 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
   if (waiting.length === 0) return out;
   const online = await agentsRepo.onlineAgentSlots(db);
   const pausedOnline = await agentsRepo.countPausedOnline(db);
+  let hostList: { name: string; host: HostFacts }[] | null = null;
+  const hosts = async () => (hostList ??= (await agentsRepo.onlineAgentHosts(db)).map((a) => ({ name: a.name, host: hostFactsOf(a) })));
   const running = await queueRepo.coresRunningByAgent(db);
   const freeCores = new Map(online.map((a) => [a.id, a.slots - (running.get(a.id) ?? 0)]));
   const blocked = await agentFailuresRepo.blockedAgentIds(db, waiting.map((r) => r.id), failureLimit);
@@ -30,6 +34,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
         queued: (counts.get(row.id) ?? emptyCounts()).queued,
         online,
         pausedOnline,
+        requirementsUnmet: row.requirements ? noAgentMeets(JSON.parse(row.requirements) as JobRequirements, await hosts()) : null,
         blocked: blocked.get(row.id) ?? new Set(),
         failureLimit,
         freeCores,

@@ -99,7 +99,7 @@ export async function queuedCandidates(
   // ordering across both tables sorted every queued task of the farm on every lease.
   let jobs = db
     .selectFrom('jobs')
-    .select(['jobs.id', 'jobs.cores', 'jobs.kind', 'jobs.user_id', 'jobs.priority', 'jobs.queued_at'])
+    .select(['jobs.id', 'jobs.cores', 'jobs.kind', 'jobs.user_id', 'jobs.priority', 'jobs.queued_at', 'jobs.requirements'])
     .where('jobs.status', 'in', ['queued', 'running'])
     .where('jobs.held', '=', 0)
     .where('jobs.cores', '<=', maxCores);
@@ -116,7 +116,7 @@ export async function queuedCandidates(
       ),
     );
   }
-  const out: (TaskRow & { cores: number; user_id: string; priority: number; queued_at: string })[] = [];
+  const out: (TaskRow & { cores: number; user_id: string; priority: number; queued_at: string; requirements: string | null })[] = [];
   const eligible = await jobs.orderBy('jobs.priority', 'desc').orderBy('jobs.queued_at').orderBy('jobs.id').execute();
   // Priority first, then fair share between users at equal priority, then age (core/priority.ts):
   // what each user has running matters only when users share a priority level.
@@ -148,7 +148,7 @@ export async function queuedCandidates(
     // more behind it, so that the leasers still find what they may take.
     const retried = rows.filter((r) => r.tries > 0).length;
     if (retried > 0 && rows.length === n) rows = rows.concat(await read(retried, rows[rows.length - 1]!.idx));
-    for (const r of rows) out.push({ ...r, cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '' });
+    for (const r of rows) out.push({ ...r, cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '', requirements: job.requirements });
   }
   return out;
 }
