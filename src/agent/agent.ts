@@ -79,6 +79,19 @@ export class Agent {
     this.log = opts.log ?? ((line) => console.log(`[agent ${this.name}] ${line}`));
   }
 
+  /** GPUs this agent offers (`--gpus`, else nvidia-smi), counted once. */
+  private gpuCount: number | null = null;
+  private get gpus(): number {
+    return (this.gpuCount ??= this.opts.gpus ?? detectGpus());
+  }
+
+  /** GPU indices free now: those no running task was given. */
+  private freeGpus(): number[] {
+    const used = new Set<number>();
+    for (const run of this.running.values()) for (const d of run.gpuDevices) used.add(d);
+    return Array.from({ length: this.gpus }, (_, i) => i).filter((i) => !used.has(i));
+  }
+
   private get usedCores(): number {
     let used = 0;
     for (const run of this.running.values()) used += run.cores;
@@ -165,11 +178,14 @@ export class Agent {
   private startHeld(deps: RunnerDeps): void {
     for (let i = 0; i < this.held.length; ) {
       const task = this.held[i]!;
-      if (task.cores > this.slots - this.usedCores) {
+      const freeGpus = this.gpus > 0 ? this.freeGpus() : [];
+      if (task.cores > this.slots - this.usedCores || (task.gpus ?? 0) > freeGpus.length) {
         i++;
         continue;
       }
       this.held.splice(i, 1);
+      // Each task sees only the GPUs it leased (none when it asked for none).
+      if (this.gpus > 0) task.gpuDevices = freeGpus.slice(0, task.gpus ?? 0);
       this.log(`task ${task.taskId} (job ${task.jobId} #${task.index}, attempt ${task.attempt}) started`);
       // Keyed by attempt: a task that failed here may be leased again (attempt 2) while attempt 1
       // still tidies up, and each must keep its own entry (and heartbeat).
@@ -249,7 +265,7 @@ export class Agent {
           slots: this.slots,
           sandbox: this.opts.sandbox ?? false,
           version: DROVER_VERSION,
-          attributes: { ...hostAttributes(), gpus: this.opts.gpus ?? detectGpus() },
+          attributes: { ...hostAttributes(), gpus: this.gpus },
           ...(previous ? { previousToken: previous.agentToken } : {}),
         });
         this.client.token = answer.agentToken;

@@ -315,7 +315,7 @@ describe('requirements and routing', { timeout: 300_000 }, () => {
     await import('node:fs/promises').then((fs) => fs.chmod(join(fake, 'bin/nvidia-smi'), 0o755));
     farm.agents.push(await startAgent(farm.server, { name: 'plain', slots: 1 }));
     farm.agents.push(await startAgent(farm.server, { name: 'gpu-box', slots: 1, extraArgs: ['--label', 'tier=gpu'], env: { PATH: `${join(fake, 'bin')}:${process.env.PATH}` } }));
-    const ws = await makeWorkspace({ 'work.sh': 'sleep 0.3\nmkdir -p run-result\necho ok > run-result/out.txt\n', ...inputs(3) });
+    const ws = await makeWorkspace({ 'work.sh': 'sleep 0.3\necho "gpus=$CUDA_VISIBLE_DEVICES"\n', ...inputs(3) });
     const create = (name: string, extra: string[]) => farm.cli(['job', 'create', '-n', name, '-s', join(ws, 'work.sh'), '-i', join(ws, 'in/*.txt'), '-r', '--json', ...extra]);
     const idOf = (r: { code: number; stdout: string; stderr: string }) => {
       assert.equal(r.code, 0, r.stderr);
@@ -332,6 +332,14 @@ describe('requirements and routing', { timeout: 300_000 }, () => {
       }, 90_000, `job ${id} to finish`);
       for (const t of job.tasks!) assert.deepEqual((await attemptsOf(farm, t.id)).map((a) => a.agent), ['gpu-box'], `job ${id} task ${t.index}`);
     }
+    // Each task sees the GPUs it leased: both for --gpus 2, none for a task that asked for none.
+    const token = await farm.adminToken();
+    const stdoutOf = async (id: string) => {
+      const results = (await api<{ tasks: { files: { path: string; sha256: string }[] }[] }>(farm.url, token, 'GET', `/jobs/${id}/results`)).body;
+      return Promise.all(results.tasks.map(async (t) => (await fetch(`${farm.url}/api/v1/jobs/${id}/files/${t.files.find((f) => f.path === 'stdout.txt')!.sha256}`, { headers: { authorization: `Bearer ${token}` } })).text()));
+    };
+    assert.deepEqual(await stdoutOf(byGpus), ['gpus=0,1\n', 'gpus=0,1\n', 'gpus=0,1\n']);
+    assert.deepEqual(await stdoutOf(byLabel), ['gpus=\n', 'gpus=\n', 'gpus=\n']);
     assert.equal((await viewJson(farm, nowhere)).waiting, 'no online agent has tier=render');
     assert.match((await viewJson(farm, huge)).waiting ?? '', /^no online agent meets its requirements: \S+ has \d+ MiB of memory, the job asks for 16000000$/);
     assert.equal((await viewJson(farm, nowhere)).counts.queued, 3);

@@ -36,6 +36,10 @@ export interface LeasedTask {
   cores: number;
   /** The job's priority: an agent starts the tasks it holds highest priority first. */
   priority?: number;
+  /** GPUs the task asks for (its job's `--gpus`): the agent gives it that many of its own. */
+  gpus?: number;
+  /** Set by the agent when the task starts: the indices of the GPUs it was given (CUDA_VISIBLE_DEVICES). */
+  gpuDevices?: number[];
   timeoutSeconds: number | null;
   image: string | null;
   network: boolean;
@@ -289,6 +293,7 @@ function leasedTaskOf(job: jobsRepo.JobRow, jobSpec: JobSpec, task: tasksRepo.Ta
     kind: job.kind as LeasedTask['kind'],
     cores: job.cores,
     priority: job.priority,
+    ...(job.requirements ? { gpus: (JSON.parse(job.requirements) as JobRequirements).gpus ?? 0 } : {}),
     timeoutSeconds: job.task_timeout_seconds,
     image: job.image,
     network: jobSpec.network ?? false,
