@@ -36,6 +36,8 @@ export interface AgentsTable {
   paused: number;
   /** 1: removed from the list while offline; cleared when it is heard from again. */
   removed: number;
+  /** JSON labels set from the coordinator (`drover worker label`), merged over the agent's own. */
+  set_labels: string;
   last_seen_at: string;
   created_at: string;
 }

@@ -296,6 +296,18 @@ describe('agents people can manage', { timeout: 300_000 }, () => {
     // Bob sees the agent worked, not on whose job.
     assert.doesNotMatch((await bob(['worker', 'view', 'agent-1'])).stdout, new RegExp(id));
 
+    // Labels set from the coordinator are matched like the agent's own.
+    const labelled = await farm.cli(['worker', 'label', 'agent-1', 'tier=gpu']);
+    assert.equal(labelled.code, 0, labelled.stderr);
+    assert.match(labelled.stdout, /agent-1 labels: tier=gpu/);
+    const routed = await farm.cli(['job', 'create', '-n', 'needs-tier', '-s', join(ws, 'quick.sh'), '-i', join(ws, 'x.txt'), '-r', '-w', '--json', '--require', 'tier=gpu']);
+    assert.equal(routed.code, 0, routed.stderr);
+    const unlabelled = await farm.cli(['worker', 'label', 'agent-1', 'tier=']);
+    assert.match(unlabelled.stdout, /agent-1 labels: \(none\)/);
+    const stuck = await farm.cli(['job', 'create', '-n', 'needs-tier-2', '-s', join(ws, 'quick.sh'), '-i', join(ws, 'x.txt'), '-r', '--json', '--require', 'tier=gpu']);
+    assert.equal((await viewJson(farm, (JSON.parse(stuck.stdout) as JobJson).id)).waiting, 'no online agent has tier=gpu');
+    await farm.cli(['job', 'stop', (JSON.parse(stuck.stdout) as JobJson).id]);
+
     const early = await farm.cli(['worker', 'remove', 'agent-1']);
     assert.notEqual(early.code, 0);
     assert.match(early.stderr, /only an offline agent can be removed/);

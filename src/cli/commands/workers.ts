@@ -1,7 +1,7 @@
 // `drover worker list`.
 import type { Command } from 'commander';
 import { bytes, table } from '../format.js';
-import { signedInClient } from '../session.js';
+import { CliError, signedInClient } from '../session.js';
 
 interface Worker {
   name: string;
@@ -40,6 +40,20 @@ export function registerWorkerCommands(program: Command): void {
         console.log(`agent ${name} ${action === 'pause' ? 'paused: it finishes its running tasks and takes no new ones' : 'resumed'}`);
       });
   }
+  worker
+    .command('label <name> <labels...>')
+    .description('set labels of an agent from the coordinator (key=value; key= removes), kept over its own --label (admins)')
+    .action(async (name: string, pairs: string[]) => {
+      const labels: Record<string, string> = {};
+      for (const p of pairs) {
+        const eq = p.indexOf('=');
+        if (eq <= 0) throw new CliError(`worker label takes key=value (key= removes it), not "${p}"`);
+        labels[p.slice(0, eq)] = p.slice(eq + 1);
+      }
+      const client = await signedInClient();
+      const answer = await client.json<{ labels: Record<string, string> }>('POST', `/workers/${encodeURIComponent(name)}/labels`, { labels });
+      console.log(`agent ${name} labels: ${Object.entries(answer.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
+    });
   worker
     .command('remove <name>')
     .description('an offline agent leaves the list (admins)')

@@ -5,9 +5,12 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import type { ServiceContext } from '../services/context.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { agentView, removeAgent, setAgentPaused } from '../services/agent-admin.js';
+import { agentView, labelAgent, removeAgent, setAgentPaused } from '../services/agent-admin.js';
+import { parseRequirement } from '../../core/job-requirements.js';
+import { badRequest } from '../errors.js';
 import { requireAdmin, requireUser } from './principal.js';
 
+const LabelsBody = Type.Object({ labels: Type.Record(Type.String({ minLength: 1, maxLength: 63 }), Type.String({ maxLength: 200 }), { description: 'an empty value removes the label' }) }, { additionalProperties: false });
 const WorkerNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 
 export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
@@ -22,6 +25,14 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       return { name: request.params.name, paused };
     });
   }
+  r.post('/workers/:name/labels', { schema: { params: WorkerNameParams, body: LabelsBody, tags: ['workers'] } }, async (request) => {
+    requireAdmin(request);
+    for (const key of Object.keys(request.body.labels)) {
+      const parsed = parseRequirement(`${key}=x`);
+      if ('problem' in parsed) throw badRequest(parsed.problem.replace('--require', 'label'));
+    }
+    return { name: request.params.name, labels: await labelAgent(ctx, request.params.name, request.body.labels) };
+  });
   r.delete('/workers/:name', { schema: { params: WorkerNameParams, tags: ['workers'] } }, async (request, reply) => {
     requireAdmin(request);
     await removeAgent(ctx, request.params.name);

@@ -1,6 +1,7 @@
 // Agents people manage (admins): pause, resume, remove, and one agent's recent work.
 import * as agentsRepo from '../../store/repositories/agents.js';
 import { conflict, notFound } from '../errors.js';
+import { forgetAgentPrincipal, mergeLabels } from './agents.js';
 import { type ServiceContext } from './context.js';
 
 async function agentNamed(ctx: ServiceContext, name: string) {
@@ -14,6 +15,17 @@ export async function setAgentPaused(ctx: ServiceContext, name: string, paused: 
   const row = await agentNamed(ctx, name);
   await agentsRepo.setAgentFlags(ctx.db, row.id, { paused: paused ? 1 : 0 });
   if (!paused) ctx.bus.emit('work');
+}
+
+/** Sets (or, with an empty value, removes) labels of an agent from the coordinator; kept over what it reports. */
+export async function labelAgent(ctx: ServiceContext, name: string, changes: Record<string, string>): Promise<Record<string, string>> {
+  const row = await agentNamed(ctx, name);
+  const setLabels = { ...(JSON.parse(row.set_labels || '{}') as Record<string, string>), ...changes };
+  const labels = mergeLabels(JSON.parse(row.labels || '{}') as Record<string, string>, changes);
+  await agentsRepo.setAgentFlags(ctx.db, row.id, { labels: JSON.stringify(labels), set_labels: JSON.stringify(setLabels) });
+  forgetAgentPrincipal(ctx, row.token_hash);
+  ctx.bus.emit('work');
+  return labels;
 }
 
 /** An offline agent leaves the list (and comes back if it is heard from again). */

@@ -3,7 +3,7 @@
 // task's final results come from exactly one attempt.
 import { relativePathProblem } from '../../core/inputs.js';
 import { fitTasks } from '../../core/scheduling.js';
-import { hostRequirementProblem } from '../../core/templates/host-match.js';
+import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-match.js';
 import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
 import { endJobIfNoAgentLeft, retryPlacement } from './agent-choice.js';
@@ -90,15 +90,26 @@ interface FitAsk extends LeaseAsk {
  * commit the caller announces each lease with `announceLease`.
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
-  // A paused agent (`drover worker pause`) finishes what it runs and takes nothing new.
-  const paused = await agentsRepo.pausedAgents(trx, [...new Set(asks.map((a) => a.agent.id))]);
+  // Read afresh, not from the principal of a long-poll that may have waited since: a paused agent
+  // (`drover worker pause`) takes nothing new, and labels set from the coordinator apply at once.
+  const states = new Map((await agentsRepo.leasingStates(trx, [...new Set(asks.map((a) => a.agent.id))])).map((r) => [r.id, r]));
+  asks = asks.map((a) => {
+    const row = states.get(a.agent.id);
+    return row ? { ...a, agent: { ...a.agent, host: hostFactsOf(row) } } : a;
+  });
+  const paused = new Set([...states.values()].filter((r) => r.paused === 1).map((r) => r.id));
   if (paused.size > 0) {
     const open = asks.flatMap((a, i) => (paused.has(a.agent.id) ? [] : [i]));
-    const got = open.length > 0 ? await leaseForMany(ctx, trx, open.map((i) => asks[i]!)) : [];
+    const got = open.length > 0 ? await leaseOpen(ctx, trx, open.map((i) => asks[i]!)) : [];
     const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
     open.forEach((i, k) => (leases[i] = got[k]!));
     return leases;
   }
+  return leaseOpen(ctx, trx, asks);
+}
+
+/** leaseForMany for agents that may take work (none paused). */
+async function leaseOpen(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
   // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
   // for work it can start now, and fills an agent's hold (what it runs and what waits) up to
   // `holdCap`: its slots, one task waiting, and its share of the queue (queued / online agents). As

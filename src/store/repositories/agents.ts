@@ -1,5 +1,6 @@
 // Agents: their identity, resources and last contact.
 import type { AgentsTable, Db } from '../schema.js';
+import { inLists } from '../statement-shapes.js';
 
 export type AgentRow = AgentsTable;
 
@@ -55,17 +56,17 @@ export function findAgentByName(db: Db, name: string) {
   return db.selectFrom('agents').selectAll().where('name', '=', name).where('removed', '=', 0).orderBy('last_seen_at', 'desc').executeTakeFirst();
 }
 
-export async function setAgentFlags(db: Db, id: string, fields: Partial<Pick<AgentRow, 'paused' | 'removed'>>): Promise<void> {
+export async function setAgentFlags(db: Db, id: string, fields: Partial<Pick<AgentRow, 'paused' | 'removed' | 'labels' | 'set_labels'>>): Promise<void> {
   await db.updateTable('agents').set(fields).where('id', '=', id).execute();
 }
 
-/** Which of `ids` are paused. */
-export async function pausedAgents(db: Db, ids: readonly string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('agents').select('id').where('id', 'in', [...ids]).where('paused', '=', 1).execute();
-  return new Set(rows.map((r) => r.id));
+/** The current row facts of `ids` that leasing reads: paused, and the host facts requirements match. */
+export async function leasingStates(db: Db, ids: readonly string[]) {
+  const rows = [];
+  // Lists of a few shapes, so that the statement is prepared once (see statement-shapes.ts).
+  for (const part of inLists(ids)) rows.push(...(await db.selectFrom('agents').select(['id', 'paused', 'cores', 'memory_bytes', 'labels', 'attributes']).where('id', 'in', part).execute()));
+  return rows;
 }
-
 export async function countPausedOnline(db: Db): Promise<number> {
   const row = await db.selectFrom('agents').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'online').where('paused', '=', 1).executeTakeFirstOrThrow();
   return Number(row.n);
