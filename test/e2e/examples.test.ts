@@ -195,6 +195,17 @@ describe('the quick start and the examples, as written', { timeout: 900_000 }, (
     assert.equal(imports.python, '/usr/bin/python3', "the agent machine's system Python");
     assert.deepEqual(Object.keys(imports.found).sort(), ['numpy', 'requests']);
 
+    // The job bundle: every frame rendered by its own task, then the video of them by the step after.
+    const templates = join(home, 'drover-templates');
+    const [bundleJob, ...more] = await readdir(templates);
+    assert.equal(more.length, 0);
+    const bundleView = await jobView(bundleJob!);
+    assert.equal(bundleView.status, 'done');
+    const outputs = join(templates, bundleJob!, 'outputs', 'OutputDir');
+    assert.deepEqual((await readdir(outputs)).sort(), [...Array.from({ length: 10 }, (_, i) => `frame_${String(i + 1).padStart(4, '0')}.png`), 'video.mp4']);
+    assert.deepEqual(await pngSize(join(outputs, 'frame_0010.png')), [320, 180]);
+    assert.ok((await stat(join(outputs, 'video.mp4'))).size > 1000);
+
     // The hello job and the render job of the examples page landed beside the quick start's.
     const now = await jobsIn(results);
     assert.equal(now.script.length, before.script.length + 1);

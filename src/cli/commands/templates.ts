@@ -17,7 +17,7 @@ import { positiveInt } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
-import { exitForJob } from './jobs.js';
+import { downloadResults, exitForJob } from './jobs.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -96,9 +96,11 @@ export function registerTemplateCommands(job: Command): void {
     .option('--no-network', 'tasks get no network (they have it by default)')
     .option('-r, --run', 'queue the job at once', false)
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
+    .option('-d, --dir <outdir>', 'with --wait: download the results here')
     .option('--json', 'machine-readable output')
-    .action(async (path: string, opts: { param: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
+    .action(async (path: string, opts: { dir?: string; param: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
+      if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const loaded = await loadTemplate(path);
       const template = checked(loaded);
       const values = parameterValues(template, loaded, parseParameterOptions(opts.param));
@@ -130,6 +132,10 @@ export function registerTemplateCommands(job: Command): void {
       }
       if (!opts.json) console.error(`job ${created.id} "${created.name}": ${created.taskCount} task(s) in steps ${steps}`);
       const final = await waitForJob(client, created.id, { quiet: opts.json ?? false });
+      if (opts.dir) {
+        const where = await downloadResults(client, created.id, resolve(opts.dir), false);
+        if (!opts.json) console.error(`results in ${where}`);
+      }
       if (opts.json) console.log(JSON.stringify(final, null, 2));
       else console.log(`job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
       exitForJob(final);
