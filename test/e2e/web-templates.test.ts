@@ -78,6 +78,9 @@ test('a job template submitted from the web form runs its steps to the end', { t
   writeFileSync(join(dir, 'names', 'n.txt'), 'world');
   const context = await browser.newContext({ viewport: { width: 1366, height: 860 } });
   const page = await context.newPage();
+  // The machine running the suite runs other browsers and Blender at the same time: waits here
+  // are for a busy machine, not a measure of speed.
+  page.setDefaultTimeout(90_000);
   await page.goto(farm.url);
   await page.getByLabel('Username').fill('admin');
   await page.getByLabel('Password').fill(farm.adminPassword);
