@@ -53,11 +53,15 @@ export function NewTemplateJob() {
   }, []);
   const busy = phase.step !== 'idle';
   const defs = read?.template.parameterDefinitions ?? [];
+  // A file picked before the checker has loaded is read once it has.
+  const [picked, setPicked] = useState<File | null>(null);
+  useEffect(() => {
+    if (picked && lib) void pick(picked, lib);
+  }, [picked, lib]);
 
-  const pick = async (file: File | undefined) => {
+  const pick = async (file: File, lib: Lib) => {
     setError(null);
     setRead(null);
-    if (!file || !lib) return;
     try {
       const r = lib.readTemplate(file.name, await file.text());
       setRead({ ...r, file: file.name });
@@ -137,7 +141,7 @@ export function NewTemplateJob() {
         <ErrorBanner error={error} onDismiss={() => setError(null)} />
         <div class="field">
           <label for="template-file">Job template</label>
-          <input id="template-file" type="file" accept=".yaml,.yml,.json" disabled={busy || !lib} data-testid="template-input" onChange={(e) => void pick(e.currentTarget.files?.[0])} />
+          <input id="template-file" type="file" accept=".yaml,.yml,.json" disabled={busy} data-testid="template-input" onChange={(e) => setPicked(e.currentTarget.files?.[0] ?? null)} />
           <span class="hint">A jobtemplate-2023-09 file (YAML or JSON), as Deadline Cloud job bundles hold.</span>
         </div>
         {read && (
