@@ -20,6 +20,28 @@ import { registerTemplateCommands } from './templates.js';
 import { sanitizeFor } from '../terminal-text.js';
 
 
+/**
+ * After a job is submitted: prints it (`--json`: the job), or with `--wait` follows it to its end,
+ * downloads its results (`-d`), says which tasks left nothing, and exits non-zero unless it is done.
+ */
+export async function followSubmission(client: ApiClient, created: JobView, opts: { wait: boolean; json?: boolean; dir?: string }, what: string): Promise<void> {
+  if (!opts.wait) {
+    if (opts.json) console.log(JSON.stringify(created, null, 2));
+    else console.log(`created job ${created.id} "${created.name}" with ${what}, ${created.status}${created.status === 'created' ? ` (start it with: drover job start ${created.id})` : ''}`);
+    return;
+  }
+  if (!opts.json) console.error(`job ${created.id} "${created.name}": ${what}`);
+  const final = await waitForJob(client, created.id, { quiet: opts.json ?? false });
+  if (opts.dir) {
+    const where = await downloadResults(client, created.id, resolve(opts.dir), false);
+    if (!opts.json) console.error(`results in ${where}`);
+  }
+  if (opts.json) console.log(JSON.stringify(final, null, 2));
+  else console.log(`job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
+  if (!opts.json) await warnAboutEmptyTasks(client, final);
+  exitForJob(final);
+}
+
 /** Exits non-zero unless the job is done: scripts can rely on `--wait`. */
 export function exitForJob(job: JobView): void {
   if (job.status !== 'done') {
@@ -205,21 +227,7 @@ export function registerJobCommands(program: Command): void {
         ...(opts.network !== undefined ? { network: opts.network } : {}),
         ...(opts.requireResults ? { requireResults: true } : {}),
       });
-      if (!opts.wait) {
-        if (opts.json) console.log(JSON.stringify(created, null, 2));
-        else console.log(`created job ${created.id} "${created.name}" with ${created.taskCount} task(s), ${created.status}${created.status === 'created' ? ` (start it with: drover job start ${created.id})` : ''}`);
-        return;
-      }
-      if (!opts.json) console.error(`job ${created.id} "${created.name}": ${created.taskCount} task(s)`);
-      const final = await waitForJob(client, created.id, { quiet: opts.json ?? false });
-      if (opts.dir) {
-        const where = await downloadResults(client, created.id, resolve(opts.dir), false);
-        if (!opts.json) console.error(`results in ${where}`);
-      }
-      if (opts.json) console.log(JSON.stringify(final, null, 2));
-      else console.log(`job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
-      if (!opts.json) await warnAboutEmptyTasks(client, final);
-      exitForJob(final);
+      await followSubmission(client, created, opts, `${created.taskCount} task(s)`);
     });
 
   job

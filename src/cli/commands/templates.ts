@@ -11,13 +11,11 @@ import { TemplateError, describeProblem } from '../../core/templates/problems.js
 import type { JobTemplate } from '../../core/templates/template.js';
 import { checkTemplate } from '../../core/templates/validate.js';
 import type { JobView } from '../../coordinator/services/views.js';
-import { waitForJob } from '../follow.js';
-import { countsLine, duration } from '../format.js';
 import { positiveInt } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
-import { downloadResults, exitForJob } from './jobs.js';
+import { followSubmission } from './jobs.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -125,20 +123,7 @@ export function registerTemplateCommands(job: Command): void {
         ...(opts.network ? {} : { network: false }),
       });
       const steps = created.steps?.map((s) => `${s.name} (${s.taskCount})`).join(', ') ?? '';
-      if (!opts.wait) {
-        if (opts.json) console.log(JSON.stringify(created, null, 2));
-        else console.log(`created job ${created.id} "${created.name}" with ${created.taskCount} task(s) in steps ${steps}, ${created.status}${created.status === 'created' ? ` (start it with: drover job start ${created.id})` : ''}`);
-        return;
-      }
-      if (!opts.json) console.error(`job ${created.id} "${created.name}": ${created.taskCount} task(s) in steps ${steps}`);
-      const final = await waitForJob(client, created.id, { quiet: opts.json ?? false });
-      if (opts.dir) {
-        const where = await downloadResults(client, created.id, resolve(opts.dir), false);
-        if (!opts.json) console.error(`results in ${where}`);
-      }
-      if (opts.json) console.log(JSON.stringify(final, null, 2));
-      else console.log(`job ${final.id} ${final.status}: ${countsLine(final.counts)} in ${duration(final.durationMs)}`);
-      exitForJob(final);
+      await followSubmission(client, created, opts, `${created.taskCount} task(s) in steps ${steps}`);
     });
 
   job

@@ -48,6 +48,11 @@ export interface NewTask {
   pending?: boolean;
 }
 
+/** What every kind's request may say about running its tasks, with the farm's defaults applied. */
+export function runSettings(req: { instanceType?: InstanceType; maxAttempts?: number; taskTimeoutSeconds?: number; start?: boolean }) {
+  return { instanceType: req.instanceType ?? 's', maxAttempts: req.maxAttempts ?? 3, taskTimeoutSeconds: req.taskTimeoutSeconds ?? null, start: req.start ?? false };
+}
+
 export type NewJobFields = {
   name: string;
   kind: JobKind;

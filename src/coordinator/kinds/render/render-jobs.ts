@@ -15,7 +15,7 @@ import { badRequest } from '../../errors.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import { type ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef } from '../../services/job-creation.js';
+import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef, runSettings } from '../../services/job-creation.js';
 import { assertTaskLimit } from '../../services/large-jobs.js';
 
 export interface RenderJobRequest {
@@ -148,12 +148,9 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
       kind: 'render',
       // The job's taskCount is its chunks, as before the preview became a task: the preview is shown as the preview.
       taskCount: chunkCount,
-      instanceType: req.instanceType ?? 's',
-      maxAttempts: req.maxAttempts ?? 3,
-      taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
+      ...runSettings(req),
       image: await resolveJobImage(ctx.db, user.id, req.image),
       spec,
-      start: req.start ?? false,
     },
     (function* () {
       for (const c of chunkFramesLazily(frames, chunk)) yield { input: `frames ${c.label}`, inputSha: null, spec: { frames: c.frames } satisfies ChunkSpec, step: RENDER_STEP };

@@ -7,7 +7,7 @@ import { badRequest } from '../../errors.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import type { ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { type FileRef, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork } from '../../services/job-creation.js';
+import { type FileRef, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, runSettings } from '../../services/job-creation.js';
 
 export interface ScriptJobRequest {
   kind: 'script';
@@ -50,12 +50,9 @@ export async function createScriptJob(ctx: ServiceContext, user: UserPrincipal, 
     {
       name: req.name,
       kind: 'script',
-      instanceType: req.instanceType ?? 's',
-      maxAttempts: req.maxAttempts ?? 3,
-      taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
+      ...runSettings(req),
       image,
       spec,
-      start: req.start ?? false,
     },
     req.inputs.map((input) => ({ input: input.name, inputSha: input.sha256, spec: null })),
   );

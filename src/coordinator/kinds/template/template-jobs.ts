@@ -16,7 +16,7 @@ import type { AgentPrincipal } from '../../services/agents.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import type { ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork } from '../../services/job-creation.js';
+import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, runSettings } from '../../services/job-creation.js';
 import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
 
 export interface TemplateJobRequest {
@@ -166,12 +166,9 @@ export async function createTemplateJob(ctx: ServiceContext, user: UserPrincipal
     {
       name: job.name,
       kind: 'template',
-      instanceType: req.instanceType ?? 's',
-      maxAttempts: req.maxAttempts ?? 3,
-      taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
+      ...runSettings(req),
       image,
       spec,
-      start: req.start ?? false,
     },
     tasks,
   );
