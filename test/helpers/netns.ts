@@ -160,8 +160,15 @@ export class NetLab {
     };
     for (const ns of this.created.namespaces.splice(0)) await attempt('netns', 'del', ns);
     // Deleting a namespace deletes its veth ends and so their peers; a link left is deleted here.
+    // The kernel removes those peers asynchronously: one seen a moment ago may be gone by the time
+    // it is deleted, which is the state wanted, not a problem.
     for (const link of this.created.links.splice(0)) {
-      if ((await run('ip', ['link', 'show', link]).then(() => true, () => false))) await attempt('link', 'del', link);
+      if (!(await run('ip', ['link', 'show', link]).then(() => true, () => false))) continue;
+      try {
+        await ip('link', 'del', link);
+      } catch (err) {
+        if (!/Cannot find device/.test((err as Error).message)) problems.push((err as Error).message);
+      }
     }
     if (this.created.bridge) {
       this.created.bridge = false;
