@@ -4,7 +4,7 @@
 // The interface is shared with the S3 store (s3-blob-store.ts), which is why coordinator code never
 // assumes a blob is a file on its disk: it asks for a local file (`materialize`) when it needs one.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +89,10 @@ export async function writeHashed(source: Readable, target: string, maxBytes = N
       done(null, chunk);
     },
   });
-  await pipeline(source, meter, createWriteStream(target));
+  // The file is opened before the first byte is read: a write stream opened lazily can create the
+  // file after a refused upload was already cleaned up, leaving an orphan behind.
+  const file = await open(target, 'w');
+  await pipeline(source, meter, file.createWriteStream());
   return { sha256: hash.digest('hex'), size };
 }
 
