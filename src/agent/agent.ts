@@ -6,6 +6,7 @@ import { arch, availableParallelism, hostname, platform, totalmem } from 'node:o
 import { join } from 'node:path';
 import type { TaskAttempt } from '../coordinator/services/agents.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
+import { detectGpus } from './gpus.js';
 import { DROVER_VERSION } from '../version.js';
 import { BlobCache } from './blob-cache.js';
 import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
@@ -26,6 +27,8 @@ export interface AgentOptions {
   slots?: number;
   workDir: string;
   labels?: Record<string, string>;
+  /** GPUs it offers (`--gpus N`); detected with nvidia-smi when not given. */
+  gpus?: number;
   launcher?: Launcher;
   sandbox?: boolean;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
@@ -78,6 +81,19 @@ export class Agent {
     this.prefetch = opts.prefetch ?? 0;
     this.name = opts.name ?? hostname();
     this.log = opts.log ?? ((line) => console.log(`[agent ${this.name}] ${line}`));
+  }
+
+  /** GPUs this agent offers (`--gpus`, else nvidia-smi), counted once. */
+  private gpuCount: number | null = null;
+  private get gpus(): number {
+    return (this.gpuCount ??= this.opts.gpus ?? detectGpus());
+  }
+
+  /** GPU indices free now: those no running task was given. */
+  private freeGpus(): number[] {
+    const used = new Set<number>();
+    for (const run of this.running.values()) for (const d of run.gpuDevices) used.add(d);
+    return Array.from({ length: this.gpus }, (_, i) => i).filter((i) => !used.has(i));
   }
 
   private get usedCores(): number {
@@ -143,6 +159,8 @@ export class Agent {
         );
         failures = 0;
         this.held.push(...tasks);
+        // An urgent task leased while others wait here starts first (a stable sort keeps lease order).
+        this.held.sort((a, b) => (b.priority ?? 50) - (a.priority ?? 50));
         if (this.stopping.signal.aborted || this.draining) break;
       } catch (err) {
         if (this.stopping.signal.aborted) break;
@@ -166,11 +184,14 @@ export class Agent {
   private startHeld(deps: RunnerDeps): void {
     for (let i = 0; i < this.held.length; ) {
       const task = this.held[i]!;
-      if (task.cores > this.slots - this.usedCores) {
+      const freeGpus = this.gpus > 0 ? this.freeGpus() : [];
+      if (task.cores > this.slots - this.usedCores || (task.gpus ?? 0) > freeGpus.length) {
         i++;
         continue;
       }
       this.held.splice(i, 1);
+      // Each task sees only the GPUs it leased (none when it asked for none).
+      if (this.gpus > 0) task.gpuDevices = freeGpus.slice(0, task.gpus ?? 0);
       this.log(`task ${task.taskId} (job ${task.jobId} #${task.index}, attempt ${task.attempt}) started`);
       // Keyed by attempt: a task that failed here may be leased again (attempt 2) while attempt 1
       // still tidies up, and each must keep its own entry (and heartbeat).
@@ -253,7 +274,7 @@ export class Agent {
           slots: this.slots,
           sandbox: this.opts.sandbox ?? false,
           version: DROVER_VERSION,
-          attributes: hostAttributes(),
+          attributes: { ...hostAttributes(), gpus: this.gpus },
           ...(previous ? { previousToken: previous.agentToken } : {}),
         });
         this.client.token = answer.agentToken;
@@ -294,15 +315,24 @@ export class Agent {
       const jobs = [...new Set([...(this.pool?.idleJobs() ?? []), ...(this.sessions?.idleJobs() ?? [])])];
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
       // would hold up every later one: give up after two intervals and send the next.
-      const { cancel, endedJobs = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[] }>(
+      const held = this.held.map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
+      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[]; giveBack?: TaskAttempt[] }>(
         'POST',
         '/agent/heartbeat',
-        { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}) },
+        { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}), ...(held.length > 0 ? { held } : {}) },
         { signal: AbortSignal.timeout(Math.max(2000, this.heartbeatSeconds * 2000)) },
       );
       if (endedJobs.length > 0) {
         this.pool?.jobsEnded(endedJobs);
         void this.sessions?.jobsEnded(endedJobs);
+      }
+      // A job of higher priority waits: held tasks go back to the queue so that it is served first.
+      for (const attempt of giveBack) {
+        const i = this.held.findIndex((t) => runKey(t) === runKey(attempt));
+        if (i < 0) continue;
+        this.held.splice(i, 1);
+        this.log(`held task ${attempt.taskId} given back: a job of higher priority is waiting`);
+        void this.client.json('POST', `/agent/tasks/${attempt.taskId}/release`, { attempt: attempt.attempt, reason: 'given back unstarted: a job of higher priority is waiting' }).catch(() => undefined);
       }
       for (const attempt of cancel) {
         const i = this.held.findIndex((t) => runKey(t) === runKey(attempt));

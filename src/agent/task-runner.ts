@@ -67,6 +67,11 @@ export class TaskRun {
     return this.computing ? this.task.cores : 0;
   }
 
+  /** The GPUs the task was given, until it ends. */
+  get gpuDevices(): readonly number[] {
+    return this.task.gpuDevices ?? [];
+  }
+
   /** Whether this attempt still holds its lease (and needs heartbeats): until it has reported or given it up. */
   get holdsLease(): boolean {
     return !this.reported;
@@ -323,5 +328,7 @@ export function taskEnvironment(task: LeasedTask, dir: string): Record<string, s
     DROVER_ATTEMPT: String(task.attempt),
     DROVER_OUTPUT_DIR: OUTPUT_DIR,
     DROVER_CORES: String(task.cores),
+    // On an agent with GPUs: those the task leased, and none for a task that asked for none.
+    ...(task.gpuDevices ? { CUDA_VISIBLE_DEVICES: task.gpuDevices.join(',') } : {}),
   };
 }

@@ -15,6 +15,8 @@ import { type ServiceContext } from './services/context.js';
 import { expireLeases } from './services/leasing.js';
 import { renewLeasesAfterRestart } from './services/restart-grace.js';
 import { repairInterruptedBatches } from './services/large-jobs.js';
+import { endJobsWithoutAgents } from './services/agent-choice.js';
+import { advanceHeldJobs } from './services/dependencies.js';
 import { buildServer } from './server.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
@@ -94,6 +96,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       try {
         await expireLeases(ctx);
         await markSilentAgentsOffline(ctx.db, new Date(Date.now() - config.leaseSeconds * 1000).toISOString());
+        await endJobsWithoutAgents(ctx);
+        await advanceHeldJobs(ctx);
       } catch (err) {
         console.error(`[coordinator] lease check failed: ${(err as Error).message}`);
       } finally {

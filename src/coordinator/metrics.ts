@@ -118,6 +118,8 @@ async function storeMetrics(ctx: ServiceContext): Promise<string[]> {
     .select(['jobs.instance_type', 'tasks.status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('tasks.status', 'in', ['queued', 'running'])
     .where('jobs.status', 'in', ['queued', 'running'])
+    // A job held for its dependencies (--after) is no work an agent could take now.
+    .where('jobs.held', '=', 0)
     .groupBy(['jobs.instance_type', 'tasks.status'])
     .execute();
   const taskCounts = new Map<string, number>();

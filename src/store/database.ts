@@ -11,6 +11,10 @@ import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
 import * as render from './migrations/0004_render.js';
 import * as taskIndexes from './migrations/0005_task_indexes.js';
 import * as templates from './migrations/0006_templates.js';
+import * as priority from './migrations/0007_priority.js';
+import * as jobDependencies from './migrations/0008_job_dependencies.js';
+import * as agentManagement from './migrations/0009_agent_management.js';
+import * as jobRequirements from './migrations/0010_job_requirements.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -19,6 +23,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_render': render,
   '0005_task_indexes': taskIndexes,
   '0006_templates': templates,
+  '0007_priority': priority,
+  '0008_job_dependencies': jobDependencies,
+  '0009_agent_management': agentManagement,
+  '0010_job_requirements': jobRequirements,
 };
 
 class InCodeMigrations implements MigrationProvider {

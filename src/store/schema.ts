@@ -32,6 +32,12 @@ export interface AgentsTable {
   status: string;
   /** Host facts host requirements match (JSON: os, arch, gpus), from 0006_templates. */
   attributes: string;
+  /** 1: takes no new tasks until resumed (0009_agent_management). */
+  paused: number;
+  /** 1: removed from the list while offline; cleared when it is heard from again. */
+  removed: number;
+  /** JSON labels set from the coordinator (`drover worker label`), merged over the agent's own. */
+  set_labels: string;
   last_seen_at: string;
   created_at: string;
 }
@@ -49,6 +55,14 @@ export interface JobsTable {
   image: string | null;
   spec: string;
   task_count: number;
+  /** 0–100, higher leased first (0007_priority). */
+  priority: number;
+  /** 1 while it waits for the jobs it depends on (0008_job_dependencies): no agent is offered its tasks. */
+  held: number;
+  /** 1: it waits for those jobs to end whatever their state, not for them to be done. */
+  after_any: number;
+  /** What its tasks ask of an agent beyond cores (JSON JobRequirements, 0010_job_requirements), or null. */
+  requirements: string | null;
   created_at: string;
   queued_at: string | null;
   started_at: string | null;
@@ -172,9 +186,16 @@ export interface Database {
   blobs: BlobsTable;
   blob_owners: BlobOwnersTable;
   job_agent_failures: JobAgentFailuresTable;
+  job_dependencies: JobDependenciesTable;
   images: ImagesTable;
   frames: FramesTable;
   job_previews: JobPreviewsTable;
+}
+
+/** A job and one job it waits for (0008_job_dependencies). */
+export interface JobDependenciesTable {
+  job_id: string;
+  after_id: string;
 }
 
 /** A connection or a transaction: repositories accept either. */

@@ -65,6 +65,16 @@ export function leasingSuite(store: StoreUnderTest): void {
       );
     });
 
+    test('the prefetch share counts only work that could run now: not the tasks of a job not started', async () => {
+      await scriptJob(env, 'not started', 1000, { start: false });
+      await scriptJob(env, 'started', 4);
+      const [a] = await Promise.all(['s-a', 's-b'].map((name) => addAgent(env.ctx, name, 1)));
+      // 3 queued after the one to run now, 2 agents: a share of 1, a hold of up to 3. Counting the
+      // 1,000 tasks of the job not started, the share was 501 and a took all 4.
+      const got = await leaseTasks(env.ctx, a!, { freeCores: 1, maxTasks: 1, prefetch: 3, holding: 0 });
+      assert.deepEqual(got.map((t) => t.index), [1, 2, 3]);
+    });
+
     test('prefetch: held tasks each fit the agent, and reporting leases the next in the same request', async () => {
       await scriptJob(env, 'two cores', 10, { instanceType: 'm' });
       const small = await addAgent(env.ctx, 'one-core', 1);

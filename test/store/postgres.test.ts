@@ -71,7 +71,7 @@ describe('events between replicas (LISTEN/NOTIFY)', { timeout: 60_000, ...(unava
 
       // A log entry too big for a NOTIFY payload: B reads it back from the store.
       await a.db.insertInto('users').values({ id: 'u_1', name: 'u', password_hash: 'x', is_admin: 0, created_at: 'now' }).execute();
-      await a.db.insertInto('jobs').values({ id: 'j_1', user_id: 'u_1', name: 'j', kind: 'script', status: 'running', instance_type: 's', cores: 1, max_attempts: 1, task_timeout_seconds: null, image: null, spec: '{}', task_count: 1, created_at: 'now', queued_at: null, started_at: null, finished_at: null }).execute();
+      await a.db.insertInto('jobs').values({ id: 'j_1', user_id: 'u_1', name: 'j', kind: 'script', status: 'running', instance_type: 's', cores: 1, max_attempts: 1, task_timeout_seconds: null, image: null, spec: '{}', task_count: 1, priority: 50, held: 0, after_any: 0, requirements: null, created_at: 'now', queued_at: null, started_at: null, finished_at: null }).execute();
       await a.db.insertInto('tasks').values({ id: 't_1', job_id: 'j_1', idx: 1, status: 'running', input_name: 'in', input_sha: null, spec: null, attempt: 1, tries: 1, agent_id: null, lease_expires_at: null, started_at: null, finished_at: null, exit_code: null, error: null, step: 0, progress: null, message: null }).execute();
       const big = 'é'.repeat(20_000);
       const [row] = await a.db.insertInto('task_logs').values({ task_id: 't_1', attempt: 1, stream: 'stderr', data: big, created_at: 'then' }).returning('id').execute();

@@ -182,11 +182,12 @@ export function registerFarmCommands(program: Command): void {
     .option('--slots <n>', 'cores this agent offers to tasks (default: all)', positiveInt('--slots'))
     .option('--name <name>', 'the name shown for this agent', hostname())
     .option('--work-dir <dir>', 'where the agent keeps its cache and task directories', join(defaultDataDir(), 'agent'))
-    .option('--label <k=v...>', 'labels describing this agent')
+    .option('--label <k=v...>', 'labels describing this agent; jobs\' --require key=value match them')
+    .option('--gpus <n>', 'GPUs this agent offers (default: as many as nvidia-smi lists, else 0)', nonNegativeInt('--gpus'))
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement (trusted farms)')
     .option('--engine <engine>', 'container engine for jobs that name an image: docker or podman')
     .option('--prefetch <n>', 'tasks to hold besides the running ones, started the moment cores free (for short tasks; default 0)', nonNegativeInt('--prefetch'))
-    .action(async (opts: { server: string; token?: string; slots?: number; prefetch?: number; name: string; workDir: string; label?: string[]; sandbox: boolean; engine?: string }) => {
+    .action(async (opts: { server: string; token?: string; slots?: number; prefetch?: number; name: string; workDir: string; label?: string[]; gpus?: number; sandbox: boolean; engine?: string }) => {
       const joinToken = opts.token ?? process.env.DROVER_AGENT_TOKEN;
       if (!joinToken) throw new CliError('give the agent join token with --token or DROVER_AGENT_TOKEN (the coordinator keeps it in DATA/agent-token)');
       if (opts.engine && opts.engine !== 'docker' && opts.engine !== 'podman') throw new CliError('--engine is docker or podman');
@@ -215,6 +216,7 @@ export function registerFarmCommands(program: Command): void {
         name: opts.name,
         workDir: opts.workDir,
         labels,
+        ...(opts.gpus !== undefined ? { gpus: opts.gpus } : {}),
         launcher: launch.launcher,
         sandbox: launch.sandboxed,
         ...(opts.slots ? { slots: opts.slots } : {}),

@@ -12,7 +12,7 @@ import type { ResultFileEntry, ResultsIndex } from '../../coordinator/services/r
 import type { JobView, TaskView } from '../../coordinator/services/views.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
-import { positiveInt } from '../parse.js';
+import { type SchedulingOptions, addSchedulingOptions, positiveInt, priorityArg, schedulingFields } from '../parse.js';
 import { CliError, patientRetry, signedInClient, untilReachable } from '../session.js';
 import { alreadyThere, fittingName, realDirectory, UnsafeDestinationError, writeSafely } from '../safe-files.js';
 import { uploadFiles } from '../upload.js';
@@ -181,15 +181,17 @@ export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('create and follow jobs');
   registerTemplateCommands(job);
 
-  job
-    .command('create')
-    .description('a script job: one task per input file, in sorted input order')
-    .requiredOption('-n, --name <name>', 'job name')
-    .requiredOption('-s, --script <file>', 'the script (.py runs with python3, .sh with bash, anything else directly)')
-    .requiredOption('-i, --input <globs>', 'input files: one or more globs, comma-separated')
-    .option('-c, --constants <files...>', 'constants files given to every task')
-    .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
-    .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
+  addSchedulingOptions(
+    job
+      .command('create')
+      .description('a script job: one task per input file, in sorted input order')
+      .requiredOption('-n, --name <name>', 'job name')
+      .requiredOption('-s, --script <file>', 'the script (.py runs with python3, .sh with bash, anything else directly)')
+      .requiredOption('-i, --input <globs>', 'input files: one or more globs, comma-separated')
+      .option('-c, --constants <files...>', 'constants files given to every task')
+      .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
+      .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts')),
+  )
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'run tasks in this container image: one of your image names (drover image list) or a reference; default: your default image')
     .option('--network', 'give tasks network access (the default; refused where the farm denies it)')
@@ -199,7 +201,7 @@ export function registerJobCommands(program: Command): void {
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
     .option('-d, --dir <outdir>', 'with --wait: download the results here')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; script: string; input: string; constants?: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network?: boolean; requireResults: boolean; run: boolean; wait: boolean; dir?: string; json?: boolean } & SchedulingOptions) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
       if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const client = await signedInClient();
@@ -221,6 +223,7 @@ export function registerJobCommands(program: Command): void {
         instanceType: opts.instanceType,
         start: opts.run || opts.wait,
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...schedulingFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         // Said only when the user said it: otherwise the farm's default applies.
@@ -240,6 +243,16 @@ export function registerJobCommands(program: Command): void {
     });
 
   job
+    .command('set <id>')
+    .description("change a job's settings while it is created, queued or running")
+    .requiredOption('--priority <n>', 'priority from 0 to 100, higher runs first', priorityArg)
+    .action(async (id: string, opts: { priority: number }) => {
+      const client = await signedInClient();
+      const view = await client.json<JobView>('PATCH', `/jobs/${id}`, { priority: opts.priority });
+      console.log(`job ${view.id} ${view.status}, priority ${view.priority}${view.waiting ? ` (waiting: ${view.waiting})` : ''}`);
+    });
+
+  job
     .command('list')
     .option('--status <status>', `only jobs in this state: ${JOB_STATUSES.join(', ')}`)
     .option('--limit <n>', 'how many', positiveInt('--limit'), 50)
@@ -252,8 +265,8 @@ export function registerJobCommands(program: Command): void {
       if (opts.json) return console.log(JSON.stringify(page.jobs, null, 2));
       console.log(
         table(
-          ['ID', 'NAME', 'STATUS', 'DONE', 'OWNER', 'CREATED', 'DURATION'],
-          page.jobs.map((j) => [j.id, j.name, j.status, `${j.counts.done}/${j.taskCount}`, j.owner, j.createdAt, duration(j.durationMs)]),
+          ['ID', 'NAME', 'STATUS', 'PRI', 'DONE', 'OWNER', 'CREATED', 'DURATION', 'WAITING'],
+          page.jobs.map((j) => [j.id, j.name, j.status, j.priority, `${j.counts.done}/${j.taskCount}`, j.owner, j.createdAt, duration(j.durationMs), j.waiting ?? '']),
         ),
       );
       if (page.total > page.jobs.length) console.log(`(${page.jobs.length} of ${page.total}; --limit shows more)`);
@@ -273,10 +286,12 @@ export function registerJobCommands(program: Command): void {
       const safe = sanitizeFor(process.stdout, opts.raw);
       const print = (text: string) => void process.stdout.write(`${safe(text)}\n`);
       print(`job ${view.id} "${view.name}" (${view.kind}) owned by ${view.owner}`);
-      print(`status: ${view.status}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
+      print(`status: ${view.status}   priority: ${view.priority}   tasks: ${countsLine(view.counts)}   instance: ${view.instanceType} (${view.cores} core(s))`);
       print(`created ${view.createdAt}   duration ${duration(view.durationMs)}   cpu ${view.cpuSeconds ?? 0}s${view.etaSeconds !== null ? `   eta ${duration(view.etaSeconds * 1000)}` : ''}`);
       print(`network: ${view.network ? 'yes' : 'none'}${view.requireResults ? '   results required' : ''}${view.image ? `   image: ${view.image}` : ''}`);
+      if (view.after.length > 0) print(`after: ${view.after.join(', ')}${view.afterAny ? ' (once they have ended, whatever their state)' : ' (once they are done)'}`);
       if (view.unschedulable) print(`warning: ${view.unschedulable}`);
+      else if (view.waiting) print(`waiting: ${view.waiting}`);
       if (view.blockedAgents?.length) print(`blocked agents (failed too many of this job's tasks): ${view.blockedAgents.join(', ')}`);
       if (view.steps) {
         print('');

@@ -17,11 +17,11 @@ import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
-import { positiveInt } from '../parse.js';
+import { type SchedulingOptions, addSchedulingOptions, positiveInt, schedulingFields } from '../parse.js';
 import { CliError, patientRetry, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 
-interface RenderOptions {
+interface RenderOptions extends SchedulingOptions {
   blend?: string;
   frames?: string;
   chunk: number;
@@ -93,20 +93,22 @@ async function waitForPreview(client: ApiClient, jobId: string): Promise<void> {
 }
 
 export function registerRenderCommand(program: Command): void {
-  program
-    .command('render <project>')
-    .description('render a Blender project (a .blend, a folder or a .zip) across the farm')
-    .option('--blend <path>', 'the .blend inside a folder or zip (found automatically when there is one)')
-    .option('--frames <expr>', "frames: 1-250, 1-250:5, 1,5,10-20 (default: the scene's range)")
-    .option('--chunk <n>', 'frames per task', positiveInt('--chunk'), 1)
-    .option('--scene <name>', 'the scene to render (default: the active one)')
-    .option('--format <format>', `image format: ${IMAGE_FORMATS.join(', ')}`)
-    .option('--samples <n>', 'render samples', positiveInt('--samples'))
-    .option('--resolution <WxH>', 'output resolution')
-    .option('--percentage <p>', 'resolution percentage', positiveInt('--percentage'))
-    .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
-    .option('-n, --name <name>', 'job name (default: the .blend name)')
-    .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
+  addSchedulingOptions(
+    program
+      .command('render <project>')
+      .description('render a Blender project (a .blend, a folder or a .zip) across the farm')
+      .option('--blend <path>', 'the .blend inside a folder or zip (found automatically when there is one)')
+      .option('--frames <expr>', "frames: 1-250, 1-250:5, 1,5,10-20 (default: the scene's range)")
+      .option('--chunk <n>', 'frames per task', positiveInt('--chunk'), 1)
+      .option('--scene <name>', 'the scene to render (default: the active one)')
+      .option('--format <format>', `image format: ${IMAGE_FORMATS.join(', ')}`)
+      .option('--samples <n>', 'render samples', positiveInt('--samples'))
+      .option('--resolution <WxH>', 'output resolution')
+      .option('--percentage <p>', 'resolution percentage', positiveInt('--percentage'))
+      .option('-t, --instance-type <type>', `instance type: ${INSTANCE_TYPES.join(', ')}`, 's')
+      .option('-n, --name <name>', 'job name (default: the .blend name)')
+      .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts')),
+  )
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'container image with Blender inside')
     .option('--cold', 'one Blender process per task instead of a warm session', false)
@@ -201,6 +203,7 @@ export function registerRenderCommand(program: Command): void {
             }
           : {}),
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...schedulingFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.network ? { network: true } : {}),

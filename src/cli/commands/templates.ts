@@ -11,7 +11,7 @@ import { TemplateError, describeProblem } from '../../core/templates/problems.js
 import type { JobTemplate } from '../../core/templates/template.js';
 import { checkTemplate } from '../../core/templates/validate.js';
 import type { JobView } from '../../coordinator/services/views.js';
-import { positiveInt } from '../parse.js';
+import { type SchedulingOptions, addSchedulingOptions, positiveInt, schedulingFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
@@ -83,12 +83,14 @@ async function dataFiles(template: JobTemplate, values: Record<string, Parameter
 }
 
 export function registerTemplateCommands(job: Command): void {
-  job
-    .command('submit <template>')
-    .description('a job from an Open Job Description template (.yaml/.json) or job bundle folder')
-    .option('-p, --param <NAME=VALUE>', 'a job parameter value (repeatable)', collect, [])
-    .option('-t, --instance-type <type>', `cores each task asks for: ${INSTANCE_TYPES.join(', ')}`, 's')
-    .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts'))
+  addSchedulingOptions(
+    job
+      .command('submit <template>')
+      .description('a job from an Open Job Description template (.yaml/.json) or job bundle folder')
+      .option('-p, --param <NAME=VALUE>', 'a job parameter value (repeatable)', collect, [])
+      .option('-t, --instance-type <type>', `cores each task asks for: ${INSTANCE_TYPES.join(', ')}`, 's')
+      .option('--max-attempts <n>', 'attempts before a task errors', positiveInt('--max-attempts')),
+  )
     .option('--timeout <seconds>', 'kill a task that runs longer', positiveInt('--timeout'))
     .option('--image <image>', 'run tasks in this container image')
     .option('--no-network', 'tasks get no network (they have it by default)')
@@ -96,7 +98,7 @@ export function registerTemplateCommands(job: Command): void {
     .option('-w, --wait', 'follow the job to its end; exit non-zero unless it is done', false)
     .option('-d, --dir <outdir>', 'with --wait: download the results here')
     .option('--json', 'machine-readable output')
-    .action(async (path: string, opts: { dir?: string; param: string[]; instanceType: string; maxAttempts?: number; timeout?: number; image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean }) => {
+    .action(async (path: string, opts: { dir?: string; param: string[]; instanceType: string; maxAttempts?: number; timeout?: number;  image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean } & SchedulingOptions) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
       if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
       const loaded = await loadTemplate(path);
@@ -118,6 +120,7 @@ export function registerTemplateCommands(job: Command): void {
         instanceType: opts.instanceType,
         start: opts.run || opts.wait,
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+        ...schedulingFields(opts),
         ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...(opts.network ? {} : { network: false }),

@@ -8,6 +8,7 @@ import { completeTask, releaseTask } from '../services/leasing.js';
 import { completeTasks, leaseTasks } from '../services/dispatch.js';
 import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';
+import { heldToGiveBack } from '../services/urgent-yield.js';
 import { CompleteBatchBody, CompleteBody, HeartbeatBody, JobIdParams, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, StepInputsQuery, TaskIdParams, TaskStatusBody } from './schemas.js';
 import { reportTaskStatus, stepInputs } from '../kinds/template/template-jobs.js';
 
@@ -72,7 +73,9 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
   });
 
   r.post('/agent/heartbeat', { schema: { body: HeartbeatBody, tags: ['agents'] } }, async (request) => {
-    return heartbeat(ctx, requireAgent(request), request.body.tasks, request.body.draining ?? false, request.body.jobs ?? []);
+    const agent = requireAgent(request);
+    const answer = await heartbeat(ctx, agent, request.body.tasks, request.body.draining ?? false, request.body.jobs ?? []);
+    return { ...answer, giveBack: await heldToGiveBack(ctx.db, agent, request.body.held ?? []) };
   });
 
   r.post('/agent/tasks/:id/logs', { schema: { params: TaskIdParams, body: LogsBody, tags: ['agents'] } }, async (request, reply) => {

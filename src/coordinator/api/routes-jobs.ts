@@ -10,11 +10,12 @@ import type { JobRow, JobSort } from '../../store/repositories/jobs.js';
 import { unschedulableReason } from '../../core/scheduling.js';
 import type { TaskCounts } from '../../core/states.js';
 import type { ServiceContext } from '../services/context.js';
-import { jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/jobs.js';
+import { jobFor, jobViewFor, retryJob, setJobPriority, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, jobCounts, taskView } from '../services/views.js';
+import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery, TemplateCheckBody } from './schemas.js';
+import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, JobPatchBody, TaskListQuery, TemplateCheckBody } from './schemas.js';
 import { createJob, kindOf } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
@@ -32,8 +33,10 @@ async function listedJobViews(ctx: ServiceContext, rows: (JobRow & { owner: stri
   const lastFrames = new Map(
     await Promise.all(rows.filter((row) => row.kind === 'render').map(async (row) => [row.id, await framesRepo.lastFrame(ctx.db, row.id)] as const)),
   );
+  const reasons = await waitingReasons(ctx.db, rows, counts, ctx.config.agentFailureLimit);
   return rows.map((row) => {
     const view = baseJobView(row, row.owner, counts.get(row.id)!);
+    view.waiting = reasons.get(row.id) ?? null;
     if (waiting(row.status)) view.unschedulable = unschedulableReason(row.cores, capacities);
     const last = lastFrames.get(row.id);
     if (view.render && typeof view.render === 'object') {
@@ -78,6 +81,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   r.get('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));
+
+  r.patch('/jobs/:id', { schema: { params: JobIdParams, body: JobPatchBody, tags: ['jobs'] } }, async (request) => {
+    const user = requireUser(request);
+    await setJobPriority(ctx, user, request.params.id, request.body.priority);
+    return jobViewFor(ctx, user, request.params.id);
+  });
 
   for (const [action, run] of [
     ['start', startJob],

@@ -3,17 +3,45 @@ import type { FastifyInstance } from 'fastify';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import type { ServiceContext } from '../services/context.js';
-import { requireUser } from './principal.js';
-import { notFound } from '../errors.js';
+import { requireAdmin, requireUser } from './principal.js';
+import { agentByIdOrName, labelAgent, removeAgent, setAgentPaused } from '../services/agent-admin.js';
+import { parseRequirement } from '../../core/job-requirements.js';
+import { badRequest } from '../errors.js';
 import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
-const WorkerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+/** An agent's id or its name (names are what people type; ids are what links carry). */
+const WorkerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 /** Attempts listed on an agent's page. */
 const RECENT = 50;
+const LabelsBody = Type.Object({ labels: Type.Record(Type.String({ minLength: 1, maxLength: 63 }), Type.String({ maxLength: 200 }), { description: 'an empty value removes the label' }) }, { additionalProperties: false });
 
 export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    r.post(`/workers/:id/${action}`, { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
+      requireAdmin(request);
+      await setAgentPaused(ctx, request.params.id, paused);
+      return { name: request.params.id, paused };
+    });
+  }
+  r.post('/workers/:id/labels', { schema: { params: WorkerParams, body: LabelsBody, tags: ['workers'] } }, async (request) => {
+    requireAdmin(request);
+    for (const key of Object.keys(request.body.labels)) {
+      const parsed = parseRequirement(`${key}=x`);
+      if ('problem' in parsed) throw badRequest(parsed.problem.replace('--require', 'label'));
+    }
+    return { name: request.params.id, labels: await labelAgent(ctx, request.params.id, request.body.labels) };
+  });
+  r.delete('/workers/:id', { schema: { params: WorkerParams, tags: ['workers'] } }, async (request, reply) => {
+    requireAdmin(request);
+    await removeAgent(ctx, request.params.id);
+    return reply.code(204).send();
+  });
   app.get('/workers', { schema: { tags: ['workers'] } }, async (request) => {
     const user = requireUser(request);
     const [agents, running] = await Promise.all([agentsRepo.listAgents(ctx.db), tasksRepo.runningTasksOfAgents(ctx.db)]);
@@ -38,8 +66,7 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   // One agent: what it can run, its latest attempts and failures (users: of their own jobs).
   app.withTypeProvider<TypeBoxTypeProvider>().get('/workers/:id', { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
     const user = requireUser(request);
-    const agent = await agentsRepo.findAgent(ctx.db, request.params.id);
-    if (!agent) throw notFound(`agent ${request.params.id}`);
+    const agent = await agentByIdOrName(ctx, request.params.id);
     const owner = user.admin ? null : user.id;
     const [recent, blocking, running] = await Promise.all([
       agentsRepo.recentAttemptsOfAgent(ctx.db, agent.id, RECENT, owner),
@@ -74,6 +101,7 @@ function workerFacts(a: agentsRepo.AgentRow) {
         id: a.id,
         name: a.name,
         status: a.status,
+        paused: a.paused === 1,
         cores: a.cores,
         memoryBytes: Number(a.memory_bytes),
         labels: JSON.parse(a.labels) as Record<string, string>,

@@ -25,6 +25,26 @@ export const UpdateUserBody = Type.Object({ admin: Type.Optional(Type.Boolean())
 export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
 export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
 
+const Requirements = Type.Object(
+  {
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 * 1024 * 1024, description: 'memory an agent must have, MiB' })),
+    gpus: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: 'GPUs an agent must have' })),
+    labels: Type.Optional(Type.Record(Type.String({ maxLength: 63 }), Type.String({ minLength: 1, maxLength: 200 }), { description: 'labels the agent must carry (its --label key=value)' })),
+  },
+  strict,
+);
+const Priority = Type.Integer({ minimum: 0, maximum: 100, description: 'higher runs first; default 50' });
+export const JobPatchBody = Type.Object({ priority: Priority }, strict);
+
+/** What every job kind's request may say about scheduling its tasks (services/job-creation.ts RunRequest). */
+const SchedulingFields = {
+  priority: Type.Optional(Priority),
+  after: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100, description: 'jobs this one waits for: its tasks run once they are done' })),
+  afterAny: Type.Optional(Type.Boolean({ description: 'wait for the `after` jobs to end whatever their state' })),
+  cores: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'cores per task, instead of the instance type\'s' })),
+  requirements: Type.Optional(Requirements),
+};
+
 export const ScriptJobBody = Type.Object(
   {
     kind: Type.Literal('script'),
@@ -34,6 +54,7 @@ export const ScriptJobBody = Type.Object(
     constants: Type.Optional(Type.Array(FileRef, { maxItems: 1000 })),
     instanceType: Type.Optional(InstanceTypeSchema),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    ...SchedulingFields,
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default true (false when the farm denies it: asking then is refused)' })),
@@ -65,6 +86,7 @@ export const RenderJobBody = Type.Object(
     fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
     instanceType: Type.Optional(InstanceTypeSchema),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    ...SchedulingFields,
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default false' })),
@@ -109,6 +131,7 @@ export const TemplateJobBody = Type.Object(
     ),
     instanceType: Type.Optional(InstanceTypeSchema),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    ...SchedulingFields,
     taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
     network: Type.Optional(Type.Boolean()),
@@ -229,6 +252,8 @@ export const HeartbeatBody = Type.Object(
     draining: Type.Optional(Type.Boolean()),
     /** Jobs the agent keeps warm sessions for: the answer's `endedJobs` says which have ended. */
     jobs: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 })),
+    /** Of `tasks`, those held unstarted (prefetch): the answer's `giveBack` names those a more urgent job should pass. */
+    held: Type.Optional(Type.Array(Type.Object({ taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) }, strict), { maxItems: 1000 })),
   },
   strict,
 );

@@ -95,7 +95,9 @@ export async function registerAgent(
   if (previousToken) {
     const existing = await agentsRepo.findAgentByTokenHash(ctx.db, digestToken(previousToken));
     if (existing) {
-      await agentsRepo.updateAgentResources(ctx.db, existing.id, fields);
+      // Labels set from the coordinator (`drover worker label`) stay over what the agent says.
+      const labels = JSON.stringify(mergeLabels(resources.labels, JSON.parse(existing.set_labels || '{}') as Record<string, string>));
+      await agentsRepo.updateAgentResources(ctx.db, existing.id, { ...fields, labels });
       principalCache(ctx).delete(existing.token_hash); // its name may have changed
       return { agentId: existing.id, agentToken: previousToken };
     }
@@ -109,7 +111,7 @@ export async function registerAgent(
   }
   const agentToken = newSecret(AGENT_TOKEN_PREFIX);
   const agentId = randomId('a');
-  await agentsRepo.insertAgent(ctx.db, { id: agentId, token_hash: digestToken(agentToken), created_at: now, ...fields });
+  await agentsRepo.insertAgent(ctx.db, { id: agentId, token_hash: digestToken(agentToken), created_at: now, paused: 0, removed: 0, set_labels: '{}', ...fields });
   return { agentId, agentToken };
 }
 
@@ -180,4 +182,19 @@ export async function heartbeat(
     return status === undefined || isTerminalJob(status);
   });
   return { cancel, endedJobs };
+}
+
+/** `base` with `changes` applied: an empty value removes the label. */
+export function mergeLabels(base: Readonly<Record<string, string>>, changes: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = { ...base };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === '') delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** After an agent's row changed from the coordinator: its next request reads it afresh. */
+export function forgetAgentPrincipal(ctx: ServiceContext, tokenHash: string): void {
+  principalCache(ctx).delete(tokenHash);
 }

@@ -2,6 +2,8 @@
 // the network its tasks get) and the insert of the job with all its tasks, whole or not at all.
 import { randomId, taskId } from '../../core/ids.js';
 import type { InstanceType } from '../../core/instance-types.js';
+import { type JobRequirements, isEmpty, requirementsProblem } from '../../core/job-requirements.js';
+import { DEFAULT_PRIORITY, priorityProblem } from '../../core/priority.js';
 import { decideTaskNetwork, type NetworkDefault } from '../../core/task-network.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
@@ -10,6 +12,7 @@ import type { Db } from '../../store/schema.js';
 import { badRequest } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, orderedNowIso } from './context.js';
+import { checkAfter, insertDependencies } from './dependencies.js';
 import { BATCHED_FROM_TASKS, assertTaskLimit, insertJobInBatches } from './large-jobs.js';
 
 export type JobKind = 'script' | 'render' | 'template';
@@ -48,9 +51,35 @@ export interface NewTask {
   pending?: boolean;
 }
 
-/** What every kind's request may say about running its tasks, with the farm's defaults applied. */
-export function runSettings(req: { instanceType?: InstanceType; maxAttempts?: number; taskTimeoutSeconds?: number; start?: boolean }) {
-  return { instanceType: req.instanceType ?? 's', maxAttempts: req.maxAttempts ?? 3, taskTimeoutSeconds: req.taskTimeoutSeconds ?? null, start: req.start ?? false };
+/** What every kind's request may say about running its tasks and scheduling them. */
+export interface RunRequest {
+  instanceType?: InstanceType;
+  maxAttempts?: number;
+  taskTimeoutSeconds?: number;
+  start?: boolean;
+  /** 0–100, higher leased first; default 50. */
+  priority?: number;
+  /** Jobs it waits for: its tasks are offered to agents once they are done (`afterAny`: ended). */
+  after?: string[];
+  afterAny?: boolean;
+  /** Cores per task instead of the instance type's, and what else an agent must offer. */
+  cores?: number;
+  requirements?: JobRequirements;
+}
+
+/** What every kind's request says about running its tasks, with the farm's defaults applied. */
+export function runSettings(req: RunRequest) {
+  return {
+    instanceType: req.instanceType ?? 's',
+    maxAttempts: req.maxAttempts ?? 3,
+    taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
+    start: req.start ?? false,
+    priority: req.priority,
+    after: req.after,
+    afterAny: req.afterAny,
+    cores: req.cores,
+    requirements: req.requirements,
+  };
 }
 
 export type NewJobFields = {
@@ -64,9 +93,14 @@ export type NewJobFields = {
   image: string | null;
   spec: unknown;
   start: boolean;
+  priority?: number | undefined;
+  after?: string[] | undefined;
+  afterAny?: boolean | undefined;
+  cores?: number | undefined;
+  requirements?: JobRequirements | undefined;
 };
 
-function jobRow(ctx: ServiceContext, user: UserPrincipal, id: string, now: string, fields: NewJobFields, taskCount: number): jobsRepo.JobRow {
+function jobRow(ctx: ServiceContext, user: UserPrincipal, id: string, now: string, fields: NewJobFields, taskCount: number, held: boolean): jobsRepo.JobRow {
   return {
     id,
     user_id: user.id,
@@ -74,12 +108,17 @@ function jobRow(ctx: ServiceContext, user: UserPrincipal, id: string, now: strin
     kind: fields.kind,
     status: fields.start ? 'queued' : 'created',
     instance_type: fields.instanceType,
-    cores: ctx.config.instanceCores[fields.instanceType],
+    // `cores` (--cores) asks for an exact number; otherwise the instance type's.
+    cores: fields.cores ?? ctx.config.instanceCores[fields.instanceType],
     max_attempts: fields.maxAttempts,
     task_timeout_seconds: fields.taskTimeoutSeconds,
     image: fields.image,
     spec: JSON.stringify(fields.spec),
     task_count: fields.taskCount ?? taskCount,
+    priority: fields.priority ?? DEFAULT_PRIORITY,
+    held: held ? 1 : 0,
+    after_any: fields.afterAny ? 1 : 0,
+    requirements: isEmpty(fields.requirements) ? null : JSON.stringify(fields.requirements),
     created_at: now,
     queued_at: fields.start ? now : null,
     started_at: null,
@@ -129,6 +168,11 @@ export async function insertJobWithTasks(
   /** Stores what belongs to tasks beside them (render frames), in the same transaction as they. */
   afterInsert?: (trx: Db, jobId: string, inserted: readonly InsertedTask[]) => Promise<void>,
 ): Promise<string> {
+  const priority = fields.priority === undefined ? null : priorityProblem(fields.priority);
+  if (priority) throw badRequest(priority);
+  const requirementProblem = fields.requirements ? requirementsProblem(fields.requirements) : null;
+  if (requirementProblem) throw badRequest(requirementProblem);
+  const after = await checkAfter(ctx, user, fields.after, fields.afterAny ?? false);
   const id = randomId('j');
   const now = orderedNowIso();
   const iterator = tasks[Symbol.iterator]();
@@ -142,14 +186,21 @@ export async function insertJobWithTasks(
       yield* head;
       for (let next = iterator.next(); !next.done; next = iterator.next()) yield next.value;
     })();
-    const after = afterInsert && ((trx: Db, batch: readonly { row: tasksRepo.TaskRow; item: NewTask }[]) => afterInsert(trx, id, batch.map((b) => ({ id: b.row.id, task: b.item }))));
-    await insertJobInBatches(ctx, jobRow(ctx, user, id, now, fields, 0), all, (i, t) => taskRow(id, i, t), after);
+    // The job stays hidden until its last batch is in, so its dependencies go in with the first.
+    let dependenciesStored = false;
+    const afterBatch = async (trx: Db, batch: readonly { row: tasksRepo.TaskRow; item: NewTask }[]) => {
+      if (!dependenciesStored) await insertDependencies(trx, id, after.ids);
+      dependenciesStored = true;
+      await afterInsert?.(trx, id, batch.map((b) => ({ id: b.row.id, task: b.item })));
+    };
+    await insertJobInBatches(ctx, jobRow(ctx, user, id, now, fields, 0, after.held), all, (i, t) => taskRow(id, i, t), afterBatch);
   } else {
     assertTaskLimit(ctx, head.length);
     await ctx.db.transaction().execute(async (trx) => {
-      await jobsRepo.insertJob(trx, jobRow(ctx, user, id, now, fields, head.length));
+      await jobsRepo.insertJob(trx, jobRow(ctx, user, id, now, fields, head.length, after.held));
       const rows = head.map((t, i) => taskRow(id, i, t));
       await tasksRepo.insertTasks(trx, rows);
+      await insertDependencies(trx, id, after.ids);
       await afterInsert?.(trx, id, rows.map((r, i) => ({ id: r.id, task: head[i]! })));
     });
   }

@@ -1,5 +1,6 @@
 // Jobs: the people-facing actions (creation is each kind's, in ../kinds/), and keeping a job's
 // status in step with its tasks.
+import { priorityProblem } from '../../core/priority.js';
 import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
@@ -7,7 +8,7 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import * as usersRepo from '../../store/repositories/users.js';
 import type { Db } from '../../store/schema.js';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { kindOf } from '../kinds/index.js';
@@ -75,6 +76,18 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
     if (small) for (const id of ids) ctx.bus.emit('task', id, jobId);
   });
   ctx.bus.emit('job', jobId);
+}
+
+/** Changes a job's priority while it has tasks to lease (created, queued or running). */
+export async function setJobPriority(ctx: ServiceContext, user: UserPrincipal, jobId: string, priority: number): Promise<void> {
+  const problem = priorityProblem(priority);
+  if (problem) throw badRequest(problem);
+  const row = await jobFor(ctx, user, jobId);
+  if (isTerminalJob(row.status as JobStatus)) throw conflict(`cannot change the priority of a job that is ${row.status}`);
+  await jobsRepo.updateJob(ctx.db, jobId, { priority });
+  ctx.bus.emit('job', jobId);
+  // A job moved ahead may now fit agents that found nothing to take.
+  ctx.bus.emit('work');
 }
 
 /** Queues errored and canceled tasks again, each with a fresh allowance of attempts. */

@@ -3,9 +3,12 @@
 // task's final results come from exactly one attempt.
 import { relativePathProblem } from '../../core/inputs.js';
 import { fitTasks } from '../../core/scheduling.js';
-import { hostRequirementProblem } from '../../core/templates/host-match.js';
+import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-match.js';
 import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
+import { endJobIfNoAgentLeft, retryPlacement } from './agent-choice.js';
+import { fairOrder } from './lease-order.js';
+import { type JobRequirements, requirementMiss } from '../../core/job-requirements.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../core/task-results.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
@@ -32,6 +35,12 @@ export interface LeasedTask {
   /** The program the agent runs: the job's kind, or a step's own (render jobs' `preview`). */
   kind: 'script' | 'render' | 'template' | 'preview';
   cores: number;
+  /** The job's priority: an agent starts the tasks it holds highest priority first. */
+  priority?: number;
+  /** GPUs the task asks for (its job's `--gpus`): the agent gives it that many of its own. */
+  gpus?: number;
+  /** Set by the agent when the task starts: the indices of the GPUs it was given (CUDA_VISIBLE_DEVICES). */
+  gpuDevices?: number[];
   timeoutSeconds: number | null;
   image: string | null;
   network: boolean;
@@ -82,6 +91,26 @@ interface FitAsk extends LeaseAsk {
  * commit the caller announces each lease with `announceLease`.
  */
 export async function leaseForMany(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
+  // Read afresh, not from the principal of a long-poll that may have waited since: a paused agent
+  // (`drover worker pause`) takes nothing new, and labels set from the coordinator apply at once.
+  const states = new Map((await agentsRepo.leasingStates(trx, [...new Set(asks.map((a) => a.agent.id))])).map((r) => [r.id, r]));
+  asks = asks.map((a) => {
+    const row = states.get(a.agent.id);
+    return row ? { ...a, agent: { ...a.agent, host: hostFactsOf(row) } } : a;
+  });
+  const paused = new Set([...states.values()].filter((r) => r.paused === 1).map((r) => r.id));
+  if (paused.size > 0) {
+    const open = asks.flatMap((a, i) => (paused.has(a.agent.id) ? [] : [i]));
+    const got = open.length > 0 ? await leaseOpen(ctx, trx, open.map((i) => asks[i]!)) : [];
+    const leases: Lease[] = asks.map(() => ({ tasks: [], hidLeftovers: false }));
+    open.forEach((i, k) => (leases[i] = got[k]!));
+    return leases;
+  }
+  return leaseOpen(ctx, trx, asks);
+}
+
+/** leaseForMany for agents that may take work (none paused). */
+async function leaseOpen(ctx: ServiceContext, trx: Db, asks: readonly LeaseAsk[]): Promise<Lease[]> {
   // Prefetch hides the round trip between an agent's tasks. It is served after every agent asking
   // for work it can start now, and fills an agent's hold (what it runs and what waits) up to
   // `holdCap`: its slots, one task waiting, and its share of the queue (queued / online agents). As
@@ -181,8 +210,15 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
     return reqs.flatMap((r, step) => (r && asks.every((a) => hostRequirementProblem(r, a.agent.host) !== null) ? [step] : []));
   };
   const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps);
-  const pool = candidates.map((c) => ({ ...c, taskId: c.id }));
+  const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
+  // A task that failed goes to an agent it has not failed on, while one that may run it is online.
+  const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
+  // Jobs' own requirements (--memory, --gpus, --require), parsed once per job of the window.
+  const jobReqs = new Map<string, JobRequirements>();
+  for (const c of pool) if (c.requirements && !jobReqs.has(c.job_id)) jobReqs.set(c.job_id, JSON.parse(c.requirements) as JobRequirements);
   const meets = (ask: FitAsk, c: (typeof pool)[number]) => {
+    const own = jobReqs.get(c.job_id);
+    if (own && requirementMiss(own, ask.agent.host) !== null) return false;
     const req = requirements.get(c.job_id)?.[c.step];
     return !req || hostRequirementProblem(req, ask.agent.host) === null;
   };
@@ -191,7 +227,9 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
   const taken = new Set<(typeof pool)[number]>();
   let head = 0;
   function* left(ask: FitAsk) {
-    for (let j = head; j < pool.length; j++) if (!taken.has(pool[j]!) && (requirements.size === 0 || meets(ask, pool[j]!))) yield pool[j]!;
+    for (let j = head; j < pool.length; j++) {
+      if (!taken.has(pool[j]!) && (requirements.size === 0 && jobReqs.size === 0 ? true : meets(ask, pool[j]!)) && (!placement || placement(ask.agent.id, pool[j]!))) yield pool[j]!;
+    }
   }
   const picks = asks.map((ask) => {
     const chosen = fitTasks(ask.freeCores, left(ask), ask.maxTasks, ask.largest);
@@ -262,6 +300,8 @@ function leasedTaskOf(job: jobsRepo.JobRow, jobSpec: JobSpec, task: tasksRepo.Ta
     attempt: task.attempt,
     kind: job.kind as LeasedTask['kind'],
     cores: job.cores,
+    priority: job.priority,
+    ...(job.requirements ? { gpus: (JSON.parse(job.requirements) as JobRequirements).gpus ?? 0 } : {}),
     timeoutSeconds: job.task_timeout_seconds,
     image: job.image,
     network: jobSpec.network ?? false,
@@ -366,6 +406,8 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
       exit_code: c.exitCode,
       error,
     });
+    // That failure may have blocklisted the last online agent that could run the job's tasks.
+    if (!succeeded) await endJobIfNoAgentLeft(ctx, trx, task.job_id);
     await refreshJobStatus(trx, task.job_id, () => (requeued = true));
   });
   ctx.bus.emit('task', taskId, jobId);
@@ -411,6 +453,7 @@ export async function expireLeases(ctx: ServiceContext): Promise<number> {
         finished_at: outcome === 'queued' ? null : now,
         error: ended,
       });
+      await endJobIfNoAgentLeft(ctx, trx, task.job_id);
       await refreshJobStatus(trx, task.job_id);
       return true;
     });

@@ -1,6 +1,7 @@
 // The shapes the API answers with, built from rows. One place, so the CLI, the web app and the
 // SSE streams all see the same job and task.
 import type { InstanceType } from '../../core/instance-types.js';
+import type { JobRequirements } from '../../core/job-requirements.js';
 import { unschedulableReason } from '../../core/scheduling.js';
 import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
 import type { TemplateTaskSpec } from '../kinds/template/template-jobs.js';
@@ -8,10 +9,12 @@ import type { StepView } from '../kinds/template/steps-view.js';
 import { kindOf } from '../kinds/index.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
+import * as dependenciesRepo from '../../store/repositories/dependencies.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import type { Db } from '../../store/schema.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
+import { waitingReasons } from './waiting.js';
 
 export interface JobView {
   id: string;
@@ -22,6 +25,13 @@ export interface JobView {
   instanceType: InstanceType;
   cores: number;
   maxAttempts: number;
+  /** 0–100, higher leased first. */
+  priority: number;
+  /** Jobs it waits for (`--after`; filled in by the detailed view), and whether any end will do. */
+  after: string[];
+  afterAny: boolean;
+  /** What its tasks ask of an agent beyond cores (--memory, --gpus, --require), or null. */
+  requirements: JobRequirements | null;
   taskTimeoutSeconds: number | null;
   image: string | null;
   /** Whether the job's tasks have network access (decided when it was created: the job's ask, its kind's default, the farm's setting). */
@@ -38,6 +48,8 @@ export interface JobView {
   cpuSeconds: number | null;
   etaSeconds: number | null;
   unschedulable: string | null;
+  /** Created or queued jobs: why their tasks are not running yet, as a sentence; null otherwise or when nothing holds them back. */
+  waiting: string | null;
   /** Agents that failed too many of this job's tasks and get no more of them (detailed view only). */
   blockedAgents: string[];
   render?: unknown;
@@ -88,6 +100,10 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     instanceType: row.instance_type as InstanceType,
     cores: row.cores,
     maxAttempts: row.max_attempts,
+    priority: row.priority,
+    after: [],
+    afterAny: row.after_any === 1,
+    requirements: row.requirements ? (JSON.parse(row.requirements) as JobRequirements) : null,
     taskTimeoutSeconds: row.task_timeout_seconds,
     image: row.image,
     network: spec.network ?? false,
@@ -102,6 +118,7 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
     cpuSeconds: null,
     etaSeconds: null,
     unschedulable: null,
+    waiting: null,
     blockedAgents: [],
     ...(spec.render !== undefined ? { render: spec.render } : {}),
   };
@@ -133,6 +150,8 @@ export async function detailedJobView(db: Db, row: JobRow, owner: string, agentF
     view.etaSeconds = Math.ceil((timing.meanDoneMs * remaining) / Math.max(counts.running, 1) / 1000);
   }
   view.blockedAgents = await agentFailuresRepo.blockedAgentNames(db, row.id, agentFailureLimit);
+  view.after = (await dependenciesRepo.dependenciesOf(db, row.id)).map((d) => d.id);
+  view.waiting = (await waitingReasons(db, [row], new Map([[row.id, counts]]), agentFailureLimit)).get(row.id) ?? null;
   if (view.status === 'queued' || view.status === 'running' || view.status === 'created') {
     view.unschedulable = unschedulableReason(row.cores, await agentsRepo.onlineAgentCapacities(db));
   }

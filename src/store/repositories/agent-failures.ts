@@ -56,3 +56,45 @@ export async function distinctFailedAgents(db: Db, taskId: string, sinceAttempt 
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** For each of `jobIds`, the agents blocklisted for it (at least `limit` failures). */
+export async function blockedAgentIds(db: Db, jobIds: readonly string[], limit: number): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>(jobIds.map((id) => [id, new Set<string>()]));
+  for (const part of inLists(jobIds)) {
+    const rows = await db.selectFrom('job_agent_failures').select(['job_id', 'agent_id']).where('job_id', 'in', part).where('failures', '>=', limit).execute();
+    for (const r of rows) out.get(r.job_id)?.add(r.agent_id);
+  }
+  return out;
+}
+
+/** Started jobs (queued or running) some agent is blocklisted for. */
+export async function liveJobsWithBlocks(db: Db, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('job_agent_failures')
+    .innerJoin('jobs', 'jobs.id', 'job_agent_failures.job_id')
+    .select('job_agent_failures.job_id')
+    .distinct()
+    .where('job_agent_failures.failures', '>=', limit)
+    .where('jobs.status', 'in', ['queued', 'running'])
+    .execute();
+  return rows.map((r) => r.job_id);
+}
+
+/**
+ * For each task, the agents its failed attempts (errored or lost) ran on, counting only attempts
+ * after its `sinceAttempt`: a person's retry starts afresh.
+ */
+export async function failedAgentsOfTasks(db: Db, tasks: readonly { id: string; sinceAttempt: number }[]): Promise<Map<string, Set<string>>> {
+  const since = new Map(tasks.map((t) => [t.id, t.sinceAttempt]));
+  const out = new Map<string, Set<string>>();
+  for (const part of inLists(tasks.map((t) => t.id))) {
+    const rows = await db.selectFrom('task_attempts').select(['task_id', 'agent_id', 'attempt']).where('task_id', 'in', part).where('status', 'in', ['error', 'lost']).execute();
+    for (const r of rows) {
+      if (r.attempt <= (since.get(r.task_id) ?? 0)) continue;
+      let set = out.get(r.task_id);
+      if (!set) out.set(r.task_id, (set = new Set()));
+      set.add(r.agent_id);
+    }
+  }
+  return out;
+}

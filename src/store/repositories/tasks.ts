@@ -1,4 +1,5 @@
 // Tasks, their attempts, leases and result files.
+import { jobOrder } from '../../core/priority.js';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
@@ -124,8 +125,9 @@ export async function queuedCandidates(
   // ordering across both tables sorted every queued task of the farm on every lease.
   let jobs = db
     .selectFrom('jobs')
-    .select(['jobs.id', 'jobs.cores', 'jobs.kind'])
+    .select(['jobs.id', 'jobs.cores', 'jobs.kind', 'jobs.user_id', 'jobs.priority', 'jobs.queued_at', 'jobs.requirements'])
     .where('jobs.status', 'in', ['queued', 'running'])
+    .where('jobs.held', '=', 0)
     .where('jobs.cores', '<=', maxCores);
   if (blocked) {
     jobs = jobs.where(({ not, exists, selectFrom }) =>
@@ -140,34 +142,85 @@ export async function queuedCandidates(
       ),
     );
   }
-  const out: (TaskRow & { cores: number })[] = [];
-  for (const job of await jobs.orderBy('jobs.queued_at').orderBy('jobs.id').execute()) {
+  const out: (TaskRow & { cores: number; user_id: string; priority: number; queued_at: string; requirements: string | null })[] = [];
+  const eligible = await jobs.orderBy('jobs.priority', 'desc').orderBy('jobs.queued_at').orderBy('jobs.id').execute();
+  // Priority first, then fair share between users at equal priority, then age (core/priority.ts):
+  // what each user has running matters only when users share a priority level.
+  const shared = sharedPriorityLevels(eligible);
+  const ordered = shared ? jobOrder(eligible.map((j) => ({ ...j, userId: j.user_id, queuedAt: j.queued_at ?? '' })), await coresRunningByUser(db)) : eligible;
+  for (const job of ordered) {
     if (out.length >= limit) break;
     // No more of a job's tasks than the leasers could take together (they all ask for job.cores).
     const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
     if (fit === 0) continue;
     const skip = job.kind === 'template' && skipSteps ? await skipSteps(job.id) : [];
-    const rows = await db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('tasks.status', '=', 'queued')
-      .where('tasks.job_id', '=', job.id)
-      .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
-      .orderBy('tasks.idx')
-      .limit(Math.min(limit - out.length, fit))
-      // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
-      // leased twice and no leaser waits for another. Only task rows are locked, never their job.
-      .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())
-      .execute();
-    for (const r of rows) out.push({ ...r, cores: job.cores });
+    const read = (n: number, afterIdx: number) =>
+      db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('tasks.status', '=', 'queued')
+        .where('tasks.job_id', '=', job.id)
+        .where('tasks.idx', '>', afterIdx)
+        .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
+        .orderBy('tasks.idx')
+        .limit(n)
+        // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
+        // leased twice and no leaser waits for another. Only task rows are locked, never their job.
+        .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())
+        .execute();
+    const n = Math.min(limit - out.length, fit);
+    let rows = await read(n, 0);
+    // A task that failed may be left to another agent (services/agent-choice.ts): read as many
+    // more behind it, so that the leasers still find what they may take.
+    const retried = rows.filter((r) => r.tries > 0).length;
+    if (retried > 0 && rows.length === n) rows = rows.concat(await read(retried, rows[rows.length - 1]!.idx));
+    for (const r of rows) out.push({ ...r, cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '', requirements: job.requirements });
   }
   return out;
 }
 
-/** How many tasks of the farm are queued, counting no further than `cap` (an index walk of at most `cap` entries). */
+/** Whether two users' jobs share a priority level (only then does fair share reorder them). */
+export function sharedPriorityLevels(jobs: readonly { user_id: string; priority: number }[]): boolean {
+  const userOfLevel = new Map<number, string>();
+  for (const j of jobs) {
+    const user = userOfLevel.get(j.priority);
+    if (user === undefined) userOfLevel.set(j.priority, j.user_id);
+    else if (user !== j.user_id) return true;
+  }
+  return false;
+}
+
+/** Cores asked by each user's running tasks: fair share serves the user with the fewest first. */
+export async function coresRunningByUser(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .select(['jobs.user_id', (eb) => eb.fn.sum<number>('jobs.cores').as('cores')])
+    .where('tasks.status', '=', 'running')
+    .groupBy('jobs.user_id')
+    .execute();
+  return new Map(rows.map((r) => [r.user_id, Number(r.cores)]));
+}
+
+/**
+ * How many tasks of the farm could be leased now, counting no further than `cap`: queued tasks of
+ * started jobs not held for their dependencies (a created job's tasks are stored queued, and a
+ * 1,000-task job not yet started shrank every agent's prefetch share). An index walk of the queued
+ * tasks, each joined to its job, stopping at `cap` counted.
+ */
 export async function countQueuedUpTo(db: Db, cap: number): Promise<number> {
   const row = await db
-    .selectFrom(db.selectFrom('tasks').select('id').where('status', '=', 'queued').limit(cap).as('q'))
+    .selectFrom(
+      db
+        .selectFrom('tasks')
+        .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+        .select('tasks.id')
+        .where('tasks.status', '=', 'queued')
+        .where('jobs.status', 'in', ['queued', 'running'])
+        .where('jobs.held', '=', 0)
+        .limit(cap)
+        .as('q'),
+    )
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);

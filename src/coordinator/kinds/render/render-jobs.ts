@@ -15,10 +15,11 @@ import { badRequest } from '../../errors.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import { type ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef, runSettings } from '../../services/job-creation.js';
+import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef, type RunRequest, runSettings } from '../../services/job-creation.js';
 import { assertTaskLimit } from '../../services/large-jobs.js';
 
-export interface RenderJobRequest {
+/** With what every kind says about running and scheduling its tasks (RunRequest). */
+export interface RenderJobRequest extends RunRequest {
   kind: 'render';
   name: string;
   project: { files: { path: string; sha256: string }[]; blend: string };
@@ -30,12 +31,8 @@ export interface RenderJobRequest {
   resolution?: { width: number; height: number };
   percentage?: number;
   fps?: number;
-  instanceType?: InstanceType;
-  maxAttempts?: number;
-  taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
-  start?: boolean;
   /** One Blender process per task instead of a warm session. */
   cold?: boolean;
   sceneSettings?: SceneSettingsSeen;

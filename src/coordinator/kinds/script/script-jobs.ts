@@ -7,21 +7,18 @@ import { badRequest } from '../../errors.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import type { ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { type FileRef, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, runSettings } from '../../services/job-creation.js';
+import { type FileRef, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type RunRequest, runSettings } from '../../services/job-creation.js';
 
-export interface ScriptJobRequest {
+/** With what every kind says about running and scheduling its tasks (RunRequest). */
+export interface ScriptJobRequest extends RunRequest {
   kind: 'script';
   name: string;
   script: FileRef;
   inputs: FileRef[];
   constants?: FileRef[];
-  instanceType?: InstanceType;
-  maxAttempts?: number;
-  taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
   requireResults?: boolean;
-  start?: boolean;
 }
 
 /** What a script job keeps beside its rows; the agent gets it with every leased task. */

@@ -16,10 +16,11 @@ import type { AgentPrincipal } from '../../services/agents.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import type { ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, runSettings } from '../../services/job-creation.js';
+import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type RunRequest, runSettings } from '../../services/job-creation.js';
 import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
 
-export interface TemplateJobRequest {
+/** With what every kind says about running and scheduling its tasks (RunRequest). */
+export interface TemplateJobRequest extends RunRequest {
   kind: 'template';
   /** The job template: the document (parsed), or its YAML or JSON text. */
   template: unknown;
@@ -28,12 +29,8 @@ export interface TemplateJobRequest {
   parameterValues?: string;
   /** The content of PATH parameters with dataFlow IN or INOUT: paths relative to the parameter's file or directory. */
   files?: Record<string, { path: string; sha256: string }[]>;
-  instanceType?: InstanceType;
-  maxAttempts?: number;
-  taskTimeoutSeconds?: number;
   image?: string;
   network?: boolean;
-  start?: boolean;
 }
 
 export type DataFlow = 'NONE' | 'IN' | 'OUT' | 'INOUT';

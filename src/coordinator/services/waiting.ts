@@ -1,0 +1,53 @@
+// `waiting` on job views: why each created or queued job's tasks are not running yet (core/waiting.ts),
+// from facts read once for the whole list. Counts only: no other user's job is named.
+import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
+import { waitingReason } from '../../core/waiting.js';
+import { type JobRequirements, noAgentMeets } from '../../core/job-requirements.js';
+import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
+import { dependencyOutcome } from '../../core/dependencies.js';
+import * as dependenciesRepo from '../../store/repositories/dependencies.js';
+import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
+import * as agentsRepo from '../../store/repositories/agents.js';
+import type { JobRow } from '../../store/repositories/jobs.js';
+import * as queueRepo from '../../store/repositories/queue.js';
+import type { Db } from '../../store/schema.js';
+
+/** Each job's reason to wait (null when nothing holds it back or it is not waiting). */
+export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: ReadonlyMap<string, TaskCounts>, failureLimit: number): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>(rows.map((r) => [r.id, null]));
+  const waiting = rows.filter((r) => r.status === 'created' || r.status === 'queued');
+  if (waiting.length === 0) return out;
+  const online = await agentsRepo.onlineAgentSlots(db);
+  const pausedOnline = await agentsRepo.countPausedOnline(db);
+  let hostList: { name: string; host: HostFacts }[] | null = null;
+  const hosts = async () => (hostList ??= (await agentsRepo.onlineAgentHosts(db)).map((a) => ({ name: a.name, host: hostFactsOf(a) })));
+  const running = await queueRepo.coresRunningByAgent(db);
+  const freeCores = new Map(online.map((a) => [a.id, a.slots - (running.get(a.id) ?? 0)]));
+  const blocked = await agentFailuresRepo.blockedAgentIds(db, waiting.map((r) => r.id), failureLimit);
+  for (const row of waiting) {
+    out.set(
+      row.id,
+      waitingReason({
+        jobId: row.id,
+        status: row.status as JobStatus,
+        cores: row.cores,
+        queued: (counts.get(row.id) ?? emptyCounts()).queued,
+        online,
+        pausedOnline,
+        requirementsUnmet: row.requirements ? noAgentMeets(JSON.parse(row.requirements) as JobRequirements, await hosts()) : null,
+        blocked: blocked.get(row.id) ?? new Set(),
+        failureLimit,
+        freeCores,
+        waitingFor: row.held === 1 ? await openDependencies(db, row) : [],
+        ahead: row.status === 'queued' && row.held === 0 ? await queueRepo.jobsAhead(db, row) : { higher: 0, older: 0 },
+      }),
+    );
+  }
+  return out;
+}
+
+/** The jobs a held job still waits for. */
+async function openDependencies(db: Db, row: JobRow): Promise<string[]> {
+  const outcome = dependencyOutcome(row.after_any === 1, await dependenciesRepo.dependenciesOf(db, row.id));
+  return outcome.kind === 'wait' ? outcome.on : [];
+}
