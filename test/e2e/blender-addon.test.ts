@@ -149,8 +149,9 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
     assert.deepEqual(sub.again.uploaded, [1, 5], 'the second submission uploads only the new .blend copy');
 
     const token = await farm.adminToken();
-    const job = await api<{ render: { frames: string; blend: string; frameCount: number } }>(farm.url, token, 'GET', `/jobs/${sub.job_id}`);
+    const job = await api<{ priority: number; render: { frames: string; blend: string; frameCount: number } }>(farm.url, token, 'GET', `/jobs/${sub.job_id}`);
     assert.equal(job.body.render.frames, '1-2');
+    assert.equal(job.body.priority, 80, 'the operator\'s priority reaches the job');
     assert.equal(job.body.render.blend, 'project/scene.blend', 'the project mirrors the folder holding the scene and every file it uses');
     await api(farm.url, token, 'POST', `/jobs/${sub.again.job_id}/stop`);
 

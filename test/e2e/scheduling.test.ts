@@ -219,21 +219,24 @@ describe('job dependencies', { timeout: 600_000 }, () => {
       'quick.sh': 'mkdir -p run-result\necho ok > run-result/out.txt\n',
       'x.txt': 'x',
     });
-    const create = async (name: string, script: string, extra: string[], cli = farm.cli) => {
-      const r = await cli(['job', 'create', '-n', name, '-s', join(ws, script), '-i', join(ws, 'x.txt'), '-r', '--json', '--max-attempts', '1', ...extra]);
+    const create = async (name: string, script: string, extra: string[], cli = farm.cli, run = true) => {
+      const r = await cli(['job', 'create', '-n', name, '-s', join(ws, script), '-i', join(ws, 'x.txt'), ...(run ? ['-r'] : []), '--json', '--max-attempts', '1', ...extra]);
       return r;
     };
     const idOf = (r: { code: number; stdout: string; stderr: string }) => {
       assert.equal(r.code, 0, r.stderr);
       return (JSON.parse(r.stdout) as JobJson).id;
     };
-    const first = idOf(await create('first', 'first.sh', []));
+    // The first job is started only once the dependent is seen waiting: on a busy machine a CLI
+    // call can outlast a short task, and the dependent would then find it done already.
+    const first = idOf(await create('first', 'first.sh', [], farm.cli, false));
     const second = idOf(await create('second', 'quick.sh', ['--after', first]));
     const held = await viewJson(farm, second);
     assert.equal(held.status, 'queued');
     assert.equal(held.counts.queued, 1);
     assert.equal(held.waiting, `waiting for job ${first}`);
     assert.match((await farm.cli(['job', 'view', second])).stdout, new RegExp(`after: ${first} \\(once they are done\\)`));
+    assert.equal((await farm.cli(['job', 'start', first])).code, 0);
     const done = await eventually(async () => {
       const j = await viewJson(farm, second);
       return j.status === 'done' ? j : null;
@@ -244,9 +247,10 @@ describe('job dependencies', { timeout: 600_000 }, () => {
     assert.ok(secondStart >= firstEnd, `the dependent started at ${secondStart}, before ${firstEnd}`);
 
     // One it waits for fails: --after cancels with the reason, --after-any runs anyway.
-    const failing = idOf(await create('fails', 'fails.sh', []));
+    const failing = idOf(await create('fails', 'fails.sh', [], farm.cli, false));
     const strict = idOf(await create('strict', 'quick.sh', ['--after', `${first},${failing}`]));
     const lenient = idOf(await create('lenient', 'quick.sh', ['--after', failing, '--after-any']));
+    assert.equal((await farm.cli(['job', 'start', failing])).code, 0);
     const canceled = await eventually(async () => {
       const j = await viewJson(farm, strict);
       return j.status === 'canceled' ? j : null;

@@ -62,7 +62,7 @@ def phase_submit() -> None:
     prefs().server = OPT["server"]
 
     image_paths_before = sorted(i.filepath for i in bpy.data.images)
-    report["result"] = sorted(bpy.ops.drover.submit_render(frames="1-2", chunk=1))
+    report["result"] = sorted(bpy.ops.drover.submit_render(frames="1-2", chunk=1, priority=80))
     s = bpy.context.scene.drover
     report["job_id"] = s.last_job_id
     report["job_url"] = s.last_job_url

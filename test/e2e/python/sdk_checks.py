@@ -105,9 +105,10 @@ class SdkTest(unittest.TestCase):
                     f.write(content)
                 paths.append(os.path.join(ws, name))
             job = self.client.submit_script(name="from files", script=paths[0], inputs=[paths[2]], constants=[paths[1]],
-                                            run=False, max_attempts=2, timeout=60, instance_type="s")
+                                            run=False, max_attempts=2, timeout=60, instance_type="s", priority=70)
         self.assertEqual(job.status, "created")
         self.assertEqual(job.data["maxAttempts"], 2)
+        self.assertEqual(job.data["priority"], 70)
         self.assertEqual(job.start().status, "queued")
         self.assertEqual(job.wait(timeout=120), "done")
         self.assertEqual(job.refresh().status, "done")
@@ -124,7 +125,8 @@ class SdkTest(unittest.TestCase):
             os.makedirs(os.path.join(bundle, "words"))
             with open(os.path.join(bundle, "words", "w.txt"), "w") as f:
                 f.write("hey")
-            job = self.client.submit_template(bundle, {"Suffix": "!"})
+            job = self.client.submit_template(bundle, {"Suffix": "!"}, priority=20)
+            self.assertEqual(job.data["priority"], 20)
             self.assertEqual(job.name, "count to 3")
             self.assertEqual(job.wait(timeout=120), "done")
             self.assertEqual(job.counts["done"], 4)
