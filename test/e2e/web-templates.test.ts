@@ -5,14 +5,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { type Farm, startFarm } from '../helpers/farm.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, '.test-output', 'web');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { buildWebApp, launchChromium, SHOTS, signIn } from '../helpers/browser.js';
 
 const TEMPLATE = `specificationVersion: jobtemplate-2023-09
 name: "Greet {{Param.Count}}"
@@ -63,18 +59,16 @@ let farm: Farm;
 let browser: Browser;
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  buildWebApp();
   farm = await startFarm({ agents: 1 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await farm?.stop();
 });
 
-// Skipped, and said so by the runner: in a fresh clone's `.ci/run` the page never shows the picked
-// template (the summary stays hidden for 90 s), while the same test passes in the work tree. Not
-// understood yet; left for the next session (see the closing note of 2026-12-03).
-test('a job template submitted from the web form runs its steps to the end', { timeout: 300_000, skip: 'the picked template is not shown in a fresh clone build: under investigation' }, async () => {
+test('a job template submitted from the web form runs its steps to the end', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-web-tpl-'));
   writeFileSync(join(dir, 'greet.yaml'), TEMPLATE);
   mkdirSync(join(dir, 'names'));
@@ -84,15 +78,17 @@ test('a job template submitted from the web form runs its steps to the end', { t
   // The machine running the suite runs other browsers and Blender at the same time: waits here
   // are for a busy machine, not a measure of speed.
   page.setDefaultTimeout(90_000);
-  await page.goto(farm.url);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(farm.adminPassword);
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('jobs-page').waitFor();
+  // The checker is a chunk of its own, loaded when the form opens: it must arrive as a script.
+  const chunks: string[] = [];
+  page.on('response', (r) => {
+    if (/template-document-[^/]*\.js$/.test(r.url())) chunks.push(`${r.status()} ${r.headers()['content-type']}`);
+  });
+  await signIn(page, farm.url, 'admin', farm.adminPassword);
   await page.goto(`${farm.url}/#/jobs/new?kind=template`);
   await page.getByTestId('new-template-form').waitFor();
   await page.getByTestId('template-input').setInputFiles(join(dir, 'greet.yaml'));
   await page.getByTestId('template-summary').waitFor();
+  assert.deepEqual(chunks.map((c) => c.replace(/;.*/, '')), ['200 application/javascript']);
   assert.match(await page.getByTestId('template-summary').innerText(), /Greets from a folder of names/);
   // The form follows the userInterface hints: a spin box with the bounds, a dropdown, a check box,
   // a folder picker; the HIDDEN parameter is not shown.
