@@ -236,7 +236,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
   const taskTabs: TabItem[] = TASK_FILTERS.map((key) => ({
     key,
     label: key === 'all' ? 'All' : key[0]!.toUpperCase() + key.slice(1),
-    count: key === 'all' ? job.taskCount : job.counts[key as TaskStatus],
+    // The tabs filter by task state: a task uploading its results is in state running.
+    count: key === 'all' ? job.taskCount : key === 'running' ? job.counts.running + (job.counts.uploading ?? 0) : job.counts[key as TaskStatus],
   }));
 
   return (
