@@ -12,7 +12,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { api, eventually, type ManagedProcess, startAgent, startServer, type TestServer } from '../helpers/farm.js';
-import { buildWebApp, DESKTOP, launchChromium, layoutProblems, SHOTS, signIn } from '../helpers/browser.js';
+import { buildWebApp, DESKTOP, launchChromium, layoutProblems, PHONE, SHOTS, signIn } from '../helpers/browser.js';
 
 // Each task prints something of its own (so its stdout is a new blob to upload); inputs named bad*
 // fail, so a job's progress is the share of good inputs.
@@ -154,6 +154,7 @@ test('a task whose results are still uploading is counted as uploading, not runn
   assert.match(await page.getByTestId('worker-uploading').innerText(), /1 uploading results/);
   assert.equal(await page.getByTestId('worker-finishing').count(), 0);
   await page.screenshot({ path: join(SHOTS, 'lists-uploading-workers.png') });
+  assert.deepEqual(await layoutProblems(page), []);
 
   // The results arrive: done, and nothing is uploading any more.
   gate.release();
@@ -239,12 +240,19 @@ test('an admin resets a user’s password from the Users page: shown once, the o
   await page.getByTestId('set-password-bob').click();
   await page.getByRole('alert').filter({ hasText: 'at least 4 characters' }).waitFor();
   await page.screenshot({ path: join(SHOTS, 'lists-password-refused.png') });
+  await page.setViewportSize(PHONE);
+  assert.deepEqual(await layoutProblems(page), [], 'the reset form on a phone');
+  await page.setViewportSize(DESKTOP);
   await input.fill('bob-new-password-7');
   await page.getByTestId('set-password-bob').click();
   await page.getByTestId('password-set-bob').waitFor();
   assert.equal(await page.getByTestId('new-password').innerText(), 'bob-new-password-7');
   await page.screenshot({ path: join(SHOTS, 'lists-password-set.png') });
   assert.deepEqual(await layoutProblems(page), []);
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: join(SHOTS, 'lists-password-set-phone.png'), fullPage: true });
+  assert.deepEqual(await layoutProblems(page), [], 'the Users page with the new password, on a phone');
+  await page.setViewportSize(DESKTOP);
   // Shown once: gone when closed, and not brought back by opening the form again.
   await page.getByTestId('password-done-bob').click();
   assert.equal(await page.getByTestId('new-password').count(), 0);

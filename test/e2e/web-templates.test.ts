@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { type Farm, startFarm } from '../helpers/farm.js';
-import { buildWebApp, launchChromium, SHOTS, signIn } from '../helpers/browser.js';
+import { buildWebApp, DESKTOP, launchChromium, layoutProblems, PHONE, SHOTS, signIn } from '../helpers/browser.js';
 
 const TEMPLATE = `specificationVersion: jobtemplate-2023-09
 name: "Greet {{Param.Count}}"
@@ -54,6 +54,17 @@ steps:
       actions:
         onRun: {command: bash, args: ["-c", "cat {{Param.Out}}/g*.txt"]}
 `;
+
+/** The page at 1440×900 and on a 390×844 phone: nothing sticks out, no text or image is cut. */
+async function checkLayout(page: Page, name: string): Promise<void> {
+  const before = page.viewportSize();
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+    assert.deepEqual(await layoutProblems(page), [], `layout of ${name} (${size})`);
+  }
+  if (before) await page.setViewportSize(before);
+}
 
 let farm: Farm;
 let browser: Browser;
@@ -112,12 +123,14 @@ test('a job template submitted from the web form runs its steps to the end', { t
   await page.getByTestId('param-Names').setInputFiles(join(dir, 'names'));
   assert.match(await page.getByTestId('template-preview').innerText(), /“Greet 3”: 4 tasks in Greet \(3\), Join \(1, after Greet\)/);
   await page.screenshot({ path: join(SHOTS, 'new-template-job.png') });
+  await checkLayout(page, 'new-template-job');
   await page.getByTestId('submit-template').click();
   await page.getByTestId('steps-panel').waitFor({ timeout: 60_000 });
   await page.waitForFunction(() => /^Join\s+done/i.test((document.querySelector('[data-testid="step-1"]') as HTMLElement | null)?.innerText ?? ''), undefined, { timeout: 120_000 });
   assert.match(await page.getByTestId('step-0').innerText(), /Greet\s+done\s+3\/3 done/i);
   assert.match(await page.getByTestId('step-1').innerText(), /Join\s+done\s+1\/1 done\s+Greet/i);
   await page.screenshot({ path: join(SHOTS, 'template-job.png') });
+  await checkLayout(page, 'template-job');
 
   const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!.split('?')[0]!);
   const logs = await farm.cli(['job', 'logs', id, '--task', '4']);
