@@ -65,7 +65,8 @@ node_modules_stale() {
 web_build_stale() {
   [ -d web ] || return 1
   [ -d web/dist ] || return 0
-  [ -n "$(find web/src web/index.html web/vite.config.* -newer web/dist -print -quit 2>/dev/null)" ]
+  # The app also bundles the pure rules it shares with the coordinator (src/core).
+  [ -n "$(find web/src web/index.html web/vite.config.* src/core -newer web/dist -print -quit 2>/dev/null)" ]
 }
 
 check() {

@@ -68,6 +68,9 @@ export class Agent {
   private draining = false;
   private heartbeatSeconds = 5;
   private wake: (() => void) | null = null;
+  /** Attempts whose heartbeat already said they are uploading their results. */
+  private readonly saidUploading = new Set<string>();
+  private uploadingTimer: NodeJS.Timeout | null = null;
   private pool: SessionPool | null = null;
   private sessions: TemplateSessions | null = null;
   readonly slots: number;
@@ -126,7 +129,11 @@ export class Agent {
       programs: { script: scriptProgram, render: warm ? warmRenderProgram(warm) : renderProgram, template: templateProgram(sessions), preview: previewProgram, ...this.opts.programs },
       keepTaskDirs: process.env.DROVER_KEEP_TASK_DIRS === '1',
       // A warm render task frees its cores once its frames are rendered, while it still uploads.
-      onCoresFreed: () => this.changed(),
+      onCoresFreed: () => {
+        this.changed();
+        this.sayUploadingSoon();
+      },
+      onUploading: () => this.sayUploadingSoon(),
       stopSignal: this.stopping.signal,
       log: this.log,
     };
@@ -200,10 +207,25 @@ export class Agent {
       this.running.set(key, run);
       void run.done.finally(() => {
         this.running.delete(key);
+        this.saidUploading.delete(key);
         this.log(`task ${task.taskId} ended`);
         this.changed();
       });
     }
+  }
+
+  /**
+   * Tells the coordinator about tasks uploading their results a second after one starts to, if it
+   * still is then (a short upload is over before anyone would see it, and costs no request).
+   */
+  private sayUploadingSoon(): void {
+    if (this.uploadingTimer) return;
+    this.uploadingTimer = setTimeout(() => {
+      this.uploadingTimer = null;
+      const unsaid = [...this.running.entries()].some(([key, run]) => run.holdsLease && run.uploading && !this.saidUploading.has(key));
+      if (unsaid && !this.stopping.signal.aborted) void this.heartbeatOnce();
+    }, 1000);
+    this.uploadingTimer.unref();
   }
 
   private changed(): void {
@@ -310,7 +332,13 @@ export class Agent {
   private async heartbeatOnce(): Promise<void> {
     try {
       // Only attempts still holding a lease: one that has reported is the coordinator's no more.
-      const tasks = [...[...this.running.values()].filter((r) => r.holdsLease).map((r) => r.task), ...this.held].map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
+      // Those whose work is over say they are uploading: the coordinator counts them apart.
+      const leased = [...this.running.entries()].filter(([, r]) => r.holdsLease);
+      const uploading = leased.filter(([, r]) => r.uploading).map(([key]) => key);
+      const tasks = [
+        ...leased.map(([, r]) => ({ taskId: r.task.taskId, attempt: r.task.attempt, ...(r.uploading ? { uploading: true } : {}) })),
+        ...this.held.map((t) => ({ taskId: t.taskId, attempt: t.attempt })),
+      ];
       // The jobs of idle warm sessions: the answer names those that ended, whose sessions then close.
       const jobs = [...new Set([...(this.pool?.idleJobs() ?? []), ...(this.sessions?.idleJobs() ?? [])])];
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
@@ -322,6 +350,7 @@ export class Agent {
         { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}), ...(held.length > 0 ? { held } : {}) },
         { signal: AbortSignal.timeout(Math.max(2000, this.heartbeatSeconds * 2000)) },
       );
+      for (const key of uploading) if (this.running.has(key)) this.saidUploading.add(key);
       if (endedJobs.length > 0) {
         this.pool?.jobsEnded(endedJobs);
         void this.sessions?.jobsEnded(endedJobs);

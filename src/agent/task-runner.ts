@@ -36,6 +36,8 @@ export interface RunnerDeps {
   keepTaskDirs: boolean;
   /** Called when a task no longer needs its cores (it is only reporting), so the agent can lease more. */
   onCoresFreed?(): void;
+  /** The task's work ended and its results are being sent (the coordinator hears it at the next heartbeat). */
+  onUploading?(): void;
   /** Aborts when the agent stops: results still waiting for an unreachable coordinator are then given up. */
   stopSignal?: AbortSignal;
   /** The agent's own log (not the task's). */
@@ -52,6 +54,8 @@ export class TaskRun {
   /** Aborts a program that runs inside the agent (TaskProgram.execute) when the task is stopped. */
   private readonly abort = new AbortController();
   private computing = true;
+  /** Set once the task's work has ended and its results are being collected and sent. */
+  private reporting = false;
   private reported = false;
   readonly done: Promise<void>;
 
@@ -70,6 +74,14 @@ export class TaskRun {
   /** The GPUs the task was given, until it ends. */
   get gpuDevices(): readonly number[] {
     return this.task.gpuDevices ?? [];
+  }
+
+  /**
+   * Whether the task's work is over and only sending its results remains (its cores may already be
+   * another task's): heartbeats say so, and the coordinator counts it apart from the running.
+   */
+  get uploading(): boolean {
+    return this.reporting || !this.computing;
   }
 
   /** Whether this attempt still holds its lease (and needs heartbeats): until it has reported or given it up. */
@@ -157,6 +169,8 @@ export class TaskRun {
               ? `the task could not start: ${outcome.spawnError}`
               : outcome.error;
       if (error) shipper.system(error);
+      this.reporting = true;
+      this.deps.onUploading?.();
       await this.report(base, outcome.code, error, program.alreadySent?.() ?? new Set(), shipper, error ? undefined : outcome.warning);
       this.reported = true;
     } catch (err) {

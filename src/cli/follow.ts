@@ -51,7 +51,9 @@ export async function waitForJob(client: ApiClient, jobId: string, opts: WaitOpt
   const show = (job: JobView) => {
     last = job;
     const { done, total } = progressOf(job);
-    const counts = `${job.counts.running} running, ${job.counts.done} done, ${job.counts.error} error`;
+    // Older coordinators send no `uploading` (their running count includes those tasks).
+    const uploading = job.counts.uploading ? `, ${job.counts.uploading} uploading` : '';
+    const counts = `${job.counts.running} running${uploading}, ${job.counts.done} done, ${job.counts.error} error`;
     const eta = job.etaSeconds !== null ? duration(job.etaSeconds * 1000) : '-';
     if (bar) {
       if (!started) {

@@ -1,5 +1,10 @@
 // Errors that become HTTP answers: a status, a stable code and a message a person understands.
 
+/** The body of every error answer: `{"error": {"code", "message"}}`. */
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } };
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,

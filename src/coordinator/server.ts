@@ -4,10 +4,9 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
-import fastifyStatic from '@fastify/static';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { HttpError } from './errors.js';
+import { HttpError, errorBody } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import type { ServiceContext } from './services/context.js';
 import { principalResolver } from './api/principal.js';
@@ -21,13 +20,10 @@ import { agentRoutes } from './api/routes-agent.js';
 import { closeAllSse } from './api/sse.js';
 import { frameRoutes } from './api/routes-frames.js';
 import { downloadRoutes } from './api/routes-downloads.js';
+import { serveWebApp } from './web-app.js';
 import { DROVER_VERSION } from '../version.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
-
-function errorBody(code: string, message: string) {
-  return { error: { code, message } };
-}
 
 export async function buildServer(ctx: ServiceContext, joinToken: string, extraRoutes?: (api: FastifyInstance) => void): Promise<FastifyInstance> {
   const app = Fastify({
@@ -121,15 +117,6 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
     { prefix: '/api/v1' },
   );
 
-  const hasWeb = existsSync(WEB_DIST);
-  if (hasWeb) await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false });
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '/';
-    if (path.startsWith('/api/') || request.method !== 'GET') {
-      return reply.code(404).send(errorBody('not_found', `no such endpoint: ${request.method} ${path}`));
-    }
-    if (!hasWeb) return reply.code(404).type('text/plain').send('The web app is not built: run `npx vite build web`.');
-    return reply.sendFile('index.html');
-  });
+  await serveWebApp(app, WEB_DIST);
   return app;
 }

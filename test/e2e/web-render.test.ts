@@ -4,7 +4,6 @@
 // Screenshots go to .test-output/web/render-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,18 +12,12 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startFarm, type Farm } from '../helpers/farm.js';
+import { buildWebApp } from '../helpers/browser.js';
 import { makeScene } from '../helpers/scenes.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, '.test-output', 'web');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-function buildWebApp(): void {
-  if (process.env.DROVER_E2E_SKIP_WEB_BUILD) return;
-  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', 'web', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
-  assert.equal(result.status, 0, `vite build failed:\n${result.stdout}\n${result.stderr}`);
-}
 
 interface ZipItem {
   name: string;

@@ -5,14 +5,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { type Farm, startFarm } from '../helpers/farm.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = join(ROOT, '.test-output', 'web');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { buildWebApp, DESKTOP, launchChromium, layoutProblems, PHONE, SHOTS, signIn } from '../helpers/browser.js';
 
 const TEMPLATE = `specificationVersion: jobtemplate-2023-09
 name: "Greet {{Param.Count}}"
@@ -59,22 +55,31 @@ steps:
         onRun: {command: bash, args: ["-c", "cat {{Param.Out}}/g*.txt"]}
 `;
 
+/** The page at 1440×900 and on a 390×844 phone: nothing sticks out, no text or image is cut. */
+async function checkLayout(page: Page, name: string): Promise<void> {
+  const before = page.viewportSize();
+  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: true });
+    assert.deepEqual(await layoutProblems(page), [], `layout of ${name} (${size})`);
+  }
+  if (before) await page.setViewportSize(before);
+}
+
 let farm: Farm;
 let browser: Browser;
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  buildWebApp();
   farm = await startFarm({ agents: 1 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
   await farm?.stop();
 });
 
-// Skipped, and said so by the runner: in a fresh clone's `.ci/run` the page never shows the picked
-// template (the summary stays hidden for 90 s), while the same test passes in the work tree. Not
-// understood yet; left for the next session (see the closing note of 2026-12-03).
-test('a job template submitted from the web form runs its steps to the end', { timeout: 300_000, skip: 'the picked template is not shown in a fresh clone build: under investigation' }, async () => {
+test('a job template submitted from the web form runs its steps to the end', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-web-tpl-'));
   writeFileSync(join(dir, 'greet.yaml'), TEMPLATE);
   mkdirSync(join(dir, 'names'));
@@ -84,15 +89,17 @@ test('a job template submitted from the web form runs its steps to the end', { t
   // The machine running the suite runs other browsers and Blender at the same time: waits here
   // are for a busy machine, not a measure of speed.
   page.setDefaultTimeout(90_000);
-  await page.goto(farm.url);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(farm.adminPassword);
-  await page.getByTestId('sign-in').click();
-  await page.getByTestId('jobs-page').waitFor();
+  // The checker is a chunk of its own, loaded when the form opens: it must arrive as a script.
+  const chunks: string[] = [];
+  page.on('response', (r) => {
+    if (/template-document-[^/]*\.js$/.test(r.url())) chunks.push(`${r.status()} ${r.headers()['content-type']}`);
+  });
+  await signIn(page, farm.url, 'admin', farm.adminPassword);
   await page.goto(`${farm.url}/#/jobs/new?kind=template`);
   await page.getByTestId('new-template-form').waitFor();
   await page.getByTestId('template-input').setInputFiles(join(dir, 'greet.yaml'));
   await page.getByTestId('template-summary').waitFor();
+  assert.deepEqual(chunks.map((c) => c.replace(/;.*/, '')), ['200 application/javascript']);
   assert.match(await page.getByTestId('template-summary').innerText(), /Greets from a folder of names/);
   // The form follows the userInterface hints: a spin box with the bounds, a dropdown, a check box,
   // a folder picker; the HIDDEN parameter is not shown.
@@ -116,12 +123,14 @@ test('a job template submitted from the web form runs its steps to the end', { t
   await page.getByTestId('param-Names').setInputFiles(join(dir, 'names'));
   assert.match(await page.getByTestId('template-preview').innerText(), /“Greet 3”: 4 tasks in Greet \(3\), Join \(1, after Greet\)/);
   await page.screenshot({ path: join(SHOTS, 'new-template-job.png') });
+  await checkLayout(page, 'new-template-job');
   await page.getByTestId('submit-template').click();
   await page.getByTestId('steps-panel').waitFor({ timeout: 60_000 });
   await page.waitForFunction(() => /^Join\s+done/i.test((document.querySelector('[data-testid="step-1"]') as HTMLElement | null)?.innerText ?? ''), undefined, { timeout: 120_000 });
   assert.match(await page.getByTestId('step-0').innerText(), /Greet\s+done\s+3\/3 done/i);
   assert.match(await page.getByTestId('step-1').innerText(), /Join\s+done\s+1\/1 done\s+Greet/i);
   await page.screenshot({ path: join(SHOTS, 'template-job.png') });
+  await checkLayout(page, 'template-job');
 
   const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!.split('?')[0]!);
   const logs = await farm.cli(['job', 'logs', id, '--task', '4']);

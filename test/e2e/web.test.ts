@@ -2,7 +2,6 @@
 // Debian's Chromium with playwright-core. Screenshots of every main page go to .test-output/web/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import yauzl from 'yauzl';
 import { startFarm, type Farm } from '../helpers/farm.js';
+import { buildWebApp } from '../helpers/browser.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = join(ROOT, '.test-output', 'web');
@@ -81,14 +81,6 @@ async function apiAs(farm: Farm, token: string, method: string, path: string, bo
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-}
-
-/** The coordinator serves web/dist: build it from the current sources first (about a second). */
-function buildWebApp(): void {
-  if (process.env.DROVER_E2E_SKIP_WEB_BUILD) return;
-  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', 'web', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
-  assert.equal(result.status, 0, `vite build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
 test('web app: sign in, submit a script job, watch it finish, read logs, download results, isolation', { timeout: 300_000 }, async () => {

@@ -2,7 +2,8 @@
 // visual checks every page gets (nothing wider than the screen, no text or image cut).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -13,12 +14,48 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const DESKTOP = { width: 1440, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
-/** The coordinator serves web/dist: build it from the current sources first (about a second). */
+/**
+ * The coordinator serves web/dist: build it from the current sources first (a second or two).
+ * Test files run at the same time and each builds, so the build is made in a folder of its own and
+ * put in place file by file with renames, index.html last: web/dist is never empty or half written
+ * under another test's coordinator or page (a plain `vite build` empties it first, and a page
+ * loading then lost its lazily loaded chunks). Builds are deterministic, so builds of the same
+ * sources put the same files in place.
+ */
 export function buildWebApp(): void {
   if (process.env.DROVER_E2E_SKIP_WEB_BUILD) return;
-  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', 'web', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
-  assert.equal(result.status, 0, `vite build failed:\n${result.stdout}\n${result.stderr}`);
+  const cache = join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const out = mkdtempSync(join(cache, 'drover-web-build-'));
+  try {
+    const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+    const result = spawnSync(process.execPath, [vite, 'build', 'web', '--outDir', out, '--emptyOutDir', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(result.status, 0, `vite build failed:\n${result.stdout}\n${result.stderr}`);
+    installBuild(out, join(ROOT, 'web', 'dist'));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** The files under `dir`, as paths relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)));
+}
+
+/** Moves the files of a finished build into `dist`, each by an atomic rename, index.html last. */
+function installBuild(build: string, dist: string): void {
+  const files = filesUnder(build);
+  for (const file of [...files.filter((f) => f !== 'index.html'), 'index.html']) {
+    const target = join(dist, file);
+    mkdirSync(dirname(target), { recursive: true });
+    renameSync(join(build, file), target);
+  }
+  // Files of older builds (other hashes) go once the new index.html no longer names them.
+  const kept = new Set(files);
+  for (const file of filesUnder(dist)) if (!kept.has(file)) rmSync(join(dist, file), { force: true });
+  utimesSync(dist, new Date(), new Date()); // as scripts/setup.sh does: the build is newer than its sources
 }
 
 export function launchChromium(): Promise<Browser> {

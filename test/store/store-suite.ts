@@ -92,6 +92,45 @@ export function storeSuite(store: StoreUnderTest): void {
       assert.equal(await usersRepo.countUsers(env.ctx.db), 2);
     });
 
+    test('job lists sort by progress and by duration: stable ties, not-started jobs last, pages that join up', async () => {
+      // Progress: the share of tasks done (4 tasks each: 0, 1, 2, 4 done; two at 2 tie).
+      const p0 = await scriptJob(env, 'p0', 4, { start: false });
+      const p1 = await scriptJob(env, 'p1', 4);
+      const p2a = await scriptJob(env, 'p2a', 4);
+      const p2b = await scriptJob(env, 'p2b', 4);
+      const p4 = await scriptJob(env, 'p4', 4);
+      const markDone = async (job: string, n: number) => {
+        const tasks = await tasksRepo.listTasks(env.ctx.db, job, { offset: 0, limit: 10 });
+        for (const t of tasks.slice(0, n)) await tasksRepo.updateTask(env.ctx.db, t.id, { status: 'done' });
+      };
+      await markDone(p1, 1);
+      await markDone(p2a, 2);
+      await markDone(p2b, 2);
+      await markDone(p4, 4);
+      const list = async (sort: 'progress' | 'duration', order: 'asc' | 'desc', offset = 0, limit = 100, now?: string) =>
+        (await jobsRepo.listJobs(env.ctx.db, { userId: env.user.id, sort, order, offset, limit, ...(now ? { now } : {}) })).rows.map((r) => r.name);
+      // Ties go by submission, newest first (p2b before p2a), in both orders.
+      assert.deepEqual(await list('progress', 'desc'), ['p4', 'p2b', 'p2a', 'p1', 'p0']);
+      assert.deepEqual(await list('progress', 'asc'), ['p0', 'p1', 'p2b', 'p2a', 'p4']);
+      // Pages of two join up into the whole list, nothing twice, nothing left out.
+      const paged = [...(await list('progress', 'asc', 0, 2)), ...(await list('progress', 'asc', 2, 2)), ...(await list('progress', 'asc', 4, 2))];
+      assert.deepEqual(paged, await list('progress', 'asc'));
+
+      // Duration: finished jobs from start to end; running ones up to now; not started: last.
+      const at = (minutes: number) => new Date(Date.UTC(2026, 0, 1, 12, minutes)).toISOString();
+      await jobsRepo.updateJob(env.ctx.db, p1, { started_at: at(0), finished_at: at(30) }); // 30 min
+      await jobsRepo.updateJob(env.ctx.db, p2a, { started_at: at(10), finished_at: at(20) }); // 10 min
+      await jobsRepo.updateJob(env.ctx.db, p2b, { started_at: at(40), finished_at: null }); // running since 12:40
+      await jobsRepo.updateJob(env.ctx.db, p4, { started_at: at(50), finished_at: at(55) }); // 5 min
+      // At 12:50 the running job has run 10 min: it ties with p2a and goes first (newer).
+      assert.deepEqual(await list('duration', 'desc', 0, 100, at(50)), ['p1', 'p2b', 'p2a', 'p4', 'p0']);
+      assert.deepEqual(await list('duration', 'asc', 0, 100, at(50)), ['p4', 'p2b', 'p2a', 'p1', 'p0']);
+      // At 13:30 it has run 50 min: the longest of all.
+      assert.deepEqual(await list('duration', 'desc', 0, 100, at(90)), ['p2b', 'p1', 'p2a', 'p4', 'p0']);
+      const pages = [...(await list('duration', 'desc', 0, 3, at(90))), ...(await list('duration', 'desc', 3, 3, at(90)))];
+      assert.deepEqual(pages, await list('duration', 'desc', 0, 100, at(90)));
+    });
+
     test('/metrics reads the farm from the store', async () => {
       const id = await scriptJob(env, 'measured', 3, { instanceType: 'm' });
       await scriptJob(env, 'waiting', 2, { start: false });

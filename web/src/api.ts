@@ -14,6 +14,8 @@ export interface User {
 }
 
 export type TaskCounts = Record<TaskStatus, number>;
+/** A job's counts: `running` are at work, `uploading` running tasks whose results are on their way (older coordinators omit it). */
+export type JobCounts = TaskCounts & { uploading?: number };
 
 export interface Job {
   id: string;
@@ -26,7 +28,7 @@ export interface Job {
   maxAttempts: number;
   image: string | null;
   taskCount: number;
-  counts: TaskCounts;
+  counts: JobCounts;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -178,7 +180,8 @@ export interface Worker {
   version?: string;
   lastSeenAt: string | null;
   /** `cores`: what the task asks for (its job's instance size); older coordinators omit it. */
-  runningTasks: { id: string; jobId: string; index: number; cores?: number }[];
+  /** `uploading`: its work is over and its results are on their way; it uses no slot. */
+  runningTasks: { id: string; jobId: string; index: number; cores?: number; uploading?: boolean }[];
 }
 
 export interface FileRef {

@@ -20,7 +20,7 @@ export function ProgressBar({
   unit = 'tasks',
   testid = 'progress',
 }: {
-  counts: TaskCounts;
+  counts: TaskCounts & { uploading?: number };
   total: number;
   label?: boolean;
   unit?: string;
@@ -42,6 +42,7 @@ export function ProgressBar({
         <span class="seg seg-done" style={{ width: pct(counts.done) }} />
         <span class="seg seg-error" style={{ width: pct(counts.error) }} />
         <span class="seg seg-canceled" style={{ width: pct(counts.canceled) }} />
+        <span class="seg seg-uploading" style={{ width: pct(counts.uploading ?? 0) }} />
         <span class="seg seg-running" style={{ width: pct(counts.running) }} />
       </div>
       {label && (

@@ -8,15 +8,14 @@ import { forbidden, notFound } from '../errors.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import type { JobRow, JobSort } from '../../store/repositories/jobs.js';
 import { unschedulableReason } from '../../core/scheduling.js';
-import type { TaskCounts } from '../../core/states.js';
 import type { ServiceContext } from '../services/context.js';
 import { jobFor, jobViewFor, retryJob, setJobPriority, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
-import { baseJobView, detailedJobView, jobCounts, taskView } from '../services/views.js';
+import { baseJobView, detailedJobView, jobCounts, taskView, type JobCounts } from '../services/views.js';
 import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, JobPatchBody, TaskListQuery, TemplateCheckBody } from './schemas.js';
-import { createJob, kindOf } from '../kinds/index.js';
+import { countedSteps, createJob, kindOf } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
@@ -27,7 +26,7 @@ import { jobCreationRate } from '../services/large-jobs.js';
  * The job list's rows: why each waiting job waits (one look at the agents for the page), and for
  * render jobs the last finished frame, whose thumbnail the list shows.
  */
-async function listedJobViews(ctx: ServiceContext, rows: (JobRow & { owner: string })[], counts: Map<string, TaskCounts>) {
+async function listedJobViews(ctx: ServiceContext, rows: (JobRow & { owner: string })[], counts: Map<string, JobCounts>) {
   const waiting = (status: string) => status === 'queued' || status === 'running' || status === 'created';
   const capacities = rows.some((row) => waiting(row.status)) ? await agentsRepo.onlineAgentCapacities(ctx.db) : [];
   const lastFrames = new Map(
@@ -72,6 +71,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       ...(q.q ? { nameContains: q.q } : {}),
       ...(q.owner !== undefined ? { ownerName: q.owner } : {}),
       ...(q.sort ? { sort: q.sort as JobSort } : {}),
+      ...(q.sort === 'progress' ? { countedSteps: countedSteps() } : {}),
       ...(q.order ? { order: q.order } : {}),
       offset: q.offset ?? 0,
       limit: q.limit ?? 50,

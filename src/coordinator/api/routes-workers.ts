@@ -56,9 +56,13 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         ...workerFacts(a),
         runningTasks: running
           .filter((t) => t.agent_id === a.id)
-          .map((t) =>
-            visibleJobs === null || visibleJobs.has(t.job_id) ? { id: t.id, jobId: t.job_id, index: t.idx, cores: t.cores } : { id: null, jobId: null, index: null, cores: t.cores },
-          ),
+          .map((t) => {
+            // Uploading: its work is over, its cores free for the agent's next task.
+            const uploading = t.attempt_status === 'uploading';
+            return visibleJobs === null || visibleJobs.has(t.job_id)
+              ? { id: t.id, jobId: t.job_id, index: t.idx, cores: t.cores, uploading }
+              : { id: null, jobId: null, index: null, cores: t.cores, uploading };
+          }),
       })),
     };
   });
@@ -75,8 +79,9 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ]);
     return {
       ...workerFacts(agent),
-      runningTasks: running.filter((t) => t.agent_id === agent.id).length,
-      runningCores: running.filter((t) => t.agent_id === agent.id).reduce((sum, t) => sum + t.cores, 0),
+      runningTasks: running.filter((t) => t.agent_id === agent.id && t.attempt_status !== 'uploading').length,
+      runningCores: running.filter((t) => t.agent_id === agent.id && t.attempt_status !== 'uploading').reduce((sum, t) => sum + t.cores, 0),
+      uploadingTasks: running.filter((t) => t.agent_id === agent.id && t.attempt_status === 'uploading').length,
       // Instance sizes: a task of one runs here when its cores fit the agent's slots.
       canRun: INSTANCE_TYPES.map((type) => ({ instanceType: type, cores: ctx.config.instanceCores[type], fits: ctx.config.instanceCores[type] <= agent.slots })),
       recent: recent.map((a) => ({

@@ -248,7 +248,18 @@ export const LeaseBody = Type.Object(
 
 export const HeartbeatBody = Type.Object(
   {
-    tasks: Type.Array(Type.Object({ taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) }, strict), { maxItems: 10_000 }),
+    tasks: Type.Array(
+      Type.Object(
+        {
+          taskId: Type.String({ maxLength: 64 }),
+          attempt: Type.Integer({ minimum: 1 }),
+          /** The task's work is over and its results are being sent (counted apart from running). */
+          uploading: Type.Optional(Type.Boolean()),
+        },
+        strict,
+      ),
+      { maxItems: 10_000 },
+    ),
     draining: Type.Optional(Type.Boolean()),
     /** Jobs the agent keeps warm sessions for: the answer's `endedJobs` says which have ended. */
     jobs: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 })),

@@ -27,6 +27,13 @@ export function kindOf(kind: string): JobKindDefinition<never> {
   return definition;
 }
 
+/** The kinds whose counts (and progress) are of one step's tasks only, with that step. */
+export function countedSteps(): Record<string, number> {
+  const steps: Record<string, number> = {};
+  for (const [name, definition] of Object.entries(kinds)) if (definition.countedStep !== undefined) steps[name] = definition.countedStep;
+  return steps;
+}
+
 /** Validates and stores a job of the request's kind; returns its id. */
 export function createJob(ctx: ServiceContext, user: UserPrincipal, req: JobRequest): Promise<string> {
   return (kinds[req.kind] as JobKindDefinition<JobRequest>).create(ctx, user, req);

@@ -158,7 +158,7 @@ export interface TaskAttempt {
 export async function heartbeat(
   ctx: ServiceContext,
   agent: AgentPrincipal,
-  running: readonly TaskAttempt[],
+  running: readonly (TaskAttempt & { uploading?: boolean })[],
   draining: boolean,
   jobsAsked: readonly string[] = [],
 ): Promise<{ cancel: TaskAttempt[]; endedJobs: string[] }> {
@@ -173,6 +173,8 @@ export async function heartbeat(
         continue;
       }
       await tasksRepo.updateTask(trx, task.id, { lease_expires_at: expires });
+      // The attempt stays leased (the task `running`); its status says its work is over.
+      if (r.uploading) await tasksRepo.markAttemptUploading(trx, task.id, r.attempt);
     }
   });
   // Ended or gone: either way nothing more of it will come to this agent (its warm sessions close).

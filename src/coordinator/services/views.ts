@@ -16,6 +16,14 @@ import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
 import { waitingReasons } from './waiting.js';
 
+/**
+ * A job's tasks by state as people read them: `running` are the tasks at work, `uploading` the
+ * ones whose work is over and whose results are on their way (an agent may already run its next
+ * task meanwhile, so counting them as running showed more running tasks than slots). Both are the
+ * task state `running`; the counts add up to taskCount.
+ */
+export type JobCounts = TaskCounts & { uploading: number };
+
 export interface JobView {
   id: string;
   name: string;
@@ -39,7 +47,7 @@ export interface JobView {
   /** Script jobs: a task that exits 0 without writing a result file fails. */
   requireResults: boolean;
   taskCount: number;
-  counts: TaskCounts;
+  counts: JobCounts;
   createdAt: string;
   queuedAt: string | null;
   startedAt: string | null;
@@ -89,7 +97,7 @@ function durationMs(start: string | null, end: string | null): number | null {
   return (end ? Date.parse(end) : Date.now()) - Date.parse(start);
 }
 
-export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): JobView {
+export function baseJobView(row: JobRow, owner: string, counts: JobCounts): JobView {
   const spec = JSON.parse(row.spec) as { render?: unknown; network?: boolean; requireResults?: boolean };
   return {
     id: row.id,
@@ -128,25 +136,35 @@ export function baseJobView(row: JobRow, owner: string, counts: TaskCounts): Job
  * The task counts each job shows: of every task, or of the one step its kind counts (render: the
  * chunks, whose number is its taskCount; the preview shows as the preview).
  */
-export async function jobCounts(db: Db, rows: readonly JobRow[]): Promise<Map<string, TaskCounts>> {
+export async function jobCounts(db: Db, rows: readonly JobRow[]): Promise<Map<string, JobCounts>> {
   const byStep = new Map<number | undefined, string[]>();
   for (const row of rows) {
     const step = kindOf(row.kind).countedStep;
     byStep.set(step, [...(byStep.get(step) ?? []), row.id]);
   }
-  const counts = new Map<string, TaskCounts>();
-  for (const [step, ids] of byStep) for (const [id, c] of await jobsRepo.taskCountsFor(db, ids, step)) counts.set(id, c);
+  const counts = new Map<string, JobCounts>();
+  for (const [step, ids] of byStep) {
+    const states = await jobsRepo.taskCountsFor(db, ids, step);
+    // Only jobs with running tasks can have some uploading: most lists ask about none.
+    const active = ids.filter((id) => (states.get(id)?.running ?? 0) > 0);
+    const uploading = await jobsRepo.uploadingCountsFor(db, active, step);
+    for (const [id, c] of states) {
+      const u = Math.min(uploading.get(id) ?? 0, c.running);
+      counts.set(id, { ...c, running: c.running - u, uploading: u });
+    }
+  }
   return counts;
 }
 
 /** The full view of one job: with CPU time, an ETA from measured task times, and fit. */
 export async function detailedJobView(db: Db, row: JobRow, owner: string, agentFailureLimit = 3): Promise<JobView> {
-  const counts = (await jobCounts(db, [row])).get(row.id) ?? emptyCounts();
+  const counts = (await jobCounts(db, [row])).get(row.id) ?? { ...emptyCounts(), uploading: 0 };
   const view = baseJobView(row, owner, counts);
   const timing = await jobsRepo.jobTimingStats(db, row.id);
   view.cpuSeconds = Math.round((timing.attemptMs * row.cores) / 100) / 10;
   const remaining = counts.queued + counts.running;
   if (timing.meanDoneMs !== null && remaining > 0 && (view.status === 'running' || view.status === 'queued')) {
+    // Tasks at work set the pace; uploading ones are all but done (their agents work on).
     view.etaSeconds = Math.ceil((timing.meanDoneMs * remaining) / Math.max(counts.running, 1) / 1000);
   }
   view.blockedAgents = await agentFailuresRepo.blockedAgentNames(db, row.id, agentFailureLimit);

@@ -53,6 +53,9 @@ export const JOB_SORTS = {
   submitted: 'jobs.created_at',
   started: 'jobs.started_at',
   finished: 'jobs.finished_at',
+  // Worked out per row (see sortKey): the share of tasks done, and the time run so far.
+  progress: null,
+  duration: null,
 } as const;
 export type JobSort = keyof typeof JOB_SORTS;
 
@@ -66,6 +69,30 @@ export interface JobListQuery {
   order?: 'asc' | 'desc';
   offset: number;
   limit: number;
+  /** Kinds whose progress counts the tasks of one step only (render: its chunks), by kind. */
+  countedSteps?: Readonly<Record<string, number>>;
+  /** The time unfinished jobs' durations run to (default: now). */
+  now?: string;
+}
+
+/**
+ * The value a computed sort orders by. Progress: the share of the job's (counted) tasks done, as
+ * its progress bar shows it. Duration: from its start to its end, or to `now` while it runs (jobs
+ * running now keep their order among themselves however time passes: they all grow alike); null
+ * for a job not started, which sorts last either way.
+ */
+function sortKey(db: Db, sort: 'progress' | 'duration', q: JobListQuery) {
+  if (sort === 'progress') {
+    const steps = Object.entries(q.countedSteps ?? {});
+    const stepRule = steps.length === 0 ? sql`1 = 1` : sql.join(steps.map(([kind, step]) => sql`(jobs.kind <> ${kind} or t.step = ${step})`), sql` and `);
+    const done = sql`(select count(*) from tasks t where t.job_id = jobs.id and t.status = 'done' and ${stepRule})`;
+    return sql<number>`(${done} * 1.0 / (case when jobs.task_count > 0 then jobs.task_count else 1 end))`;
+  }
+  const now = q.now ?? new Date().toISOString();
+  // Whole milliseconds, so equal durations tie exactly (and go by submission).
+  return isPostgres(db)
+    ? sql<number | null>`round(extract(epoch from (coalesce(jobs.finished_at, ${now})::timestamptz - jobs.started_at::timestamptz)) * 1000)`
+    : sql<number | null>`cast(round((julianday(coalesce(jobs.finished_at, ${now})) - julianday(jobs.started_at)) * 86400000) as integer)`;
 }
 
 function escapeLike(text: string): string {
@@ -82,7 +109,15 @@ export async function listJobs(db: Db, q: JobListQuery) {
   if (q.status) page = page.where('jobs.status', '=', q.status);
   const sorted = page.innerJoin('users', 'users.id', 'jobs.user_id').selectAll('jobs').select('users.name as owner');
   const order = q.order ?? 'desc';
-  const rows = await (q.sort && q.sort !== 'submitted' ? sorted.orderBy(JOB_SORTS[q.sort], order).orderBy('jobs.created_at', 'desc') : sorted.orderBy('jobs.created_at', order))
+  const bySort = () => {
+    if (q.sort === 'progress' || q.sort === 'duration') {
+      const key = sortKey(db, q.sort, q);
+      // Nulls (not started) last in both orders and on both databases; ties by submission, then id.
+      return sorted.orderBy(sql`(case when ${key} is null then 1 else 0 end)`).orderBy(key, order).orderBy('jobs.created_at', 'desc');
+    }
+    return q.sort && q.sort !== 'submitted' ? sorted.orderBy(JOB_SORTS[q.sort], order).orderBy('jobs.created_at', 'desc') : sorted.orderBy('jobs.created_at', order);
+  };
+  const rows = await bySort()
     .orderBy('jobs.id', order)
     .offset(q.offset)
     .limit(q.limit)
@@ -109,6 +144,27 @@ export async function taskCountsFor(db: Db, jobIds: readonly string[], step?: nu
     .groupBy(['job_id', 'status'])
     .execute();
   for (const r of rows) result.get(r.job_id)![r.status as TaskStatus] = Number(r.n);
+  return result;
+}
+
+/**
+ * Of each job's running tasks, how many have finished their work and are sending their results
+ * (their agent said so: the attempt's status is `uploading`). Same step rule as taskCountsFor.
+ */
+export async function uploadingCountsFor(db: Db, jobIds: readonly string[], step?: number): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  if (jobIds.length === 0) return result;
+  const rows = await db
+    .selectFrom('tasks')
+    .innerJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
+    .select(['tasks.job_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('tasks.job_id', 'in', [...jobIds])
+    .where('tasks.status', '=', 'running')
+    .where('task_attempts.status', '=', 'uploading')
+    .$if(step !== undefined, (qb) => qb.where('tasks.step', '=', step!))
+    .groupBy('tasks.job_id')
+    .execute();
+  for (const r of rows) result.set(r.job_id, Number(r.n));
   return result;
 }
 

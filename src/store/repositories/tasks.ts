@@ -106,6 +106,11 @@ export async function finishAttempt(
   await db.updateTable('task_attempts').set(fields).where('task_id', '=', taskId).where('attempt', '=', attempt).execute();
 }
 
+/** Marks a still-leased attempt as sending its results (only from `running`: never undoes an end). */
+export async function markAttemptUploading(db: Db, taskId: string, attempt: number): Promise<void> {
+  await db.updateTable('task_attempts').set({ status: 'uploading' }).where('task_id', '=', taskId).where('attempt', '=', attempt).where('status', '=', 'running').execute();
+}
+
 /**
  * Queued tasks of started jobs, oldest job first, that fit at least one of the leasers (their free
  * cores are `freeCores`, one entry per agent asking together); with `blocked`, not those of jobs the
@@ -277,12 +282,16 @@ export async function jobHasFile(db: Db, jobId: string, sha256: string): Promise
   return row !== undefined;
 }
 
-/** Running tasks with the agent holding each and the cores each asks for (its job's). */
+/**
+ * Running tasks with the agent holding each, the cores each asks for (its job's) and its attempt's
+ * status (`uploading` once its work is over and its results are on their way).
+ */
 export function runningTasksOfAgents(db: Db) {
   return db
     .selectFrom('tasks')
     .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
-    .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'tasks.agent_id', 'jobs.cores'])
+    .leftJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
+    .select(['tasks.id', 'tasks.job_id', 'tasks.idx', 'tasks.agent_id', 'jobs.cores', 'task_attempts.status as attempt_status'])
     .where('tasks.status', '=', 'running')
     .execute();
 }

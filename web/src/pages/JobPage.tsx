@@ -236,7 +236,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
   const taskTabs: TabItem[] = TASK_FILTERS.map((key) => ({
     key,
     label: key === 'all' ? 'All' : key[0]!.toUpperCase() + key.slice(1),
-    count: key === 'all' ? job.taskCount : job.counts[key as TaskStatus],
+    // The tabs filter by task state: a task uploading its results is in state running.
+    count: key === 'all' ? job.taskCount : key === 'running' ? job.counts.running + (job.counts.uploading ?? 0) : job.counts[key as TaskStatus],
   }));
 
   return (
@@ -309,9 +310,14 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
           <ProgressBar counts={job.counts} total={job.taskCount} />
           <div class="legend">
             <span class="lg lg-done">{num(job.counts.done)} done</span>
-            <span class="lg lg-running" title="Leased by an agent: running, or sending its results (an agent may already run its next task meanwhile)">
+            <span class="lg lg-running" data-testid="legend-running">
               {num(job.counts.running)} running
             </span>
+            {(job.counts.uploading ?? 0) > 0 && (
+              <span class="lg lg-uploading" data-testid="legend-uploading" title="Their work is over; their results are on their way (the agent may already run its next task)">
+                {num(job.counts.uploading ?? 0)} uploading
+              </span>
+            )}
             <span class="lg lg-queued">{num(job.counts.queued)} queued</span>
             <span class="lg lg-error">{num(job.counts.error)} error</span>
             <span class="lg lg-canceled">{num(job.counts.canceled)} canceled</span>
@@ -462,7 +468,7 @@ function eta(job: Job, finished: boolean): string {
   if (job.status === 'created') return 'not started';
   if (job.unschedulable) return 'none: cannot be scheduled';
   if (job.etaSeconds !== null) return seconds(job.etaSeconds);
-  return job.counts.running > 0 ? 'estimating…' : 'waiting for a free slot';
+  return job.counts.running + (job.counts.uploading ?? 0) > 0 ? 'estimating…' : 'waiting for a free slot';
 }
 
 function Stat({ label, value, testid, title }: { label: string; value: string; testid?: string; title?: string }) {

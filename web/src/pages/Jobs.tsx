@@ -17,9 +17,11 @@ const LABELS: Record<(typeof STATUSES)[number], string> = {
   canceled: 'Canceled',
 };
 
-/** Sortable columns (the coordinator's `sort` values); progress and duration are not. */
-const SORTS = ['name', 'kind', 'status', 'owner', 'size', 'submitted'] as const;
+/** Sortable columns (the coordinator's `sort` values). */
+const SORTS = ['name', 'kind', 'status', 'progress', 'owner', 'size', 'submitted', 'duration'] as const;
 type Sort = (typeof SORTS)[number];
+/** A first click shows the newest, the furthest along and the longest first; names A to Z. */
+const FIRST_ORDER: Partial<Record<Sort, 'asc' | 'desc'>> = { submitted: 'desc', progress: 'desc', duration: 'desc' };
 
 export function Jobs({ params, user }: { params: URLSearchParams; user: User }) {
   const status = (STATUSES as readonly string[]).includes(params.get('status') ?? '') ? params.get('status')! : 'all';
@@ -54,7 +56,7 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
   };
   // a header click sorts by its column; a second click turns the order around
   const sortBy = (column: Sort) =>
-    go({ sort: column, order: column === sort ? (order === 'asc' ? 'desc' : 'asc') : column === 'submitted' ? 'desc' : 'asc', offset: 0 });
+    go({ sort: column, order: column === sort ? (order === 'asc' ? 'desc' : 'asc') : FIRST_ORDER[column] ?? 'asc', offset: 0 });
 
   useEffect(() => {
     if (!user.admin) return; // only admins see other people's jobs, and only they may list users
@@ -130,11 +132,11 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
               <SortHeader column="name" label="Name" sort={sort} order={order} onSort={sortBy} />
               <SortHeader column="kind" label="Kind" sort={sort} order={order} onSort={sortBy} class="col-kind" />
               <SortHeader column="status" label="Status" sort={sort} order={order} onSort={sortBy} class="col-status" />
-              <th class="col-progress">Progress</th>
+              <SortHeader column="progress" label="Progress" sort={sort} order={order} onSort={sortBy} class="col-progress" />
               <SortHeader column="owner" label="Owner" sort={sort} order={order} onSort={sortBy} class="hide-sm" />
               <SortHeader column="size" label="Size" sort={sort} order={order} onSort={sortBy} class="hide-sm" />
               <SortHeader column="submitted" label="Submitted" sort={sort} order={order} onSort={sortBy} class="hide-xs" />
-              <th class="num hide-xs">Duration</th>
+              <SortHeader column="duration" label="Duration" sort={sort} order={order} onSort={sortBy} class="num hide-xs" />
             </tr>
           </thead>
           <tbody>

@@ -3,6 +3,7 @@ import { api, isAbort, messageOf, type User } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 import { useDocumentTitle, usePoll } from '../hooks.ts';
+import { PasswordReset } from './PasswordReset.tsx';
 import { TokenList } from './TokenList.tsx';
 
 export function Users({ me }: { me: User }) {
@@ -14,6 +15,7 @@ export function Users({ me }: { me: User }) {
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const [tokensOf, setTokensOf] = useState<string | null>(null);
+  const [passwordOf, setPasswordOf] = useState<string | null>(null);
   useDocumentTitle('Users');
 
   const load = async (signal?: AbortSignal) => {
@@ -137,6 +139,9 @@ export function Users({ me }: { me: User }) {
                   </button>
                   {u.name !== me.name && (
                     <>
+                      <button type="button" class="btn btn-small" onClick={() => setPasswordOf(passwordOf === u.name ? null : u.name)} aria-expanded={passwordOf === u.name} data-testid={`password-of-${u.name}`}>
+                        Reset password
+                      </button>
                       <button type="button" class="btn btn-small" onClick={() => setRole(u, !u.admin)} data-testid={`role-${u.name}`}>
                         {u.admin ? 'Make user' : 'Make admin'}
                       </button>
@@ -148,6 +153,13 @@ export function Users({ me }: { me: User }) {
                   </div>
                 </td>
               </tr>,
+              passwordOf === u.name && (
+                <tr key={`${u.id}-password`} class="tokens-row">
+                  <td colSpan={4}>
+                    <PasswordReset user={u.name} onClose={() => setPasswordOf(null)} />
+                  </td>
+                </tr>
+              ),
               tokensOf === u.name && (
                 <tr key={`${u.id}-tokens`} class="tokens-row">
                   <td colSpan={4}>

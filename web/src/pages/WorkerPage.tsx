@@ -11,6 +11,8 @@ import { labelList } from './Workers.tsx';
 interface WorkerDetail extends Omit<Worker, 'runningTasks'> {
   runningTasks: number;
   runningCores: number;
+  /** Tasks whose work is over, sending their results (older coordinators omit it). */
+  uploadingTasks?: number;
   canRun: { instanceType: string; cores: number; fits: boolean }[];
   recent: {
     taskId: string;
@@ -89,7 +91,11 @@ export function WorkerPage({ workerId }: { workerId: string }) {
       <ErrorBanner error={error} />
 
       <section class="panel stats" aria-label="Agent">
-        <Fact label="Slots busy" value={`${Math.min(worker.runningCores, worker.slots)} of ${worker.slots}`} testid="worker-busy" />
+        <Fact
+          label="Slots busy"
+          value={`${Math.min(worker.runningCores, worker.slots)} of ${worker.slots}${worker.uploadingTasks ? ` · ${num(worker.uploadingTasks)} uploading` : ''}`}
+          testid="worker-busy"
+        />
         <Fact label="CPUs" value={num(worker.cores)} />
         <Fact label="Memory" value={bytes(worker.memoryBytes)} />
         <Fact label="Host tasks" value={worker.sandbox === true ? 'confined' : worker.sandbox === false ? 'not confined' : '—'} />

@@ -18,29 +18,32 @@ function sandboxText(sandbox: Worker['sandbox']) {
 }
 
 const FINISHING_HINT =
-  'An agent takes its next task as soon as a task’s rendering frees its cores, while that task still uploads its results; with --prefetch it also holds tasks that start when a slot frees. Those are counted by the job as running, but use no slot.';
+  'With --prefetch an agent also holds tasks that start when a slot frees: they are leased (counted by the job as running) but use no slot yet.';
+const UPLOADING_HINT = 'Their work is over and their results are on their way; the agent already uses their cores for its next task.';
+
+/** The tasks at work: those uploading their results use no slot. */
+const atWork = (w: Worker) => w.runningTasks.filter((t) => !t.uploading);
 
 /**
- * Slots in use: the cores its running tasks ask for, at most its slots. An agent never computes
- * more than its slots; tasks beyond them are uploading their results (a warm render frees its
- * cores first) or held to start next (--prefetch).
+ * Slots in use: the cores its tasks at work ask for, at most its slots. An agent never computes
+ * more than its slots; tasks beyond them are held to start next (--prefetch).
  */
 function busySlots(w: Worker): number {
   return Math.min(
-    w.runningTasks.reduce((sum, t) => sum + (t.cores ?? 1), 0),
+    atWork(w).reduce((sum, t) => sum + (t.cores ?? 1), 0),
     w.slots,
   );
 }
 
-/** How many of its running tasks do not fit in its slots (finishing, or held to start next). */
+/** How many of its tasks at work do not fit in its slots (held to start next). */
 function overSlots(w: Worker): number {
   let cores = 0;
   let fit = 0;
-  for (const t of w.runningTasks) {
+  for (const t of atWork(w)) {
     cores += t.cores ?? 1;
     if (cores <= w.slots) fit++;
   }
-  return w.runningTasks.length - fit;
+  return atWork(w).length - fit;
 }
 
 /** This coordinator's address as agents would use it (the page's, without a trailing slash). */
@@ -141,14 +144,19 @@ export function Workers() {
                     ) : (
                       <span class="task-links">
                         {w.runningTasks.slice(0, 6).map((t) => (
-                          <a key={t.id} class="chip" href={href(`/jobs/${encodeURIComponent(t.jobId)}`, { task: t.id })} title={`${t.jobId} task ${t.index}`}>
+                          <a key={t.id} class="chip" href={href(`/jobs/${encodeURIComponent(t.jobId)}`, { task: t.id })} title={`${t.jobId} task ${t.index}${t.uploading ? ': uploading its results' : ''}`}>
                             {t.jobId.slice(0, 8)}…#{t.index}
                           </a>
                         ))}
                         {w.runningTasks.length > 6 && <span class="muted">+{w.runningTasks.length - 6}</span>}
+                        {w.runningTasks.some((t) => t.uploading) && (
+                          <span class="muted" data-testid="worker-uploading" title={UPLOADING_HINT}>
+                            {num(w.runningTasks.filter((t) => t.uploading).length)} uploading results
+                          </span>
+                        )}
                         {overSlots(w) > 0 && (
                           <span class="muted" data-testid="worker-finishing" title={FINISHING_HINT}>
-                            {plural(overSlots(w), 'more task')} finishing or waiting
+                            {plural(overSlots(w), 'more task')} waiting for a slot
                           </span>
                         )}
                       </span>
