@@ -16,6 +16,7 @@ import { expireLeases } from './services/leasing.js';
 import { renewLeasesAfterRestart } from './services/restart-grace.js';
 import { repairInterruptedBatches } from './services/large-jobs.js';
 import { buildServer } from './server.js';
+import { startWebhookDelivery } from './services/webhook-delivery.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
 const LISTEN_BACKLOG = 4096;
@@ -105,6 +106,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   // A farm's agents all connect at once after a coordinator restart or a job start; Node's default
   // accept queue (511) overflowed with 1,000 agents, and each dropped SYN cost its agent a 1-3 s
   // TCP retry. The kernel caps the backlog at net.core.somaxconn.
+  const webhooks = startWebhookDelivery(ctx);
   const address = await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   return {
     url: address.replace('[::1]', '127.0.0.1'),
@@ -115,6 +117,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     async close() {
       clearInterval(checker);
+      await webhooks.stop();
       await app.close();
       await relay?.close();
       await handle.close();

@@ -11,6 +11,8 @@ import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
 import * as render from './migrations/0004_render.js';
 import * as taskIndexes from './migrations/0005_task_indexes.js';
 import * as templates from './migrations/0006_templates.js';
+import * as accounts from './migrations/0014_accounts.js';
+import * as webhooks from './migrations/0015_webhooks.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -19,6 +21,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_render': render,
   '0005_task_indexes': taskIndexes,
   '0006_templates': templates,
+  '0014_accounts': accounts,
+  '0015_webhooks': webhooks,
 };
 
 class InCodeMigrations implements MigrationProvider {
