@@ -2,7 +2,7 @@
 // lease-expiry checker and the HTTP server. On PostgreSQL several of these replicas may share the
 // store, the blob store (a shared directory or an S3 bucket) and the join token file; events then
 // travel between them by NOTIFY.
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BlobStore, BlobStoreUnavailableError, DiskBlobStore, parseBlobsLocation } from '../store/blob-store.js';
 import { migrateToLatest, openDatabase } from '../store/database.js';
@@ -67,6 +67,8 @@ async function openBlobStore(config: CoordinatorConfig): Promise<{ store: BlobSt
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<RunningCoordinator> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // An older farm's data directory may be world-readable: the farm's data is its account's only.
+  await chmod(config.dataDir, 0o700);
   // Before the database: a misconfigured blob store stops the start without touching anything.
   const blobStore = await openBlobStore(config);
   const blobs = blobStore.store;
