@@ -9,7 +9,9 @@ import * as usersRepo from '../../store/repositories/users.js';
 import * as webhooksRepo from '../../store/repositories/webhooks.js';
 import { DROVER_VERSION } from '../../version.js';
 import { type ServiceContext, nowIso } from './context.js';
-import { detailedJobView } from './views.js';
+import { detailedJobView, taskView } from './views.js';
+import * as tasksRepo from '../../store/repositories/tasks.js';
+import { kindOf } from '../kinds/index.js';
 import { postSigned } from './webhook-http.js';
 
 const TIMEOUT_MS = 15_000;
@@ -29,11 +31,23 @@ export function retryDelaySeconds(attempts: number, baseSeconds: number): number
   return Math.min(MAX_WAIT_SECONDS, baseSeconds * 2 ** Math.max(0, attempts - 1));
 }
 
-/** What is sent: the event, when it happened, and the job as `job view --json` shows it. */
+/** Tasks a delivery lists; a bigger job's body says how many more there are (`tasksOmitted`). */
+const TASKS_IN_BODY = 1000;
+
+/**
+ * What is sent: the event, when it happened, and the job as `job view --json` shows it (its view
+ * and its tasks, as GET /jobs/:id/tasks lists them), read when the delivery is first tried.
+ */
 async function bodyOf(ctx: ServiceContext, d: webhooksRepo.ClaimedDelivery): Promise<string> {
   const row = await jobsRepo.findJob(ctx.db, d.job_id);
-  const owner = row ? await usersRepo.findUserById(ctx.db, row.user_id) : undefined;
-  const job = row ? await detailedJobView(ctx.db, row, owner?.name ?? '?', ctx.config.agentFailureLimit) : { id: d.job_id, deleted: true };
+  if (!row) return JSON.stringify({ event: d.event, time: d.created_at, delivery: d.id, job: { id: d.job_id, deleted: true } });
+  const owner = await usersRepo.findUserById(ctx.db, row.user_id);
+  const view = await detailedJobView(ctx.db, row, owner?.name ?? '?', ctx.config.agentFailureLimit);
+  const step = kindOf(row.kind).countedStep;
+  const stepFilter = step !== undefined ? { step } : {};
+  const tasks = (await tasksRepo.listTasks(ctx.db, row.id, { offset: 0, limit: TASKS_IN_BODY, ...stepFilter })).map((t) => taskView(t, row.max_attempts));
+  const total = tasks.length < TASKS_IN_BODY ? tasks.length : await tasksRepo.countTasks(ctx.db, row.id, undefined, step);
+  const job = { ...view, tasks, ...(total > tasks.length ? { tasksOmitted: total - tasks.length } : {}) };
   return JSON.stringify({ event: d.event, time: d.created_at, delivery: d.id, job });
 }
 
