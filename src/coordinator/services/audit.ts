@@ -4,12 +4,24 @@ import * as auditRepo from '../../store/repositories/audit.js';
 import type { UserPrincipal } from './accounts.js';
 import { type ServiceContext, nowIso } from './context.js';
 
-/** The actions recorded, as `<thing>.<verb>`: new actions add their name here. */
+/**
+ * The actions recorded, as `<thing>.<verb>`. New actions add their name here and one `audit(…)` call
+ * where they succeed; the names of actions still to come (job set, archive and delete, worker
+ * pause, resume, remove and label) are reserved so their branches only add that call.
+ */
 export type AuditAction =
   | 'job.create'
   | 'job.start'
   | 'job.stop'
   | 'job.retry'
+  | 'job.set'
+  | 'job.archive'
+  | 'job.unarchive'
+  | 'job.delete'
+  | 'worker.pause'
+  | 'worker.resume'
+  | 'worker.remove'
+  | 'worker.label'
   | 'user.create'
   | 'user.remove'
   | 'user.role'
