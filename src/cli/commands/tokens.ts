@@ -25,11 +25,12 @@ export function registerTokenCommands(program: Command): void {
   token
     .command('create <name>')
     .description('make a token; it is printed once, only its digest is kept')
-    .option('--expires <time>', 'how long it lasts: 90m, 12h, 30d, 4w or never', expiresOption, null)
+    .option('--expires <time>', 'how long it lasts: 90m, 12h, 30d, 4w or never (the default: until revoked)', expiresOption)
     .option('--json', 'machine-readable output')
-    .action(async (name: string, opts: { expires: number | null; json?: boolean }) => {
+    .action(async (name: string, opts: { expires?: number | null; json?: boolean }) => {
       const client = await signedInClient();
-      const created = await client.json<ApiTokenView & { token: string }>('POST', '/tokens', { name, ...(opts.expires !== null ? { expiresInSeconds: opts.expires } : {}) });
+      const seconds = opts.expires ?? null;
+      const created = await client.json<ApiTokenView & { token: string }>('POST', '/tokens', { name, ...(seconds !== null ? { expiresInSeconds: seconds } : {}) });
       if (opts.json) {
         console.log(JSON.stringify({ id: created.id, name: created.name, token: created.token, createdAt: created.createdAt, expiresAt: created.expiresAt }, null, 2));
         return;
