@@ -2,6 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { DROVER_VERSION } from '../version.js';
 import { registerAccountCommands } from './commands/account.js';
+import { registerAuditCommand } from './commands/audit.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerBlenderAddonCommand } from './commands/blender-addon.js';
 import { registerFarmCommands } from './commands/farm.js';
 import { registerFleetCommand } from './commands/fleet.js';
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerFarmCommands(program);
   registerFleetCommand(program);
   registerAccountCommands(program);
+  registerTokenCommands(program);
+  registerWebhookCommands(program);
+  registerAuditCommand(program);
   registerJobCommands(program);
   registerRenderCommand(program);
   registerWorkerCommands(program);

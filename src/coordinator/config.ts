@@ -46,6 +46,13 @@ export interface CoordinatorConfig {
   tls?: { certFile: string; keyFile: string };
   /** Whether tasks may have the network at all (`--task-network deny`: none, and jobs asking are refused). */
   taskNetwork: TaskNetworkPolicy;
+  /** Whether webhooks may call loopback and private addresses (`--allow-private-webhooks`; `drover up`
+   * allows them: it is one person's machine). */
+  webhookAllowPrivate: boolean;
+  /** The first wait before a failed webhook delivery is tried again; it doubles each try, up to an hour. */
+  webhookRetryBaseSeconds: number;
+  /** How long a webhook delivery is retried before it is given up (default a day). */
+  webhookGiveUpSeconds: number;
 }
 
 export function defaultDataDir(): string {
@@ -90,6 +97,9 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     agentFailureLimit: envNumber('DROVER_AGENT_FAILURE_LIMIT', 3),
     minFreeBytes: envBytesOrZero('DROVER_MIN_FREE_BYTES', 64 * 1024 ** 2),
     taskNetwork: 'allow',
+    webhookAllowPrivate: process.env.DROVER_WEBHOOK_ALLOW_PRIVATE === '1',
+    webhookRetryBaseSeconds: envNumber('DROVER_WEBHOOK_RETRY_BASE_SECONDS', 10),
+    webhookGiveUpSeconds: envNumber('DROVER_WEBHOOK_GIVE_UP_SECONDS', 86400),
     ...overrides,
   };
 }

@@ -2,7 +2,7 @@
 // lease-expiry checker and the HTTP server. On PostgreSQL several of these replicas may share the
 // store, the blob store (a shared directory or an S3 bucket) and the join token file; events then
 // travel between them by NOTIFY.
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BlobStore, BlobStoreUnavailableError, DiskBlobStore, parseBlobsLocation } from '../store/blob-store.js';
 import { migrateToLatest, openDatabase } from '../store/database.js';
@@ -18,6 +18,7 @@ import { repairInterruptedBatches } from './services/large-jobs.js';
 import { endJobsWithoutAgents } from './services/agent-choice.js';
 import { advanceHeldJobs } from './services/dependencies.js';
 import { buildServer } from './server.js';
+import { startWebhookDelivery } from './services/webhook-delivery.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
 const LISTEN_BACKLOG = 4096;
@@ -68,6 +69,8 @@ async function openBlobStore(config: CoordinatorConfig): Promise<{ store: BlobSt
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<RunningCoordinator> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // An older farm's data directory may be world-readable: the farm's data is its account's only.
+  await chmod(config.dataDir, 0o700);
   // Before the database: a misconfigured blob store stops the start without touching anything.
   const blobStore = await openBlobStore(config);
   const blobs = blobStore.store;
@@ -109,6 +112,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   // A farm's agents all connect at once after a coordinator restart or a job start; Node's default
   // accept queue (511) overflowed with 1,000 agents, and each dropped SYN cost its agent a 1-3 s
   // TCP retry. The kernel caps the backlog at net.core.somaxconn.
+  const webhooks = startWebhookDelivery(ctx);
   const address = await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   return {
     url: address.replace('[::1]', '127.0.0.1'),
@@ -119,6 +123,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     async close() {
       clearInterval(checker);
+      await webhooks.stop();
       await app.close();
       await relay?.close();
       await handle.close();

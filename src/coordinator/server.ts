@@ -11,6 +11,8 @@ import { registerMetrics } from './metrics.js';
 import type { ServiceContext } from './services/context.js';
 import { principalResolver } from './api/principal.js';
 import { accountRoutes } from './api/routes-account.js';
+import { auditRoutes } from './api/routes-audit.js';
+import { webhookRoutes } from './api/routes-webhooks.js';
 import { blobRoutes } from './api/routes-blobs.js';
 import { jobRoutes } from './api/routes-jobs.js';
 import { taskRoutes } from './api/routes-tasks.js';
@@ -104,6 +106,8 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       api.get('/version', { schema: { hide: true } }, async () => ({ version: DROVER_VERSION }));
       accountRoutes(api, ctx);
+      auditRoutes(api, ctx);
+      webhookRoutes(api, ctx);
       blobRoutes(api, ctx);
       jobRoutes(api, ctx);
       taskRoutes(api, ctx);

@@ -5,11 +5,12 @@
 // assumes a blob is a file on its disk: it asks for a local file (`materialize`) when it needs one.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { PRIVATE_DIR, PRIVATE_FILE, restrictTreeOnce } from './private-files.js';
 
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -91,7 +92,7 @@ export async function writeHashed(source: Readable, target: string, maxBytes = N
   });
   // The file is opened before the first byte is read: a write stream opened lazily can create the
   // file after a refused upload was already cleaned up, leaving an orphan behind.
-  const file = await open(target, 'w');
+  const file = await open(target, 'w', PRIVATE_FILE);
   await pipeline(source, meter, file.createWriteStream());
   return { sha256: hash.digest('hex'), size };
 }
@@ -119,7 +120,12 @@ export class DiskBlobStore implements BlobStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(join(this.root, 'tmp'), { recursive: true });
+    await mkdir(join(this.root, 'tmp'), { recursive: true, mode: PRIVATE_DIR });
+    // An older farm made these world-readable: the root is closed at once, what is inside is
+    // fixed by a walk (once) that need not hold up the start.
+    await chmod(this.root, PRIVATE_DIR);
+    await chmod(join(this.root, 'tmp'), PRIVATE_DIR);
+    void restrictTreeOnce(this.root).catch((err: Error) => console.error(`[coordinator] could not make the blob store's files private: ${err.message}`));
   }
 
   pathOf(sha256: string): string {
@@ -167,7 +173,7 @@ export class DiskBlobStore implements BlobStore {
       // Chunked uploads announce no size: check the reserve again now that the file is written.
       await this.assertRoomFor(0);
       const target = this.pathOf(sha256);
-      await mkdir(join(target, '..'), { recursive: true });
+      await mkdir(join(target, '..'), { recursive: true, mode: PRIVATE_DIR });
       await rename(tmp, target);
       return { sha256, size };
     } finally {

@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import type { Pool } from 'pg';
 import type { Database } from './schema.js';
+import { createPrivateFileSync, restrictSqliteFilesSync } from './private-files.js';
 import * as initial from './migrations/0001_initial.js';
 import * as images from './migrations/0002_images.js';
 import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
@@ -15,6 +16,8 @@ import * as priority from './migrations/0007_priority.js';
 import * as jobDependencies from './migrations/0008_job_dependencies.js';
 import * as agentManagement from './migrations/0009_agent_management.js';
 import * as jobRequirements from './migrations/0010_job_requirements.js';
+import * as accounts from './migrations/0014_accounts.js';
+import * as webhooks from './migrations/0015_webhooks.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -27,6 +30,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_job_dependencies': jobDependencies,
   '0009_agent_management': agentManagement,
   '0010_job_requirements': jobRequirements,
+  '0014_accounts': accounts,
+  '0015_webhooks': webhooks,
 };
 
 class InCodeMigrations implements MigrationProvider {
@@ -71,6 +76,9 @@ export function openPostgres(url: string, opts: { maxConnections?: number } = {}
 }
 
 export function openSqlite(path: string): DatabaseHandle {
+  // Readable by the coordinator's account only (SQLite would create it by the umask, 0644).
+  const onDisk = path !== ':memory:' && !path.startsWith('file:');
+  if (onDisk) createPrivateFileSync(path);
   const sqlite = new SQLite(path);
   // WAL lets readers go on while a writer commits; NORMAL sync is durable across process crashes.
   sqlite.pragma('journal_mode = WAL');
@@ -84,6 +92,8 @@ export function openSqlite(path: string): DatabaseHandle {
   sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // The WAL and shared-memory files exist now; an older farm's are fixed along with the database.
+  if (onDisk) restrictSqliteFilesSync(path);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }

@@ -17,6 +17,8 @@ export interface ApiTokensTable {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /** Named API tokens (0014_accounts) have one; a sign-in's token has none. */
+  name: string | null;
 }
 
 export interface AgentsTable {
@@ -174,6 +176,45 @@ export interface JobAgentFailuresTable {
   failures: number;
 }
 
+/** People's actions (0014_accounts). */
+export interface AuditLogTable {
+  id: Generated<number>;
+  time: string;
+  user_id: string;
+  user_name: string;
+  action: string;
+  target: string;
+  /** JSON object: what changed. */
+  details: string;
+}
+
+/** A user's webhook (0015_webhooks). */
+export interface WebhooksTable {
+  id: string;
+  user_id: string;
+  url: string;
+  events: string;
+  secret: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  job_id: string;
+  created_at: string;
+  status: string;
+  body: string | null;
+  attempts: number;
+  next_attempt_at: string;
+  claimed_until: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  tries: string;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -190,6 +231,9 @@ export interface Database {
   images: ImagesTable;
   frames: FramesTable;
   job_previews: JobPreviewsTable;
+  audit_log: AuditLogTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 /** A job and one job it waits for (0008_job_dependencies). */

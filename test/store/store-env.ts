@@ -51,7 +51,7 @@ async function newEnv(store: StoreUnderTest): Promise<Env> {
   const config = coordinatorConfig({ dataDir: dir, leaseSeconds: 30, instanceCores: { s: 1, m: 2, l: 4, xl: 8 }, adminPassword: 'admin-pw', logLimitBytes: 1000 });
   const ctx: ServiceContext = { db: handle.db, blobs, bus, config };
   const view = await createUser(ctx, 'alice', 'alice-pw', false);
-  const user: UserPrincipal = { kind: 'user', id: view.id, name: view.name, admin: false, tokenId: 'k_test' };
+  const user: UserPrincipal = { kind: 'user', id: view.id, name: view.name, admin: false, tokenId: 'k_test', tokenName: null };
   for (const s of [OUT, ERR]) await blobsRepo.recordBlob(ctx.db, s.sha256, s.size, new Date().toISOString());
   return {
     ctx,

@@ -12,6 +12,7 @@ import { Workers } from './pages/Workers.tsx';
 import { WorkerPage } from './pages/WorkerPage.tsx';
 import { Users } from './pages/Users.tsx';
 import { Account } from './pages/Account.tsx';
+import { Audit } from './pages/Audit.tsx';
 import './styles.css';
 
 type Session = { state: 'loading' } | { state: 'out'; error?: string } | { state: 'in'; user: User };
@@ -76,6 +77,8 @@ function App() {
     page = <Workers />;
   } else if (section === 'account') {
     page = <Account me={user} />;
+  } else if (section === 'audit' && user.admin) {
+    page = <Audit params={route.params} />;
   } else if (section === 'users' && user.admin) {
     page = <Users me={user} />;
   } else if (section === 'users') {
@@ -103,7 +106,7 @@ function App() {
   const nav = [
     { key: 'jobs', label: 'Jobs', to: '/jobs' },
     { key: 'workers', label: 'Workers', to: '/workers' },
-    ...(user.admin ? [{ key: 'users', label: 'Users', to: '/users' }] : []),
+    ...(user.admin ? [{ key: 'users', label: 'Users', to: '/users' }, { key: 'audit', label: 'Audit', to: '/audit' }] : []),
   ];
   const activeNav = section;
 

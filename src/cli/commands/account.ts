@@ -5,7 +5,7 @@ import { ApiClient } from '../../client/api-client.js';
 import { DROVER_VERSION } from '../../version.js';
 import { clearConfigToken, loadConfig, saveConfig, serverUrls } from '../config.js';
 import { table } from '../format.js';
-import { signedInClient } from '../session.js';
+import { CliError, signedInClient } from '../session.js';
 
 async function ask(question: string, hidden = false): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -43,10 +43,20 @@ export function registerAccountCommands(program: Command): void {
     .option('--server <urls>', 'the coordinator (several replicas, comma-separated, are tried in turn)')
     .option('-u, --user <name>', 'user name')
     .option('-p, --password <password>', 'password (asked when missing)')
-    .action(async (opts: { server?: string; user?: string; password?: string }) => {
+    .option('--token <token>', 'sign in with a named API token (`drover token create`) instead of a password')
+    .action(async (opts: { server?: string; user?: string; password?: string; token?: string }) => {
       const config = await loadConfig();
       const urls = serverUrls(opts.server, config);
       const server = urls.join(',');
+      if (opts.token !== undefined) {
+        // Checked before it is saved: a mistyped or revoked token says so now, not at the next command.
+        const client = new ApiClient(urls, { failover: true });
+        client.token = opts.token.trim();
+        const me = await client.json<UserView>('GET', '/auth/me');
+        await saveConfig({ ...config, server, token: client.token, user: me.name });
+        console.log(`signed in to ${server} as ${me.name}${me.admin ? ' (admin)' : ''} with an API token`);
+        return;
+      }
       const username = opts.user ?? (await ask('user: '));
       const password = opts.password ?? (await ask('password: ', true));
       const client = new ApiClient(urls, { failover: true });
@@ -65,7 +75,35 @@ export function registerAccountCommands(program: Command): void {
       console.log('signed out');
     });
 
+  program
+    .command('password')
+    .description('change your own password (your other sign-ins end; named API tokens stay)')
+    .option('--current <password>', 'your current password (asked when missing)')
+    .option('--new <password>', 'the new password (asked when missing)')
+    .action(async (opts: { current?: string; new?: string }) => {
+      const client = await signedInClient();
+      const current = opts.current ?? (await ask('current password: ', true));
+      const password = opts.new ?? (await ask('new password: ', true));
+      await client.json('POST', '/auth/password', { current, password });
+      console.log('password changed; your other sign-ins have ended');
+    });
+
   const user = program.command('user').description('manage users (admins)');
+  user
+    .command('set <name>')
+    .description("change a user's role or set a new password (admins)")
+    .option('--admin', 'make the user an admin')
+    .option('--no-admin', 'make the user a plain user')
+    .option('--password <password>', "set a new password (ends the user's sign-ins)")
+    .action(async (name: string, opts: { admin?: boolean; password?: string }) => {
+      if (opts.admin === undefined && opts.password === undefined) throw new CliError('say what to change: --admin, --no-admin or --password');
+      const client = await signedInClient();
+      const updated = await client.json<UserView>('PATCH', `/users/${encodeURIComponent(name)}`, {
+        ...(opts.admin !== undefined ? { admin: opts.admin } : {}),
+        ...(opts.password !== undefined ? { password: opts.password } : {}),
+      });
+      console.log(`user ${updated.name}: ${updated.admin ? 'admin' : 'user'}${opts.password !== undefined ? ', password set' : ''}`);
+    });
   user
     .command('add <name>')
     .option('--password <password>', 'password (asked when missing)')

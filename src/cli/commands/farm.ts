@@ -28,6 +28,7 @@ async function startFromOptions(opts: {
   blobs?: string;
   joinTokenFile?: string;
   taskNetwork?: TaskNetworkPolicy;
+  allowPrivateWebhooks?: boolean;
 }): Promise<RunningCoordinator> {
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
   const config = coordinatorConfig({
@@ -40,6 +41,7 @@ async function startFromOptions(opts: {
     ...(opts.blobs ? { blobs: opts.blobs } : {}),
     ...(opts.joinTokenFile ? { joinTokenFile: opts.joinTokenFile } : {}),
     ...(opts.taskNetwork ? { taskNetwork: opts.taskNetwork } : {}),
+    ...(opts.allowPrivateWebhooks ? { webhookAllowPrivate: true } : {}),
   });
   // Loaded here, not at the top: every other command (`drover render`, `drover job …`) starts
   // without loading the coordinator, the store and their dependencies (a second, then).
@@ -111,7 +113,8 @@ export function registerFarmCommands(program: Command): void {
         throw err instanceof WorkDirBusyError ? new CliError(err.message) : err;
       });
       await stopLeftoverAgents(join(opts.data, 'agents'), (line) => console.log(line));
-      const coordinator = await startFromOptions(opts);
+      // One person's machine: their webhooks may call their own services on the loopback or LAN.
+      const coordinator = await startFromOptions({ ...opts, allowPrivateWebhooks: true });
       const slots = Math.max(1, Math.floor(availableParallelism() / opts.agents));
       const children: ChildProcess[] = [];
       for (let i = 1; i <= opts.agents; i++) {
@@ -164,7 +167,8 @@ export function registerFarmCommands(program: Command): void {
     .option('--blobs <dir|s3-url>', 'the blob store, shared by all replicas: a directory or s3://bucket/prefix (credentials and endpoint from AWS_* variables, see docs/scale-out.md; or DROVER_BLOBS; default DIR/blobs)', blobsOption)
     .option('--join-token-file <path>', 'the agent join token file, shared by all replicas (or DROVER_JOIN_TOKEN_FILE; default DIR/agent-token)')
     .option('--task-network <allow|deny>', TASK_NETWORK_HELP, taskNetworkOption)
-    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string; taskNetwork?: TaskNetworkPolicy }) => {
+    .option('--allow-private-webhooks', 'let webhooks call loopback and private addresses (refused by default; or DROVER_WEBHOOK_ALLOW_PRIVATE=1)')
+    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string; taskNetwork?: TaskNetworkPolicy; allowPrivateWebhooks?: boolean }) => {
       const coordinator = await startFromOptions(opts);
       console.log(`Agent join token in ${coordinator.joinTokenPath} (mode 0600): drover agent --server ${coordinator.url} --token "$(cat ${coordinator.joinTokenPath})"`);
       const stop = async () => {

@@ -2,11 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as users from '../../store/repositories/users.js';
-import { changeOwnPassword, createUser, login, logout, removeUser, revokeTokenOfUser, tokensOf, updateUserByAdmin, userView } from '../services/accounts.js';
+import { apiTokensOf, changeOwnPassword, createApiToken, createUserByAdmin, login, logout, removeUser, revokeApiToken, revokeTokenOfUser, tokensOf, updateUserByAdmin, userView } from '../services/accounts.js';
 import type { ServiceContext } from '../services/context.js';
 import { notFound } from '../errors.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
-import { ChangePasswordBody, CreateUserBody, LoginBody, UpdateUserBody, UserNameParams, UserTokenParams } from './schemas.js';
+import { ChangePasswordBody, CreateApiTokenBody, CreateUserBody, LoginBody, UpdateUserBody, UserNameParams, UserTokenParams, TokenRefParams } from './schemas.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -54,14 +54,23 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(204).send();
   });
 
+  // Named API tokens for scripts and CI: one's own only.
+  r.post('/tokens', { schema: { body: CreateApiTokenBody, tags: ['tokens'] } }, async (request, reply) => {
+    const created = await createApiToken(ctx, requireUser(request), request.body.name, request.body.expiresInSeconds ?? null);
+    return reply.code(201).send(created);
+  });
+
+  r.get('/tokens', { schema: { tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
+
+  r.delete('/tokens/:ref', { schema: { params: TokenRefParams, tags: ['tokens'] } }, async (request) => revokeApiToken(ctx, requireUser(request), request.params.ref));
+
   r.get('/users', { schema: { tags: ['users'] } }, async (request) => {
     requireAdmin(request);
     return { users: (await users.listUsers(ctx.db)).map(userView) };
   });
 
   r.post('/users', { schema: { body: CreateUserBody, tags: ['users'] } }, async (request, reply) => {
-    requireAdmin(request);
-    const user = await createUser(ctx, request.body.name, request.body.password, request.body.admin ?? false);
+    const user = await createUserByAdmin(ctx, request.body.name, request.body.password, request.body.admin ?? false, requireAdmin(request));
     return reply.code(201).send(user);
   });
 

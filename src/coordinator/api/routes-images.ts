@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ServiceContext } from '../services/context.js';
 import { addImage, listImages, removeImage } from '../services/images.js';
 import { requireUser } from './principal.js';
+import { audit } from '../services/audit.js';
 
 const strict = { additionalProperties: false } as const;
 // Lengths here; the exact grammar of names and refs is checked by the service (one message for CLI and web).
@@ -24,12 +25,16 @@ export function imageRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/images', { schema: { tags: ['images'] } }, async (request) => ({ images: await listImages(ctx, requireUser(request).id) }));
 
   r.post('/images', { schema: { body: AddImageBody, tags: ['images'] } }, async (request, reply) => {
-    const image = await addImage(ctx, requireUser(request).id, request.body);
+    const user = requireUser(request);
+    const image = await addImage(ctx, user.id, request.body);
+    await audit(ctx, user, 'image.add', request.body.name, { ref: request.body.ref });
     return reply.code(201).send(image);
   });
 
   r.delete('/images/:name', { schema: { params: ImageNameParams, tags: ['images'] } }, async (request, reply) => {
-    await removeImage(ctx, requireUser(request).id, request.params.name);
+    const user = requireUser(request);
+    await removeImage(ctx, user.id, request.params.name);
+    await audit(ctx, user, 'image.remove', request.params.name);
     return reply.code(204).send();
   });
 }

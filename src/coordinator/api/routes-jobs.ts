@@ -21,6 +21,7 @@ import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
 import { jobCreationRate } from '../services/large-jobs.js';
+import { audit } from '../services/audit.js';
 
 /**
  * The job list's rows: why each waiting job waits (one look at the agents for the page), and for
@@ -53,7 +54,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     jobCreationRate(ctx).take(user);
     const body = request.body;
     const id = await createJob(ctx, user, body);
-    return reply.code(201).send(await jobViewFor(ctx, user, id));
+    const view = await jobViewFor(ctx, user, id);
+    await audit(ctx, user, 'job.create', id, { name: view.name, kind: view.kind, tasks: view.taskCount });
+    return reply.code(201).send(view);
   });
 
   r.post('/templates/check', { schema: { body: TemplateCheckBody, tags: ['jobs'] } }, async (request) => {
@@ -96,6 +99,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     r.post(`/jobs/:id/${action}`, { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
       const user = requireUser(request);
       await run(ctx, user, request.params.id);
+      await audit(ctx, user, `job.${action}`, request.params.id);
       return jobViewFor(ctx, user, request.params.id);
     });
   }

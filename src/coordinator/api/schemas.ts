@@ -22,6 +22,16 @@ export const UserTokenParams = Type.Object({ name: Type.String({ minLength: 1, m
 export const ChangePasswordBody = Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
 export const UpdateUserBody = Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { ...strict, minProperties: 1 });
 
+export const CreateApiTokenBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 366 * 86400, description: 'without it the token lasts until revoked' })),
+  },
+  strict,
+);
+/** A named token by its id (`k_…`) or its name. */
+export const TokenRefParams = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+
 export const MissingBlobsBody = Type.Object({ hashes: Type.Array(Sha256, { maxItems: 100_000 }) }, strict);
 export const ShaParams = Type.Object({ sha256: Sha256 }, strict);
 

@@ -7,6 +7,8 @@ import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import * as usersRepo from '../../store/repositories/users.js';
+import * as webhooksRepo from '../../store/repositories/webhooks.js';
+import { eventOfJobStatus } from './webhooks.js';
 import type { Db } from '../../store/schema.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
@@ -68,6 +70,7 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
       .where('status', '=', 'running')
       .execute();
     await jobsRepo.updateJob(trx, jobId, { status: 'canceled', finished_at: now });
+    await webhooksRepo.enqueueJobEvent(trx, jobId, 'job.canceled', now);
     return live;
   });
   for (const t of changed) ctx.bus.emit('task', t.id, jobId);
@@ -134,6 +137,7 @@ export async function refreshJobStatus(db: Db, jobId: string, onQueued?: () => v
     started_at: job.started_at ?? (next === 'running' || isTerminalJob(next) ? now : null),
     finished_at: isTerminalJob(next) ? now : null,
   });
+  await queueJobEnd(db, jobId, next, now);
   return true;
 }
 
@@ -149,5 +153,12 @@ async function refreshRunningJob(db: Db, job: jobsRepo.JobRow): Promise<boolean>
   const next: JobStatus = !failed && (await taskBatches.anyTaskIn(db, job.id, ['done'])) ? 'done' : 'error';
   const now = nowIso();
   await jobsRepo.updateJob(db, job.id, { status: next, started_at: job.started_at ?? now, finished_at: now });
+  await queueJobEnd(db, job.id, next, now);
   return true;
+}
+
+/** Queues the webhook deliveries of a job's end, in the transaction that ended it. */
+async function queueJobEnd(db: Db, jobId: string, status: JobStatus, now: string): Promise<void> {
+  const event = eventOfJobStatus(status);
+  if (event) await webhooksRepo.enqueueJobEvent(db, jobId, event, now);
 }

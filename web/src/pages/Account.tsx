@@ -1,9 +1,12 @@
-// The signed-in user's own account (#/account): change the password, see and end one's sign-ins.
+// The signed-in user's own account (#/account): change the password, see and end one's sign-ins,
+// named API tokens for scripts, and webhooks told when one's jobs end.
 import { useState } from 'preact/hooks';
 import { api, messageOf, type User } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { useDocumentTitle } from '../hooks.ts';
 import { TokenList } from './TokenList.tsx';
+import { ApiTokens } from './ApiTokens.tsx';
+import { Webhooks } from './Webhooks.tsx';
 
 export function Account({ me }: { me: User }) {
   const [current, setCurrent] = useState('');
@@ -24,7 +27,7 @@ export function Account({ me }: { me: User }) {
     try {
       await api('auth/password', { body: { current, password } });
       setError(null);
-      setNotice('Password changed. Your other sign-ins (other browsers, the CLI) have ended.');
+      setNotice('Password changed. Your other sign-ins (other browsers, the CLI) have ended; API tokens stay.');
       setCurrent('');
       setPassword('');
       setRepeat('');
@@ -72,6 +75,8 @@ export function Account({ me }: { me: User }) {
         <p class="muted">Each browser sign-in and each <code>drover login</code> holds a token. Revoke one you no longer use.</p>
         <TokenList key={tokensShown} user={me.name} />
       </section>
+      <ApiTokens />
+      <Webhooks />
     </div>
   );
 }

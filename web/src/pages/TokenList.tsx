@@ -7,6 +7,8 @@ import { dateTime, fullDateTime } from '../format.ts';
 
 interface Token {
   id: string;
+  /** Named API tokens have one; sign-ins none. */
+  name: string | null;
   createdAt: string;
   expiresAt: string | null;
   current: boolean;
@@ -45,6 +47,7 @@ export function TokenList({ user }: { user: string }) {
           {tokens.map((t) => (
             <li key={t.id} data-testid="token" data-token-id={t.id}>
               <span class="mono">{t.id}</span>
+              {t.name && <span class="badge">API token {t.name}</span>}
               <span class="muted" title={fullDateTime(t.createdAt)}>
                 since {dateTime(t.createdAt)}
                 {t.expiresAt ? `, until ${dateTime(t.expiresAt)}` : ''}
