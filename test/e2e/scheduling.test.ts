@@ -144,6 +144,8 @@ describe('priority and fair share', { timeout: 600_000 }, () => {
     const raised = await farm.cli(['job', 'set', normal2, '--priority', '60']);
     assert.equal(raised.code, 0, raised.stderr);
     assert.match(raised.stdout, /priority 60/);
+    const setAudit = JSON.parse((await farm.cli(['audit', '--action', 'job.set', '--json'])).stdout) as { target: string; details: { priority: number } }[];
+    assert.deepEqual(setAudit.map((e) => [e.target, e.details.priority]), [[normal2, 60]], 'job set is in the audit log');
     assert.equal((await viewJson(farm, low)).waiting, '3 jobs of higher priority ahead');
     assert.equal((await viewJson(farm, normal)).waiting, '2 jobs of higher priority ahead');
     const bad = await farm.cli(['job', 'set', low, '--priority', '101']);
@@ -279,6 +281,7 @@ describe('agents people can manage', { timeout: 300_000 }, () => {
     const paused = await farm.cli(['worker', 'pause', 'agent-1']);
     assert.equal(paused.code, 0, paused.stderr);
     assert.match((await farm.cli(['worker', 'list'])).stdout, /agent-1\s+online, paused/);
+    assert.deepEqual((JSON.parse((await farm.cli(['audit', '--action', 'worker.pause', '--json'])).stdout) as { target: string }[]).map((e) => e.target), ['agent-1']);
     const r = await farm.cli(['job', 'create', '-n', 'after-pause', '-s', join(ws, 'quick.sh'), '-i', join(ws, 'x.txt'), '-r', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const id = (JSON.parse(r.stdout) as JobJson).id;

@@ -88,6 +88,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.patch('/jobs/:id', { schema: { params: JobIdParams, body: JobPatchBody, tags: ['jobs'] } }, async (request) => {
     const user = requireUser(request);
     await setJobPriority(ctx, user, request.params.id, request.body.priority);
+    await audit(ctx, user, 'job.set', request.params.id, { priority: request.body.priority });
     return jobViewFor(ctx, user, request.params.id);
   });
 

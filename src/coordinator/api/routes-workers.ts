@@ -4,6 +4,7 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import type { ServiceContext } from '../services/context.js';
 import { requireAdmin, requireUser } from './principal.js';
+import { audit } from '../services/audit.js';
 import { agentByIdOrName, labelAgent, removeAgent, setAgentPaused } from '../services/agent-admin.js';
 import { parseRequirement } from '../../core/job-requirements.js';
 import { badRequest } from '../errors.js';
@@ -24,22 +25,26 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['resume', false],
   ] as const) {
     r.post(`/workers/:id/${action}`, { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
-      requireAdmin(request);
+      const admin = requireAdmin(request);
       await setAgentPaused(ctx, request.params.id, paused);
+      await audit(ctx, admin, paused ? 'worker.pause' : 'worker.resume', request.params.id);
       return { name: request.params.id, paused };
     });
   }
   r.post('/workers/:id/labels', { schema: { params: WorkerParams, body: LabelsBody, tags: ['workers'] } }, async (request) => {
-    requireAdmin(request);
+    const admin = requireAdmin(request);
     for (const key of Object.keys(request.body.labels)) {
       const parsed = parseRequirement(`${key}=x`);
       if ('problem' in parsed) throw badRequest(parsed.problem.replace('--require', 'label'));
     }
-    return { name: request.params.id, labels: await labelAgent(ctx, request.params.id, request.body.labels) };
+    const labels = await labelAgent(ctx, request.params.id, request.body.labels);
+    await audit(ctx, admin, 'worker.label', request.params.id, { labels: request.body.labels });
+    return { name: request.params.id, labels };
   });
   r.delete('/workers/:id', { schema: { params: WorkerParams, tags: ['workers'] } }, async (request, reply) => {
-    requireAdmin(request);
+    const admin = requireAdmin(request);
     await removeAgent(ctx, request.params.id);
+    await audit(ctx, admin, 'worker.remove', request.params.id);
     return reply.code(204).send();
   });
   app.get('/workers', { schema: { tags: ['workers'] } }, async (request) => {
