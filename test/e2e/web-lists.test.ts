@@ -129,6 +129,9 @@ test('a task whose results are still uploading is counted as uploading, not runn
   const page = await adminPage();
   gate.hold = true;
   const submitted = await scriptJob('uploading', ['one.txt']);
+  // The job page is open before the task runs: it follows the change live.
+  await page.goto(`${server.url}/#/jobs/${encodeURIComponent(submitted.id)}`);
+  await page.getByTestId('legend-running').waitFor();
   // The task ran; its results wait at the gate; the agent's heartbeat says it is uploading.
   const seen = await eventually(async () => {
     const j = await job(submitted.id);
@@ -142,7 +145,6 @@ test('a task whose results are still uploading is counted as uploading, not runn
   const gated = workers.find((w) => w.name === 'gated')!;
   assert.deepEqual(gated.runningTasks.map((t) => t.uploading), [true]);
 
-  await page.goto(`${server.url}/#/jobs/${encodeURIComponent(submitted.id)}`);
   await page.getByTestId('legend-uploading').waitFor();
   assert.match(await page.getByTestId('legend-uploading').innerText(), /^1 uploading$/);
   assert.match(await page.getByTestId('legend-running').innerText(), /^0 running$/);

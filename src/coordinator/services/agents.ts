@@ -163,6 +163,7 @@ export async function heartbeat(
   jobsAsked: readonly string[] = [],
 ): Promise<{ cancel: TaskAttempt[]; endedJobs: string[] }> {
   const cancel: TaskAttempt[] = [];
+  const nowUploading = new Set<string>();
   await transact(ctx.db, async (trx) => {
     await agentsRepo.touchAgent(trx, agent.id, nowIso(), draining ? 'draining' : 'online');
     const expires = isoIn(ctx.config.leaseSeconds);
@@ -174,9 +175,11 @@ export async function heartbeat(
       }
       await tasksRepo.updateTask(trx, task.id, { lease_expires_at: expires });
       // The attempt stays leased (the task `running`); its status says its work is over.
-      if (r.uploading) await tasksRepo.markAttemptUploading(trx, task.id, r.attempt);
+      if (r.uploading && (await tasksRepo.markAttemptUploading(trx, task.id, r.attempt))) nowUploading.add(task.job_id);
     }
   });
+  // Their counts changed (a task went from running to uploading): live views update at once.
+  for (const jobId of nowUploading) ctx.bus.emit('job', jobId);
   // Ended or gone: either way nothing more of it will come to this agent (its warm sessions close).
   const statuses = await jobsRepo.jobStatuses(ctx.db, jobsAsked);
   const endedJobs = [...new Set(jobsAsked)].filter((id) => {

@@ -106,9 +106,13 @@ export async function finishAttempt(
   await db.updateTable('task_attempts').set(fields).where('task_id', '=', taskId).where('attempt', '=', attempt).execute();
 }
 
-/** Marks a still-leased attempt as sending its results (only from `running`: never undoes an end). */
-export async function markAttemptUploading(db: Db, taskId: string, attempt: number): Promise<void> {
-  await db.updateTable('task_attempts').set({ status: 'uploading' }).where('task_id', '=', taskId).where('attempt', '=', attempt).where('status', '=', 'running').execute();
+/**
+ * Marks a still-leased attempt as sending its results (only from `running`: never undoes an end).
+ * Whether it changed: the first time only.
+ */
+export async function markAttemptUploading(db: Db, taskId: string, attempt: number): Promise<boolean> {
+  const result = await db.updateTable('task_attempts').set({ status: 'uploading' }).where('task_id', '=', taskId).where('attempt', '=', attempt).where('status', '=', 'running').executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /**
