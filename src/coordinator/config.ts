@@ -59,11 +59,16 @@ export function defaultDataDir(): string {
   return process.env.DROVER_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'drover');
 }
 
+/** A setting of the coordinator's (environment or flag) that cannot be used: the CLI prints it as one line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number, not "${raw}"`);
   return value;
 }
 
@@ -71,7 +76,7 @@ function envBytesOrZero(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of bytes (0 or more), not "${raw}"`);
+  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number of bytes (0 or more), not "${raw}"`);
   return value;
 }
 

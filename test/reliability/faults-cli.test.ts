@@ -10,7 +10,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, type CliResult, type ManagedProcess, type TestServer, api, eventually, startAgent, startServer } from '../helpers/farm.js';
+import { BIN, type CliResult, type ManagedProcess, type TestServer, api, eventually, runCli, startAgent, startServer } from '../helpers/farm.js';
 import { type Cli, type JobJson, adminCli, loginToken, makeWorkspace } from '../helpers/reliability.js';
 
 const run = promisify(execFile);
@@ -163,6 +163,18 @@ describe('the CLI against faults', { timeout: 600_000 }, () => {
     assert.match(stdout, new RegExp(`^job ${job.id}`));
     assert.match(stdout, /status 0/);
     assert.equal(stderr, '');
+  });
+
+  test('a coordinator setting that cannot be used is one line naming it, with no stack', async () => {
+    for (const [env, message] of [
+      [{ DROVER_ADMIN_PASSWORD: 'x' }, /^error: DROVER_ADMIN_PASSWORD: a password has at least 4 characters\n$/],
+      [{ DROVER_LEASE_SECONDS: 'soon' }, /^error: DROVER_LEASE_SECONDS must be a positive number, not "soon"\n$/],
+    ] as const) {
+      const data = await mkdtemp(join(tmpdir(), 'drover-bad-setting-'));
+      const r = await runCli(['server', '--data', data, '--port', '0'], { env: { ...env } });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, message);
+    }
   });
 
   test('wrong JSON types are refused, not coerced; anonymous uploads are 401; the CLI takes a list of replicas', async () => {

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { newSecret, randomId } from '../../core/ids.js';
 import * as users from '../../store/repositories/users.js';
 import { digestToken, hashPassword, verifyPassword } from '../auth/secrets.js';
-import { badRequest, conflict, forbidden, notFound, tooManyRequests, unauthorized } from '../errors.js';
+import { HttpError, badRequest, conflict, forbidden, notFound, tooManyRequests, unauthorized } from '../errors.js';
+import { ConfigError } from '../config.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { LoginThrottle } from './login-throttle.js';
 import { audit } from './audit.js';
@@ -163,6 +164,8 @@ export async function ensureAdmin(ctx: ServiceContext): Promise<{ created: boole
   try {
     await createUser(ctx, 'admin', password, true);
   } catch (err) {
+    // The operator's setting, not a request: say which one is wrong (the CLI prints it without a stack).
+    if (err instanceof HttpError && err.status === 400) throw new ConfigError(`DROVER_ADMIN_PASSWORD: ${err.message}`);
     // Replicas starting at once race here; users.name is unique, so one wins and the rest find it.
     if (await users.findUserByName(ctx.db, 'admin')) return { created: false };
     throw err;
