@@ -71,7 +71,7 @@ function App() {
   } else if (section === 'jobs') {
     page = <Jobs params={route.params} user={user} />;
   } else if (section === 'workers' && id) {
-    page = <WorkerPage key={id} workerId={id} />;
+    page = <WorkerPage key={id} workerId={id} admin={user.admin} />;
   } else if (section === 'workers') {
     page = <Workers />;
   } else if (section === 'account') {

@@ -5,6 +5,7 @@ import { attemptsTitle, dateTime, duration, fullDateTime, liveDuration, num, sec
 import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { openStream } from '../sse.ts';
+import { JobScheduling } from './JobScheduling.tsx';
 import { RenderPanel } from './RenderPanel.tsx';
 import { StepsPanel } from './StepsPanel.tsx';
 import { TaskPanel } from './TaskPanel.tsx';
@@ -291,6 +292,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
           <strong>Cannot be scheduled:</strong> {job.unschedulable}
         </div>
       )}
+
+      <JobScheduling job={job} onJob={setJob} reload={loadJob} />
 
       <section class="panel stats" aria-label="Job summary">
         {render && (

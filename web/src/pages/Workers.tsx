@@ -127,6 +127,7 @@ export function Workers() {
                   </td>
                   <td class="col-status">
                     <StatusBadge status={w.status} />
+                    {w.paused && <StatusBadge status="paused" testid="worker-paused" />}
                   </td>
                   <td class="num nowrap" data-testid="worker-slots" data-busy={busySlots(w)} data-slots={w.slots}>
                     {busySlots(w)}
