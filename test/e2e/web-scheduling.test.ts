@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { type Farm, api, eventually, startAgent, startFarm } from '../helpers/farm.js';
-import { SHOTS, buildWebApp, launchChromium, layoutProblems, signIn } from '../helpers/browser.js';
+import { PHONE, SHOTS, buildWebApp, launchChromium, layoutProblems, signIn } from '../helpers/browser.js';
 import { makeWorkspace } from '../helpers/reliability.js';
 import { makeScene } from '../helpers/scenes.js';
 
@@ -300,5 +300,18 @@ test('render and template forms send priority, run after and requirements', { ti
   await page.getByTestId('job-waiting-reason').filter({ hasText: 'no online agent has tier=render' }).waitFor();
   assert.equal(await page.getByTestId('job-priority').textContent(), '90');
   assert.deepEqual((({ priority, requirements }) => ({ priority, requirements }))(await job(template)), { priority: 90, requirements: { labels: { tier: 'render' } } });
+
+  // ---- on a phone, the scheduling panel and the agent's controls fit the screen
+  const phone = await newPage(PHONE);
+  await signIn(phone, farm.url, 'admin', farm.adminPassword);
+  await phone.goto(`${farm.url}/#/jobs/${render}`);
+  await phone.getByTestId('job-after').waitFor();
+  await noLayoutProblems(phone, 'the job page on a phone');
+  await phone.goto(`${farm.url}/#/jobs/new`);
+  await phone.getByTestId('scheduling-fields').locator('summary').click();
+  await noLayoutProblems(phone, 'the script form on a phone');
+  await phone.goto(`${farm.url}/#/workers/agent-1`);
+  await phone.getByTestId('worker-admin').waitFor();
+  await noLayoutProblems(phone, 'the agent page on a phone');
   await api(farm.url, token, 'POST', `/jobs/${template}/stop`);
 });

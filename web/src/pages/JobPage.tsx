@@ -465,7 +465,9 @@ function eta(job: Job, finished: boolean): string {
   if (job.status === 'created') return 'not started';
   if (job.unschedulable) return 'none: cannot be scheduled';
   if (job.etaSeconds !== null) return seconds(job.etaSeconds);
-  return job.counts.running > 0 ? 'estimating…' : 'waiting for a free slot';
+  if (job.counts.running > 0) return 'estimating…';
+  // what holds it back is said above (the scheduling panel)
+  return job.waiting ? 'none yet: it waits' : 'waiting for a free slot';
 }
 
 function Stat({ label, value, testid, title }: { label: string; value: string; testid?: string; title?: string }) {
