@@ -183,10 +183,12 @@ test('script jobs: priority, run after and requirements from the form; waiting l
   await row(second).getByTestId('job-waiting').filter({ hasText: `waiting for job ${first}` }).waitFor();
   await noLayoutProblems(page, 'the job list');
 
-  // ---- resumed from its page, the agent runs both; the second's page follows without a reload
-  await page.goto(`${farm.url}/#/workers/agent-1`);
-  await page.getByTestId('worker-resume').click();
-  await page.getByTestId('worker-pause').waitFor();
+  // ---- resumed from the Workers list, the agent runs both; the second's page follows without a reload
+  await page.goto(`${farm.url}/#/workers`);
+  const agentRow = page.locator('[data-testid="worker-row"]', { hasText: 'agent-1' });
+  await agentRow.getByTestId('worker-row-resume').click();
+  await agentRow.getByTestId('worker-row-pause').waitFor();
+  await agentRow.getByTestId('worker-paused').waitFor({ state: 'detached' });
   assert.equal((await worker('agent-1'))?.paused, false);
   await page.goto(`${farm.url}/#/jobs/${second}`);
   await page.getByTestId('job-waiting-reason').waitFor();

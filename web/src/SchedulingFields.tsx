@@ -111,7 +111,7 @@ export function SchedulingFields({ value, disabled, onChange }: { value: Schedul
     if (id && !chosen.includes(id)) set({ after: [...chosen, id].join(', ') });
   };
   return (
-    <details class="advanced scheduling-fields" data-testid="scheduling-fields">
+    <details class="scheduling-fields" data-testid="scheduling-fields">
       <summary>
         Scheduling <span class="muted" data-testid="scheduling-summary">{summary(value)}</span>
       </summary>

@@ -73,7 +73,7 @@ function App() {
   } else if (section === 'workers' && id) {
     page = <WorkerPage key={id} workerId={id} admin={user.admin} />;
   } else if (section === 'workers') {
-    page = <Workers />;
+    page = <Workers admin={user.admin} />;
   } else if (section === 'account') {
     page = <Account me={user} />;
   } else if (section === 'users' && user.admin) {

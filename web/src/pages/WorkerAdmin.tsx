@@ -8,6 +8,32 @@ import { parseRequirement } from '../../../src/core/job-requirements.ts';
 
 type AdminWorker = Pick<Worker, 'id' | 'name' | 'status' | 'paused' | 'labels'>;
 
+/** Pauses or resumes an agent (admins). */
+function setPaused(worker: Pick<Worker, 'id'>, paused: boolean): Promise<unknown> {
+  return api(`workers/${encodeURIComponent(worker.id)}/${paused ? 'pause' : 'resume'}`, { method: 'POST' });
+}
+
+/** The Workers list's button for an admin: pause a working agent, resume a paused one. */
+export function PauseButton({ worker, onChanged, onError }: { worker: Pick<Worker, 'id' | 'name' | 'paused'>; onChanged: () => void; onError: (message: string) => void }) {
+  const [busy, setBusy] = useState(false);
+  const click = async () => {
+    setBusy(true);
+    try {
+      await setPaused(worker, !worker.paused);
+      onChanged();
+    } catch (e) {
+      onError(`${worker.name}: ${messageOf(e)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <button type="button" class="btn btn-small" disabled={busy} onClick={() => void click()} data-testid={worker.paused ? 'worker-row-resume' : 'worker-row-pause'} title={worker.paused ? 'Let it take tasks again' : 'It finishes its running tasks and takes no new ones until resumed'}>
+      {worker.paused ? 'Resume' : 'Pause'}
+    </button>
+  );
+}
+
 /** Labels typed as `key=value key=value`, or what is wrong with them. */
 function parseLabels(text: string): Record<string, string> | string {
   const labels: Record<string, string> = {};
@@ -56,11 +82,11 @@ export function WorkerAdmin({ worker, onChanged }: { worker: AdminWorker; onChan
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       <div class="worker-admin-actions">
         {worker.paused ? (
-          <button type="button" class="btn btn-primary" disabled={busy} onClick={() => void run(() => api(`${path}/resume`, { method: 'POST' }))} data-testid="worker-resume">
+          <button type="button" class="btn btn-primary" disabled={busy} onClick={() => void run(() => setPaused(worker, false))} data-testid="worker-resume">
             ▶ Resume
           </button>
         ) : (
-          <button type="button" class="btn" disabled={busy} onClick={() => void run(() => api(`${path}/pause`, { method: 'POST' }))} data-testid="worker-pause" title="It finishes its running tasks and takes no new ones until resumed">
+          <button type="button" class="btn" disabled={busy} onClick={() => void run(() => setPaused(worker, true))} data-testid="worker-pause" title="It finishes its running tasks and takes no new ones until resumed">
             ❚❚ Pause
           </button>
         )}
