@@ -3,6 +3,7 @@
 // CLI's --priority, --after/--after-any, --cores, --memory, --gpus and --require (docs/api.md).
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Job, type JobList, type SchedulingRequest } from './api.ts';
+import { plural } from './format.ts';
 import { parseRequirement } from '../../src/core/job-requirements.ts';
 import { priorityProblem } from '../../src/core/priority.ts';
 
@@ -80,9 +81,10 @@ function summary(values: SchedulingValues): string {
   const parts = [`priority ${values.priority.trim() || DEFAULT_PRIORITY}`];
   const after = afterIds(values.after);
   if (after.length > 0) parts.push(`after ${after.length === 1 ? after[0] : `${after.length} jobs`}`);
-  if (values.cores.trim()) parts.push(`${values.cores.trim()} cores`);
+  const count = (text: string) => (Number.isFinite(Number(text)) ? Number(text) : 0);
+  if (values.cores.trim()) parts.push(plural(count(values.cores), 'core'));
   if (values.memoryMiB.trim()) parts.push(`${values.memoryMiB.trim()} MiB`);
-  if (values.gpus.trim() && values.gpus.trim() !== '0') parts.push(`${values.gpus.trim()} GPU`);
+  if (count(values.gpus) > 0) parts.push(plural(count(values.gpus), 'GPU'));
   const labels = values.labels.split(/[\s,]+/).filter(Boolean);
   if (labels.length > 0) parts.push(labels.join(' '));
   return parts.join(' · ');
