@@ -183,20 +183,23 @@ test('script jobs: priority, run after and requirements from the form; waiting l
   await row(second).getByTestId('job-waiting').filter({ hasText: `waiting for job ${first}` }).waitFor();
   await noLayoutProblems(page, 'the job list');
 
-  // ---- resumed from the Workers list, the agent runs both; the second's page follows without a reload
+  // ---- resumed from the Workers list, the agent runs both; the second's page, open in another tab, follows without a reload
+  const watch = await page.context().newPage();
+  watch.setDefaultTimeout(60_000);
+  await watch.goto(`${farm.url}/#/jobs/${second}`);
+  await watch.getByTestId('job-waiting-reason').filter({ hasText: `waiting for job ${first}` }).waitFor();
   await page.goto(`${farm.url}/#/workers`);
   const agentRow = page.locator('[data-testid="worker-row"]', { hasText: 'agent-1' });
   await agentRow.getByTestId('worker-row-resume').click();
   await agentRow.getByTestId('worker-row-pause').waitFor();
   await agentRow.getByTestId('worker-paused').waitFor({ state: 'detached' });
   assert.equal((await worker('agent-1'))?.paused, false);
-  await page.goto(`${farm.url}/#/jobs/${second}`);
-  await page.getByTestId('job-waiting-reason').waitFor();
-  await page.locator('[data-testid="job-status"][data-status="done"]').waitFor({ timeout: 180_000 });
-  await page.getByTestId('job-waiting-reason').waitFor({ state: 'detached' });
-  await page.locator(`[data-testid="after-link"][data-job-id="${first}"][data-status="done"]`).waitFor();
-  assert.equal(await page.getByTestId('job-priority-input').count(), 0, 'an ended job\'s priority is shown, not offered to change');
-  assert.equal(await page.getByTestId('job-priority').textContent(), '80');
+  await watch.locator('[data-testid="job-status"][data-status="done"]').waitFor({ timeout: 180_000 });
+  await watch.getByTestId('job-waiting-reason').waitFor({ state: 'detached' });
+  await watch.locator(`[data-testid="after-link"][data-job-id="${first}"][data-status="done"]`).waitFor();
+  assert.equal(await watch.getByTestId('job-priority-input').count(), 0, 'an ended job\'s priority is shown, not offered to change');
+  assert.equal(await watch.getByTestId('job-priority').textContent(), '80');
+  await watch.close();
   doneJobId = second;
 
   // ---- a job needing a label no agent has says so; an admin labels the agent from its page and it runs
