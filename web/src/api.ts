@@ -36,12 +36,39 @@ export interface Job {
   cpuSeconds: number | null;
   etaSeconds: number | null;
   unschedulable: string | null;
+  /** 0–100, higher leased first (default 50). */
+  priority: number;
+  /** Jobs it waits for (`after`; the job view fills it, lists leave it empty), and whether any end will do. */
+  after: string[];
+  afterAny: boolean;
+  /** What its tasks ask of an agent beyond cores, or null. */
+  requirements: JobRequirements | null;
+  /** Created or queued jobs: why their tasks are not running yet, a sentence; null when nothing holds them back. */
+  waiting: string | null;
+  /** Agents that failed too many of its tasks and get no more of them (the job view only). */
+  blockedAgents?: string[];
   /** Whether the job's tasks have network access. */
   network?: boolean;
   requireResults?: boolean;
   render?: RenderInfo;
   /** Template jobs (the job view): each step and what it waits for. */
   steps?: StepInfo[];
+}
+
+/** What a job asks of an agent beyond cores (`requirements` on every kind of job). */
+export interface JobRequirements {
+  memoryMiB?: number;
+  gpus?: number;
+  labels?: Record<string, string>;
+}
+
+/** The scheduling fields every kind of job request takes (docs/api.md "Scheduling"). */
+export interface SchedulingRequest {
+  priority?: number;
+  after?: string[];
+  afterAny?: boolean;
+  cores?: number;
+  requirements?: JobRequirements;
 }
 
 /** A step of a template job. */
@@ -171,6 +198,8 @@ export interface Worker {
   id: string;
   name: string;
   status: 'online' | 'offline' | 'draining';
+  /** Paused by an admin: it finishes its running tasks and takes no new ones. */
+  paused?: boolean;
   cores: number;
   memoryBytes: number;
   labels: Record<string, string> | string[] | null;
@@ -189,7 +218,7 @@ export interface FileRef {
   sha256: string;
 }
 
-export interface ScriptJobSpec {
+export interface ScriptJobSpec extends SchedulingRequest {
   kind: 'script';
   name: string;
   script: FileRef;
@@ -202,7 +231,7 @@ export interface ScriptJobSpec {
   start?: boolean;
 }
 
-export interface RenderJobSpec {
+export interface RenderJobSpec extends SchedulingRequest {
   kind: 'render';
   name: string;
   project: { files: { path: string; sha256: string }[]; blend: string };

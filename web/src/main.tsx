@@ -72,9 +72,9 @@ function App() {
   } else if (section === 'jobs') {
     page = <Jobs params={route.params} user={user} />;
   } else if (section === 'workers' && id) {
-    page = <WorkerPage key={id} workerId={id} />;
+    page = <WorkerPage key={id} workerId={id} admin={user.admin} />;
   } else if (section === 'workers') {
-    page = <Workers />;
+    page = <Workers admin={user.admin} />;
   } else if (section === 'account') {
     page = <Account me={user} />;
   } else if (section === 'audit' && user.admin) {

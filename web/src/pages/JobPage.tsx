@@ -5,6 +5,7 @@ import { attemptsTitle, dateTime, duration, fullDateTime, liveDuration, num, sec
 import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 import { openStream } from '../sse.ts';
+import { JobScheduling } from './JobScheduling.tsx';
 import { RenderPanel } from './RenderPanel.tsx';
 import { StepsPanel } from './StepsPanel.tsx';
 import { TaskPanel } from './TaskPanel.tsx';
@@ -293,6 +294,8 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         </div>
       )}
 
+      <JobScheduling job={job} onJob={setJob} reload={loadJob} />
+
       <section class="panel stats" aria-label="Job summary">
         {render && (
           <div class="stat stat-wide" data-testid="frame-progress">
@@ -468,7 +471,9 @@ function eta(job: Job, finished: boolean): string {
   if (job.status === 'created') return 'not started';
   if (job.unschedulable) return 'none: cannot be scheduled';
   if (job.etaSeconds !== null) return seconds(job.etaSeconds);
-  return job.counts.running + (job.counts.uploading ?? 0) > 0 ? 'estimating…' : 'waiting for a free slot';
+  if (job.counts.running + (job.counts.uploading ?? 0) > 0) return 'estimating…';
+  // what holds it back is said above (the scheduling panel)
+  return job.waiting ? 'none yet: it waits' : 'waiting for a free slot';
 }
 
 function Stat({ label, value, testid, title }: { label: string; value: string; testid?: string; title?: string }) {

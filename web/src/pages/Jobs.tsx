@@ -184,7 +184,9 @@ function waitingReason(job: Job): { text: string; title: string } | null {
   if (job.status === 'created') return { text: 'not started', title: 'Created without starting: start it from its page' };
   if (job.status !== 'queued') return null;
   if (job.unschedulable) return { text: 'cannot be scheduled', title: job.unschedulable };
-  return { text: 'waiting for a free slot', title: 'Every agent slot that fits its tasks is busy' };
+  // The coordinator's sentence: priority ahead, a job it runs after, labels no agent has, …
+  if (job.waiting) return { text: job.waiting, title: job.waiting };
+  return { text: 'starting', title: 'Nothing holds it back: an agent takes its tasks at its next request' };
 }
 
 function JobRow({ job, now }: { job: Job; now: number }) {

@@ -10,6 +10,7 @@ import { uploadFiles, type UploadPhase } from '../upload.ts';
 import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
 import { NewRenderJob } from './NewRenderJob.tsx';
 import { NewTemplateJob } from './NewTemplateJob.tsx';
+import { SchedulingFields, coresOf, emptyScheduling, schedulingRequest } from '../SchedulingFields.tsx';
 
 const PREVIEW = 12;
 /** The image select's value for "type a reference". */
@@ -45,6 +46,7 @@ function NewScriptJob() {
   const [constants, setConstants] = useState<File[]>([]);
   const [size, setSize] = useState<InstanceType>('s');
   const [start, setStart] = useState(true);
+  const [scheduling, setScheduling] = useState(emptyScheduling);
   const [maxAttempts, setMaxAttempts] = useState('3');
   const [timeout, setTimeoutValue] = useState('');
   const [image, setImage] = useState('');
@@ -73,7 +75,7 @@ function NewScriptJob() {
     () => (script?.size ?? 0) + [...inputs, ...constants].reduce((sum, f) => sum + f.size, 0),
     [script, inputs, constants],
   );
-  const cores = SIZES.find((s) => s.type === size)!.cores;
+  const cores = coresOf(scheduling) ?? SIZES.find((s) => s.type === size)!.cores;
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -89,6 +91,8 @@ function NewScriptJob() {
     if (timeoutSeconds !== undefined && (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)) {
       return setError('The task timeout must be a positive number of seconds.');
     }
+    const scheduled = schedulingRequest(scheduling);
+    if ('problem' in scheduled) return setError(scheduled.problem);
 
     const controller = new AbortController();
     abort.current = controller;
@@ -107,6 +111,7 @@ function NewScriptJob() {
         instanceType: size,
         maxAttempts: attempts,
         start,
+        ...scheduled.fields,
       };
       if (constants.length > 0) spec.constants = constants.map(ref);
       if (timeoutSeconds !== undefined) spec.taskTimeoutSeconds = timeoutSeconds;
@@ -181,6 +186,7 @@ function NewScriptJob() {
         />
 
         <SizePicker size={size} disabled={busy} onChange={setSize} />
+        <SchedulingFields value={scheduling} disabled={busy} onChange={setScheduling} />
 
         <details class="advanced">
           <summary>Advanced</summary>

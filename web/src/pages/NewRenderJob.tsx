@@ -10,6 +10,7 @@ import { uploadFiles, type UploadPhase } from '../upload.ts';
 import type { BlendContents, BlendScene } from '../blend-read.ts';
 import { FRAME_FORMATS } from '../frame-formats.ts';
 import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
+import { SchedulingFields, coresOf, emptyScheduling, schedulingRequest } from '../SchedulingFields.tsx';
 
 const FORMATS: { value: ImageFormat | ''; label: string }[] = [
   { value: '', label: 'As saved' },
@@ -58,6 +59,7 @@ export function NewRenderJob() {
   const [height, setHeight] = useState('');
   const [size, setSize] = useState<InstanceType>('s');
   const [start, setStart] = useState(true);
+  const [scheduling, setScheduling] = useState(emptyScheduling);
   const [maxAttempts, setMaxAttempts] = useState('3');
   const [timeout, setTimeoutValue] = useState('');
   const [phase, setPhase] = useState<UploadPhase>({ step: 'idle' });
@@ -70,7 +72,7 @@ export function NewRenderJob() {
   const typedFrames = useDebounced(frames, 120);
   const typedChunk = useDebounced(chunk, 120);
   const plan = useMemo(() => planFrames(typedFrames, typedChunk), [typedFrames, typedChunk]);
-  const cores = SIZES.find((s) => s.type === size)!.cores;
+  const cores = coresOf(scheduling) ?? SIZES.find((s) => s.type === size)!.cores;
   const projectBytes = useMemo(() => project?.files.reduce((sum, f) => sum + f.size, 0) ?? 0, [project]);
   const defaultName = blend ? blend.split('/').pop()!.replace(/\.blend$/i, '') : '';
 
@@ -148,6 +150,8 @@ export function NewRenderJob() {
     if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) return setError('Max attempts must be between 1 and 20.');
     const timeoutSeconds = optionalInt(timeout, 1, 7 * 86400);
     if (timeoutSeconds === null) return setError('The task timeout must be a whole number of seconds, at most a week.');
+    const scheduled = schedulingRequest(scheduling);
+    if ('problem' in scheduled) return setError(scheduled.problem);
 
     const controller = new AbortController();
     abort.current = controller;
@@ -172,6 +176,7 @@ export function NewRenderJob() {
         instanceType: size,
         maxAttempts: attempts,
         start,
+        ...scheduled.fields,
       };
       if (scene.trim()) spec.scene = scene.trim();
       if (format) spec.format = format;
@@ -335,6 +340,7 @@ export function NewRenderJob() {
         </div>
 
         <SizePicker size={size} disabled={busy} onChange={setSize} />
+        <SchedulingFields value={scheduling} disabled={busy} onChange={setScheduling} />
 
         <details class="advanced">
           <summary>Advanced</summary>

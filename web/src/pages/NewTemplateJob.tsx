@@ -10,6 +10,7 @@ import { navigate } from '../router.ts';
 import type { JobParameterDefinition, ReadTemplate } from '../template-document.ts';
 import { uploadFiles, type UploadPhase } from '../upload.ts';
 import { JobKindSwitch, SizePicker, UploadProgress } from './job-form.tsx';
+import { SchedulingFields, emptyScheduling, schedulingRequest } from '../SchedulingFields.tsx';
 
 type Lib = typeof import('../template-document.ts');
 type Value = string | boolean;
@@ -44,6 +45,7 @@ export function NewTemplateJob() {
   const [files, setFiles] = useState<Record<string, File[]>>({});
   const [size, setSize] = useState<InstanceType>('s');
   const [start, setStart] = useState(true);
+  const [scheduling, setScheduling] = useState(emptyScheduling);
   const [phase, setPhase] = useState<UploadPhase>({ step: 'idle' });
   const [error, setError] = useState<string | null>(null);
   const abort = useRef<AbortController | null>(null);
@@ -104,6 +106,8 @@ export function NewTemplateJob() {
     const missing = defs.filter((d) => takesFiles(d) && d.dataFlow === 'IN' && !(files[d.name]?.length));
     if (missing.length > 0) return setError(`Choose the files of ${missing.map((d) => d.userInterface?.label ?? d.name).join(', ')}.`);
     if (preview && 'problem' in preview) return setError(preview.problem);
+    const scheduled = schedulingRequest(scheduling);
+    if ('problem' in scheduled) return setError(scheduled.problem);
     const controller = new AbortController();
     abort.current = controller;
     try {
@@ -116,7 +120,7 @@ export function NewTemplateJob() {
         // A folder's files keep their place inside it; a single file is the parameter's file.
         sent[d.name] = (files[d.name] ?? []).map((f) => ({ path: f.webkitRelativePath ? f.webkitRelativePath.split('/').slice(1).join('/') : f.name, sha256: hashes.get(f)! }));
       }
-      const job = await api<Job>('jobs', { body: { kind: 'template', template: read.doc, parameters, files: sent, instanceType: size, start }, signal: controller.signal });
+      const job = await api<Job>('jobs', { body: { kind: 'template', template: read.doc, parameters, files: sent, instanceType: size, start, ...scheduled.fields }, signal: controller.signal });
       navigate(`/jobs/${encodeURIComponent(job.id)}`);
     } catch (e) {
       setPhase({ step: 'idle' });
@@ -168,6 +172,7 @@ export function NewTemplateJob() {
           </div>
         )}
         <SizePicker size={size} disabled={busy} onChange={setSize} />
+        <SchedulingFields value={scheduling} disabled={busy} onChange={setScheduling} />
         <label class="check">
           <input type="checkbox" checked={start} disabled={busy} onChange={(e) => setStart(e.currentTarget.checked)} /> Start at once
         </label>

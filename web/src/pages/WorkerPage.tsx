@@ -5,6 +5,7 @@ import { Empty, ErrorBanner, StatusBadge } from '../components.tsx';
 import { ago, bytes, dateTime, duration, fullDateTime, num, plural } from '../format.ts';
 import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
+import { WorkerAdmin } from './WorkerAdmin.tsx';
 import { labelList } from './Workers.tsx';
 
 /** GET /workers/:id (docs/api.md). */
@@ -29,10 +30,12 @@ interface WorkerDetail extends Omit<Worker, 'runningTasks'> {
   blockedBy: { jobId: string; jobName: string; failures: number }[];
 }
 
-export function WorkerPage({ workerId }: { workerId: string }) {
+export function WorkerPage({ workerId, admin = false }: { workerId: string; admin?: boolean }) {
   const [worker, setWorker] = useState<WorkerDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [missing, setMissing] = useState(false);
+  // Bumped after an admin's change: read the agent again at once.
+  const [changes, setChanges] = useState(0);
   const now = useNow(1000);
   useDocumentTitle(worker ? worker.name : 'Agent');
 
@@ -47,7 +50,7 @@ export function WorkerPage({ workerId }: { workerId: string }) {
       }
     },
     3000,
-    [workerId],
+    [workerId, changes],
   );
 
   if (missing) {
@@ -83,12 +86,14 @@ export function WorkerPage({ workerId }: { workerId: string }) {
           <h1 data-testid="worker-name">{worker.name}</h1>
           <div class="page-sub">
             <StatusBadge status={worker.status} testid="worker-status" />
+            {worker.paused && <StatusBadge status="paused" testid="worker-paused" />}
             <span title={fullDateTime(worker.lastSeenAt)}>last heard {ago(worker.lastSeenAt, now)}</span>
             {worker.version && <span>v{worker.version}</span>}
           </div>
         </div>
       </div>
       <ErrorBanner error={error} />
+      {admin && <WorkerAdmin worker={worker} onChanged={() => setChanges((n) => n + 1)} />}
 
       <section class="panel stats" aria-label="Agent">
         <Fact

@@ -4,6 +4,7 @@ import { Empty, ErrorBanner, PageHeader, StatusBadge } from '../components.tsx';
 import { ago, bytes, fullDateTime, num, plural } from '../format.ts';
 import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
+import { PauseButton } from './WorkerAdmin.tsx';
 
 export function labelList(labels: Worker['labels']): string[] {
   if (!labels) return [];
@@ -51,9 +52,11 @@ function coordinatorUrl(): string {
   return new URL('.', document.baseURI).href.replace(/\/$/, '');
 }
 
-export function Workers() {
+export function Workers({ admin = false }: { admin?: boolean }) {
   const [workers, setWorkers] = useState<Worker[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Bumped after an admin's change: read the list again at once.
+  const [changes, setChanges] = useState(0);
   const now = useNow(1000);
   useDocumentTitle('Workers');
 
@@ -68,7 +71,7 @@ export function Workers() {
       }
     },
     2000,
-    [],
+    [changes],
   );
 
   const online = workers?.filter((w) => w.status === 'online') ?? [];
@@ -130,6 +133,12 @@ export function Workers() {
                   </td>
                   <td class="col-status">
                     <StatusBadge status={w.status} />
+                    {w.paused && <StatusBadge status="paused" testid="worker-paused" />}
+                    {admin && w.status !== 'offline' && (
+                      <span class="sub">
+                        <PauseButton worker={w} onChanged={() => setChanges((n) => n + 1)} onError={setError} />
+                      </span>
+                    )}
                   </td>
                   <td class="num nowrap" data-testid="worker-slots" data-busy={busySlots(w)} data-slots={w.slots}>
                     {busySlots(w)}
