@@ -11,6 +11,7 @@ import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
 import * as render from './migrations/0004_render.js';
 import * as taskIndexes from './migrations/0005_task_indexes.js';
 import * as templates from './migrations/0006_templates.js';
+import * as jobArchive from './migrations/0011_job_archive.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_render': render,
   '0005_task_indexes': taskIndexes,
   '0006_templates': templates,
+  '0011_job_archive': jobArchive,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -53,6 +53,8 @@ export interface JobsTable {
   queued_at: string | null;
   started_at: string | null;
   finished_at: string | null;
+  /** When a person (or retention) archived the job; null while it is in plain sight (0011_job_archive). */
+  archived_at: string | null;
 }
 
 export interface TasksTable {

@@ -14,13 +14,16 @@ import { jobFor, jobViewFor, retryJob, startJob, stopJob } from '../services/job
 import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, jobCounts, taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery, TemplateCheckBody } from './schemas.js';
+import { CreateJobBody, JobActionsBody, JobFileParams, JobIdParams, JobListQuery, TaskListQuery, TaskSelectionBody, TemplateCheckBody } from './schemas.js';
 import { createJob, kindOf } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
 import { jobCreationRate } from '../services/large-jobs.js';
+import { archiveJob, unarchiveJob } from '../services/job-archive.js';
+import { actOnJobs } from '../services/bulk-actions.js';
+import { retryTasks, stopTasks } from '../services/task-control.js';
 
 /**
  * The job list's rows: why each waiting job waits (one look at the agents for the page), and for
@@ -68,6 +71,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       ...(q.status ? { status: q.status } : {}),
       ...(q.q ? { nameContains: q.q } : {}),
       ...(q.owner !== undefined ? { ownerName: q.owner } : {}),
+      ...(q.archived ? { archived: true } : {}),
+      ...(q.createdBefore ? { createdBefore: new Date(q.createdBefore).toISOString() } : {}),
       ...(q.sort ? { sort: q.sort as JobSort } : {}),
       ...(q.order ? { order: q.order } : {}),
       offset: q.offset ?? 0,
@@ -83,6 +88,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['start', startJob],
     ['stop', stopJob],
     ['retry', retryJob],
+    ['archive', archiveJob],
+    ['unarchive', unarchiveJob],
   ] as const) {
     r.post(`/jobs/:id/${action}`, { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
       const user = requireUser(request);
@@ -90,6 +97,24 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       return jobViewFor(ctx, user, request.params.id);
     });
   }
+
+  // Some tasks of one job: only those are canceled or requeued (done ones too), the rest untouched.
+  for (const [action, run] of [
+    ['stop', stopTasks],
+    ['retry', retryTasks],
+  ] as const) {
+    r.post(`/jobs/:id/tasks/${action}`, { schema: { params: JobIdParams, body: TaskSelectionBody, tags: ['jobs'] } }, async (request) => {
+      const user = requireUser(request);
+      const tasks = await run(ctx, user, request.params.id, request.body);
+      return { job: await jobViewFor(ctx, user, request.params.id), tasks };
+    });
+  }
+
+  // Each job answered on its own (ok, its status afterwards, or why not): one refused job stops no other.
+  r.post('/jobs/actions', { schema: { body: JobActionsBody, tags: ['jobs'] } }, async (request) => {
+    const user = requireUser(request);
+    return { action: request.body.action, results: await actOnJobs(ctx, user, request.body.action, request.body.ids) };
+  });
 
   r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, tags: ['jobs'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);

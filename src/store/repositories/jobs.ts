@@ -62,6 +62,10 @@ export interface JobListQuery {
   nameContains?: string;
   /** Only the jobs of the user of this name (admins' filter). */
   ownerName?: string;
+  /** Archived jobs only (true) or, by default, only those not archived. */
+  archived?: boolean;
+  /** Only jobs submitted before this time (ISO-8601). */
+  createdBefore?: string;
   sort?: JobSort;
   order?: 'asc' | 'desc';
   offset: number;
@@ -74,6 +78,8 @@ function escapeLike(text: string): string {
 
 export async function listJobs(db: Db, q: JobListQuery) {
   let base = db.selectFrom('jobs').where('jobs.status', '!=', 'inserting');
+  base = q.archived ? base.where('jobs.archived_at', 'is not', null) : base.where('jobs.archived_at', 'is', null);
+  if (q.createdBefore !== undefined) base = base.where('jobs.created_at', '<', q.createdBefore);
   if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
   if (q.nameContains) base = base.where(sql<boolean>`lower(jobs.name) like ${'%' + escapeLike(q.nameContains.toLowerCase()) + '%'} escape '\\'`);
   if (q.ownerName !== undefined) base = base.where('jobs.user_id', 'in', db.selectFrom('users').select('id').where('name', '=', q.ownerName));
