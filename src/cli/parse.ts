@@ -35,3 +35,12 @@ export function ageMs(name: string) {
     return Number(m[1]) * AGE_UNITS_MS[(m[2] || 'd').toLowerCase()]!;
   };
 }
+
+/** A parser for a number above 0 (fractions allowed), named in its error message. */
+export function positiveNumber(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a number above 0, not "${text}"`);
+    return n;
+  };
+}

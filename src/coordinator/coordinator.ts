@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BlobStore, BlobStoreUnavailableError, DiskBlobStore, parseBlobsLocation } from '../store/blob-store.js';
-import { migrateToLatest, openDatabase } from '../store/database.js';
+import { isPostgresUrl, migrateToLatest, openDatabase } from '../store/database.js';
 import { markSilentAgentsOffline } from '../store/repositories/agents.js';
 import type { CoordinatorConfig } from './config.js';
 import { EventBus } from './events.js';
@@ -16,6 +16,7 @@ import { expireLeases } from './services/leasing.js';
 import { renewLeasesAfterRestart } from './services/restart-grace.js';
 import { repairInterruptedBatches } from './services/large-jobs.js';
 import { buildServer } from './server.js';
+import { startHousekeeping } from './services/housekeeping.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
 const LISTEN_BACKLOG = 4096;
@@ -40,7 +41,7 @@ async function openBlobStore(config: CoordinatorConfig): Promise<{ store: BlobSt
     throw new BlobStoreUnavailableError((err as Error).message);
   }
   if (location.kind === 'disk') {
-    const disk = new DiskBlobStore(location.dir, config.minFreeBytes);
+    const disk = new DiskBlobStore(location.dir, config.minFreeBytes, !isPostgresUrl(config.database ?? ''));
     await disk.init();
     return { store: disk, label: location.dir, close() {} };
   }
@@ -85,6 +86,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     console.log(`[coordinator] no agent was heard from for ${Math.round(grace.downtimeSeconds)} s: running tasks get ${Math.round(grace.graceSeconds)} s to be heard from before they are requeued`);
   }
 
+  const housekeeping = startHousekeeping(ctx);
+
   // The timeout checker: leases that ran out are requeued; silent agents are marked offline.
   let checking = false;
   const checker = setInterval(() => {
@@ -115,6 +118,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     ...(admin.generatedPassword ? { generatedAdminPassword: admin.generatedPassword } : {}),
     async close() {
       clearInterval(checker);
+      housekeeping.stop();
       await app.close();
       await relay?.close();
       await handle.close();

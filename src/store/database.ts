@@ -12,6 +12,7 @@ import * as render from './migrations/0004_render.js';
 import * as taskIndexes from './migrations/0005_task_indexes.js';
 import * as templates from './migrations/0006_templates.js';
 import * as jobArchive from './migrations/0011_job_archive.js';
+import * as blobCollection from './migrations/0012_blob_collection.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_task_indexes': taskIndexes,
   '0006_templates': templates,
   '0011_job_archive': jobArchive,
+  '0012_blob_collection': blobCollection,
 };
 
 class InCodeMigrations implements MigrationProvider {

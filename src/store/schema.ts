@@ -116,6 +116,12 @@ export interface BlobsTable {
   created_at: string;
 }
 
+/** When someone last said they are about to use a blob (0012_blob_collection). */
+export interface BlobClaimsTable {
+  sha256: string;
+  claimed_at: string;
+}
+
 export interface BlobOwnersTable {
   user_id: string;
   sha256: string;
@@ -173,6 +179,7 @@ export interface Database {
   task_files: TaskFilesTable;
   blobs: BlobsTable;
   blob_owners: BlobOwnersTable;
+  blob_claims: BlobClaimsTable;
   job_agent_failures: JobAgentFailuresTable;
   images: ImagesTable;
   frames: FramesTable;

@@ -24,9 +24,10 @@ const DESCRIPTIONS: Record<JobAction, string> = {
   retry: 'queue errored and canceled tasks again, or with --task/--frames exactly those tasks of one job (done ones too)',
   archive: 'hide finished jobs from the default lists and counts; everything is kept (job list --archived shows them)',
   unarchive: 'bring archived jobs back into the lists',
+  delete: 'remove jobs for good: tasks, logs, results, frames; the files no other job uses are then collected (stop running jobs first)',
 };
 
-const DONE_WORDS: Record<JobAction, string> = { start: 'started', stop: 'stopped', retry: 'retried', archive: 'archived', unarchive: 'unarchived' };
+const DONE_WORDS: Record<JobAction, string> = { start: 'started', stop: 'stopped', retry: 'retried', archive: 'archived', unarchive: 'unarchived', delete: 'deleted' };
 
 /** The ids of the jobs a filter matches, as the job list pages them (archived jobs for unarchive). */
 async function matchingJobs(client: ApiClient, f: Filters, archived: boolean): Promise<string[]> {
@@ -96,12 +97,13 @@ export function registerJobActionCommands(job: Command): void {
       .option('--older-than <age>', 'the jobs submitted longer ago than this: 30d, 12h, 45m', ageMs('--older-than'))
       .option('--name-contains <text>', 'the jobs whose name contains this (any case)')
       .option('--owner <user>', "only this user's jobs (admins' filters otherwise match everyone's jobs)")
+      .option('--archived', 'the filter matches archived jobs (unarchive: always)', false)
       .option('--json', 'machine-readable output: { action, results: [{ id, ok, status, archived, error }] }');
     if (action === 'stop' || action === 'retry') {
       cmd.option('--task <spec>', 'only these tasks of the one job named, by number: 3 or 2,5-9');
       cmd.option('--frames <expr>', 'render jobs: only the tasks rendering these frames: 1-10, 5,7');
     }
-    cmd.action(async (ids: string[], opts: Filters & TaskSelection & { json?: boolean }) => {
+    cmd.action(async (ids: string[], opts: Filters & TaskSelection & { json?: boolean; archived: boolean }) => {
       if (opts.status && !JOB_STATUSES.includes(opts.status as never)) throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
       const client = await signedInClient();
       if (opts.task !== undefined || opts.frames !== undefined) {
@@ -110,7 +112,7 @@ export function registerJobActionCommands(job: Command): void {
       }
       if (ids.length > 0 && hasFilter(opts)) throw new CliError('name jobs by id or by a filter (--status, --older-than, --name-contains, --owner), not both');
       if (ids.length === 0 && !hasFilter(opts)) throw new CliError(`name the jobs to ${action}: ids, or a filter (--status, --older-than, --name-contains, --owner)`);
-      const targets = ids.length > 0 ? ids : await matchingJobs(client, opts, action === 'unarchive');
+      const targets = ids.length > 0 ? ids : await matchingJobs(client, opts, action === 'unarchive' || opts.archived);
       if (targets.length === 0) {
         if (opts.json) console.log(JSON.stringify({ action, results: [] }, null, 2));
         else console.log('no job matches');

@@ -23,6 +23,7 @@ import { isTerminalJob, type JobStatus } from '../../core/states.js';
 import { jobCreationRate } from '../services/large-jobs.js';
 import { archiveJob, unarchiveJob } from '../services/job-archive.js';
 import { actOnJobs } from '../services/bulk-actions.js';
+import { deleteJob } from '../services/job-deletion.js';
 import { retryTasks, stopTasks } from '../services/task-control.js';
 
 /**
@@ -97,6 +98,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       return jobViewFor(ctx, user, request.params.id);
     });
   }
+
+  // The job and everything it made; the files no other job uses are collected right after.
+  r.delete('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
+    await deleteJob(ctx, requireUser(request), request.params.id);
+    return { id: request.params.id, deleted: true };
+  });
 
   // Some tasks of one job: only those are canceled or requeued (done ones too), the rest untouched.
   for (const [action, run] of [

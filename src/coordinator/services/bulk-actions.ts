@@ -7,6 +7,7 @@ import { HttpError } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import type { ServiceContext } from './context.js';
 import { archiveJob, unarchiveJob } from './job-archive.js';
+import { deleteJob } from './job-deletion.js';
 import { retryJob, startJob, stopJob } from './jobs.js';
 
 
@@ -23,7 +24,7 @@ export interface JobActionResult {
 
 type Run = (ctx: ServiceContext, user: UserPrincipal, jobId: string) => Promise<unknown>;
 
-const RUNS: Record<JobAction, Run> = { start: startJob, stop: stopJob, retry: retryJob, archive: archiveJob, unarchive: unarchiveJob };
+const RUNS: Record<JobAction, Run> = { start: startJob, stop: stopJob, retry: retryJob, archive: archiveJob, unarchive: unarchiveJob, delete: deleteJob };
 
 export async function actOnJobs(ctx: ServiceContext, user: UserPrincipal, action: JobAction, ids: readonly string[]): Promise<JobActionResult[]> {
   const run = RUNS[action];

@@ -6,14 +6,18 @@ import type { Db, JobsTable } from '../schema.js';
 
 export type JobRow = JobsTable;
 
+/** Jobs half there: tasks still being inserted, or being deleted. Nobody sees them. */
+export const HIDDEN_STATUSES = ['inserting', 'deleting'];
+
 export async function insertJob(db: Db, row: JobRow): Promise<void> {
   await db.insertInto('jobs').values(row).execute();
 }
 
 /** A job as its owner (or an admin, `userId` null) may see it; undefined otherwise. */
 export function findJobFor(db: Db, id: string, userId: string | null) {
-  // A job whose tasks are still being inserted (status `inserting`) is seen by no one yet.
-  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', '!=', 'inserting');
+  // A job whose tasks are still being inserted (status `inserting`) is seen by no one yet, and one
+  // being deleted (`deleting`) by no one any more.
+  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', 'not in', HIDDEN_STATUSES);
   if (userId !== null) q = q.where('user_id', '=', userId);
   return q.executeTakeFirst();
 }
@@ -77,7 +81,7 @@ function escapeLike(text: string): string {
 }
 
 export async function listJobs(db: Db, q: JobListQuery) {
-  let base = db.selectFrom('jobs').where('jobs.status', '!=', 'inserting');
+  let base = db.selectFrom('jobs').where('jobs.status', 'not in', HIDDEN_STATUSES);
   base = q.archived ? base.where('jobs.archived_at', 'is not', null) : base.where('jobs.archived_at', 'is', null);
   if (q.createdBefore !== undefined) base = base.where('jobs.created_at', '<', q.createdBefore);
   if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
