@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
+import { type Farm, ADMIN_PASSWORD, api, eventually, startFarm } from '../helpers/farm.js';
+import { buildWebApp, launchChromium, signIn } from '../helpers/browser.js';
 
 interface TaskJson {
   index: number;
@@ -206,5 +207,60 @@ describe('job and task control', { timeout: 600_000 }, () => {
     assert.deepEqual(bobs.results, []);
     const bobById = JSON.parse((await bob(['job', 'stop', ids[2]!, '--json'])).stdout) as ActionsJson;
     assert.deepEqual(bobById.results, [{ id: ids[2], ok: false, status: null, archived: false, error: `job ${ids[2]} does not exist` }]);
+  });
+
+  test('web: rerun a task, a selection of tasks; select jobs in the list and start, archive and delete them', async () => {
+    buildWebApp();
+    const job = await runJob('web-tasks', 'in/a*.txt');
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      page.on('dialog', (d) => void d.accept());
+      await signIn(page, farm.url, 'admin', ADMIN_PASSWORD);
+
+      // A selection of tasks: 2 and 4, rerun.
+      await page.goto(`${farm.url}/#/jobs/${job.id}`);
+      await page.getByTestId('task-row').first().waitFor();
+      await page.locator('[data-testid="task-row"]:nth-child(2) [data-testid="task-pick"]').check();
+      await page.locator('[data-testid="task-row"]:nth-child(4) [data-testid="task-pick"]').check();
+      await page.getByTestId('tasks-retry').click();
+      await page.getByTestId('task-action-notice').getByText('Requeued task(s) 2, 4.').waitFor();
+      const rerun = await eventually(async () => {
+        const v = await view(job.id);
+        return v.status === 'done' && v.tasks.every((t) => t.status === 'done') ? v : null;
+      }, 60_000, 'the rerun tasks to finish');
+      assert.deepEqual(rerun.tasks.map((t) => t.attempts), [1, 2, 1, 2]);
+
+      // One task, from its drawer.
+      await page.locator('[data-testid="task-row"]:nth-child(3)').click();
+      await page.getByTestId('task-rerun').click();
+      await page.getByTestId('task-action-notice').getByText('Requeued task(s) 3.').waitFor();
+      await eventually(async () => (await view(job.id)).tasks[2]!.attempts === 2 && (await view(job.id)).status === 'done', 60_000, 'task 3 to rerun');
+
+      // The job list: select, start, archive (they leave the list), delete from the archived tab.
+      const made = [await runJob('webbulk-1', 'in/a1.txt', []), await runJob('webbulk-2', 'in/a2.txt', [])];
+      await page.goto(`${farm.url}/#/jobs?q=webbulk`);
+      const rows = page.locator('[data-testid="job-row"]');
+      await eventually(async () => (await rows.count()) === 2, 20_000, 'the two jobs listed');
+      await page.getByTestId('job-pick-all').check();
+      await page.getByTestId('jobs-start').click();
+      await page.getByTestId('job-action-notice').getByText('Start: 2 job(s) done.').waitFor();
+      for (const j of made) await eventually(async () => (await view(j.id)).status === 'done', 60_000, `job ${j.id} to finish`);
+      await page.getByTestId('job-pick-all').check();
+      await page.getByTestId('jobs-archive').click();
+      await page.getByTestId('job-action-notice').getByText('Archive: 2 job(s) done.').waitFor();
+      await eventually(async () => (await rows.count()) === 0, 20_000, 'archived jobs to leave the list');
+      await page.goto(`${farm.url}/#/jobs?status=archived&q=webbulk`);
+      await eventually(async () => (await rows.count()) === 2, 20_000, 'the archived tab to list them');
+      await page.locator('[data-testid="job-row"]').first().getByTestId('job-pick').check();
+      await page.getByTestId('jobs-delete').click();
+      await page.getByTestId('job-action-notice').getByText('Delete: 1 job(s) done.').waitFor();
+      await eventually(async () => (await rows.count()) === 1, 20_000, 'the deleted job to leave the list');
+      const token = await farm.adminToken();
+      const gone = await Promise.all(made.map(async (j) => (await api(farm.url, token, 'GET', `/jobs/${j.id}`)).status));
+      assert.deepEqual(gone.sort(), [200, 404]);
+    } finally {
+      await browser.close();
+    }
   });
 });
