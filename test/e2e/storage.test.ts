@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD, type CliResult, type Farm, api, eventually, runCli, startAgent, startFarm, startServer } from '../helpers/farm.js';
 import { type TestS3, startS3 } from '../helpers/s3.js';
+import { postgresUnavailable, startPostgres } from '../helpers/postgres.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 /** Seconds a claim (a missing-check, an upload) protects a blob in these tests. */
@@ -214,6 +215,47 @@ describe('deleting jobs and collecting their blobs (S3)', { timeout: 600_000 }, 
   test('the bytes in the bucket go down by what only the deleted job used', async () => {
     const bucketBytes = async () => (await s3.list(`${prefix}/`)).reduce((n, o) => n + o.size, 0);
     await deleteSharedScenario(cli, bucketBytes, { url, token });
+  });
+});
+
+describe('deleting jobs and collecting their blobs (two replicas on PostgreSQL)', { timeout: 600_000, skip: postgresUnavailable() ?? false }, () => {
+  const stops: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  });
+
+  test('replicas share the store and the blob directory: collections on both at once remove exactly what only the deleted job used', async () => {
+    const pg = await startPostgres();
+    stops.push(() => pg.stop());
+    const shared = await mkdtemp(join(tmpdir(), 'drover-shared-'));
+    const tokenFile = join(shared, 'agent-token');
+    const args = ['--db', pg.url, '--blobs', join(shared, 'blobs'), '--join-token-file', tokenFile];
+    const env = { DROVER_COLLECT_GRACE_SECONDS: String(GRACE_SECONDS) };
+    const [a, b] = await Promise.all([startServer({ args, joinTokenFile: tokenFile, env }), startServer({ args, joinTokenFile: tokenFile, env })]);
+    stops.push(() => a.kill('SIGTERM'), () => b.kill('SIGTERM'));
+    const agent = await startAgent({ url: `${a.url},${b.url}`, joinToken: a.joinToken, dataDir: shared }, { name: 'pg-gc-agent', extraArgs: ['--no-sandbox'] });
+    stops.push(() => agent.kill('SIGINT'));
+    const configFile = join(a.dataDir, 'cli.json');
+    const cli: Cli = (argv) => runCli(argv, { env: { DROVER_CONFIG: configFile, DROVER_SERVER: a.url } });
+    assert.equal((await cli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD])).code, 0);
+    const token = (JSON.parse(await readFile(configFile, 'utf8')) as { token: string }).token;
+    // Both replicas collect while the scenario deletes through A (A also collects after the deletion).
+    let collecting = true;
+    const collections: Promise<unknown>[] = [];
+    const keepCollecting = async () => {
+      while (collecting) {
+        const answers = await Promise.all([a.url, b.url].map((url) => api(url, token, 'POST', '/storage/collect')));
+        for (const r of answers) assert.equal(r.status, 200, JSON.stringify(r.body));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    collections.push(keepCollecting());
+    try {
+      await deleteSharedScenario(cli, () => diskBytes(join(shared, 'blobs')), { url: b.url, token });
+    } finally {
+      collecting = false;
+      await Promise.all(collections);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as usersRepo from '../../store/repositories/users.js';
-import { forbidden, notFound } from '../errors.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import type { JobRow, JobSort } from '../../store/repositories/jobs.js';
 import { unschedulableReason } from '../../core/scheduling.js';
@@ -67,13 +67,15 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const user = requireUser(request);
     const q = request.query;
     if (q.owner !== undefined && !user.admin && q.owner !== user.name) throw forbidden("only admins see other people's jobs");
+    const before = q.createdBefore !== undefined ? new Date(q.createdBefore) : undefined;
+    if (before && Number.isNaN(before.getTime())) throw badRequest(`createdBefore is not a time: "${q.createdBefore}"`);
     const { rows, total, countsByStatus } = await jobsRepo.listJobs(ctx.db, {
       userId: user.admin ? null : user.id,
       ...(q.status ? { status: q.status } : {}),
       ...(q.q ? { nameContains: q.q } : {}),
       ...(q.owner !== undefined ? { ownerName: q.owner } : {}),
       ...(q.archived ? { archived: true } : {}),
-      ...(q.createdBefore ? { createdBefore: new Date(q.createdBefore).toISOString() } : {}),
+      ...(before ? { createdBefore: before.toISOString() } : {}),
       ...(q.sort ? { sort: q.sort as JobSort } : {}),
       ...(q.order ? { order: q.order } : {}),
       offset: q.offset ?? 0,
