@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Farm, ADMIN_PASSWORD, api, eventually, startFarm } from '../helpers/farm.js';
 import { buildWebApp, launchChromium, signIn } from '../helpers/browser.js';
+import { makeScene } from '../helpers/scenes.js';
 
 interface TaskJson {
   index: number;
@@ -167,6 +168,27 @@ describe('job and task control', { timeout: 600_000 }, () => {
     const nothing = await farm.cli(['job', 'stop', job.id, '--task', '1']);
     assert.equal(nothing.code, 1);
     assert.match(nothing.stderr, /nothing to stop/);
+  });
+
+  test('render jobs: --frames reruns the chunk rendering them, and the preview is made again of the new frames', async () => {
+    const project = join(ws, 'render-project');
+    await makeScene(project, { frames: [1, 4], resolution: [64, 48], samples: 2 });
+    const r = await farm.cli(['render', project, '--frames', '1-4', '--chunk', '2', '-w', '--json'], { timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout) as JobJson & { render: { preview: { status: string } | null; previewTask: { attempts: number } } };
+    assert.equal(job.status, 'done');
+    const wrong = await farm.cli(['job', 'retry', job.id, '--frames', '9']);
+    assert.match(wrong.stderr, /renders none of the frames 9/);
+    const retry = await farm.cli(['job', 'retry', job.id, '--frames', '3']);
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.match(retry.stdout, /requeued task\(s\) 2;/);
+    const again = await eventually(async () => {
+      const v = (await api<typeof job>(farm.url, await farm.adminToken(), 'GET', `/jobs/${job.id}`)).body;
+      return v.status === 'done' && v.render.preview?.status === 'ready' ? v : null;
+    }, 180_000, 'the chunk and the preview to be made again');
+    assert.equal(again.render.previewTask.attempts, 2, 'the preview was made again');
+    const tasks = (await view(job.id)).tasks;
+    assert.deepEqual(tasks.map((t) => t.attempts), [1, 2]);
   });
 
   test('bulk actions: several ids or a filter, each job answered on its own', async () => {
