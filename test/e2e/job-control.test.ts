@@ -191,6 +191,40 @@ describe('job and task control', { timeout: 600_000 }, () => {
     assert.deepEqual(tasks.map((t) => t.attempts), [1, 2]);
   });
 
+  test('template jobs: one task of a step reruns; the other steps are untouched', async () => {
+    const template = join(ws, 'steps.yaml');
+    await writeFile(
+      template,
+      `specificationVersion: jobtemplate-2023-09
+name: steps
+steps:
+  - name: Make
+    parameterSpace:
+      taskParameterDefinitions:
+        - {name: N, type: INT, range: "1-3"}
+    script:
+      actions:
+        onRun: {command: bash, args: ["-c", "echo made {{Task.Param.N}}"]}
+  - name: After
+    dependencies: [{dependsOn: Make}]
+    script:
+      actions:
+        onRun: {command: "true"}
+`,
+    );
+    const r = await farm.cli(['job', 'submit', template, '-w', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout) as JobJson;
+    const retry = await farm.cli(['job', 'retry', job.id, '--task', '2']);
+    assert.equal(retry.code, 0, retry.stderr);
+    const again = await eventually(async () => {
+      const v = await view(job.id);
+      return v.status === 'done' && v.tasks.every((t) => t.status === 'done') ? v : null;
+    }, 60_000, 'the rerun template task to finish');
+    assert.deepEqual(again.tasks.map((t) => t.attempts), [1, 2, 1, 1]);
+    assert.match((await farm.cli(['job', 'logs', job.id, '--task', '2'])).stdout, /made 2[\s\S]*made 2/);
+  });
+
   test('bulk actions: several ids or a filter, each job answered on its own', async () => {
     const made = [];
     for (let i = 1; i <= 3; i++) made.push(await runJob(`bulk-${i}`, 'in/a1.txt', []));
