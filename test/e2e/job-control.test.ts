@@ -121,6 +121,13 @@ describe('job and task control', { timeout: 600_000 }, () => {
     assert.deepEqual((JSON.parse(un.stdout) as ActionsJson).results, [{ id: archived.id, ok: true, status: 'done', archived: false, error: null }]);
     assert.ok((JSON.parse((await farm.cli(['job', 'list', '--json'])).stdout) as JobJson[]).some((j) => j.id === archived.id));
     assert.equal(await metricsJobs('done'), doneBefore);
+
+    // Rerunning a task of an archived job brings the job back into sight.
+    assert.equal((await farm.cli(['job', 'archive', archived.id])).code, 0);
+    const rerun = await farm.cli(['job', 'retry', archived.id, '--task', '1']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal((await view(archived.id)).archivedAt, null);
+    await eventually(async () => (await view(archived.id)).status === 'done', 60_000, 'the rerun to finish');
   });
 
   test('per-task retry reruns only the chosen tasks, done ones too, with new results; the job follows', async () => {

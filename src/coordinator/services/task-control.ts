@@ -126,7 +126,8 @@ export async function retryTasks(ctx: ServiceContext, user: UserPrincipal, jobId
     // Jobs of steps: a chosen task whose step waits for others goes back to pending.
     if (kind.steps) await advanceSteps(trx, job.id);
     const started = await tasksRepo.anyTaskStarted(trx, job.id);
-    await jobsRepo.updateJob(trx, job.id, { status: started ? 'running' : 'queued', finished_at: null, queued_at: job.queued_at ?? nowIso() });
+    // An archived job at work again comes back into sight.
+    await jobsRepo.updateJob(trx, job.id, { status: started ? 'running' : 'queued', finished_at: null, queued_at: job.queued_at ?? nowIso(), archived_at: null });
     return chosen;
   });
   if (requeued.length === 0) throw conflict('none of the chosen tasks has ended: nothing to retry (stop running ones first)');
