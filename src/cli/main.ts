@@ -12,6 +12,7 @@ import { registerJobCommands } from './commands/jobs.js';
 import { registerRenderCommand } from './commands/render.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerWorkerCommands } from './commands/workers.js';
+import { registerStorageCommands } from './commands/storage.js';
 import { failAndExit } from './session.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerJobCommands(program);
   registerRenderCommand(program);
   registerWorkerCommands(program);
+  registerStorageCommands(program);
   registerImageCommands(program);
   registerBlenderAddonCommand(program);
   return program;

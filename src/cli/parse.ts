@@ -91,3 +91,23 @@ export function addSchedulingOptions(command: Command): Command {
 export function schedulingFields(opts: SchedulingOptions) {
   return { ...(opts.priority !== undefined ? { priority: opts.priority } : {}), ...afterFields(opts), ...requirementFields(opts) };
 }
+
+const AGE_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** A parser for an age such as `30d`, `12h`, `45m` (a bare number is days), in milliseconds. */
+export function ageMs(name: string) {
+  return (text: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/i.exec(text.trim());
+    if (!m || Number(m[1]) <= 0) throw new CliError(`${name} must be an age such as 30d, 12h or 45m, not "${text}"`);
+    return Number(m[1]) * AGE_UNITS_MS[(m[2] || 'd').toLowerCase()]!;
+  };
+}
+
+/** A parser for a number above 0 (fractions allowed), named in its error message. */
+export function positiveNumber(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a number above 0, not "${text}"`);
+    return n;
+  };
+}

@@ -44,6 +44,14 @@ export interface CoordinatorConfig {
   minFreeBytes: number;
   /** Serve HTTPS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /** Blobs someone claimed (asked about, uploaded) this recently are never collected: an upload for
+   * a job not created yet survives. */
+  collectGraceSeconds: number;
+  /** How often the coordinator collects unreferenced blobs and applies retention. */
+  collectIntervalSeconds: number;
+  /** Finished jobs older than this many days are archived or deleted (`retainAction`); unset: kept. */
+  retainFinishedDays?: number;
+  retainAction: 'archive' | 'delete';
   /** Whether tasks may have the network at all (`--task-network deny`: none, and jobs asking are refused). */
   taskNetwork: TaskNetworkPolicy;
   /** Whether webhooks may call loopback and private addresses (`--allow-private-webhooks`; `drover up`
@@ -105,6 +113,9 @@ export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): C
     webhookAllowPrivate: process.env.DROVER_WEBHOOK_ALLOW_PRIVATE === '1',
     webhookRetryBaseSeconds: envNumber('DROVER_WEBHOOK_RETRY_BASE_SECONDS', 10),
     webhookGiveUpSeconds: envNumber('DROVER_WEBHOOK_GIVE_UP_SECONDS', 86400),
+    collectGraceSeconds: envNumber('DROVER_COLLECT_GRACE_SECONDS', 3600),
+    collectIntervalSeconds: envNumber('DROVER_COLLECT_INTERVAL_SECONDS', 600),
+    retainAction: 'archive',
     ...overrides,
   };
 }

@@ -5,7 +5,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BlobStore, BlobStoreUnavailableError, DiskBlobStore, parseBlobsLocation } from '../store/blob-store.js';
-import { migrateToLatest, openDatabase } from '../store/database.js';
+import { isPostgresUrl, migrateToLatest, openDatabase } from '../store/database.js';
 import { markSilentAgentsOffline } from '../store/repositories/agents.js';
 import type { CoordinatorConfig } from './config.js';
 import { EventBus } from './events.js';
@@ -19,6 +19,7 @@ import { endJobsWithoutAgents } from './services/agent-choice.js';
 import { advanceHeldJobs } from './services/dependencies.js';
 import { buildServer } from './server.js';
 import { startWebhookDelivery } from './services/webhook-delivery.js';
+import { startHousekeeping } from './services/housekeeping.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
 const LISTEN_BACKLOG = 4096;
@@ -43,7 +44,7 @@ async function openBlobStore(config: CoordinatorConfig): Promise<{ store: BlobSt
     throw new BlobStoreUnavailableError((err as Error).message);
   }
   if (location.kind === 'disk') {
-    const disk = new DiskBlobStore(location.dir, config.minFreeBytes);
+    const disk = new DiskBlobStore(location.dir, config.minFreeBytes, !isPostgresUrl(config.database ?? ''));
     await disk.init();
     return { store: disk, label: location.dir, close() {} };
   }
@@ -90,6 +91,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     console.log(`[coordinator] no agent was heard from for ${Math.round(grace.downtimeSeconds)} s: running tasks get ${Math.round(grace.graceSeconds)} s to be heard from before they are requeued`);
   }
 
+  const housekeeping = startHousekeeping(ctx);
+
   // The timeout checker: leases that ran out are requeued; silent agents are marked offline.
   let checking = false;
   const checker = setInterval(() => {
@@ -124,6 +127,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     async close() {
       clearInterval(checker);
       await webhooks.stop();
+      housekeeping.stop();
       await app.close();
       await relay?.close();
       await handle.close();

@@ -84,9 +84,11 @@ const AGENT_STATUSES = ['online', 'draining', 'offline'];
 const STORE_READ_CACHE_MS = 2000;
 
 async function countBy(ctx: ServiceContext, table: 'jobs' | 'agents'): Promise<Map<string, number>> {
+  // Archived jobs are kept but out of sight: dashboards count the farm's live history only.
   const rows = await ctx.db
     .selectFrom(table)
     .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .$if(table === 'jobs', (qb) => qb.where(sql.ref('archived_at'), 'is', null))
     .groupBy('status')
     .execute();
   return new Map(rows.map((r) => [r.status, Number(r.n)]));

@@ -21,6 +21,7 @@ import { imageRoutes } from './api/routes-images.js';
 import { agentRoutes } from './api/routes-agent.js';
 import { closeAllSse } from './api/sse.js';
 import { frameRoutes } from './api/routes-frames.js';
+import { storageRoutes } from './api/routes-storage.js';
 import { downloadRoutes } from './api/routes-downloads.js';
 import { serveWebApp } from './web-app.js';
 import { DROVER_VERSION } from '../version.js';
@@ -115,6 +116,7 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
       imageRoutes(api, ctx);
       agentRoutes(api, ctx, joinToken);
       frameRoutes(api, ctx);
+      storageRoutes(api, ctx);
       downloadRoutes(api);
       extraRoutes?.(api);
     },

@@ -5,7 +5,7 @@
 // assumes a blob is a file on its disk: it asks for a local file (`materialize`) when it needs one.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, open, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rename, rm, stat, statfs, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -62,6 +62,11 @@ export interface BlobStore {
   downloadUrl(sha256: string): Promise<string | null>;
   /** Refuses, before a byte is read, an upload of `bytes` that would eat into the local disk reserve. */
   assertRoomFor?(bytes: number): Promise<void>;
+  /** Removes the blob; one already gone is no error (collection may run on several replicas). */
+  remove(sha256: string): Promise<void>;
+  /** Every blob the store holds, with its size and when it was written (for the sweep of files the
+   * store's records do not know: those a crash left between removing a record and its file). */
+  list(): AsyncIterable<{ sha256: string; size: number; modifiedAt: Date }>;
 }
 
 /** Runs `fn` on a local file holding the blob, removed afterwards. */
@@ -112,6 +117,8 @@ export class DiskBlobStore implements BlobStore {
   constructor(
     private readonly root: string,
     private readonly minFreeBytes = 0,
+    /** No other coordinator shares the directory (SQLite): every leftover in tmp/ is a crash's. */
+    private readonly exclusive = false,
   ) {}
 
   /** Refuses, before a byte is read, an upload of `bytes` that would eat into the reserve. */
@@ -126,6 +133,30 @@ export class DiskBlobStore implements BlobStore {
     await chmod(this.root, PRIVATE_DIR);
     await chmod(join(this.root, 'tmp'), PRIVATE_DIR);
     void restrictTreeOnce(this.root).catch((err: Error) => console.error(`[coordinator] could not make the blob store's files private: ${err.message}`));
+    // Partial uploads a crash left behind are of no use to anyone: no upload of this process is under
+    // way yet. (Replicas sharing the directory: only files older than a day, which no upload still writes.)
+    const dayAgo = Date.now() - 86_400_000;
+    for (const name of await readdir(join(this.root, 'tmp'))) {
+      const path = join(this.root, 'tmp', name);
+      const st = await stat(path).catch(() => null);
+      if (st && (this.exclusive || st.mtimeMs < dayAgo)) await rm(path, { force: true, recursive: true });
+    }
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await rm(this.pathOf(sha256), { force: true });
+  }
+
+  async *list(): AsyncIterable<{ sha256: string; size: number; modifiedAt: Date }> {
+    for (const dir of await readdir(this.root)) {
+      if (!/^[0-9a-f]{2}$/.test(dir)) continue;
+      for (const rest of await readdir(join(this.root, dir)).catch(() => [] as string[])) {
+        const sha256 = dir + rest;
+        if (!SHA256_PATTERN.test(sha256)) continue;
+        const st = await stat(join(this.root, dir, rest)).catch(() => null);
+        if (st?.isFile()) yield { sha256, size: st.size, modifiedAt: st.mtime };
+      }
+    }
   }
 
   pathOf(sha256: string): string {

@@ -16,6 +16,8 @@ import * as priority from './migrations/0007_priority.js';
 import * as jobDependencies from './migrations/0008_job_dependencies.js';
 import * as agentManagement from './migrations/0009_agent_management.js';
 import * as jobRequirements from './migrations/0010_job_requirements.js';
+import * as jobArchive from './migrations/0011_job_archive.js';
+import * as blobCollection from './migrations/0012_blob_collection.js';
 import * as accounts from './migrations/0014_accounts.js';
 import * as webhooks from './migrations/0015_webhooks.js';
 
@@ -30,6 +32,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_job_dependencies': jobDependencies,
   '0009_agent_management': agentManagement,
   '0010_job_requirements': jobRequirements,
+  '0011_job_archive': jobArchive,
+  '0012_blob_collection': blobCollection,
   '0014_accounts': accounts,
   '0015_webhooks': webhooks,
 };

@@ -5,16 +5,18 @@
 // at all, so no object ever sits under a sha256 it does not match.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -141,6 +143,8 @@ export class S3BlobStore implements BlobStore {
   /** Prepares the spool and checks, once, that the bucket answers to our credentials. */
   async init(): Promise<void> {
     await mkdir(this.opts.spoolDir, { recursive: true, mode: 0o700 });
+    // The spool is this coordinator's own: what is in it at start is a crash's partial uploads.
+    for (const name of await readdir(this.opts.spoolDir)) await rm(join(this.opts.spoolDir, name), { force: true, recursive: true });
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(30_000) });
     } catch (err) {
@@ -208,6 +212,24 @@ export class S3BlobStore implements BlobStore {
     if (this.opts.presign === false) return null;
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) });
     return getSignedUrl(this.client, command, { expiresIn: this.opts.presignSeconds ?? 300 });
+  }
+
+  async remove(sha256: string): Promise<void> {
+    // S3 answers a delete of a missing key with success too.
+    await this.resend(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(sha256) })));
+  }
+
+  async *list(): AsyncIterable<{ sha256: string; size: number; modifiedAt: Date }> {
+    const start = this.prefix ? `${this.prefix}/` : '';
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: start, ...(token ? { ContinuationToken: token } : {}) }));
+      for (const o of page.Contents ?? []) {
+        const sha256 = (o.Key ?? '').slice(start.length).replace('/', '');
+        if (SHA256_PATTERN.test(sha256) && o.Key === this.keyOf(sha256)) yield { sha256, size: o.Size ?? 0, modifiedAt: o.LastModified ?? new Date() };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   assertRoomFor(bytes: number): Promise<void> {

@@ -69,6 +69,8 @@ export interface JobsTable {
   queued_at: string | null;
   started_at: string | null;
   finished_at: string | null;
+  /** When a person (or retention) archived the job; null while it is in plain sight (0011_job_archive). */
+  archived_at: string | null;
 }
 
 export interface TasksTable {
@@ -128,6 +130,12 @@ export interface BlobsTable {
   sha256: string;
   size: number;
   created_at: string;
+}
+
+/** When someone last said they are about to use a blob (0012_blob_collection). */
+export interface BlobClaimsTable {
+  sha256: string;
+  claimed_at: string;
 }
 
 export interface BlobOwnersTable {
@@ -226,6 +234,7 @@ export interface Database {
   task_files: TaskFilesTable;
   blobs: BlobsTable;
   blob_owners: BlobOwnersTable;
+  blob_claims: BlobClaimsTable;
   job_agent_failures: JobAgentFailuresTable;
   job_dependencies: JobDependenciesTable;
   images: ImagesTable;

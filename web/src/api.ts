@@ -32,6 +32,8 @@ export interface Job {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** When the job was archived (hidden from the default lists), or null. */
+  archivedAt?: string | null;
   durationMs: number | null;
   cpuSeconds: number | null;
   etaSeconds: number | null;
@@ -388,4 +390,23 @@ export function uploadBlob(
     signal?.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(file);
   });
+}
+
+/** What one action did to each job (POST /jobs/actions). */
+export interface JobActionResults {
+  action: string;
+  results: { id: string; ok: boolean; status: string | null; archived: boolean; error: string | null }[];
+}
+
+/** Task numbers said compactly for the per-task actions: 1-3,7. */
+export function taskNumbersSpec(numbers: readonly number[]): string {
+  const sorted = [...new Set(numbers)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
 }

@@ -10,7 +10,7 @@ import type { RunningCoordinator } from '../../coordinator/coordinator.js';
 import { parseBlobsLocation } from '../../store/blob-store.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { parseTaskNetworkPolicy, type TaskNetworkPolicy } from '../../core/task-network.js';
-import { nonNegativeInt, parsePort, positiveInt } from '../parse.js';
+import { nonNegativeInt, parsePort, positiveInt, positiveNumber } from '../parse.js';
 import { CliError } from '../session.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/drover.js', import.meta.url));
@@ -29,7 +29,12 @@ async function startFromOptions(opts: {
   joinTokenFile?: string;
   taskNetwork?: TaskNetworkPolicy;
   allowPrivateWebhooks?: boolean;
+  retainFinishedDays?: number;
+  retainAction?: string;
+  collectGraceSeconds?: number;
 }): Promise<RunningCoordinator> {
+  if (opts.retainAction !== undefined && opts.retainAction !== 'archive' && opts.retainAction !== 'delete') throw new CliError(`--retain-action must be archive or delete, not "${opts.retainAction}"`);
+  if (opts.retainAction !== undefined && opts.retainFinishedDays === undefined) throw new CliError('--retain-action goes with --retain-finished-days N');
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
   const config = coordinatorConfig({
     dataDir: opts.data,
@@ -42,6 +47,9 @@ async function startFromOptions(opts: {
     ...(opts.joinTokenFile ? { joinTokenFile: opts.joinTokenFile } : {}),
     ...(opts.taskNetwork ? { taskNetwork: opts.taskNetwork } : {}),
     ...(opts.allowPrivateWebhooks ? { webhookAllowPrivate: true } : {}),
+    ...(opts.retainFinishedDays !== undefined ? { retainFinishedDays: opts.retainFinishedDays } : {}),
+    ...(opts.retainAction ? { retainAction: opts.retainAction as 'archive' | 'delete' } : {}),
+    ...(opts.collectGraceSeconds !== undefined ? { collectGraceSeconds: opts.collectGraceSeconds } : {}),
   });
   // Loaded here, not at the top: every other command (`drover render`, `drover job …`) starts
   // without loading the coordinator, the store and their dependencies (a second, then).
@@ -105,7 +113,10 @@ export function registerFarmCommands(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM); see docs/guarantees.md')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--task-network <allow|deny>', TASK_NETWORK_HELP, taskNetworkOption)
-    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean; tlsCert?: string; tlsKey?: string; taskNetwork?: TaskNetworkPolicy }) => {
+    .option('--retain-finished-days <n>', 'archive (or delete, --retain-action) finished jobs this many days after they ended', positiveNumber('--retain-finished-days'))
+    .option('--retain-action <archive|delete>', 'what --retain-finished-days does to old jobs (default archive)')
+    .option('--collect-grace-seconds <s>', 'blobs claimed or uploaded this recently are never collected (default 3600, or DROVER_COLLECT_GRACE_SECONDS)', positiveNumber('--collect-grace-seconds'))
+    .action(async (opts: { port: number; host?: string; data: string; agents: number; instanceCores?: string; sandbox: boolean; tlsCert?: string; tlsKey?: string; taskNetwork?: TaskNetworkPolicy; retainFinishedDays?: number; retainAction?: string; collectGraceSeconds?: number }) => {
       // One launcher per data directory; any agent still running in it was left by an earlier one.
       const [{ lockWorkDir, WorkDirBusyError }, { stopLeftoverAgents }] = await Promise.all([import('../../agent/work-dir-lock.js'), import('../leftover-agents.js')]);
       await mkdir(opts.data, { recursive: true, mode: 0o700 });
@@ -168,7 +179,10 @@ export function registerFarmCommands(program: Command): void {
     .option('--join-token-file <path>', 'the agent join token file, shared by all replicas (or DROVER_JOIN_TOKEN_FILE; default DIR/agent-token)')
     .option('--task-network <allow|deny>', TASK_NETWORK_HELP, taskNetworkOption)
     .option('--allow-private-webhooks', 'let webhooks call loopback and private addresses (refused by default; or DROVER_WEBHOOK_ALLOW_PRIVATE=1)')
-    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string; taskNetwork?: TaskNetworkPolicy; allowPrivateWebhooks?: boolean }) => {
+    .option('--retain-finished-days <n>', 'archive (or delete, --retain-action) finished jobs this many days after they ended', positiveNumber('--retain-finished-days'))
+    .option('--retain-action <archive|delete>', 'what --retain-finished-days does to old jobs (default archive)')
+    .option('--collect-grace-seconds <s>', 'blobs claimed or uploaded this recently are never collected (default 3600, or DROVER_COLLECT_GRACE_SECONDS)', positiveNumber('--collect-grace-seconds'))
+    .action(async (opts: { port: number; host?: string; data: string; instanceCores?: string; tlsCert?: string; tlsKey?: string; db?: string; blobs?: string; joinTokenFile?: string; taskNetwork?: TaskNetworkPolicy; retainFinishedDays?: number; retainAction?: string; collectGraceSeconds?: number; allowPrivateWebhooks?: boolean }) => {
       const coordinator = await startFromOptions(opts);
       console.log(`Agent join token in ${coordinator.joinTokenPath} (mode 0600): drover agent --server ${coordinator.url} --token "$(cat ${coordinator.joinTokenPath})"`);
       const stop = async () => {

@@ -17,6 +17,7 @@ import { CliError, patientRetry, signedInClient, untilReachable } from '../sessi
 import { alreadyThere, fittingName, realDirectory, UnsafeDestinationError, writeSafely } from '../safe-files.js';
 import { uploadFiles } from '../upload.js';
 import { registerTemplateCommands } from './templates.js';
+import { registerJobActionCommands } from './job-actions.js';
 import { sanitizeFor } from '../terminal-text.js';
 
 
@@ -180,6 +181,7 @@ function isFileSystemError(err: unknown): boolean {
 export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('create and follow jobs');
   registerTemplateCommands(job);
+  registerJobActionCommands(job);
 
   addSchedulingOptions(
     job
@@ -233,14 +235,6 @@ export function registerJobCommands(program: Command): void {
       await followSubmission(client, created, opts, `${created.taskCount} task(s)`);
     });
 
-  job
-    .command('start <id>')
-    .description('queue a created job')
-    .action(async (id: string) => {
-      const client = await signedInClient();
-      const view = await client.json<JobView>('POST', `/jobs/${id}/start`);
-      console.log(`job ${view.id} ${view.status}`);
-    });
 
   job
     .command('set <id>')
@@ -256,11 +250,12 @@ export function registerJobCommands(program: Command): void {
     .command('list')
     .option('--status <status>', `only jobs in this state: ${JOB_STATUSES.join(', ')}`)
     .option('--limit <n>', 'how many', positiveInt('--limit'), 50)
+    .option('--archived', 'the archived jobs (hidden otherwise)', false)
     .option('--json', 'machine-readable output')
-    .action(async (opts: { status?: string; limit: number; json?: boolean }) => {
+    .action(async (opts: { status?: string; limit: number; archived: boolean; json?: boolean }) => {
       if (opts.status && !JOB_STATUSES.includes(opts.status as never)) throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
       const client = await signedInClient();
-      const q = new URLSearchParams({ limit: String(opts.limit), ...(opts.status ? { status: opts.status } : {}) });
+      const q = new URLSearchParams({ limit: String(opts.limit), ...(opts.status ? { status: opts.status } : {}), ...(opts.archived ? { archived: 'true' } : {}) });
       const page = await client.json<{ jobs: JobView[]; total: number }>('GET', `/jobs?${q}`);
       if (opts.json) return console.log(JSON.stringify(page.jobs, null, 2));
       console.log(
@@ -332,23 +327,7 @@ export function registerJobCommands(program: Command): void {
       }
     });
 
-  job
-    .command('stop <id>')
-    .description('cancel the job; running tasks are killed')
-    .action(async (id: string) => {
-      const client = await signedInClient();
-      const view = await client.json<JobView>('POST', `/jobs/${id}/stop`);
-      console.log(`job ${view.id} ${view.status}`);
-    });
 
-  job
-    .command('retry <id>')
-    .description('queue errored and canceled tasks again')
-    .action(async (id: string) => {
-      const client = await signedInClient();
-      const view = await client.json<JobView>('POST', `/jobs/${id}/retry`);
-      console.log(`job ${view.id} ${view.status}: ${countsLine(view.counts)}`);
-    });
 
   job
     .command('download-results <id>')

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError } from '../../store/blob-store.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
+import * as collectionRepo from '../../store/repositories/blob-collection.js';
 import { type ServiceContext, nowIso } from '../services/context.js';
 import { badRequest, insufficientStorage, notFound, tooLarge, unauthorized } from '../errors.js';
 import { requireAgent } from './principal.js';
@@ -24,6 +25,8 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const p = request.principal;
     if (!p) throw unauthorized('sign in first');
     const hashes = [...new Set(request.body.hashes)];
+    // Whoever asks is about to use these: collection spares them for its grace period.
+    await collectionRepo.claimBlobs(ctx.db, hashes, nowIso());
     // Users are told what *they* have not sent, agents what the store lacks.
     const present = p.kind === 'user' ? await blobsRepo.ownedBlobs(ctx.db, p.id, hashes) : await blobsRepo.knownBlobs(ctx.db, hashes);
     const missing: string[] = [];
@@ -39,6 +42,8 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const body = request.body as Readable | undefined;
     if (!body || typeof (body as Readable).pipe !== 'function') throw badRequest('send the file as raw bytes with Content-Type: application/octet-stream');
     let stored;
+    // Claimed before a byte is written: a collection running meanwhile leaves this content alone.
+    await collectionRepo.claimBlobs(ctx.db, [request.params.sha256], nowIso());
     try {
       await ctx.blobs.assertRoomFor?.(Number.isFinite(declared) ? declared : 0);
       stored = await ctx.blobs.put(body, request.params.sha256, ctx.config.maxUploadBytes);
@@ -70,6 +75,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     }
     const stored = [];
     const now = nowIso();
+    await collectionRepo.claimBlobs(ctx.db, batch.records.map((r) => r.sha256), now);
     try {
       await ctx.blobs.assertRoomFor?.(body.length);
       for (const record of batch.records) stored.push(await ctx.blobs.put(Readable.from([record.bytes]), record.sha256, ctx.config.maxUploadBytes));

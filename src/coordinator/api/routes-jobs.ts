@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as usersRepo from '../../store/repositories/users.js';
-import { forbidden, notFound } from '../errors.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import type { JobRow, JobSort } from '../../store/repositories/jobs.js';
 import { unschedulableReason } from '../../core/scheduling.js';
@@ -14,7 +14,7 @@ import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, jobCounts, taskView, type JobCounts } from '../services/views.js';
 import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobFileParams, JobIdParams, JobListQuery, JobPatchBody, TaskListQuery, TemplateCheckBody } from './schemas.js';
+import { CreateJobBody, JobActionsBody, JobFileParams, JobIdParams, JobListQuery, JobPatchBody, TaskListQuery, TaskSelectionBody, TemplateCheckBody } from './schemas.js';
 import { countedSteps, createJob, kindOf } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
@@ -22,6 +22,10 @@ import { openSse } from './sse.js';
 import { isTerminalJob, type JobStatus } from '../../core/states.js';
 import { jobCreationRate } from '../services/large-jobs.js';
 import { audit } from '../services/audit.js';
+import { archiveJob, unarchiveJob } from '../services/job-archive.js';
+import { actOnJobs } from '../services/bulk-actions.js';
+import { deleteJob } from '../services/job-deletion.js';
+import { retryTasks, stopTasks } from '../services/task-control.js';
 
 /**
  * The job list's rows: why each waiting job waits (one look at the agents for the page), and for
@@ -68,11 +72,15 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const user = requireUser(request);
     const q = request.query;
     if (q.owner !== undefined && !user.admin && q.owner !== user.name) throw forbidden("only admins see other people's jobs");
+    const before = q.createdBefore !== undefined ? new Date(q.createdBefore) : undefined;
+    if (before && Number.isNaN(before.getTime())) throw badRequest(`createdBefore is not a time: "${q.createdBefore}"`);
     const { rows, total, countsByStatus } = await jobsRepo.listJobs(ctx.db, {
       userId: user.admin ? null : user.id,
       ...(q.status ? { status: q.status } : {}),
       ...(q.q ? { nameContains: q.q } : {}),
       ...(q.owner !== undefined ? { ownerName: q.owner } : {}),
+      ...(q.archived ? { archived: true } : {}),
+      ...(before ? { createdBefore: before.toISOString() } : {}),
       ...(q.sort ? { sort: q.sort as JobSort } : {}),
       ...(q.sort === 'progress' ? { countedSteps: countedSteps() } : {}),
       ...(q.order ? { order: q.order } : {}),
@@ -96,6 +104,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['start', startJob],
     ['stop', stopJob],
     ['retry', retryJob],
+    ['archive', archiveJob],
+    ['unarchive', unarchiveJob],
   ] as const) {
     r.post(`/jobs/:id/${action}`, { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
       const user = requireUser(request);
@@ -104,6 +114,35 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       return jobViewFor(ctx, user, request.params.id);
     });
   }
+
+  // The job and everything it made; the files no other job uses are collected right after.
+  r.delete('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
+    const user = requireUser(request);
+    await deleteJob(ctx, user, request.params.id);
+    await audit(ctx, user, 'job.delete', request.params.id);
+    return { id: request.params.id, deleted: true };
+  });
+
+  // Some tasks of one job: only those are canceled or requeued (done ones too), the rest untouched.
+  for (const [action, run] of [
+    ['stop', stopTasks],
+    ['retry', retryTasks],
+  ] as const) {
+    r.post(`/jobs/:id/tasks/${action}`, { schema: { params: JobIdParams, body: TaskSelectionBody, tags: ['jobs'] } }, async (request) => {
+      const user = requireUser(request);
+      const tasks = await run(ctx, user, request.params.id, request.body);
+      await audit(ctx, user, `job.${action}`, request.params.id, { ...request.body });
+      return { job: await jobViewFor(ctx, user, request.params.id), tasks };
+    });
+  }
+
+  // Each job answered on its own (ok, its status afterwards, or why not): one refused job stops no other.
+  r.post('/jobs/actions', { schema: { body: JobActionsBody, tags: ['jobs'] } }, async (request) => {
+    const user = requireUser(request);
+    const results = await actOnJobs(ctx, user, request.body.action, request.body.ids);
+    for (const done of results.filter((r) => r.ok)) await audit(ctx, user, `job.${request.body.action}`, done.id);
+    return { action: request.body.action, results };
+  });
 
   r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, tags: ['jobs'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);

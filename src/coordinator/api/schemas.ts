@@ -5,6 +5,7 @@ import { INSTANCE_TYPES } from '../../core/instance-types.js';
 import { JOB_STATUSES, TASK_STATUSES } from '../../core/states.js';
 import { IMAGE_FORMATS } from '../../render/blender-command.js';
 import { JOB_SORTS } from '../../store/repositories/jobs.js';
+import { JOB_ACTIONS, MAX_BULK_JOBS } from '../../core/job-actions.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -197,6 +198,8 @@ export const JobListQuery = Type.Object(
     status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
     q: Type.Optional(Type.String({ maxLength: 200 })),
     owner: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "only this user's jobs (admins)" })),
+    archived: Type.Optional(Type.Boolean({ description: 'archived jobs only (default: only jobs not archived)' })),
+    createdBefore: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?Z)?$', description: 'only jobs submitted before this time (ISO-8601 UTC)' })),
     sort: Type.Optional(Type.Union(Object.keys(JOB_SORTS).map((s) => Type.Literal(s)))),
     order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
@@ -318,3 +321,21 @@ export const CompleteBatchBody = Type.Object(
 );
 
 export const ReleaseBody = Type.Object({ attempt: Type.Integer({ minimum: 1 }), reason: Type.String({ maxLength: 1000 }) }, strict);
+
+/** One action on many jobs (POST /jobs/actions). */
+export const JobActionsBody = Type.Object(
+  {
+    action: Type.Union(JOB_ACTIONS.map((a) => Type.Literal(a))),
+    ids: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: MAX_BULK_JOBS }),
+  },
+  strict,
+);
+
+/** Which tasks of a job a per-task action chooses (POST /jobs/:id/tasks/stop|retry): one of the two. */
+export const TaskSelectionBody = Type.Object(
+  {
+    tasks: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000, description: 'task numbers as job view shows them: 3, 2,5-9' })),
+    frames: Type.Optional(Type.String({ minLength: 1, maxLength: 10_000, description: 'render jobs: the tasks rendering any of these frames (1-10, 5,7)' })),
+  },
+  strict,
+);

@@ -54,6 +54,12 @@ export interface JobKindDefinition<Request = unknown> {
    * preview that could not be made never fails a finished render).
    */
   settleTask?(trx: Db, task: EndingTask, ending: TaskEnding): Promise<TaskEnding>;
+  /**
+   * A person requeued this task (a done one too): forget what it delivered beyond its result files,
+   * so its old output is never served as the new one (render: its frames, and the preview made of
+   * them is made again).
+   */
+  forgetResults?(trx: Db, task: EndingTask): Promise<void>;
   /** Adds the kind's part to a job's detailed view (render: frames and preview; template: steps). */
   detail?(db: Db, row: JobRow, view: JobView): Promise<void>;
   /** The job's results index, when laid out otherwise than one folder per task. */

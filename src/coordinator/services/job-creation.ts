@@ -123,6 +123,7 @@ function jobRow(ctx: ServiceContext, user: UserPrincipal, id: string, now: strin
     queued_at: fields.start ? now : null,
     started_at: null,
     finished_at: null,
+    archived_at: null,
   };
 }
 

@@ -110,7 +110,8 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
     // Jobs of steps: tasks whose steps wait for others go back to pending.
     if (kindOf(row.kind).steps) await advanceSteps(trx, jobId);
     const started = await tasksRepo.anyTaskStarted(trx, jobId);
-    await jobsRepo.updateJob(trx, jobId, { status: started ? 'running' : 'queued', finished_at: null, queued_at: row.queued_at ?? nowIso() });
+    // An archived job at work again comes back into sight.
+    await jobsRepo.updateJob(trx, jobId, { status: started ? 'running' : 'queued', finished_at: null, queued_at: row.queued_at ?? nowIso(), archived_at: null });
     return tasks;
   });
   if (retried.length === 0) throw conflict('no task of this job errored or was canceled: nothing to retry');

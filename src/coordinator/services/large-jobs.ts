@@ -44,6 +44,8 @@ async function checkpointSoon(db: Db): Promise<void> {
 }
 /** The status of a job whose tasks are still being inserted: seen by no one. */
 export const INSERTING = 'inserting';
+/** A job being deleted: hidden at once, its rows removed in batches (a restart finishes the work). */
+export const DELETING = 'deleting';
 
 /** Lets every waiting request and timer run before the next batch. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -142,7 +144,7 @@ export async function insertJobInBatches<T>(
 }
 
 /** Deletes a job's tasks (their attempts, files and frames go with them) a batch at a time, then the job. */
-async function deleteJobInBatches(db: Db, jobId: string): Promise<void> {
+export async function deleteJobInBatches(db: Db, jobId: string): Promise<void> {
   const size = new BatchSize();
   for (;;) {
     const started = performance.now();
@@ -194,6 +196,11 @@ export async function repairInterruptedBatches(ctx: ServiceContext): Promise<voi
   if (isPostgres(ctx.db)) abandoned = abandoned.where('created_at', '<', new Date(Date.now() - 3600_000).toISOString());
   for (const { id } of await abandoned.execute()) {
     console.log(`[coordinator] removing job ${id}: its tasks were still being stored when the coordinator stopped`);
+    await deleteJobInBatches(ctx.db, id);
+  }
+  // Deletions a crash interrupted: the job is hidden already; finish removing it.
+  for (const { id } of await ctx.db.selectFrom('jobs').select('id').where('status', '=', DELETING).execute()) {
+    console.log(`[coordinator] finishing the deletion of job ${id}`);
     await deleteJobInBatches(ctx.db, id);
   }
   const stopped = await ctx.db.selectFrom('jobs').select(['id', 'finished_at']).where('status', '=', 'canceled').where(({ exists, selectFrom }) => exists(selectFrom('tasks').select('tasks.id').whereRef('tasks.job_id', '=', 'jobs.id').where('tasks.status', '=', 'queued'))).execute();

@@ -52,6 +52,8 @@ export interface JobView {
   queuedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** When the job was archived (out of the default lists and counts), or null. */
+  archivedAt: string | null;
   durationMs: number | null;
   cpuSeconds: number | null;
   etaSeconds: number | null;
@@ -122,6 +124,7 @@ export function baseJobView(row: JobRow, owner: string, counts: JobCounts): JobV
     queuedAt: row.queued_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    archivedAt: row.archived_at ?? null,
     durationMs: durationMs(row.started_at, row.finished_at),
     cpuSeconds: null,
     etaSeconds: null,

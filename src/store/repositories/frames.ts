@@ -15,6 +15,15 @@ export async function missingFramesOfTask(db: Db, taskId: string): Promise<numbe
   return rows.map((r) => r.frame);
 }
 
+/** Forgets the images a task delivered (a person reruns it): its frames are to render again. */
+export async function forgetFramesOfTask(db: Db, taskId: string): Promise<void> {
+  await db
+    .updateTable('frames')
+    .set({ path: null, sha256: null, size: null, render_ms: null, thumb_sha: null, preview_sha: null, attempt: null, finished_at: null })
+    .where('task_id', '=', taskId)
+    .execute();
+}
+
 export function findFrame(db: Db, jobId: string, frame: number) {
   return db.selectFrom('frames').selectAll().where('job_id', '=', jobId).where('frame', '=', frame).executeTakeFirst();
 }

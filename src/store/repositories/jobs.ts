@@ -6,14 +6,18 @@ import type { Db, JobsTable } from '../schema.js';
 
 export type JobRow = JobsTable;
 
+/** Jobs half there: tasks still being inserted, or being deleted. Nobody sees them. */
+export const HIDDEN_STATUSES = ['inserting', 'deleting'];
+
 export async function insertJob(db: Db, row: JobRow): Promise<void> {
   await db.insertInto('jobs').values(row).execute();
 }
 
 /** A job as its owner (or an admin, `userId` null) may see it; undefined otherwise. */
 export function findJobFor(db: Db, id: string, userId: string | null) {
-  // A job whose tasks are still being inserted (status `inserting`) is seen by no one yet.
-  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', '!=', 'inserting');
+  // A job whose tasks are still being inserted (status `inserting`) is seen by no one yet, and one
+  // being deleted (`deleting`) by no one any more.
+  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', 'not in', HIDDEN_STATUSES);
   if (userId !== null) q = q.where('user_id', '=', userId);
   return q.executeTakeFirst();
 }
@@ -65,6 +69,10 @@ export interface JobListQuery {
   nameContains?: string;
   /** Only the jobs of the user of this name (admins' filter). */
   ownerName?: string;
+  /** Archived jobs only (true) or, by default, only those not archived. */
+  archived?: boolean;
+  /** Only jobs submitted before this time (ISO-8601). */
+  createdBefore?: string;
   sort?: JobSort;
   order?: 'asc' | 'desc';
   offset: number;
@@ -100,7 +108,9 @@ function escapeLike(text: string): string {
 }
 
 export async function listJobs(db: Db, q: JobListQuery) {
-  let base = db.selectFrom('jobs').where('jobs.status', '!=', 'inserting');
+  let base = db.selectFrom('jobs').where('jobs.status', 'not in', HIDDEN_STATUSES);
+  base = q.archived ? base.where('jobs.archived_at', 'is not', null) : base.where('jobs.archived_at', 'is', null);
+  if (q.createdBefore !== undefined) base = base.where('jobs.created_at', '<', q.createdBefore);
   if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
   if (q.nameContains) base = base.where(sql<boolean>`lower(jobs.name) like ${'%' + escapeLike(q.nameContains.toLowerCase()) + '%'} escape '\\'`);
   if (q.ownerName !== undefined) base = base.where('jobs.user_id', 'in', db.selectFrom('users').select('id').where('name', '=', q.ownerName));

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, apiUrl, isAbort, messageOf, query, type Job, type Task, type TaskStatus } from '../api.ts';
+import { api, ApiError, apiUrl, isAbort, messageOf, query, taskNumbersSpec, type Job, type Task, type TaskStatus } from '../api.ts';
 import { Empty, ErrorBanner, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
 import { attemptsTitle, dateTime, duration, fullDateTime, liveDuration, num, seconds } from '../format.ts';
 import { useDocumentTitle, useNow } from '../hooks.ts';
@@ -31,6 +31,9 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
   const [tasks, setTasks] = useState<{ tasks: Task[]; total: number } | null>(null);
   const [tasksError, setTasksError] = useState<string | null>(null);
   const [acting, setActing] = useState<string | null>(null);
+  /** Task numbers ticked in the task table, for the per-task actions. */
+  const [picked, setPicked] = useState<Set<number>>(new Set());
+  const [notice, setNotice] = useState<string | null>(null);
   const now = useNow(1000);
   useDocumentTitle(job ? job.name : 'Job');
 
@@ -204,6 +207,41 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
     }
   };
 
+  const actOnTasks = async (action: 'stop' | 'retry', numbers: readonly number[]) => {
+    if (action === 'stop' && !confirm(`Stop ${numbers.length} task(s)? Running ones are killed.`)) return;
+    setActing(`tasks-${action}`);
+    try {
+      const answer = await api<{ job: Job; tasks: number[] }>(`jobs/${encodeURIComponent(jobId)}/tasks/${action}`, { method: 'POST', body: { tasks: taskNumbersSpec(numbers) } });
+      setJob(answer.job);
+      setError(null);
+      setPicked(new Set());
+      setNotice(`${action === 'stop' ? 'Stopped' : 'Requeued'} task(s) ${taskNumbersSpec(answer.tasks).replace(/,/g, ', ')}.`);
+      void loadTasks();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setActing(null);
+    }
+  };
+
+  const keep = async (action: 'archive' | 'unarchive' | 'delete') => {
+    if (action === 'delete' && !confirm('Delete this job for good? Its tasks, logs and results are removed.')) return;
+    setActing(action);
+    try {
+      if (action === 'delete') {
+        await api(`jobs/${encodeURIComponent(jobId)}`, { method: 'DELETE' });
+        navigate(href('/jobs'));
+        return;
+      }
+      setJob(await api<Job>(`jobs/${encodeURIComponent(jobId)}/${action}`, { method: 'POST' }));
+      setError(null);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setActing(null);
+    }
+  };
+
   if (notFound) {
     return (
       <div class="page">
@@ -284,8 +322,28 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
           >
             ⬇ Results .zip
           </a>
+          {finished && (
+            <button type="button" class="btn" disabled={!!acting} onClick={() => keep(job.archivedAt ? 'unarchive' : 'archive')} data-testid={job.archivedAt ? 'job-unarchive' : 'job-archive'}>
+              {job.archivedAt ? 'Unarchive' : 'Archive'}
+            </button>
+          )}
+          {(finished || job.status === 'created') && (
+            <button type="button" class="btn btn-danger" disabled={!!acting} onClick={() => keep('delete')} data-testid="job-delete">
+              Delete
+            </button>
+          )}
         </div>
       </div>
+      {job.archivedAt && (
+        <div class="banner banner-warn" role="status" data-testid="job-archived">
+          Archived {fullDateTime(job.archivedAt)}: hidden from the job lists and counts; everything is kept.
+        </div>
+      )}
+      {notice && (
+        <div class="banner banner-ok" role="status" data-testid="task-action-notice">
+          {notice}
+        </div>
+      )}
 
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {job.unschedulable && (
@@ -349,10 +407,33 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         </div>
         <Tabs label="Task status" items={taskTabs} active={filter} onSelect={(key) => go({ filter: key as TaskFilter, offset: 0 })} />
         <ErrorBanner error={tasksError} />
+        {picked.size > 0 && (
+          <div class="selection-bar" data-testid="task-selection">
+            <span>{picked.size} task(s) selected</span>
+            <button type="button" class="btn" disabled={!!acting} onClick={() => actOnTasks('retry', [...picked])} data-testid="tasks-retry">
+              ↻ Rerun
+            </button>
+            <button type="button" class="btn btn-danger" disabled={!!acting} onClick={() => actOnTasks('stop', [...picked])} data-testid="tasks-stop">
+              ■ Stop
+            </button>
+            <button type="button" class="btn btn-ghost" onClick={() => setPicked(new Set())}>
+              Clear
+            </button>
+          </div>
+        )}
         <div class="table-wrap">
           <table class="table table-tasks" data-testid="task-table">
             <thead>
               <tr>
+                <th class="col-pick">
+                  <input
+                    type="checkbox"
+                    aria-label="Select every task on this page"
+                    data-testid="task-pick-all"
+                    checked={!!tasks && tasks.tasks.length > 0 && tasks.tasks.every((t) => picked.has(t.index))}
+                    onChange={(e) => setPicked(e.currentTarget.checked ? new Set([...picked, ...(tasks?.tasks ?? []).map((t) => t.index)]) : new Set())}
+                  />
+                </th>
                 <th class="num col-index">#</th>
                 <th>Input</th>
                 <th class="col-status">State</th>
@@ -379,6 +460,20 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
                     }
                   }}
                 >
+                  <td class="col-pick" onClick={(e) => e.stopPropagation()}>
+                    <input
+                      type="checkbox"
+                      aria-label={`Select task ${task.index}`}
+                      data-testid="task-pick"
+                      checked={picked.has(task.index)}
+                      onChange={(e) => {
+                        const next = new Set(picked);
+                        if (e.currentTarget.checked) next.add(task.index);
+                        else next.delete(task.index);
+                        setPicked(next);
+                      }}
+                    />
+                  </td>
                   <td class="num mono col-index">{task.index}</td>
                   <td class="mono ellipsis" title={task.input}>
                     {task.input}
@@ -411,7 +506,14 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
         )}
       </section>
 
-      {selectedTask && <TaskPanel key={selectedTask} taskId={selectedTask} onClose={() => go({ task: null }, true)} />}
+      {selectedTask && (
+        <TaskPanel
+          key={selectedTask}
+          taskId={selectedTask}
+          onClose={() => go({ task: null }, true)}
+          onAct={(action, index) => void actOnTasks(action, [index])}
+        />
+      )}
     </div>
   );
 }

@@ -1,13 +1,15 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, apiUrl, isAbort, messageOf, query, type Job, type JobList, type User } from '../api.ts';
+import { api, apiUrl, isAbort, messageOf, query, type Job, type JobActionResults, type JobList, type User } from '../api.ts';
 import { Empty, ErrorBanner, PageHeader, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
 import { dateTime, duration, fullDateTime, liveDuration } from '../format.ts';
 import { useDebounced, useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 
 const PAGE_SIZE = 50;
-const STATUSES = ['all', 'created', 'queued', 'running', 'done', 'error', 'canceled'] as const;
+/** `archived`: the archived jobs, whatever their state (the other tabs show only jobs not archived). */
+const STATUSES = ['all', 'created', 'queued', 'running', 'done', 'error', 'canceled', 'archived'] as const;
 const LABELS: Record<(typeof STATUSES)[number], string> = {
+  archived: 'Archived',
   all: 'All',
   created: 'Created',
   queued: 'Queued',
@@ -35,6 +37,10 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
   const debouncedSearch = useDebounced(search, 250);
   const [data, setData] = useState<JobList | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** Jobs ticked in the list, for the bulk actions. */
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [acting, setActing] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
   const now = useNow(1000);
   useDocumentTitle('Jobs');
 
@@ -77,7 +83,7 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
     async (signal) => {
       try {
         const list = await api<JobList>(
-          `jobs${query({ status: status === 'all' ? undefined : status, q: q || undefined, owner: owner || undefined, sort, order, offset, limit: PAGE_SIZE })}`,
+          `jobs${query({ status: status === 'all' || status === 'archived' ? undefined : status, archived: status === 'archived' ? 'true' : undefined, q: q || undefined, owner: owner || undefined, sort, order, offset, limit: PAGE_SIZE })}`,
           { signal },
         );
         setData(list);
@@ -95,7 +101,28 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
   );
 
   const counts = data?.countsByStatus;
-  const tabs: TabItem[] = STATUSES.map((key) => ({ key, label: LABELS[key], count: counts?.[key] }));
+  const tabs: TabItem[] = STATUSES.map((key) => ({ key, label: LABELS[key], count: key === 'archived' ? (status === 'archived' ? data?.total : undefined) : status === 'archived' ? undefined : counts?.[key] }));
+
+  const act = async (action: 'start' | 'stop' | 'retry' | 'archive' | 'unarchive' | 'delete') => {
+    const ids = [...picked];
+    if (action === 'delete' && !confirm(`Delete ${ids.length} job(s) for good? Their tasks, logs and results are removed.`)) return;
+    if (action === 'stop' && !confirm(`Stop ${ids.length} job(s)? Running tasks are killed.`)) return;
+    setActing(true);
+    try {
+      const answer = await api<JobActionResults>('jobs/actions', { method: 'POST', body: { action, ids } });
+      const refused = answer.results.filter((r) => !r.ok);
+      const done = answer.results.length - refused.length;
+      setNotice(`${action[0]!.toUpperCase()}${action.slice(1)}: ${done} job(s) done${refused.length ? `; ${refused.length} refused: ${refused.map((r) => r.error).join('; ')}` : ''}.`);
+      setPicked(new Set(refused.map((r) => r.id)));
+      setError(null);
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setActing(false);
+    }
+  };
+  const shown = data?.jobs ?? [];
+  const allPicked = shown.length > 0 && shown.every((j) => picked.has(j.id));
 
   return (
     <div class="page" data-testid="jobs-page">
@@ -125,10 +152,37 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
       </PageHeader>
       <Tabs label="Job status" items={tabs} active={status} onSelect={(key) => go({ status: key, offset: 0 })} />
       <ErrorBanner error={error} />
+      {notice && (
+        <div class="banner banner-ok" role="status" data-testid="job-action-notice">
+          {notice}
+        </div>
+      )}
+      {picked.size > 0 && (
+        <div class="selection-bar" data-testid="job-selection">
+          <span>{picked.size} job(s) selected</span>
+          {(status === 'archived' ? (['unarchive', 'delete'] as const) : (['start', 'stop', 'retry', 'archive', 'delete'] as const)).map((action) => (
+            <button key={action} type="button" class={`btn${action === 'delete' || action === 'stop' ? ' btn-danger' : ''}`} disabled={acting} onClick={() => act(action)} data-testid={`jobs-${action}`}>
+              {action[0]!.toUpperCase() + action.slice(1)}
+            </button>
+          ))}
+          <button type="button" class="btn btn-ghost" onClick={() => setPicked(new Set())}>
+            Clear
+          </button>
+        </div>
+      )}
       <div class="table-wrap">
         <table class="table table-jobs" data-testid="job-table">
           <thead>
             <tr>
+              <th class="col-pick">
+                <input
+                  type="checkbox"
+                  aria-label="Select every job on this page"
+                  data-testid="job-pick-all"
+                  checked={allPicked}
+                  onChange={(e) => setPicked(e.currentTarget.checked ? new Set([...picked, ...shown.map((j) => j.id)]) : new Set())}
+                />
+              </th>
               <SortHeader column="name" label="Name" sort={sort} order={order} onSort={sortBy} />
               <SortHeader column="kind" label="Kind" sort={sort} order={order} onSort={sortBy} class="col-kind" />
               <SortHeader column="status" label="Status" sort={sort} order={order} onSort={sortBy} class="col-status" />
@@ -140,7 +194,20 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
             </tr>
           </thead>
           <tbody>
-            {data?.jobs.map((job) => <JobRow key={job.id} job={job} now={now} />)}
+            {data?.jobs.map((job) => (
+              <JobRow
+                key={job.id}
+                job={job}
+                now={now}
+                picked={picked.has(job.id)}
+                onPick={(on) => {
+                  const next = new Set(picked);
+                  if (on) next.add(job.id);
+                  else next.delete(job.id);
+                  setPicked(next);
+                }}
+              />
+            ))}
           </tbody>
         </table>
         {data && data.jobs.length === 0 && (
@@ -189,7 +256,7 @@ function waitingReason(job: Job): { text: string; title: string } | null {
   return { text: 'starting', title: 'Nothing holds it back: an agent takes its tasks at its next request' };
 }
 
-function JobRow({ job, now }: { job: Job; now: number }) {
+function JobRow({ job, now, picked, onPick }: { job: Job; now: number; picked: boolean; onPick: (on: boolean) => void }) {
   const waiting = waitingReason(job);
   const last = job.render?.lastFrame;
   const link = href(`/jobs/${encodeURIComponent(job.id)}`);
@@ -200,10 +267,13 @@ function JobRow({ job, now }: { job: Job; now: number }) {
       data-job-id={job.id}
       data-status={job.status}
       onClick={(e) => {
-        if ((e.target as HTMLElement).closest('a')) return;
+        if ((e.target as HTMLElement).closest('a, .col-pick')) return;
         navigate(link);
       }}
     >
+      <td class="col-pick">
+        <input type="checkbox" aria-label={`Select job ${job.name}`} data-testid="job-pick" checked={picked} onChange={(e) => onPick(e.currentTarget.checked)} />
+      </td>
       <td class="col-name">
         <a href={link} class="job-name" data-testid="job-link">
           {job.name}

@@ -9,7 +9,7 @@ import { openStream } from '../sse.ts';
 const MAX_ENTRIES = 20000;
 const MAX_BACKLOG_PAGES = 50;
 
-export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => void }) {
+export function TaskPanel({ taskId, onClose, onAct }: { taskId: string; onClose: () => void; onAct?: (action: 'stop' | 'retry', index: number) => void }) {
   const [task, setTask] = useState<TaskDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   // null follows the latest attempt: its log alone, switching as a new attempt starts
@@ -159,6 +159,20 @@ export function TaskPanel({ taskId, onClose }: { taskId: string; onClose: () => 
           </button>
         </header>
         <ErrorBanner error={error} />
+        {task && onAct && (
+          <div class="drawer-actions">
+            {(task.status === 'done' || task.status === 'error' || task.status === 'canceled') && (
+              <button type="button" class="btn" onClick={() => onAct('retry', task.index)} data-testid="task-rerun">
+                ↻ Rerun this task
+              </button>
+            )}
+            {(task.status === 'pending' || task.status === 'queued' || task.status === 'running') && (
+              <button type="button" class="btn btn-danger" onClick={() => onAct('stop', task.index)} data-testid="task-stop">
+                ■ Stop this task
+              </button>
+            )}
+          </div>
+        )}
         {task && (
           <dl class="kv kv-compact">
             <div>

@@ -24,6 +24,18 @@ export const renderKind: JobKindDefinition<RenderJobRequest> = {
     return `Blender ended without saving frame(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`;
   },
   warnsWhenNothingProduced: false,
+  async forgetResults(trx, task) {
+    if (task.step !== RENDER_STEP) return;
+    await framesRepo.forgetFramesOfTask(trx, task.id);
+    // The preview was made of the old frames: it is made again once the chunk is rendered anew
+    // (the step gate keeps its task pending until then).
+    const preview = await trx.selectFrom('tasks').select('id').where('job_id', '=', task.job_id).where('step', '=', PREVIEW_STEP).executeTakeFirst();
+    if (preview) {
+      await trx.deleteFrom('task_files').where('task_id', '=', preview.id).execute();
+      await trx.updateTable('tasks').set({ status: 'pending', tries: 0, agent_id: null, finished_at: null, exit_code: null, error: null, lease_expires_at: null }).where('id', '=', preview.id).where('status', '!=', 'running').execute();
+      await framesRepo.setPreview(trx, task.job_id, { status: 'pending', sha256: null, size: null, error: null, updated_at: new Date().toISOString() });
+    }
+  },
   settleTask: async (trx, task, ending) => (task.step === PREVIEW_STEP ? settlePreview(trx, task, ending) : ending),
   async detail(db, row, view) {
     const spec = JSON.parse(row.spec) as RenderJobSpec;
