@@ -15,6 +15,7 @@ import * as priority from './migrations/0007_priority.js';
 import * as jobDependencies from './migrations/0008_job_dependencies.js';
 import * as agentManagement from './migrations/0009_agent_management.js';
 import * as jobRequirements from './migrations/0010_job_requirements.js';
+import * as agentLimits from './migrations/0017_agent_limits.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_job_dependencies': jobDependencies,
   '0009_agent_management': agentManagement,
   '0010_job_requirements': jobRequirements,
+  '0017_agent_limits': agentLimits,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -107,6 +107,8 @@ function workerFacts(a: agentsRepo.AgentRow) {
         labels: JSON.parse(a.labels) as Record<string, string>,
         slots: a.slots,
         sandbox: a.sandbox === 1,
+        // What it holds host tasks to; null for an agent too old to say.
+        limits: (JSON.parse(a.limits || '{}') as { how?: string }).how ? (JSON.parse(a.limits) as { memory: boolean; processes: boolean; how: string }) : null,
         version: a.version,
         lastSeenAt: a.last_seen_at,
   };

@@ -39,6 +39,8 @@ export interface LeasedTask {
   priority?: number;
   /** GPUs the task asks for (its job's `--gpus`): the agent gives it that many of its own. */
   gpus?: number;
+  /** Memory the task asks for (its job's `--memory`): the agent holds it to that; without it, to its cores' share. */
+  memoryMiB?: number;
   /** Set by the agent when the task starts: the indices of the GPUs it was given (CUDA_VISIBLE_DEVICES). */
   gpuDevices?: number[];
   timeoutSeconds: number | null;
@@ -301,7 +303,7 @@ function leasedTaskOf(job: jobsRepo.JobRow, jobSpec: JobSpec, task: tasksRepo.Ta
     kind: job.kind as LeasedTask['kind'],
     cores: job.cores,
     priority: job.priority,
-    ...(job.requirements ? { gpus: (JSON.parse(job.requirements) as JobRequirements).gpus ?? 0 } : {}),
+    ...requirementsForAgent(job.requirements),
     timeoutSeconds: job.task_timeout_seconds,
     image: job.image,
     network: jobSpec.network ?? false,
@@ -476,4 +478,11 @@ async function countFailure(ctx: ServiceContext, db: Db, jobId: string, taskId: 
   await agentFailuresRepo.recordAgentFailure(db, jobId, agentId);
   const agents = await agentFailuresRepo.distinctFailedAgents(db, taskId, sinceAttempt);
   return agents >= limit ? `it failed on ${agents} different agents` : null;
+}
+
+/** What of a job's requirements the agent applies to each task: the GPUs it hands out and the memory it enforces. */
+function requirementsForAgent(text: string | null): Pick<LeasedTask, 'gpus' | 'memoryMiB'> {
+  if (!text) return {};
+  const req = JSON.parse(text) as JobRequirements;
+  return { gpus: req.gpus ?? 0, ...(req.memoryMiB ? { memoryMiB: req.memoryMiB } : {}) };
 }
