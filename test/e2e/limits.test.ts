@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type Farm, startFarm } from '../helpers/farm.js';
+import { ensureTestImage } from '../helpers/images.js';
 import { makeWorkspace } from '../helpers/reliability.js';
 
 interface TaskJson {
@@ -91,6 +92,15 @@ describe('resource limits', { timeout: 600_000 }, () => {
     assert.equal(small!.status, 'done', JSON.stringify(small));
     assert.equal(big!.status, 'error');
     assert.match(big!.error ?? '', /ran out of memory: it used more than its limit of 256 MiB/);
+  });
+
+  test('in a container, the engine holds the task to its --memory', async () => {
+    const python = await ensureTestImage('python');
+    const job = await runJob('container-memory', ALLOCATE, 'alloc.py', { 'in/job_1.txt': '64', 'in/job_2.txt': '1024' }, ['--memory', '256', '--image', python]);
+    const [small, big] = [...job.tasks!].sort((a, b) => a.index - b.index);
+    assert.equal(small!.status, 'done', JSON.stringify(small));
+    assert.equal(big!.status, 'error');
+    assert.match(big!.error ?? '', /exit 137\), most likely for using more than its memory limit of 256 MiB/);
   });
 
   test('a task cannot start more processes than the agent allows', async () => {

@@ -48,7 +48,7 @@ async function newEnv(store: StoreUnderTest): Promise<Env> {
   const bus = new EventBus();
   const events: Env['events'] = [];
   for (const type of ['job', 'task', 'log', 'work'] as const) bus.on(type, (...args: unknown[]) => events.push({ type, args }));
-  const config = coordinatorConfig({ dataDir: dir, leaseSeconds: 30, instanceCores: { s: 1, m: 2, l: 4, xl: 8 }, adminPassword: 'admin-pw', logLimitBytes: 1000 });
+  const config = coordinatorConfig({ dataDir: dir, leaseSeconds: 30, instanceCores: { s: 1, m: 2, l: 4, xl: 8, gpu: 2 }, adminPassword: 'admin-pw', logLimitBytes: 1000 });
   const ctx: ServiceContext = { db: handle.db, blobs, bus, config };
   const view = await createUser(ctx, 'alice', 'alice-pw', false);
   const user: UserPrincipal = { kind: 'user', id: view.id, name: view.name, admin: false, tokenId: 'k_test' };

@@ -7,7 +7,8 @@ import { requireAdmin, requireUser } from './principal.js';
 import { agentByIdOrName, labelAgent, removeAgent, setAgentPaused } from '../services/agent-admin.js';
 import { parseRequirement } from '../../core/job-requirements.js';
 import { badRequest } from '../errors.js';
-import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { INSTANCE_GPUS, INSTANCE_TYPES } from '../../core/instance-types.js';
+import { hostFactsOf } from '../../core/templates/host-match.js';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
@@ -77,8 +78,12 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       ...workerFacts(agent),
       runningTasks: running.filter((t) => t.agent_id === agent.id).length,
       runningCores: running.filter((t) => t.agent_id === agent.id).reduce((sum, t) => sum + t.cores, 0),
-      // Instance sizes: a task of one runs here when its cores fit the agent's slots.
-      canRun: INSTANCE_TYPES.map((type) => ({ instanceType: type, cores: ctx.config.instanceCores[type], fits: ctx.config.instanceCores[type] <= agent.slots })),
+      // Instance sizes: a task of one runs here when its cores fit the agent's slots (and its GPUs the agent's).
+      canRun: INSTANCE_TYPES.map((type) => ({
+        instanceType: type,
+        cores: ctx.config.instanceCores[type],
+        fits: ctx.config.instanceCores[type] <= agent.slots && INSTANCE_GPUS[type] <= hostFactsOf(agent).gpus,
+      })),
       recent: recent.map((a) => ({
         taskId: a.task_id,
         jobId: a.job_id,

@@ -211,7 +211,11 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
     if (!reqs) return [];
     return reqs.flatMap((r, step) => (r && asks.every((a) => hostRequirementProblem(r, a.agent.host) !== null) ? [step] : []));
   };
-  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps);
+  const noAskerMeets = (text: string) => {
+    const req = parsedRequirements(text);
+    return asks.every((a) => requirementMiss(req, a.agent.host) !== null);
+  };
+  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets);
   const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
@@ -485,4 +489,16 @@ function requirementsForAgent(text: string | null): Pick<LeasedTask, 'gpus' | 'm
   if (!text) return {};
   const req = JSON.parse(text) as JobRequirements;
   return { gpus: req.gpus ?? 0, ...(req.memoryMiB ? { memoryMiB: req.memoryMiB } : {}) };
+}
+
+/** Job requirements by their stored text: a farm has few distinct ones, and every lease reads them all. */
+const requirementsCache = new Map<string, JobRequirements>();
+function parsedRequirements(text: string): JobRequirements {
+  let req = requirementsCache.get(text);
+  if (!req) {
+    if (requirementsCache.size >= 10_000) requirementsCache.clear();
+    req = JSON.parse(text) as JobRequirements;
+    requirementsCache.set(text, req);
+  }
+  return req;
 }
