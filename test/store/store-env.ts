@@ -10,6 +10,7 @@ import { EventBus } from '../../src/coordinator/events.js';
 import { HttpError } from '../../src/coordinator/errors.js';
 import { createUser, type UserPrincipal } from '../../src/coordinator/services/accounts.js';
 import { registerAgent, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
+import type { JobRequirements } from '../../src/core/job-requirements.js';
 import type { ServiceContext } from '../../src/coordinator/services/context.js';
 import { createScriptJob } from '../../src/coordinator/services/jobs.js';
 import type { LeasedTask } from '../../src/coordinator/services/leasing.js';
@@ -72,7 +73,7 @@ export async function addAgent(ctx: ServiceContext, name: string, slots = 4): Pr
 }
 
 /** A started script job of `tasks` tasks whose files the user owns. */
-export async function scriptJob(env: Env, name: string, tasks: number, opts: { instanceType?: 's' | 'm' | 'l' | 'xl'; maxAttempts?: number; start?: boolean } = {}): Promise<string> {
+export async function scriptJob(env: Env, name: string, tasks: number, opts: { instanceType?: 's' | 'm' | 'l' | 'xl'; maxAttempts?: number; start?: boolean; priority?: number; requirements?: JobRequirements } = {}): Promise<string> {
   const script = { name: 'run.py', sha256: sha(`script ${name}`) };
   const inputs = Array.from({ length: tasks }, (_, i) => ({ name: `in_${i + 1}.txt`, sha256: sha(`input ${name} ${i}`) }));
   for (const f of [script, ...inputs]) {
@@ -87,6 +88,8 @@ export async function scriptJob(env: Env, name: string, tasks: number, opts: { i
     ...(opts.instanceType ? { instanceType: opts.instanceType } : {}),
     maxAttempts: opts.maxAttempts ?? 3,
     start: opts.start ?? true,
+    ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+    ...(opts.requirements ? { requirements: opts.requirements } : {}),
   });
 }
 
