@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { freePort } from '../test/helpers/postgres.js';
 import { createRequire } from 'node:module';
+import { queueBacklog } from './backlog.js';
 import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface DispatchOptions {
@@ -13,6 +14,8 @@ export interface DispatchOptions {
   batch: number;
   /** Per-task completion endpoint even when the batch endpoint exists (for a before/after). */
   perTask?: boolean;
+  /** Jobs queued ahead that no agent here can run (bench/backlog.ts); 0 or absent: none. */
+  backlog?: number;
 }
 
 export interface DispatchResult extends Row {}
@@ -28,6 +31,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
       a.batchEndpoint = batchEndpoint;
     }
     await upload(c, agents[0]!.token, Buffer.alloc(0));
+    const backlogTasks = opts.backlog ? await queueBacklog(c, opts.backlog) : 0;
     const spec = await scriptJobSpec(c, c.admin, opts.tasks, `bench dispatch ${opts.tasks}`);
     let done = 0;
     let stopping = false;
@@ -49,7 +53,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     await Promise.race([Promise.all(loops), sleep(3000)]);
     return {
       system: label,
-      protocol: batchEndpoint ? `batch ${opts.batch} (lease+complete in 1 req)` : `lease ${opts.batch}, 1 req/completion`,
+      protocol: `${batchEndpoint ? `batch ${opts.batch} (lease+complete in 1 req)` : `lease ${opts.batch}, 1 req/completion`}${opts.backlog ? `; ${fmt(opts.backlog)} jobs (${fmt(backlogTasks)} tasks) of mixed priorities and requirements queued` : ''}`,
       agents: String(opts.agents),
       tasks: fmt(opts.tasks),
       'submit s': fmt(submitSeconds, 2),

@@ -3,6 +3,7 @@
 // other sections of the file, e.g. the warm-Blender one, are never touched).
 //   sections: dispatch scale render api huge (default: all)
 //   --tasks 20000 --agents 8 --batch 64        dispatch
+//   --backlog 1000                             dispatch, scale: rows with that many unrunnable jobs queued ahead (0: none)
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
 //   --render-frames 40 --chunk 5 --rounds 2
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { apiBench } from './api.js';
 import { hugeJobBench } from './huge-job.js';
 import { bullmqDispatch, bullmqUnavailable, droverDispatch, pgBossDispatch, startRedis } from './dispatch.js';
+import { BACKLOG_NOTE } from './backlog.js';
 import { machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
 import { medianOf, scale, scaleFloor } from './scale.js';
@@ -29,6 +31,8 @@ const opt = (name: string, fallback: number) => {
 };
 const want = (s: string) => sections.length === 0 || sections.includes(s);
 const record = !argv.includes('--no-record');
+/** Jobs of mixed priorities and requirements queued ahead in the backlog rows of dispatch and scale (0: no such rows). */
+const backlog = opt('backlog', 1000);
 const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
 
 const out: string[] = [];
@@ -52,6 +56,7 @@ try {
     emit('Drover: the full agent protocol over HTTP against a `drover server` process (register, long-poll lease, completions with the empty stdout/stderr blob uploaded once; each simulated agent leases and reports over its own kept-alive HTTP/1.1 connection, requests written raw), job created through POST /api/v1/jobs with one input per task. pg-boss: `insert` then `work({batchSize})` workers; BullMQ: `addBulk` then Workers. *dispatch s* runs from the job (or the queue) being filled until the last task is reported done.\n');
     const rows: Row[] = [];
     rows.push(await droverDispatch('Drover, SQLite', o));
+    if (backlog) rows.push(await droverDispatch('Drover, SQLite, backlog', { ...o, backlog }));
     if (argv.includes('--per-task')) rows.push(await droverDispatch('Drover, SQLite', { ...o, perTask: true }));
     const pgProblem = postgresUnavailable();
     if (pgProblem) emit(`PostgreSQL rows skipped: ${pgProblem}`);
@@ -59,6 +64,7 @@ try {
       const pg = await startPostgres();
       try {
         rows.push(await droverDispatch('Drover, PostgreSQL 15', o, await pg.createDatabase('drover_bench')));
+        if (backlog) rows.push(await droverDispatch('Drover, PostgreSQL 15, backlog', { ...o, backlog }, await pg.createDatabase('drover_bench_backlog')));
         rows.push(await pgBossDispatch(o, await pg.createDatabase('boss_bench')));
       } finally {
         await pg.stop();
@@ -75,6 +81,7 @@ try {
       }
     }
     for (const r of rows) delete r._handled;
+    if (backlog) emit(`${BACKLOG_NOTE}\n`);
     emit(table(rows));
     emit(`\nFor scale: OpenCue's published stress test dispatched 975 frames/s.`);
   }
@@ -86,7 +93,9 @@ try {
     emit(
       `Each agent has 1 slot and its own kept-alive HTTP/1.1 connection (requests written raw: node:http's client was most of this process's CPU). One task at a time: long-poll lease of 1 task, sleep, report it and lease the next in the same request (the agent idles meanwhile). Cold: the coordinator's first job. Warm: the same agents first ran a job of ${warmTasks} tasks on the same coordinator, as on a farm that has been up (V8 has compiled the lease and report paths by then: the last agent's first task started 129–209 ms after the POST warm against 197–286 ms cold, in 5 pairs alternated in one session); measured from the second job's POST. Prefetch ${o.prefetch}: the agent also holds up to ${o.prefetch} leased tasks and starts the next the moment one ends; once a task ended and it holds ${Math.floor(o.prefetch / 2)} or fewer, it reports every task ended meanwhile and asks for ${o.prefetch} minus what it holds in one request, as \`drover agent --prefetch\` asks and how many it holds (the coordinator fills an agent's hold up to its slot, one waiting task and its share of the queue: 1 + 1 + ⌊queued / online agents⌋). Ideal time = ceil(tasks/agents) × task time. First task starts: after the job's POST was answered (the floor: after its start signal), the median agent's and the last agent's. Idle between tasks: per agent, the time between one task's end and the next one's start, summed, averaged over agents. Tasks per agent: the fewest and the most one agent ran (ideal: all the same; the job ends with the agents that ran most). Last task ends: when the last task's run ended, after the job's POST; the rest of the measured time is reporting it (the job ends when the agents have heard every result accepted). Coordinator CPU and RSS from /proc/PID/stat and /proc/PID/status, sampled every 100 ms while the job ran. The warm and floor rows each show the median of ${runs} runs by efficiency (all of them listed beside it). The floor row runs the same agents against \`bench/canned-coordinator.ts\` (canned answers on node:http, no store, no validation): the most this harness reaches on this machine.\n`,
     );
-    emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
+    if (backlog) emit(`${BACKLOG_NOTE}\n`);
+    const backlogRows = backlog ? [await scale({ ...o, prefetch: 0, backlog }), await scale({ ...o, backlog })] : [];
+    emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
   }
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };

@@ -4,6 +4,7 @@
 // (canned-coordinator.ts), which is what this harness can reach on this machine at all.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { queueBacklog } from './backlog.js';
 import { SimAgent, fmt, hasBatchEndpoint, percentile, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface ScaleOptions {
@@ -20,6 +21,8 @@ export interface ScaleOptions {
    * that has been up has run the lease and report paths before, as V8 has compiled them.
    */
   warmTasks?: number;
+  /** Jobs queued ahead that no agent here can run (bench/backlog.ts); 0 or absent: none. */
+  backlog?: number;
 }
 
 interface TimelineSummary {
@@ -211,6 +214,7 @@ export async function scale(opts: ScaleOptions): Promise<Row> {
     const agents = await registerAll(c.url, c.joinToken, opts.agents);
     for (const a of agents) a.batchEndpoint = batch;
     await upload(c, agents[0]!.token, Buffer.alloc(0));
+    const backlogTasks = opts.backlog ? await queueBacklog(c, opts.backlog) : 0;
     const spec = await scriptJobSpec(c, c.admin, opts.tasks, `bench scale ${opts.agents}x${opts.tasks}`);
     const warm = opts.warmTasks ?? 0;
     const timeline = new Timeline();
@@ -224,7 +228,7 @@ export async function scale(opts: ScaleOptions): Promise<Row> {
     }
     const client0 = process.cpuUsage();
     const { submitted, submitSeconds, seconds, stats } = await timeJob(c, spec, opts.tasks, () => work.done() - warm, 100).finally(() => work.stop());
-    const protocol = `${protocolOf(opts, batch)}${warm > 0 ? `; warm: after a job of ${fmt(warm)} tasks` : '; cold: first job'}`;
+    const protocol = `${protocolOf(opts, batch)}${warm > 0 ? `; warm: after a job of ${fmt(warm)} tasks` : '; cold: first job'}${opts.backlog ? `; ${fmt(opts.backlog)} jobs (${fmt(backlogTasks)} tasks) of mixed priorities and requirements queued` : ''}`;
     return row(opts, protocol, fmt(submitSeconds, 2), seconds, stats, process.cpuUsage(client0), timeline.summary(submitted, opts.taskMs));
   } finally {
     await c.stop();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { TaskAttempt } from '../coordinator/services/agents.js';
 import type { LeasedTask } from '../coordinator/services/leasing.js';
 import { detectGpus } from './gpus.js';
+import type { LimitEnforcement } from './isolation/resource-limits.js';
 import { DROVER_VERSION } from '../version.js';
 import { BlobCache } from './blob-cache.js';
 import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
@@ -31,6 +32,8 @@ export interface AgentOptions {
   gpus?: number;
   launcher?: Launcher;
   sandbox?: boolean;
+  /** What the launcher holds host tasks to, reported at join (see isolation/resource-limits.ts). */
+  limits?: LimitEnforcement;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
   log?: (line: string) => void;
   /**
@@ -297,6 +300,7 @@ export class Agent {
           sandbox: this.opts.sandbox ?? false,
           version: DROVER_VERSION,
           attributes: { ...hostAttributes(), gpus: this.gpus },
+          ...(this.opts.limits ? { limits: this.opts.limits } : {}),
           ...(previous ? { previousToken: previous.agentToken } : {}),
         });
         this.client.token = answer.agentToken;

@@ -7,6 +7,8 @@ import type { LeasedTask } from '../coordinator/services/leasing.js';
 import { imageRefProblem } from '../core/images.js';
 import { bwrapAvailable, bwrapNote, confineWithBwrap } from './isolation/bwrap.js';
 import { ContainerEngine, type EngineName } from './isolation/container-engine.js';
+import type { ProcessSpec } from './isolation/process-spec.js';
+import { DEFAULT_TASK_PROCESSES, mib, TaskLimiter, type LimitEnforcement, type TaskLimits } from './isolation/resource-limits.js';
 import type { ProgramFactory } from './task-program.js';
 import type { Launcher } from './task-runner.js';
 
@@ -14,6 +16,8 @@ export interface LauncherOptions {
   sandbox: boolean;
   workDir: string;
   engine?: EngineName;
+  /** Processes (and threads) each task may run at once (default DEFAULT_TASK_PROCESSES). */
+  taskProcesses?: number;
   log?: (line: string) => void;
 }
 
@@ -21,6 +25,8 @@ export interface AgentLaunch {
   launcher: Launcher;
   /** Whether host tasks are confined. */
   sandboxed: boolean;
+  /** What this agent holds its host tasks to (memory, processes), as reported at join. */
+  limits: LimitEnforcement;
   programs?: Partial<Record<LeasedTask['kind'], ProgramFactory>>;
   /** Removes every container this agent started that is still there. */
   shutdown(): Promise<void>;
@@ -43,15 +49,26 @@ export async function createLauncher(opts: LauncherOptions): Promise<AgentLaunch
   else log(`host tasks are confined with bubblewrap${bwrapNote() ? ` (${bwrapNote()})` : ''}`);
 
   const labels = agentContainerLabels(opts.workDir);
+  const limiter = await TaskLimiter.detect(`drover-${labels['drover.agent']}`, log);
+  const processes = opts.taskProcesses ?? DEFAULT_TASK_PROCESSES;
+  log(`host tasks are held to their memory and ${processes} processes by ${limiter.enforcement.how}`);
+  let launches = 0;
+  /** Each host process of a task in its own limits (a template task starts several, one after another). */
+  const limited = async (spec: ProcessSpec, task: LeasedTask, taskLog: (line: string) => void) => {
+    const limits: TaskLimits = { memoryBytes: taskMemoryBytes(task), processes };
+    const held = await limiter.apply(`${task.taskId}-${task.attempt}-${++launches}`, spec, limits);
+    if (limiter.enforcement.memory) taskLog(`limits: ${mib(limits.memoryBytes)} of memory, ${processes} processes (${limiter.enforcement.how})`);
+    return { spec: held.spec, limitExceeded: held.limitExceeded, cleanup: held.release };
+  };
   const engine = opts.engine ? await startEngine(opts.engine, labels, log) : startEngine(undefined, labels, log);
   const engineReady = Promise.resolve(engine);
 
   const launcher: Launcher = async (spec, task, taskLog) => {
     if (!task.image) {
-      if (sandboxed) return { spec: confineWithBwrap(spec, { taskDir: spec.cwd, network: task.network }) };
+      if (sandboxed) return limited(confineWithBwrap(spec, { taskDir: spec.cwd, network: task.network }), task, taskLog);
       // Said where the task's owner looks: the job asked for no network, and nothing here cuts it.
       if (!task.network) taskLog('this agent runs host tasks unconfined, so the task has the network although its job has none (confine tasks with bubblewrap to cut it)');
-      return { spec };
+      return limited(spec, task, taskLog);
     }
     // The coordinator checks refs too; this guards the engine's command line against an older one.
     const problem = imageRefProblem(task.image);
@@ -64,7 +81,8 @@ export async function createLauncher(opts: LauncherOptions): Promise<AgentLaunch
       image: task.image,
       taskDir: spec.cwd,
       cores: task.cores,
-      memoryBytes: memoryShare(task.cores),
+      memoryBytes: taskMemoryBytes(task),
+      processes,
       network: task.network,
       name,
       labels: { ...labels, 'drover.task': task.taskId },
@@ -76,15 +94,25 @@ export async function createLauncher(opts: LauncherOptions): Promise<AgentLaunch
       taskLog(line);
       log(line);
     };
-    return { spec: wrapped, cleanup: () => removeContainer(found, name, warn) };
+    const memoryBytes = taskMemoryBytes(task);
+    return {
+      spec: wrapped,
+      cleanup: () => removeContainer(found, name, warn),
+      // The engine removed the container (--rm), and with it the record of why it died: 137 is
+      // what a container killed by the kernel's OOM killer exits with.
+      limitExceeded: async (exit) =>
+        found.limitsSupported && exit.code === 137 ? `the task was killed (exit 137), most likely for using more than its memory limit of ${mib(memoryBytes)} (ask for more with --memory MiB)` : null,
+    };
   };
 
   return {
     launcher,
     sandboxed,
+    limits: limiter.enforcement,
     async shutdown() {
       const found = await engineReady;
       await found?.removeAll(labels).catch((err: Error) => log(`could not remove this agent's containers: ${err.message}`));
+      await limiter.close();
     },
   };
 }
@@ -121,7 +149,12 @@ async function removeContainer(engine: ContainerEngine, name: string, log: (line
   }
 }
 
-/** A task's memory limit: the machine's memory in proportion to the cores its instance type has. */
+/** A task's memory limit: what its job asked for (`--memory`), else its cores' share of the machine's. */
+export function taskMemoryBytes(task: Pick<LeasedTask, 'cores' | 'memoryMiB'>): number {
+  return task.memoryMiB ? task.memoryMiB * 1024 * 1024 : memoryShare(task.cores);
+}
+
+/** The machine's memory in proportion to the cores a task has. */
 function memoryShare(cores: number): number {
   const cpus = availableParallelism();
   return Math.floor((totalmem() * Math.min(Math.max(cores, 1), cpus)) / cpus);

@@ -22,9 +22,11 @@ export interface RenderTaskSpec {
 }
 
 /** Blender's arguments for the task, with paths relative to the task directory. */
-export function renderArgs(job: RenderJobSpec, frames: readonly number[], threads: number): string[] {
+export function renderArgs(job: RenderJobSpec, frames: readonly number[], threads: number, gpus: readonly number[] = []): string[] {
   const r = job.render;
   const overrides: RenderOverrides = {};
+  // Only a task that leased GPUs touches Cycles' device: the others render as the file says.
+  if (gpus.length > 0) overrides.gpus = [...gpus];
   if (r.samples) overrides.samples = r.samples;
   if (r.resolution) overrides.resolution = [r.resolution.width, r.resolution.height];
   if (r.percentage) overrides.percentage = r.percentage;
@@ -63,7 +65,7 @@ export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir,
     uploader.add(event.frame, event.path.split('/').pop()!, event.elapsedMs);
   };
   return {
-    argv: renderArgs(job, frames, task.cores),
+    argv: renderArgs(job, frames, task.cores, task.gpuDevices ?? []),
     onStdout(chunk) {
       for (const e of parser.push(chunk)) onEvent(e);
     },

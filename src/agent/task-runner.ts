@@ -20,6 +20,8 @@ export interface Launch {
   spec: ProcessSpec;
   /** Cleans up after the process (e.g. removes its container). */
   cleanup?(): Promise<void>;
+  /** After the process ended, before cleanup: why its limits stopped it (it ran out of memory), or null. */
+  limitExceeded?(exit: { code: number | null }): Promise<string | null>;
 }
 
 /** Turns a plain process spec into what actually runs (bubblewrap, a container, or as is). */
@@ -149,6 +151,7 @@ export class TaskRun {
         outcome = await this.spawnAndWait(this.launch.spec, shipper, stdout, stderr, program);
       }
       await Promise.all([stdout.close(), stderr.close()]);
+      const overLimit = (await this.launch?.limitExceeded?.({ code: outcome.code })) ?? null;
       await program.afterExit?.();
       await this.launch?.cleanup?.();
       if (this.stopReason === 'canceled' || this.stopReason === 'lease-lost') {
@@ -163,11 +166,13 @@ export class TaskRun {
       const error =
         this.stopReason === 'timeout'
           ? `the task ran longer than its timeout of ${task.timeoutSeconds} s and was killed`
-          : outcome.signal
-            ? `the task was killed by ${outcome.signal}`
-            : outcome.spawnError
-              ? `the task could not start: ${outcome.spawnError}`
-              : outcome.error;
+          : overLimit
+            ? overLimit
+            : outcome.signal
+              ? `the task was killed by ${outcome.signal}`
+              : outcome.spawnError
+                ? `the task could not start: ${outcome.spawnError}`
+                : outcome.error;
       if (error) shipper.system(error);
       this.reporting = true;
       this.deps.onUploading?.();

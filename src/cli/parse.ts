@@ -82,7 +82,7 @@ export function addSchedulingOptions(command: Command): Command {
     .option('--after <jobs>', 'run once these jobs (JOB[,JOB…]) are done; canceled if one errors or is canceled', afterArg)
     .option('--after-any', 'with --after: run once those jobs have ended, whatever their state')
     .option('--cores <n>', 'cores per task, instead of the instance type\'s', positiveInt('--cores'))
-    .option('--memory <MiB>', 'run only on agents with at least this much memory (MiB)', positiveInt('--memory'))
+    .option('--memory <MiB>', 'memory each task may use (MiB): it runs only on agents with that much, and is killed if it uses more (default: its cores\' share of the agent\'s)', positiveInt('--memory'))
     .option('--gpus <n>', 'run only on agents with at least this many GPUs', positiveInt('--gpus'))
     .option('--require <key=value>', 'run only on agents with this label (their --label); repeatable', requireArg);
 }

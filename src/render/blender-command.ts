@@ -41,6 +41,8 @@ export interface RenderOverrides {
   samples?: number;
   resolution?: [width: number, height: number];
   percentage?: number;
+  /** The GPUs the task leased (the agent's indices, as in CUDA_VISIBLE_DEVICES): Cycles renders on them. */
+  gpus?: number[];
 }
 
 export interface RenderTaskSpec {

@@ -20,6 +20,7 @@ import * as jobArchive from './migrations/0011_job_archive.js';
 import * as blobCollection from './migrations/0012_blob_collection.js';
 import * as accounts from './migrations/0014_accounts.js';
 import * as webhooks from './migrations/0015_webhooks.js';
+import * as agentLimits from './migrations/0017_agent_limits.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012_blob_collection': blobCollection,
   '0014_accounts': accounts,
   '0015_webhooks': webhooks,
+  '0017_agent_limits': agentLimits,
 };
 
 class InCodeMigrations implements MigrationProvider {

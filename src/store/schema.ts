@@ -40,6 +40,8 @@ export interface AgentsTable {
   removed: number;
   /** JSON labels set from the coordinator (`drover worker label`), merged over the agent's own. */
   set_labels: string;
+  /** JSON: what the agent can enforce on its host tasks (memory, processes, how), 0017_agent_limits; '{}' unknown. */
+  limits: string;
   last_seen_at: string;
   created_at: string;
 }

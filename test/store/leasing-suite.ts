@@ -40,6 +40,16 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.ok(env.events.some((e) => e.type === 'task'));
     });
 
+    test('a queue of higher-priority jobs no agent here meets does not starve the work behind it', async () => {
+      // More of their tasks than the candidate window (256) holds: they used to fill it, and the
+      // agent leased nothing at all although a job it could run was queued.
+      for (let i = 0; i < 70; i++) await scriptJob(env, `gpu ${i}`, 4, { priority: 90, requirements: i % 2 ? { gpus: 1 } : { labels: { pool: 'gpu' } } });
+      const plain = await scriptJob(env, 'plain', 2, { priority: 50 });
+      const agent = await addAgent(env.ctx, 'cpu-only');
+      const leased = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 2 });
+      assert.deepEqual(leased.map((t) => [t.jobId, t.index]), [[plain, 1], [plain, 2]]);
+    });
+
     test('prefetch fills an agent\'s hold up to its slot, one waiting task and its share of the queue (queued / online agents)', async () => {
       const id = await scriptJob(env, 'prefetched', 13);
       const [a, b, c] = await Promise.all(['p-a', 'p-b', 'p-c'].map((name) => addAgent(env.ctx, name, 1)));

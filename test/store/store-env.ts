@@ -10,6 +10,7 @@ import { EventBus } from '../../src/coordinator/events.js';
 import { HttpError } from '../../src/coordinator/errors.js';
 import { createUser, type UserPrincipal } from '../../src/coordinator/services/accounts.js';
 import { registerAgent, type AgentPrincipal } from '../../src/coordinator/services/agents.js';
+import type { JobRequirements } from '../../src/core/job-requirements.js';
 import type { ServiceContext } from '../../src/coordinator/services/context.js';
 import { createScriptJob } from '../../src/coordinator/services/jobs.js';
 import type { LeasedTask } from '../../src/coordinator/services/leasing.js';
@@ -48,7 +49,7 @@ async function newEnv(store: StoreUnderTest): Promise<Env> {
   const bus = new EventBus();
   const events: Env['events'] = [];
   for (const type of ['job', 'task', 'log', 'work'] as const) bus.on(type, (...args: unknown[]) => events.push({ type, args }));
-  const config = coordinatorConfig({ dataDir: dir, leaseSeconds: 30, instanceCores: { s: 1, m: 2, l: 4, xl: 8 }, adminPassword: 'admin-pw', logLimitBytes: 1000 });
+  const config = coordinatorConfig({ dataDir: dir, leaseSeconds: 30, instanceCores: { s: 1, m: 2, l: 4, xl: 8, gpu: 2 }, adminPassword: 'admin-pw', logLimitBytes: 1000 });
   const ctx: ServiceContext = { db: handle.db, blobs, bus, config };
   const view = await createUser(ctx, 'alice', 'alice-pw', false);
   const user: UserPrincipal = { kind: 'user', id: view.id, name: view.name, admin: false, tokenId: 'k_test', tokenName: null };
@@ -72,7 +73,7 @@ export async function addAgent(ctx: ServiceContext, name: string, slots = 4): Pr
 }
 
 /** A started script job of `tasks` tasks whose files the user owns. */
-export async function scriptJob(env: Env, name: string, tasks: number, opts: { instanceType?: 's' | 'm' | 'l' | 'xl'; maxAttempts?: number; start?: boolean } = {}): Promise<string> {
+export async function scriptJob(env: Env, name: string, tasks: number, opts: { instanceType?: 's' | 'm' | 'l' | 'xl'; maxAttempts?: number; start?: boolean; priority?: number; requirements?: JobRequirements } = {}): Promise<string> {
   const script = { name: 'run.py', sha256: sha(`script ${name}`) };
   const inputs = Array.from({ length: tasks }, (_, i) => ({ name: `in_${i + 1}.txt`, sha256: sha(`input ${name} ${i}`) }));
   for (const f of [script, ...inputs]) {
@@ -87,6 +88,8 @@ export async function scriptJob(env: Env, name: string, tasks: number, opts: { i
     ...(opts.instanceType ? { instanceType: opts.instanceType } : {}),
     maxAttempts: opts.maxAttempts ?? 3,
     start: opts.start ?? true,
+    ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+    ...(opts.requirements ? { requirements: opts.requirements } : {}),
   });
 }
 

@@ -16,6 +16,8 @@ export interface ContainerRunOptions {
   taskDir: string;
   cores: number;
   memoryBytes?: number;
+  /** Processes and threads the container may run at once (--pids-limit); WANTED_NPROC by default. */
+  processes?: number;
   network: boolean;
   /** Unique container name, used by remove() to clean up after a killed run. */
   name: string;
@@ -152,7 +154,7 @@ export class ContainerEngine {
     if (this.traits.hasInit) args.push('--init');
     if (this.traits.limitsSupported) {
       const cores = Math.min(Math.max(opts.cores, 0.01), availableParallelism());
-      args.push('--cpus', String(cores), '--pids-limit', String(WANTED_NPROC));
+      args.push('--cpus', String(cores), '--pids-limit', String(opts.processes ?? WANTED_NPROC));
       if (opts.memoryBytes) {
         // Swap equal to memory: the limit is a real limit, not memory plus as much again in swap.
         args.push('--memory', `${opts.memoryBytes}b`, '--memory-swap', `${opts.memoryBytes}b`);

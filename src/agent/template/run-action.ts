@@ -49,8 +49,10 @@ export async function runAction(launch: (spec: ProcessSpec) => Promise<Launch>, 
       child.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
         io.signal.removeEventListener('abort', onAbort);
-        const error = reason ?? (spawnError ? `could not start: ${spawnError}` : signal ? `killed by ${signal}` : undefined);
-        resolve({ code, ...(error ? { error } : {}) });
+        void (launched.limitExceeded?.({ code }) ?? Promise.resolve(null)).then((overLimit) => {
+          const error = reason ?? overLimit ?? (spawnError ? `could not start: ${spawnError}` : signal ? `killed by ${signal}` : undefined);
+          resolve({ code, ...(error ? { error } : {}) });
+        });
       });
     });
   } finally {

@@ -15,6 +15,11 @@ export function warmRenderProgram(pool: SessionPool | null): ProgramFactory {
     const job = task.jobSpec as RenderJobSpec;
     const { frames, allFrames } = task.taskSpec as RenderTaskSpec;
     if (!pool || job.render.cold || frames.length === 0) return renderProgram(ctx);
+    if (task.gpuDevices?.length) {
+      // A warm Blender is shared by the project's tasks, which may each lease other GPUs.
+      log(`the task leased GPU ${task.gpuDevices.join(',')}: one Blender with those GPUs, no warm session`);
+      return renderProgram(ctx);
+    }
     if (task.image) {
       // A session would have to live in a container of its own; not done yet.
       log(`the job runs in the container image ${task.image}: one Blender per task, no warm session`);

@@ -205,7 +205,8 @@ export function registerFarmCommands(program: Command): void {
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement (trusted farms)')
     .option('--engine <engine>', 'container engine for jobs that name an image: docker or podman')
     .option('--prefetch <n>', 'tasks to hold besides the running ones, started the moment cores free (for short tasks; default 0)', nonNegativeInt('--prefetch'))
-    .action(async (opts: { server: string; token?: string; slots?: number; prefetch?: number; name: string; workDir: string; label?: string[]; gpus?: number; sandbox: boolean; engine?: string }) => {
+    .option('--task-processes <n>', 'processes and threads each task may run at once (default 4096)', positiveInt('--task-processes'))
+    .action(async (opts: { server: string; token?: string; slots?: number; prefetch?: number; name: string; workDir: string; label?: string[]; gpus?: number; sandbox: boolean; engine?: string; taskProcesses?: number }) => {
       const joinToken = opts.token ?? process.env.DROVER_AGENT_TOKEN;
       if (!joinToken) throw new CliError('give the agent join token with --token or DROVER_AGENT_TOKEN (the coordinator keeps it in DATA/agent-token)');
       if (opts.engine && opts.engine !== 'docker' && opts.engine !== 'podman') throw new CliError('--engine is docker or podman');
@@ -227,7 +228,12 @@ export function registerFarmCommands(program: Command): void {
       await lockWorkDir(opts.workDir).catch((err: unknown) => {
         throw err instanceof WorkDirBusyError ? new CliError(err.message) : err;
       });
-      const launch = await createLauncher({ sandbox: opts.sandbox, workDir: opts.workDir, ...(opts.engine ? { engine: opts.engine as 'docker' | 'podman' } : {}) });
+      const launch = await createLauncher({
+        sandbox: opts.sandbox,
+        workDir: opts.workDir,
+        ...(opts.engine ? { engine: opts.engine as 'docker' | 'podman' } : {}),
+        ...(opts.taskProcesses ? { taskProcesses: opts.taskProcesses } : {}),
+      });
       const agent = new Agent({
         servers: opts.server.split(',').map((s) => s.trim().replace(/\/+$/, '')),
         joinToken,
@@ -237,6 +243,7 @@ export function registerFarmCommands(program: Command): void {
         ...(opts.gpus !== undefined ? { gpus: opts.gpus } : {}),
         launcher: launch.launcher,
         sandbox: launch.sandboxed,
+        limits: launch.limits,
         ...(opts.slots ? { slots: opts.slots } : {}),
         ...(opts.prefetch ? { prefetch: opts.prefetch } : {}),
         ...(launch.programs ? { programs: launch.programs } : {}),

@@ -11,6 +11,7 @@ interface Worker {
   memoryBytes: number;
   slots: number;
   sandbox: boolean;
+  limits: { memory: boolean; processes: boolean; how: string } | null;
   lastSeenAt: string;
   runningTasks: unknown[];
   labels: Record<string, string>;
@@ -23,6 +24,13 @@ interface Worker {
 function taskNetworkOf(w: Worker, policy: 'allow' | 'deny'): string {
   if (w.sandbox) return policy === 'deny' ? 'none' : 'per job';
   return policy === 'deny' ? 'containers: none; host: not cut' : 'containers: per job; host: always';
+}
+
+/** What an agent holds its host tasks to, in a few words: `memory, processes (cgroup v1)`, `none`. */
+function limitsOf(w: Worker): string {
+  if (!w.limits) return 'unknown';
+  const what = [w.limits.memory ? 'memory' : '', w.limits.processes ? 'processes' : ''].filter(Boolean).join(', ');
+  return what ? `${what} (${w.limits.how})` : 'none';
 }
 
 export function registerWorkerCommands(program: Command): void {
@@ -73,6 +81,7 @@ export function registerWorkerCommands(program: Command): void {
       console.log(`agent ${w.name}: ${w.status}${w.paused ? ', paused' : ''}   slots ${w.slots}   cores ${w.cores}   memory ${bytes(w.memoryBytes)}   running ${w.runningTasks}   last contact ${w.lastSeenAt}`);
       const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(' ');
       if (labels) console.log(`labels: ${labels}`);
+      console.log(`host task limits: ${limitsOf(w)}`);
       for (const b of w.blockedBy) console.log(`blocklisted for job ${b.jobId} (${b.jobName}) after ${b.failures} failures`);
       console.log('');
       // Users see their own jobs' attempts only (the coordinator filters them).
@@ -87,8 +96,8 @@ export function registerWorkerCommands(program: Command): void {
       if (opts.json) return console.log(JSON.stringify(workers, null, 2));
       console.log(
         table(
-          ['NAME', 'STATUS', 'SLOTS', 'CORES', 'MEMORY', 'CONFINED', 'TASK NETWORK', 'RUNNING', 'LAST CONTACT'],
-          workers.map((w) => [w.name, w.paused ? `${w.status}, paused` : w.status, w.slots, w.cores, bytes(w.memoryBytes), w.sandbox ? 'yes' : 'no', taskNetworkOf(w, taskNetwork ?? 'allow'), w.runningTasks.length, w.lastSeenAt]),
+          ['NAME', 'STATUS', 'SLOTS', 'CORES', 'MEMORY', 'CONFINED', 'TASK NETWORK', 'LIMITS', 'RUNNING', 'LAST CONTACT'],
+          workers.map((w) => [w.name, w.paused ? `${w.status}, paused` : w.status, w.slots, w.cores, bytes(w.memoryBytes), w.sandbox ? 'yes' : 'no', taskNetworkOf(w, taskNetwork ?? 'allow'), limitsOf(w), w.runningTasks.length, w.lastSeenAt]),
         ),
       );
       console.log(

@@ -8,7 +8,8 @@ import { audit } from '../services/audit.js';
 import { agentByIdOrName, labelAgent, removeAgent, setAgentPaused } from '../services/agent-admin.js';
 import { parseRequirement } from '../../core/job-requirements.js';
 import { badRequest } from '../errors.js';
-import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { INSTANCE_GPUS, INSTANCE_TYPES } from '../../core/instance-types.js';
+import { hostFactsOf } from '../../core/templates/host-match.js';
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
@@ -87,8 +88,12 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       runningTasks: running.filter((t) => t.agent_id === agent.id && t.attempt_status !== 'uploading').length,
       runningCores: running.filter((t) => t.agent_id === agent.id && t.attempt_status !== 'uploading').reduce((sum, t) => sum + t.cores, 0),
       uploadingTasks: running.filter((t) => t.agent_id === agent.id && t.attempt_status === 'uploading').length,
-      // Instance sizes: a task of one runs here when its cores fit the agent's slots.
-      canRun: INSTANCE_TYPES.map((type) => ({ instanceType: type, cores: ctx.config.instanceCores[type], fits: ctx.config.instanceCores[type] <= agent.slots })),
+      // Instance sizes: a task of one runs here when its cores fit the agent's slots (and its GPUs the agent's).
+      canRun: INSTANCE_TYPES.map((type) => ({
+        instanceType: type,
+        cores: ctx.config.instanceCores[type],
+        fits: ctx.config.instanceCores[type] <= agent.slots && INSTANCE_GPUS[type] <= hostFactsOf(agent).gpus,
+      })),
       recent: recent.map((a) => ({
         taskId: a.task_id,
         jobId: a.job_id,
@@ -117,6 +122,8 @@ function workerFacts(a: agentsRepo.AgentRow) {
         labels: JSON.parse(a.labels) as Record<string, string>,
         slots: a.slots,
         sandbox: a.sandbox === 1,
+        // What it holds host tasks to; null for an agent too old to say.
+        limits: (JSON.parse(a.limits || '{}') as { how?: string }).how ? (JSON.parse(a.limits) as { memory: boolean; processes: boolean; how: string }) : null,
         version: a.version,
         lastSeenAt: a.last_seen_at,
   };

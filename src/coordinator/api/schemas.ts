@@ -238,6 +238,8 @@ export const RegisterAgentBody = Type.Object(
     attributes: Type.Optional(
       Type.Object({ os: Type.String({ maxLength: 32 }), arch: Type.String({ maxLength: 32 }), gpus: Type.Integer({ minimum: 0, maximum: 1024 }) }, strict),
     ),
+    /** What the agent can hold its host tasks to. */
+    limits: Type.Optional(Type.Object({ memory: Type.Boolean(), processes: Type.Boolean(), how: Type.String({ maxLength: 100 }) }, strict)),
     previousToken: Type.Optional(Type.String({ maxLength: 256 })),
   },
   strict,

@@ -65,6 +65,8 @@ export interface AgentResources {
   agentId?: string;
   /** Host facts beyond cores and memory (older agents send none: linux, x86_64, no GPU). */
   attributes?: { os: string; arch: string; gpus: number };
+  /** What it can enforce on host tasks (older agents send nothing: unknown). */
+  limits?: { memory: boolean; processes: boolean; how: string };
 }
 
 /**
@@ -86,6 +88,7 @@ export async function registerAgent(
     memory_bytes: resources.memoryBytes,
     labels: JSON.stringify(resources.labels),
     attributes: JSON.stringify(resources.attributes ?? {}),
+    limits: JSON.stringify(resources.limits ?? {}),
     slots: resources.slots,
     sandbox: resources.sandbox ? 1 : 0,
     version: resources.version,

@@ -1,7 +1,7 @@
 // Storing a new job, whatever its kind: the checks every kind makes (name, files the user owns,
 // the network its tasks get) and the insert of the job with all its tasks, whole or not at all.
 import { randomId, taskId } from '../../core/ids.js';
-import type { InstanceType } from '../../core/instance-types.js';
+import { type InstanceType, withInstanceGpus } from '../../core/instance-types.js';
 import { type JobRequirements, isEmpty, requirementsProblem } from '../../core/job-requirements.js';
 import { DEFAULT_PRIORITY, priorityProblem } from '../../core/priority.js';
 import { decideTaskNetwork, type NetworkDefault } from '../../core/task-network.js';
@@ -69,8 +69,9 @@ export interface RunRequest {
 
 /** What every kind's request says about running its tasks, with the farm's defaults applied. */
 export function runSettings(req: RunRequest) {
+  const instanceType = req.instanceType ?? 's';
   return {
-    instanceType: req.instanceType ?? 's',
+    instanceType,
     maxAttempts: req.maxAttempts ?? 3,
     taskTimeoutSeconds: req.taskTimeoutSeconds ?? null,
     start: req.start ?? false,
@@ -78,7 +79,8 @@ export function runSettings(req: RunRequest) {
     after: req.after,
     afterAny: req.afterAny,
     cores: req.cores,
-    requirements: req.requirements,
+    // A GPU preset (`-t gpu`) asks for its GPUs like --gpus does.
+    requirements: withInstanceGpus(req.requirements, instanceType),
   };
 }
 

@@ -39,6 +39,8 @@ export interface LeasedTask {
   priority?: number;
   /** GPUs the task asks for (its job's `--gpus`): the agent gives it that many of its own. */
   gpus?: number;
+  /** Memory the task asks for (its job's `--memory`): the agent holds it to that; without it, to its cores' share. */
+  memoryMiB?: number;
   /** Set by the agent when the task starts: the indices of the GPUs it was given (CUDA_VISIBLE_DEVICES). */
   gpuDevices?: number[];
   timeoutSeconds: number | null;
@@ -209,7 +211,11 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
     if (!reqs) return [];
     return reqs.flatMap((r, step) => (r && asks.every((a) => hostRequirementProblem(r, a.agent.host) !== null) ? [step] : []));
   };
-  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps);
+  const noAskerMeets = (text: string) => {
+    const req = parsedRequirements(text);
+    return asks.every((a) => requirementMiss(req, a.agent.host) !== null);
+  };
+  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets);
   const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
@@ -301,7 +307,7 @@ function leasedTaskOf(job: jobsRepo.JobRow, jobSpec: JobSpec, task: tasksRepo.Ta
     kind: job.kind as LeasedTask['kind'],
     cores: job.cores,
     priority: job.priority,
-    ...(job.requirements ? { gpus: (JSON.parse(job.requirements) as JobRequirements).gpus ?? 0 } : {}),
+    ...requirementsForAgent(job.requirements),
     timeoutSeconds: job.task_timeout_seconds,
     image: job.image,
     network: jobSpec.network ?? false,
@@ -476,4 +482,23 @@ async function countFailure(ctx: ServiceContext, db: Db, jobId: string, taskId: 
   await agentFailuresRepo.recordAgentFailure(db, jobId, agentId);
   const agents = await agentFailuresRepo.distinctFailedAgents(db, taskId, sinceAttempt);
   return agents >= limit ? `it failed on ${agents} different agents` : null;
+}
+
+/** What of a job's requirements the agent applies to each task: the GPUs it hands out and the memory it enforces. */
+function requirementsForAgent(text: string | null): Pick<LeasedTask, 'gpus' | 'memoryMiB'> {
+  if (!text) return {};
+  const req = JSON.parse(text) as JobRequirements;
+  return { gpus: req.gpus ?? 0, ...(req.memoryMiB ? { memoryMiB: req.memoryMiB } : {}) };
+}
+
+/** Job requirements by their stored text: a farm has few distinct ones, and every lease reads them all. */
+const requirementsCache = new Map<string, JobRequirements>();
+function parsedRequirements(text: string): JobRequirements {
+  let req = requirementsCache.get(text);
+  if (!req) {
+    if (requirementsCache.size >= 10_000) requirementsCache.clear();
+    req = JSON.parse(text) as JobRequirements;
+    requirementsCache.set(text, req);
+  }
+  return req;
 }

@@ -11,6 +11,9 @@ The JSON after `--` (every key optional):
     resolution   [width, height]
     percentage   resolution percentage
     format       image format (already set by -F; checked again here)
+    gpus         the GPUs the task leased (agent indices; CUDA_VISIBLE_DEVICES shows Blender only
+                 those): Cycles renders on them with OptiX, else CUDA. Absent: the device is left
+                 as the file says.
 
 Without overrides the scene is left as the user saved it, so the result matches a plain
 `blender -b FILE -f N`. The only changes then are ones that cannot alter pixels (overwrite
@@ -43,6 +46,41 @@ def has_openimagedenoise():
     except ImportError:
         return False
     return bool(getattr(_cycles, "with_openimagedenoise", False))
+
+
+def use_leased_gpus(scene, leased):
+    """Cycles renders on the GPUs the task leased: the agent set CUDA_VISIBLE_DEVICES to them, so
+    every CUDA/OptiX device Blender finds is one of them. Without such a device (or with another
+    engine) it renders on the CPU, and says so."""
+    import os
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    say("the task leased GPU %s (CUDA_VISIBLE_DEVICES=%s): setting Cycles to render on it" % (",".join(str(g) for g in leased), visible))
+    if scene.render.engine != "CYCLES":
+        say("engine %s is not Cycles: the GPU setting does not apply" % scene.render.engine)
+        return
+    try:
+        prefs = bpy.context.preferences.addons["cycles"].preferences
+    except KeyError:
+        say("the Cycles add-on is not loaded: rendering on the CPU")
+        return
+    for kind in ("OPTIX", "CUDA"):
+        try:
+            prefs.compute_device_type = kind
+        except TypeError:
+            continue  # this Blender was built without it
+        if hasattr(prefs, "get_devices_for_type"):
+            devices = list(prefs.get_devices_for_type(kind))
+        else:
+            prefs.get_devices()
+            devices = [d for d in prefs.devices if d.type == kind]
+        if devices:
+            for d in prefs.devices:
+                d.use = d.type == kind
+            scene.cycles.device = "GPU"
+            say("Cycles renders on GPU with %s: %s" % (kind, ", ".join(d.name for d in devices)))
+            return
+    scene.cycles.device = "CPU"
+    say("this Blender finds no CUDA or OptiX device: rendering on the CPU")
 
 
 def apply(opt):
@@ -81,6 +119,9 @@ def apply(opt):
     if render.engine == "CYCLES" and scene.cycles.use_denoising and not has_openimagedenoise():
         scene.cycles.use_denoising = False
         say("denoising turned off: this Blender was built without OpenImageDenoise")
+
+    if opt.get("gpus"):
+        use_leased_gpus(scene, [int(g) for g in opt["gpus"]])
 
     # A retried task renders into a folder that may hold a previous attempt's frames.
     render.use_overwrite = True

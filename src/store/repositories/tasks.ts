@@ -127,6 +127,8 @@ export async function queuedCandidates(
   blocked?: { agentId: string; limit: number },
   /** Template jobs: steps none of the leasers may run (host requirements), left out of the window. */
   skipSteps?: (jobId: string) => Promise<number[]>,
+  /** Jobs none of the leasers may run (their requirements: labels, GPUs, memory), left out of the window. */
+  skipJob?: (requirements: string) => boolean,
 ) {
   const maxCores = Math.max(...freeCores);
   // Two steps, so each is an index walk that stops at `limit` rows: the eligible jobs in lease order
@@ -162,6 +164,9 @@ export async function queuedCandidates(
     // No more of a job's tasks than the leasers could take together (they all ask for job.cores).
     const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
     if (fit === 0) continue;
+    // Else a queue of jobs waiting for other machines (a GPU pool) fills the window ahead of
+    // everything these leasers can run, and they take nothing at all.
+    if (job.requirements && skipJob?.(job.requirements)) continue;
     const skip = job.kind === 'template' && skipSteps ? await skipSteps(job.id) : [];
     const read = (n: number, afterIdx: number) =>
       db
