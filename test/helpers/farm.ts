@@ -88,7 +88,7 @@ function manage(args: string[], env: Record<string, string>, wrap: string[] = []
         proc.kill(signal);
       });
     },
-    waitForOutput(pattern, timeoutMs = 30_000) {
+    waitForOutput(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const deadline = Date.now() + timeoutMs;
         const check = () => {
