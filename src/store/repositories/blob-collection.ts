@@ -2,7 +2,7 @@
 // records one at a time under the same test, claims (uploads about to be used), bytes per user.
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../schema.js';
-import { inLists } from '../statement-shapes.js';
+import { inLists, insertBatches } from '../statement-shapes.js';
 
 /**
  * True for a blob (`blobs` row in scope) no job refers to (job spec, task input, result file, frame,
@@ -55,7 +55,9 @@ export async function removeIfUnreferenced(db: Db, sha256: string, cutoff: strin
 
 /** Says `hashes` are about to be used (asked about, being uploaded): collection spares them for the grace period. */
 export async function claimBlobs(db: Db, hashes: readonly string[], now: string): Promise<void> {
-  for (const part of inLists([...new Set(hashes)])) {
+  // insertBatches, not inLists: a padded list repeats a hash, and PostgreSQL refuses an upsert
+  // that touches one row twice.
+  for (const part of insertBatches([...new Set(hashes)])) {
     await db
       .insertInto('blob_claims')
       .values(part.map((sha256) => ({ sha256, claimed_at: now })))
