@@ -442,7 +442,7 @@ test('web app: live views that are right (viewer, workers, task drawer) and form
     assert.equal(await page.getByTestId('worker-name').textContent(), failedOn);
     assert.deepEqual(
       await page.getByTestId('worker-can-run').locator('.chip').evaluateAll((chips) => chips.map((c) => `${c.textContent} ${c.getAttribute('data-fits')}`)),
-      ['✓ S · 1 core true', '✗ M · 4 cores false', '✗ L · 8 cores false', '✗ XL · 16 cores false'],
+      ['✓ S · 1 core true', '✗ M · 4 cores false', '✗ L · 8 cores false', '✗ XL · 16 cores false', '✗ GPU · 4 cores false'],
     );
     await page.locator('[data-testid="worker-attempt"][data-status="error"]', { hasText: 'fails on purpose' }).first().waitFor();
     assert.ok((await page.locator('[data-testid="worker-attempt"][data-status="done"]').count()) >= 1, 'its finished render tasks are listed too');
