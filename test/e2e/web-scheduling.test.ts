@@ -143,11 +143,11 @@ test('script jobs: priority, run after and requirements from the form; waiting l
   await page.getByTestId('job-waiting-reason').filter({ hasText: 'every online agent is paused (drover worker resume NAME)' }).waitFor();
   assert.deepEqual((({ priority, after, requirements }) => ({ priority, after, requirements }))(await job(first)), { priority: 70, after: [], requirements: null });
 
-  // ---- a second one runs after the first (picked from the list), needs 1 MiB; its priority changed on its page
+  // ---- a second one runs after the first (picked from the list), needs 256 MiB (a cgroup limit on this machine, so enough for bash); its priority changed on its page
   await scriptForm(page, 'second');
   await page.getByTestId('after-pick').selectOption(first);
   assert.equal(await page.getByTestId('after-input').inputValue(), first);
-  await page.getByTestId('memory-input').fill('1');
+  await page.getByTestId('memory-input').fill('256');
   await page.getByTestId('cores-input').fill('1');
   await noLayoutProblems(page, 'the script form with its scheduling fields open');
   await page.screenshot({ path: join(SHOTS, 'scheduling-form.png') });
@@ -157,7 +157,7 @@ test('script jobs: priority, run after and requirements from the form; waiting l
   assert.equal(await dep.getAttribute('href'), `#/jobs/${first}`);
   await page.getByTestId('job-waiting-reason').filter({ hasText: `waiting for job ${first}` }).waitFor();
   assert.equal(await page.getByTestId('job-waiting-reason').getByTestId('waiting-job-link').getAttribute('href'), `#/jobs/${first}`);
-  assert.deepEqual(await page.getByTestId('job-requirements').locator('.label').allInnerTexts(), ['1 MiB memory']);
+  assert.deepEqual(await page.getByTestId('job-requirements').locator('.label').allInnerTexts(), ['256 MiB memory']);
   await page.getByTestId('job-priority-input').fill('80');
   await page.getByTestId('job-priority-save').click();
   await page.getByTestId('job-priority').filter({ hasText: /^80$/ }).waitFor();
@@ -166,7 +166,7 @@ test('script jobs: priority, run after and requirements from the form; waiting l
     after: [first],
     afterAny: false,
     cores: 1,
-    requirements: { memoryMiB: 1 },
+    requirements: { memoryMiB: 256 },
   });
   // A priority out of range is refused in the page.
   await page.getByTestId('job-priority-input').fill('300');

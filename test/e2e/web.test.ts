@@ -146,7 +146,7 @@ test('web app: sign in, submit a script job, watch it finish, read logs, downloa
     await page.locator('[data-testid="task-row"][data-status="done"]').nth(2).waitFor();
     const rows = page.getByTestId('task-row');
     assert.equal(await rows.count(), 3);
-    const inputs = await rows.locator('td:nth-child(2)').allTextContents();
+    const inputs = await rows.getByTestId('task-input').allTextContents();
     assert.deepEqual(inputs.map((s) => s.trim()), ['frame_1.dat', 'frame_2.dat', 'frame_10.dat']);
     const progress = page.locator('.stats [data-testid="progress"]');
     assert.equal(await progress.getAttribute('data-done'), '3');

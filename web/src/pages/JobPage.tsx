@@ -476,7 +476,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
                   </td>
                   <td class="num mono col-index">{task.index}</td>
                   <td class="mono ellipsis" title={task.input}>
-                    {task.input}
+                    <span data-testid="task-input">{task.input}</span>
                     {task.error && <span class="sub err-text">{task.error}</span>}
                     {task.warning && (
                       <span class="sub warn-text" data-testid="task-warning">
