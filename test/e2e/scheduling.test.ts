@@ -213,7 +213,7 @@ describe('priority and fair share', { timeout: 600_000 }, () => {
 });
 
 describe('job dependencies', { timeout: 600_000 }, () => {
-  test('--after runs a job once the jobs it names are done, cancels it when one fails; --after-any waits for any end', async () => {
+  test('--after runs a job once the jobs it names are done, cancels it when one fails or is deleted unrun; --after-any waits for any end', async () => {
     const farm = await farmOf(1);
     const ws = await makeWorkspace({
       'first.sh': 'sleep 3\nmkdir -p run-result\necho first > run-result/out.txt\n',
@@ -271,6 +271,21 @@ describe('job dependencies', { timeout: 600_000 }, () => {
     const alone = await create('alone', 'quick.sh', ['--after-any']);
     assert.notEqual(alone.code, 0);
     assert.match(alone.stderr, /--after-any goes with --after/);
+
+    // One it waits for is deleted before it ran: --after can never be met and cancels with the
+    // reason (the dependency row goes with the job; it used to release the dependent); --after-any runs.
+    const unstarted = idOf(await create('never started', 'quick.sh', [], farm.cli, false));
+    const orphan = idOf(await create('orphan', 'quick.sh', ['--after', unstarted]));
+    const relaxed = idOf(await create('relaxed', 'quick.sh', ['--after', unstarted, '--after-any']));
+    assert.equal((await viewJson(farm, orphan)).waiting, `waiting for job ${unstarted}`);
+    const deleted = await farm.cli(['job', 'delete', unstarted]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const orphaned = await eventually(async () => {
+      const j = await viewJson(farm, orphan);
+      return j.status === 'canceled' ? j : null;
+    }, 60_000, 'the dependent of a deleted job to be canceled');
+    assert.match(orphaned.tasks![0]!.error ?? '', new RegExp(`job ${unstarted}, which it waits for \\(--after\\), was deleted before it was done`));
+    await eventually(async () => (await viewJson(farm, relaxed)).status === 'done', 60_000, 'the --after-any dependent of a deleted job to run');
   });
 });
 

@@ -42,23 +42,51 @@ export async function advanceHeldJobs(ctx: ServiceContext): Promise<void> {
   for (const held of await dependenciesRepo.heldJobs(ctx.db)) {
     const outcome = dependencyOutcome(held.after_any === 1, await dependenciesRepo.dependenciesOf(ctx.db, held.id));
     if (outcome.kind === 'wait') continue;
-    const changed = await ctx.db.transaction().execute(async (trx) => {
-      await jobsRepo.lockJob(trx, held.id);
-      const job = await jobsRepo.findJob(trx, held.id);
-      if (!job || job.held !== 1 || (job.status !== 'created' && job.status !== 'queued')) return null;
-      if (outcome.kind === 'release') {
-        await jobsRepo.updateJob(trx, held.id, { held: 0 });
-        return 'released';
-      }
-      const now = nowIso();
-      const tasks = await trx.selectFrom('tasks').select('id').where('job_id', '=', held.id).where('status', 'in', ['pending', 'queued']).execute();
-      await trx.updateTable('tasks').set({ status: 'canceled', finished_at: now, error: outcome.reason }).where('job_id', '=', held.id).where('status', 'in', ['pending', 'queued']).execute();
-      await jobsRepo.updateJob(trx, held.id, { held: 0, status: 'canceled', finished_at: now });
-      return tasks.map((t) => t.id);
-    });
-    if (changed === null) continue;
-    if (changed === 'released') ctx.bus.emit('work');
-    else for (const id of changed) ctx.bus.emit('task', id, held.id);
-    ctx.bus.emit('job', held.id);
+    if (outcome.kind === 'release') await releaseHeld(ctx, held.id);
+    else await cancelHeld(ctx, held.id, outcome.reason);
   }
+}
+
+/**
+ * A job about to be deleted that was never done: the jobs waiting for it under `--after` can never
+ * run, so they are canceled with the reason (left alone, the dependency row's cascade would release
+ * them). Under `--after-any` a deleted job counts as ended, which the next check sees.
+ */
+export async function cancelDependentsOfDeleted(ctx: ServiceContext, jobId: string): Promise<void> {
+  for (const id of await dependenciesRepo.strictDependents(ctx.db, jobId)) {
+    await cancelHeld(ctx, id, `job ${jobId}, which it waits for (--after), was deleted before it was done`);
+  }
+}
+
+/** A held job, still held and not ended, offered to agents. */
+async function releaseHeld(ctx: ServiceContext, jobId: string): Promise<void> {
+  const released = await ctx.db.transaction().execute(async (trx) => {
+    if (!(await stillHeld(trx, jobId))) return false;
+    await jobsRepo.updateJob(trx, jobId, { held: 0 });
+    return true;
+  });
+  if (!released) return;
+  ctx.bus.emit('work');
+  ctx.bus.emit('job', jobId);
+}
+
+/** A held job, still held and not ended, canceled: its tasks carry the reason. */
+async function cancelHeld(ctx: ServiceContext, jobId: string, reason: string): Promise<void> {
+  const canceled = await ctx.db.transaction().execute(async (trx) => {
+    if (!(await stillHeld(trx, jobId))) return null;
+    const now = nowIso();
+    const tasks = await trx.selectFrom('tasks').select('id').where('job_id', '=', jobId).where('status', 'in', ['pending', 'queued']).execute();
+    await trx.updateTable('tasks').set({ status: 'canceled', finished_at: now, error: reason }).where('job_id', '=', jobId).where('status', 'in', ['pending', 'queued']).execute();
+    await jobsRepo.updateJob(trx, jobId, { held: 0, status: 'canceled', finished_at: now });
+    return tasks.map((t) => t.id);
+  });
+  if (canceled === null) return;
+  for (const id of canceled) ctx.bus.emit('task', id, jobId);
+  ctx.bus.emit('job', jobId);
+}
+
+async function stillHeld(trx: Db, jobId: string): Promise<boolean> {
+  await jobsRepo.lockJob(trx, jobId);
+  const job = await jobsRepo.findJob(trx, jobId);
+  return !!job && job.held === 1 && (job.status === 'created' || job.status === 'queued');
 }

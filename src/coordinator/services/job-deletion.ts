@@ -5,6 +5,7 @@ import { conflict } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { collectBlobs } from './blob-collection.js';
 import type { ServiceContext } from './context.js';
+import { cancelDependentsOfDeleted } from './dependencies.js';
 import { jobFor } from './jobs.js';
 import { DELETING, deleteJobInBatches } from './large-jobs.js';
 
@@ -21,6 +22,7 @@ export async function removeJob(ctx: ServiceContext, jobId: string, expectedStat
   const hidden = await ctx.db.updateTable('jobs').set({ status: DELETING }).where('id', '=', jobId).where('status', '=', expectedStatus).executeTakeFirst();
   if (Number(hidden.numUpdatedRows) === 0) throw conflict(`job ${jobId} changed meanwhile; look again and retry`);
   ctx.bus.emit('job', jobId);
+  if (expectedStatus !== 'done') await cancelDependentsOfDeleted(ctx, jobId);
   await deleteJobInBatches(ctx.db, jobId);
   scheduleCollection(ctx);
 }

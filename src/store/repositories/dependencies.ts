@@ -23,3 +23,16 @@ export async function dependenciesOf(db: Db, jobId: string): Promise<{ id: strin
 export function heldJobs(db: Db) {
   return db.selectFrom('jobs').select(['id', 'after_any', 'status']).where('held', '=', 1).where('status', 'in', ['created', 'queued']).execute();
 }
+
+/** Held jobs that wait for `afterId` to be done (`--after`, not `--after-any`). */
+export async function strictDependents(db: Db, afterId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('job_dependencies')
+    .innerJoin('jobs', 'jobs.id', 'job_dependencies.job_id')
+    .select('jobs.id')
+    .where('job_dependencies.after_id', '=', afterId)
+    .where('jobs.held', '=', 1)
+    .where('jobs.after_any', '=', 0)
+    .execute();
+  return rows.map((r) => r.id);
+}
