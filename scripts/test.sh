@@ -14,6 +14,16 @@ echo "drover: type-checking"
 npx tsc --noEmit -p .
 npx tsc --noEmit -p web
 
+# Built once for all test files: the web app (each browser test used to rebuild it, emptying
+# web/dist under the others) and the compiled CLI (the e2e tests start hundreds of drover processes;
+# bin/drover.js runs the build only while it is fresh).
+bash scripts/setup.sh --build
+
 echo "drover: running ${#files[@]} test files"
 # Test files run as separate processes, a few at a time: most e2e tests wait on real processes.
-exec node --import tsx --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" --test-reporter=spec "${files[@]}"
+# Each file's time goes to .test-output/file-timings.txt, longest first: where the suite's time goes.
+mkdir -p .test-output
+exec node --import tsx --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./scripts/file-timings-reporter.mjs --test-reporter-destination=.test-output/file-timings.txt \
+  "${files[@]}"

@@ -2,6 +2,7 @@
 // visual checks every page gets (nothing wider than the screen, no text or image cut).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -13,12 +14,28 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const DESKTOP = { width: 1440, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
-/** The coordinator serves web/dist: build it from the current sources first (about a second). */
+/**
+ * The coordinator serves web/dist: build it from the current sources first (a few seconds of CPU),
+ * unless it is newer than every source already (scripts/test.sh builds it once before the tests:
+ * test files rebuilding it side by side emptied web/dist under each other's browsers).
+ */
 export function buildWebApp(): void {
-  if (process.env.DROVER_E2E_SKIP_WEB_BUILD) return;
+  if (process.env.DROVER_E2E_SKIP_WEB_BUILD || webBuildIsFresh()) return;
   const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
   const result = spawnSync(process.execPath, [vite, 'build', 'web', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(result.status, 0, `vite build failed:\n${result.stdout}\n${result.stderr}`);
+  const now = new Date();
+  utimesSync(join(ROOT, 'web', 'dist'), now, now); // as scripts/setup.sh marks its builds
+}
+
+/** The rule of scripts/setup.sh: web/dist is newer than web/index.html, web/vite.config.* and all of web/src. */
+function webBuildIsFresh(): boolean {
+  const web = join(ROOT, 'web');
+  const built = statSync(join(web, 'dist'), { throwIfNoEntry: false });
+  if (!built) return false;
+  const sources = [join(web, 'index.html'), ...readdirSync(web).filter((f) => f.startsWith('vite.config.')).map((f) => join(web, f))];
+  for (const entry of readdirSync(join(web, 'src'), { recursive: true, withFileTypes: true })) sources.push(join(entry.parentPath, entry.name));
+  return sources.every((path) => (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0) <= built.mtimeMs);
 }
 
 export function launchChromium(): Promise<Browser> {
