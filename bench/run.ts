@@ -13,7 +13,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { apiBench } from './api.js';
 import { hugeJobBench } from './huge-job.js';
-import { bullmqDispatch, bullmqUnavailable, droverDispatch, pgBossDispatch, startRedis } from './dispatch.js';
+import { bullmqDispatch, bullmqUnavailable, droverDispatch, graphileWorkerDispatch, pgBossDispatch, startRedis } from './dispatch.js';
 import { machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
 import { medianOf, scale, scaleFloor } from './scale.js';
@@ -49,7 +49,7 @@ try {
   if (want('dispatch')) {
     const o = { tasks: opt('tasks', 20_000), agents: opt('agents', 8), batch: opt('batch', 64) };
     emit(`\n### Dispatch throughput: ${o.tasks} no-op tasks, ${o.agents} simulated agents (load at start ${load()})\n`);
-    emit('Drover: the full agent protocol over HTTP against a `drover server` process (register, long-poll lease, completions with the empty stdout/stderr blob uploaded once; each simulated agent leases and reports over its own kept-alive HTTP/1.1 connection, requests written raw), job created through POST /api/v1/jobs with one input per task. pg-boss: `insert` then `work({batchSize})` workers; BullMQ: `addBulk` then Workers. *dispatch s* runs from the job (or the queue) being filled until the last task is reported done.\n');
+    emit('Drover: the full agent protocol over HTTP against a `drover server` process (register, long-poll lease, completions with the empty stdout/stderr blob uploaded once; each simulated agent leases and reports over its own kept-alive HTTP/1.1 connection, requests written raw), job created through POST /api/v1/jobs with one input per task. pg-boss: `insert` then `work({batchSize})` workers; graphile-worker: `addJobs` then one runner per agent (`concurrency` = batch, `localQueue.size` = batch, completions batched); BullMQ: `addBulk` then Workers. *dispatch s* runs from the job (or the queue) being filled until the last task is reported done.\n');
     const rows: Row[] = [];
     rows.push(await droverDispatch('Drover, SQLite', o));
     if (argv.includes('--per-task')) rows.push(await droverDispatch('Drover, SQLite', { ...o, perTask: true }));
@@ -60,6 +60,7 @@ try {
       try {
         rows.push(await droverDispatch('Drover, PostgreSQL 15', o, await pg.createDatabase('drover_bench')));
         rows.push(await pgBossDispatch(o, await pg.createDatabase('boss_bench')));
+        rows.push(await graphileWorkerDispatch(o, await pg.createDatabase('graphile_bench')));
       } finally {
         await pg.stop();
       }
