@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { freePort } from '../test/helpers/postgres.js';
 import { createRequire } from 'node:module';
+import { leaseWish } from '../src/agent/protocol.js';
 import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface DispatchOptions {
@@ -32,15 +33,16 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     let done = 0;
     let stopping = false;
     // Agents long-poll before the job exists, as real ones do.
+    // Each is the real agent with `batch` slots running no-op tasks: it reports those that ended and
+    // leases the next in one request, and long-polls when it has nothing to report.
+    const wish = leaseWish({ slots: opts.batch, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
     const loops = agents.map(async (a) => {
-      let tasks: Leased[] = [];
+      let ended: Leased[] = [];
       while (!stopping) {
-        if (tasks.length === 0) tasks = await a.lease(opts.batch, opts.batch, 2);
-        if (tasks.length === 0) continue;
-        const n = tasks.length;
-        tasks = await a.complete(tasks, batchEndpoint ? { freeCores: opts.batch, maxTasks: opts.batch } : undefined);
-        done += n;
+        const tasks = await a.ask(ended, wish);
+        done += ended.length;
         if (done >= opts.tasks) stopping = true;
+        ended = tasks; // no-op tasks end as soon as they arrive
       }
     });
     await sleep(300);
@@ -49,7 +51,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     await Promise.race([Promise.all(loops), sleep(3000)]);
     return {
       system: label,
-      protocol: batchEndpoint ? `batch ${opts.batch} (lease+complete in 1 req)` : `lease ${opts.batch}, 1 req/completion`,
+      protocol: batchEndpoint ? `agent protocol, ${opts.batch} slots (reports+lease in 1 req)` : `lease ${opts.batch}, 1 req/completion`,
       agents: String(opts.agents),
       tasks: fmt(opts.tasks),
       'submit s': fmt(submitSeconds, 2),
