@@ -12,8 +12,8 @@ export interface ScaleOptions {
   tasks: number;
   taskMs: number;
   /**
-   * Tasks each agent holds at most besides the one it runs (0: one task at a time). Down to half of
-   * them (rounded down) it tops its hold up again, so the next task is in hand while it asks.
+   * Tasks each agent holds at most besides the one it runs (0: one task at a time), asked for as the
+   * real agent asks (src/agent/protocol.ts): once per task ending, with that task's report.
    */
   prefetch: number;
   /**
