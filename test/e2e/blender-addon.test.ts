@@ -5,7 +5,7 @@
 // add-on packed can render), fetched back and compared pixel for pixel with a plain Blender render.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { decodePixels } from '../../src/render/thumbnails.js';
 import { type Farm, ADMIN_PASSWORD, api, eventually, REPO, runCli, startAgent, startFarm } from '../helpers/farm.js';
 import { BLENDER, makeScene } from '../helpers/scenes.js';
+import { buildWebApp } from '../helpers/browser.js';
 
 const run = promisify(execFile);
 const CHECKS = join(REPO, 'test/e2e/python/addon_checks.py');
@@ -101,10 +102,7 @@ describe('Blender add-on in headless Blender', { timeout: 900_000 }, () => {
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(await readFile(zip)));
 
     // In the browser: the render form's "Blender add-on" link downloads it.
-    if (!process.env.DROVER_E2E_SKIP_WEB_BUILD) {
-      const vite = spawnSync(process.execPath, [join(REPO, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'], { cwd: REPO, encoding: 'utf8' });
-      assert.equal(vite.status, 0, vite.stderr);
-    }
+    buildWebApp();
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     try {
       const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
