@@ -105,6 +105,18 @@ function manage(args: string[], env: Record<string, string>, wrap: string[] = []
   };
 }
 
+/**
+ * A process that did not start as expected is killed before the error is passed on: left running,
+ * its pipes kept the test file's process alive after its tests had failed, and the suite waited
+ * for it for ever (a coordinator slower than the wait on a loaded machine).
+ */
+function giveUp(managed: ManagedProcess): (err: unknown) => Promise<never> {
+  return async (err) => {
+    await managed.kill('SIGKILL');
+    throw err;
+  };
+}
+
 export interface ServerOptions {
   dataDir?: string;
   port?: number;
@@ -133,7 +145,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'drover-test-')));
   const env = { DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 4), ...opts.env };
   const managed = manage(['server', '--port', String(opts.port ?? 0), '--data', dataDir, ...(opts.args ?? [])], env, opts.wrap);
-  const [, url] = await managed.waitForOutput(/listening on (https?:\/\/\S+)/);
+  const [, url] = await managed.waitForOutput(/listening on (https?:\/\/\S+)/).catch(giveUp(managed));
   const joinToken = (await readFile(opts.joinTokenFile ?? join(dataDir, 'agent-token'), 'utf8')).trim();
   return { ...managed, url: opts.url ?? url!, dataDir, adminPassword: ADMIN_PASSWORD, joinToken };
 }
@@ -155,7 +167,7 @@ export async function startAgent(server: { url: string; joinToken: string; dataD
     DROVER_AGENT_TOKEN: server.joinToken,
     ...opts.env,
   }, opts.wrap);
-  await managed.waitForOutput(/joined /);
+  await managed.waitForOutput(/joined /).catch(giveUp(managed));
   return { ...managed, workDir, name };
 }
 
