@@ -1,10 +1,11 @@
 // Dispatch throughput: N no-op tasks through the full agent protocol (HTTP, leases, results) with
 // several simulated agents, on SQLite and PostgreSQL; beside it the same workload through pg-boss
-// (PostgreSQL) and BullMQ (Redis).
+// and graphile-worker (PostgreSQL) and BullMQ (Redis).
 import { spawn } from 'node:child_process';
 import { freePort } from '../test/helpers/postgres.js';
 import { createRequire } from 'node:module';
 import { queueBacklog } from './backlog.js';
+import { leaseWish } from '../src/agent/protocol.js';
 import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface DispatchOptions {
@@ -36,15 +37,16 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     let done = 0;
     let stopping = false;
     // Agents long-poll before the job exists, as real ones do.
+    // Each is the real agent with `batch` slots running no-op tasks: it reports those that ended and
+    // leases the next in one request, and long-polls when it has nothing to report.
+    const wish = leaseWish({ slots: opts.batch, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
     const loops = agents.map(async (a) => {
-      let tasks: Leased[] = [];
+      let ended: Leased[] = [];
       while (!stopping) {
-        if (tasks.length === 0) tasks = await a.lease(opts.batch, opts.batch, 2);
-        if (tasks.length === 0) continue;
-        const n = tasks.length;
-        tasks = await a.complete(tasks, batchEndpoint ? { freeCores: opts.batch, maxTasks: opts.batch } : undefined);
-        done += n;
+        const tasks = await a.ask(ended, wish);
+        done += ended.length;
         if (done >= opts.tasks) stopping = true;
+        ended = tasks; // no-op tasks end as soon as they arrive
       }
     });
     await sleep(300);
@@ -53,7 +55,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     await Promise.race([Promise.all(loops), sleep(3000)]);
     return {
       system: label,
-      protocol: `${batchEndpoint ? `batch ${opts.batch} (lease+complete in 1 req)` : `lease ${opts.batch}, 1 req/completion`}${opts.backlog ? `; ${fmt(opts.backlog)} jobs (${fmt(backlogTasks)} tasks) of mixed priorities and requirements queued` : ''}`,
+      protocol: `${batchEndpoint ? `agent protocol, ${opts.batch} slots (reports+lease in 1 req)` : `lease ${opts.batch}, 1 req/completion`}${opts.backlog ? `; ${fmt(opts.backlog)} jobs (${fmt(backlogTasks)} tasks) of mixed priorities and requirements queued` : ''}`,
       agents: String(opts.agents),
       tasks: fmt(opts.tasks),
       'submit s': fmt(submitSeconds, 2),
@@ -114,6 +116,75 @@ export async function pgBossDispatch(opts: DispatchOptions, url: string): Promis
   } finally {
     await client.end();
     await boss.stop({ graceful: false, wait: true, timeout: 5000 }).catch(() => {});
+  }
+}
+
+
+/**
+ * graphile-worker (the fastest PostgreSQL job queue in TypeScript): `addJobs` then one runner per
+ * simulated agent, each running `batch` jobs at once and fetching them `batch` at a time through
+ * its local queue, completions batched too: the nearest it has to Drover's batch protocol.
+ */
+export async function graphileWorkerDispatch(opts: DispatchOptions, url: string): Promise<DispatchResult> {
+  const { Logger, makeWorkerUtils, run } = await import('graphile-worker');
+  const pg = (await import('pg')).default;
+  const version = (createRequire(import.meta.url)('graphile-worker/package.json') as { version: string }).version;
+  const quiet = { logger: new Logger(() => () => {}) };
+  const utils = await makeWorkerUtils({ connectionString: url, ...quiet });
+  await utils.migrate();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let handled = 0;
+  const runners = await Promise.all(
+    Array.from({ length: opts.agents }, () =>
+      run({
+        connectionString: url,
+        concurrency: opts.batch,
+        maxPoolSize: 4,
+        noHandleSignals: true,
+        pollInterval: 500,
+        taskList: {
+          noop: async () => {
+            handled++;
+          },
+        },
+        preset: { worker: { localQueue: { size: opts.batch }, completeJobBatchDelay: 0 } },
+        ...quiet,
+      }),
+    ),
+  );
+  try {
+    await sleep(300);
+    const t0 = performance.now();
+    for (let i = 0; i < opts.tasks; i += 5000) {
+      await utils.addJobs(Array.from({ length: Math.min(5000, opts.tasks - i) }, (_, j) => ({ identifier: 'noop', payload: { input: `in-${i + j + 1}` } })));
+    }
+    const tSubmitted = performance.now();
+    // A job that succeeded is deleted: done is when none is left.
+    for (;;) {
+      const r = await client.query('select count(*)::int as n from graphile_worker.jobs');
+      if (r.rows[0].n === 0) break;
+      await sleep(10);
+    }
+    const tDone = performance.now();
+    const seconds = (tDone - tSubmitted) / 1000;
+    return {
+      system: `graphile-worker ${version} (PostgreSQL 15)`,
+      protocol: `run(concurrency ${opts.batch}, localQueue ${opts.batch})`,
+      agents: String(opts.agents),
+      tasks: fmt(opts.tasks),
+      'submit s': fmt((tSubmitted - t0) / 1000, 2),
+      'dispatch s': fmt(seconds, 2),
+      'tasks/s': fmt(opts.tasks / seconds),
+      'server CPU %': '–',
+      'tasks per server CPU-s': '–',
+      'server peak RSS MiB': '–',
+      _handled: String(handled),
+    };
+  } finally {
+    await client.end();
+    await Promise.all(runners.map((r) => r.stop().catch(() => {})));
+    await utils.release();
   }
 }
 

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BIN, REPO } from '../test/helpers/farm.js';
+import { workRequest, type Completion, type LeaseWish } from '../src/agent/protocol.js';
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -277,26 +278,29 @@ export class SimAgent {
     this.token = r.agentToken;
   }
 
-  async lease(freeCores: number, maxTasks: number, waitSeconds: number, prefetch = 0, holding = 0): Promise<Leased[]> {
-    const r = await this.connection.request<{ tasks: Leased[] }>(this.token, 'POST', '/agent/lease', { freeCores, maxTasks, waitSeconds, ...(prefetch ? { prefetch, holding } : {}) });
-    return r.tasks;
-  }
-
-  /** Reports no-op successes: empty stdout and stderr (the empty blob, uploaded once). */
-  async complete(tasks: readonly Leased[], next?: { freeCores: number; maxTasks: number; prefetch?: number; holding?: number }): Promise<Leased[]> {
-    const result = (t: Leased) => ({ attempt: t.attempt, exitCode: 0, files: [], stdout: { sha256: EMPTY_SHA, size: 0 }, stderr: { sha256: EMPTY_SHA, size: 0 } });
-    if (this.batchEndpoint) {
-      const r = await this.connection.request<{ results: { taskId: string; accepted: boolean }[]; tasks?: Leased[] }>(this.token, 'POST', '/agent/complete', {
-        completions: tasks.map((t) => ({ taskId: t.taskId, ...result(t) })),
-        ...(next ? { lease: next } : {}),
-      });
-      const refused = r.results.filter((x) => !x.accepted);
-      if (refused.length > 0) throw new Error(`${refused.length} completions refused: ${JSON.stringify(refused[0])}`);
-      return r.tasks ?? [];
+  /**
+   * One request about work, as the real agent sends it (both are built by src/agent/protocol.ts):
+   * the no-op tasks that ended, reported with `wish`, the lease, in one request; or the lease alone
+   * (a long-poll when it may start work now). Returns the tasks leased.
+   */
+  async ask(ended: readonly Leased[], wish: LeaseWish | null): Promise<Leased[]> {
+    if (!this.batchEndpoint && ended.length > 0) {
+      // A coordinator older than POST /agent/complete (or --per-task): a report per task, then the lease.
+      await Promise.all(ended.map(({ taskId, ...t }) => request(this.url, this.token, 'POST', `/agent/tasks/${taskId}/complete`, noopCompletion({ taskId, ...t }))));
+      return wish ? this.ask([], wish) : [];
     }
-    await Promise.all(tasks.map((t) => request(this.url, this.token, 'POST', `/agent/tasks/${t.taskId}/complete`, result(t))));
-    return next ? this.lease(next.freeCores, next.maxTasks, 0, next.prefetch, next.holding) : [];
+    const next = workRequest(ended.map(noopCompletion), wish);
+    if (!next) return [];
+    const r = await this.connection.request<{ results?: { taskId: string; accepted: boolean }[]; tasks?: Leased[] }>(this.token, 'POST', next.path, next.body);
+    const refused = (r.results ?? []).filter((x) => !x.accepted);
+    if (refused.length > 0) throw new Error(`${refused.length} completions refused: ${JSON.stringify(refused[0])}`);
+    return r.tasks ?? [];
   }
+}
+
+/** A no-op task's report: success, no files, empty stdout and stderr (the empty blob, uploaded once). */
+export function noopCompletion(t: Leased): Completion {
+  return { taskId: t.taskId, attempt: t.attempt, exitCode: 0, files: [], stdout: { sha256: EMPTY_SHA, size: 0 }, stderr: { sha256: EMPTY_SHA, size: 0 } };
 }
 
 export async function hasBatchEndpoint(c: { url: string }): Promise<boolean> {

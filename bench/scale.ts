@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { queueBacklog } from './backlog.js';
+import { leaseWish } from '../src/agent/protocol.js';
 import { SimAgent, fmt, hasBatchEndpoint, percentile, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface ScaleOptions {
@@ -12,8 +13,8 @@ export interface ScaleOptions {
   tasks: number;
   taskMs: number;
   /**
-   * Tasks each agent holds at most besides the one it runs (0: one task at a time). Down to half of
-   * them (rounded down) it tops its hold up again, so the next task is in hand while it asks.
+   * Tasks each agent holds at most besides the one it runs (0: one task at a time), asked for as the
+   * real agent asks (src/agent/protocol.ts): once per task ending, with that task's report.
    */
   prefetch: number;
   /**
@@ -36,7 +37,7 @@ interface TimelineSummary {
 }
 
 /** When each agent started each of its tasks (performance.now()), for where the time went. */
-class Timeline {
+export class Timeline {
   private readonly starts = new Map<number, number[]>();
   clear(): void {
     this.starts.clear();
@@ -67,9 +68,9 @@ class Timeline {
 
 const protocolOf = (opts: ScaleOptions, batch: boolean) =>
   opts.prefetch > 0
-    ? `prefetch ${opts.prefetch}: report all ended + top up at ${Math.floor(opts.prefetch / 2)} held, 1 req`
+    ? `agent protocol, prefetch ${opts.prefetch}: reports + lease in 1 req`
     : batch
-      ? '1 task at a time: complete+lease in 1 req'
+      ? 'agent protocol, 1 slot: report + lease in 1 req'
       : '1 task at a time: complete, then lease';
 
 function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean, timeline: Timeline): WorkLoops {
@@ -77,42 +78,40 @@ function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boole
 }
 
 /**
- * One task at a time: each agent long-polls for a task, runs it, then reports it and leases the next
- * in one request, idle while that request is answered.
+ * One task at a time, as the real agent with one slot: it long-polls for a task, runs it, then
+ * reports it and leases the next in one request, idle while that request is answered.
  */
-function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, batch: boolean, timeline: Timeline): WorkLoops {
+export function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, _batch: boolean, timeline: Timeline): WorkLoops {
   let done = 0;
   let stopping = false;
+  const wish = leaseWish({ slots: 1, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
   const loops = agents.map(async (a, k) => {
-    let tasks: Leased[] = [];
+    let ended: Leased[] = [];
     while (!stopping) {
-      if (tasks.length === 0) tasks = await a.lease(1, 1, 5);
+      const tasks = await a.ask(ended, wish);
+      done += ended.length;
+      if (done >= opts.tasks) stopping = true;
+      ended = [];
       if (tasks.length === 0) continue;
       timeline.started(k, performance.now());
       await sleep(opts.taskMs); // the task runs
-      const n = tasks.length;
-      tasks = await a.complete(tasks, batch ? { freeCores: 1, maxTasks: 1 } : undefined);
-      done += n;
-      if (done >= opts.tasks) stopping = true;
+      ended = tasks;
     }
   });
   return { done: () => done, stop: () => settle(loops, () => (stopping = true)) };
 }
 
 /**
- * With prefetch: each agent holds up to `prefetch` tasks besides the one it runs and starts the next
- * the moment one ends. It talks to the coordinator with one request at a time: when it has nothing
- * to run (a long-poll if it has nothing to report either), or, once a task ended and its hold is down
- * to half (rounded down), to report every task ended meanwhile and top the hold up in the same
- * request, as the real agent asks for `prefetch - held` and says how many it holds (the next task
- * is in hand while it asks). As the real agent, a lease for now that brought less than it may hold
- * is followed at once by an ask to hold more.
+ * With prefetch, as the real agent with one slot and `--prefetch N` (its loop, event-driven): it
+ * starts a held task the moment one ends, and talks to the coordinator with one request at a time,
+ * whose content src/agent/protocol.ts decides: every task that ended, with a lease for now when it
+ * has nothing to run (a long-poll if it has nothing to report either), or to hold more, asked once
+ * per change (a task ending).
  */
-function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline: Timeline): WorkLoops {
+export function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline: Timeline): WorkLoops {
   let done = 0;
   let stopping = false;
   const prefetch = opts.prefetch;
-  const topUpAt = Math.floor(prefetch / 2);
   const loops = agents.map(
     (a, k) =>
       new Promise<void>((ended) => {
@@ -120,7 +119,8 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline:
         const ran: Leased[] = [];
         let running = false;
         let inFlight = false;
-        let topUpOwed = false;
+        let changes = 0;
+        let prefetchAskedAt = -1;
         // A held task starts when the one before it ended: 1,000 agents share this process's event
         // loop, and its lag in noticing a timer is this harness's, not the farm's.
         const start = (at: number) => {
@@ -132,6 +132,7 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline:
           setTimeout(() => {
             running = false;
             ran.push(task);
+            changes++;
             if (held.length > 0) start(end);
             talk();
           }, end - performance.now());
@@ -139,17 +140,13 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline:
         const talk = () => {
           if (inFlight) return;
           if (stopping) return ended();
-          const idle = !running && held.length === 0;
-          if (!idle && (ran.length === 0 || held.length > topUpAt) && !topUpOwed) return;
-          topUpOwed = false;
+          const wish = leaseWish({ slots: 1, usedCores: running ? 1 : 0, held: held.length, holding: held.length + (running ? 1 : 0), prefetch, prefetchAsked: prefetchAskedAt === changes });
+          if (ran.length === 0 && !wish) return; // until a task ends
+          if (wish && wish.freeCores === 0) prefetchAskedAt = changes;
           inFlight = true;
           const reported = ran.splice(0);
-          const wish = { freeCores: running ? 0 : 1, maxTasks: 1, prefetch: prefetch - held.length, holding: held.length + (running ? 1 : 0) };
-          const answer = reported.length > 0 ? a.complete(reported, wish) : a.lease(wish.freeCores, wish.maxTasks, idle ? 5 : 0, wish.prefetch, wish.holding);
-          void answer.then((tasks) => {
+          void a.ask(reported, wish).then((tasks) => {
             inFlight = false;
-            // As the real agent: a lease for now that brought less than it could hold asks again at once.
-            if (wish.freeCores >= 1 && tasks.length > 0 && tasks.length < 1 + wish.prefetch) topUpOwed = true;
             done += reported.length;
             if (done >= opts.tasks) stopping = true;
             held.push(...tasks);
@@ -163,7 +160,7 @@ function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, timeline:
   return { done: () => done, stop: () => settle(loops, () => (stopping = true)) };
 }
 
-interface WorkLoops {
+export interface WorkLoops {
   done(): number;
   stop(): Promise<void>;
 }

@@ -10,10 +10,33 @@ else
   mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 
-echo "drover: type-checking"
-npx tsc --noEmit -p .
-npx tsc --noEmit -p web
+# Type-checking runs beside the tests (they do not need it, and most of their time is spent waiting
+# on processes); its verdict counts the same: the suite fails on a type error.
+echo "drover: type-checking (beside the tests; its output comes at the end)"
+mkdir -p .test-output
+typecheck_log=.test-output/typecheck.log
+(npx tsc --noEmit -p . && npx tsc --noEmit -p web) >"$typecheck_log" 2>&1 &
+typecheck=$!
+
+# Built once for all test files: the web app (each browser test used to rebuild it, emptying
+# web/dist under the others) and the compiled CLI (the e2e tests start hundreds of drover processes;
+# bin/drover.js runs the build only while it is fresh).
+bash scripts/setup.sh --build
 
 echo "drover: running ${#files[@]} test files"
 # Test files run as separate processes, a few at a time: most e2e tests wait on real processes.
-exec node --import tsx --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" --test-reporter=spec "${files[@]}"
+# Each file's time goes to .test-output/file-timings.txt, longest first: where the suite's time goes.
+status=0
+node --import tsx --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=./scripts/file-timings-reporter.mjs --test-reporter-destination=.test-output/file-timings.txt \
+  "${files[@]}" || status=$?
+
+if wait "$typecheck"; then
+  echo "drover: type-check passed"
+else
+  cat "$typecheck_log"
+  echo "drover: type-check FAILED (above)"
+  status=1
+fi
+exit "$status"

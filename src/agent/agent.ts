@@ -10,7 +10,7 @@ import { detectGpus } from './gpus.js';
 import type { LimitEnforcement } from './isolation/resource-limits.js';
 import { DROVER_VERSION } from '../version.js';
 import { BlobCache } from './blob-cache.js';
-import { ApiError, ApiClient, backoffMs, sleep } from '../client/api-client.js';
+import { ApiError, ApiClient, backoffMs, sleep, type RequestOptions } from '../client/api-client.js';
 import { loadIdentity, saveIdentity } from './identity.js';
 import { renderProgram } from './render-program.js';
 import { scriptProgram, type ProgramFactory } from './task-program.js';
@@ -20,6 +20,7 @@ import { type PoolOptions, SessionPool } from './warm/session-pool.js';
 import { warmRenderProgram } from './warm/warm-render-program.js';
 import { templateProgram } from './template/template-program.js';
 import { TemplateSessions } from './template/template-sessions.js';
+import { leaseWish, workRequest, type Completion, type CompletionResult, type LeaseWish } from './protocol.js';
 
 export interface AgentOptions {
   servers: string[];
@@ -55,7 +56,20 @@ interface RegisterAnswer {
   heartbeatSeconds: number;
 }
 
-const LEASE_WAIT_SECONDS = 20;
+/** A finished attempt's report waiting to be sent, and the task run waiting for the coordinator's word. */
+interface QueuedReport {
+  completion: Completion;
+  delivery: RequestOptions;
+  settle(result: CompletionResult): void;
+  fail(err: unknown): void;
+}
+
+/**
+ * What the work loop is doing, which decides who sends a report that just arrived: the loop itself
+ * with its next lease (`idle`: woken for it; `asking`: with its next request), or a request of its
+ * own (`long-poll`: the loop may wait for work for long; `stopped`: there is no loop any more).
+ */
+type LoopPhase = 'idle' | 'asking' | 'long-poll' | 'stopped';
 
 /** The coordinator said no (a wrong join token, the name taken): said in one line, not a stack. */
 export class AgentRefusedError extends Error {}
@@ -65,6 +79,9 @@ export class Agent {
   private readonly running = new Map<string, TaskRun>();
   /** Leased (prefetched) tasks not started yet, in lease order. */
   private readonly held: LeasedTask[] = [];
+  /** Reports of finished attempts not sent yet: they go together, with the next lease. */
+  private readonly outbox: QueuedReport[] = [];
+  private phase: LoopPhase = 'asking';
   /** Counts what may let the agent start or lease more (a task ended, cores freed, a stop). */
   private changes = 0;
   private readonly stopping = new AbortController();
@@ -137,6 +154,7 @@ export class Agent {
         this.sayUploadingSoon();
       },
       onUploading: () => this.sayUploadingSoon(),
+      deliver: (completion: Completion, delivery: RequestOptions) => this.deliver(completion, delivery),
       stopSignal: this.stopping.signal,
       log: this.log,
     };
@@ -146,33 +164,42 @@ export class Agent {
     let prefetchAskedAt = -1;
     while (!this.stopping.signal.aborted && !this.draining) {
       this.startHeld(deps);
-      const free = this.slots - this.usedCores;
-      const room = this.prefetch - this.held.length;
-      // Work to start now only when no held task waits for cores; otherwise only more to hold.
-      const now = free >= 1 && this.held.length === 0;
-      if (!now && (room < 1 || prefetchAskedAt === this.changes)) {
+      const wish = leaseWish({
+        slots: this.slots,
+        usedCores: this.usedCores,
+        held: this.held.length,
+        holding: this.holding,
+        prefetch: this.prefetch,
+        prefetchAsked: prefetchAskedAt === this.changes,
+      });
+      const reports = this.outbox.splice(0);
+      if (reports.length === 0 && !wish) {
+        this.phase = 'idle';
         await this.waitForChange();
+        this.phase = 'asking';
         continue;
       }
-      if (!now) prefetchAskedAt = this.changes;
+      if (wish && wish.freeCores === 0) prefetchAskedAt = this.changes;
       try {
-        const { tasks } = await this.client.json<{ tasks: LeasedTask[] }>(
-          'POST',
-          '/agent/lease',
-          {
-            freeCores: now ? free : 0,
-            ...(room > 0 ? { prefetch: room, holding: this.running.size + this.held.length } : {}),
-            // A long-poll only when idle: one that holds tasks asks again when the next one ends.
-            waitSeconds: now ? LEASE_WAIT_SECONDS : 0,
-          },
-          { signal: this.stopping.signal },
-        );
+        let tasks: LeasedTask[];
+        if (reports.length > 0) tasks = await this.send(reports, wish);
+        else {
+          // A long-poll only when idle: one that holds tasks asks again when the next one ends.
+          const request = workRequest([], wish)!;
+          const longPoll = Boolean(request.body.waitSeconds);
+          if (longPoll) this.phase = 'long-poll';
+          // Only a long-poll is cut short by a stop: a quick answer is awaited, so the tasks it
+          // brings are given back below rather than stranded until their leases run out.
+          tasks = (await this.client.json<{ tasks: LeasedTask[] }>('POST', request.path, request.body, longPoll ? { signal: this.stopping.signal } : {})).tasks;
+          this.phase = 'asking';
+        }
         failures = 0;
         this.held.push(...tasks);
         // An urgent task leased while others wait here starts first (a stable sort keeps lease order).
         this.held.sort((a, b) => (b.priority ?? 50) - (a.priority ?? 50));
         if (this.stopping.signal.aborted || this.draining) break;
       } catch (err) {
+        this.phase = 'asking';
         if (this.stopping.signal.aborted) break;
         if (err instanceof ApiError && err.status === 401) {
           this.log('the coordinator no longer knows this agent; joining again');
@@ -181,6 +208,9 @@ export class Agent {
         await sleep(backoffMs(failures++, 500, 10_000), this.stopping.signal);
       }
     }
+    // Reports from here on (draining: the tasks still running) go on their own.
+    this.phase = 'stopped';
+    void this.flush();
     // Leased but never started: give them straight back (the attempt does not count).
     await Promise.all(this.held.splice(0).map((t) => this.client.json('POST', `/agent/tasks/${t.taskId}/release`, { attempt: t.attempt, reason: 'the agent is stopping' }).catch(() => undefined)));
     await Promise.all([...this.running.values()].map((r) => r.done));
@@ -229,6 +259,64 @@ export class Agent {
       if (unsaid && !this.stopping.signal.aborted) void this.heartbeatOnce();
     }, 1000);
     this.uploadingTimer.unref();
+  }
+
+  /** Tasks it holds a lease for, running or waiting, besides those whose report is on its way. */
+  private get holding(): number {
+    let n = this.held.length;
+    for (const run of this.running.values()) if (!run.delivering) n++;
+    return n;
+  }
+
+  /** A finished attempt's report, sent with the others and the next lease (see LoopPhase). */
+  private deliver(completion: Completion, delivery: RequestOptions): Promise<void> {
+    return new Promise<CompletionResult>((settle, fail) => {
+      this.outbox.push({ completion, delivery, settle, fail });
+      if (this.phase === 'idle') this.changed();
+      else if (this.phase === 'long-poll' || this.phase === 'stopped') void this.flush();
+    }).then((result) => {
+      if (!result.accepted) throw new ApiError(result.status, result.error.code, result.error.message);
+    });
+  }
+
+  /** Sends the reports waiting, on their own. */
+  private async flush(): Promise<void> {
+    const reports = this.outbox.splice(0);
+    if (reports.length > 0) await this.send(reports, null).catch(() => undefined);
+  }
+
+  /**
+   * Reports finished attempts, with `wish` the lease in the same request, and returns the tasks
+   * leased. A request with a lease is sent once: were its answer lost, retrying would strand the
+   * tasks it leased until their leases ran out; the reports are then retried on their own, for as
+   * long as it takes (each run's `delivery` says how long and hears of each retry).
+   */
+  private async send(reports: QueuedReport[], wish: LeaseWish | null): Promise<LeasedTask[]> {
+    const request = workRequest(
+      reports.map((r) => r.completion),
+      wish,
+    )!;
+    // With a lease: not cut short by a stop (see run()), the tasks it brings are given back.
+    const options: RequestOptions = wish
+      ? {}
+      : {
+          ...reports[0]!.delivery,
+          onRetry: (err, attempt) => {
+            for (const r of reports) r.delivery.onRetry?.(err, attempt);
+          },
+        };
+    let answer: { results: CompletionResult[]; tasks?: LeasedTask[] };
+    try {
+      answer = await this.client.json('POST', request.path, request.body, options);
+    } catch (err) {
+      const retriable = !(err instanceof ApiError) || (err.status >= 500 && err.status !== 507);
+      if (wish && retriable) return this.send(reports, null);
+      for (const r of reports) r.fail(err);
+      if (wish) throw err;
+      return [];
+    }
+    reports.forEach((r, i) => r.settle(answer.results[i]!));
+    return answer.tasks ?? [];
   }
 
   private changed(): void {

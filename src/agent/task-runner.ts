@@ -11,6 +11,7 @@ import type { BlobCache } from './blob-cache.js';
 import { CappedFile } from './capped-file.js';
 import { ApiError, type ApiClient, type RequestOptions } from '../client/api-client.js';
 import { LogShipper } from './log-shipper.js';
+import type { Completion } from './protocol.js';
 import { collectFiles, sha256File, uploadMissing } from './result-files.js';
 import type { ExecuteOutcome, ProgramFactory, TaskProgram } from './task-program.js';
 
@@ -40,6 +41,13 @@ export interface RunnerDeps {
   onCoresFreed?(): void;
   /** The task's work ended and its results are being sent (the coordinator hears it at the next heartbeat). */
   onUploading?(): void;
+  /**
+   * Hands a finished attempt's report to the agent, which sends it with the others that ended and
+   * its next lease in one request (protocol.ts); settles when the coordinator has judged it, and
+   * throws its refusal as an ApiError (409 lease_lost, 400 bad files). `delivery` says how long to
+   * keep trying and is told of each retry.
+   */
+  deliver(completion: Completion, delivery: RequestOptions): Promise<void>;
   /** Aborts when the agent stops: results still waiting for an unreachable coordinator are then given up. */
   stopSignal?: AbortSignal;
   /** The agent's own log (not the task's). */
@@ -59,6 +67,7 @@ export class TaskRun {
   /** Set once the task's work has ended and its results are being collected and sent. */
   private reporting = false;
   private reported = false;
+  private inDelivery = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -84,6 +93,11 @@ export class TaskRun {
    */
   get uploading(): boolean {
     return this.reporting || !this.computing;
+  }
+
+  /** Whether its report is with the agent to be sent (it no longer counts among the tasks the agent holds). */
+  get delivering(): boolean {
+    return this.inDelivery;
   }
 
   /** Whether this attempt still holds its lease (and needs heartbeats): until it has reported or given it up. */
@@ -277,20 +291,24 @@ export class TaskRun {
     );
     const delivery = this.deliveryOptions(base);
     await uploadMissing(this.deps.client, [...files, ...std], delivery);
-    await this.deps.client.json(
-      'POST',
-      `/agent/tasks/${this.task.taskId}/complete`,
-      {
-        attempt: this.task.attempt,
-        exitCode,
-        ...(error ? { error } : {}),
-        ...(warning ? { warning } : {}),
-        files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
-        stdout: { sha256: std[0]!.sha256, size: std[0]!.size },
-        stderr: { sha256: std[1]!.sha256, size: std[1]!.size },
-      },
-      delivery,
-    );
+    const completion: Completion = {
+      taskId: this.task.taskId,
+      attempt: this.task.attempt,
+      exitCode,
+      ...(error ? { error } : {}),
+      ...(warning ? { warning } : {}),
+      files: files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
+      stdout: { sha256: std[0]!.sha256, size: std[0]!.size },
+      stderr: { sha256: std[1]!.sha256, size: std[1]!.size },
+    };
+    // Only the report is left: the cores are free for the lease sent with it.
+    this.releaseCores();
+    this.inDelivery = true;
+    try {
+      await this.deps.deliver(completion, delivery);
+    } finally {
+      this.inDelivery = false;
+    }
     delivery.delivered();
   }
 

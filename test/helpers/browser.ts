@@ -2,7 +2,7 @@
 // visual checks every page gets (nothing wider than the screen, no text or image cut).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -20,10 +20,11 @@ export const PHONE = { width: 390, height: 844 };
  * put in place file by file with renames, index.html last: web/dist is never empty or half written
  * under another test's coordinator or page (a plain `vite build` empties it first, and a page
  * loading then lost its lazily loaded chunks). Builds are deterministic, so builds of the same
- * sources put the same files in place.
+ * sources put the same files in place. Skipped while web/dist is newer than every source
+ * (scripts/test.sh builds it once before the tests).
  */
 export function buildWebApp(): void {
-  if (process.env.DROVER_E2E_SKIP_WEB_BUILD) return;
+  if (process.env.DROVER_E2E_SKIP_WEB_BUILD || webBuildIsFresh()) return;
   const cache = join(ROOT, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const out = mkdtempSync(join(cache, 'drover-web-build-'));
@@ -56,6 +57,21 @@ function installBuild(build: string, dist: string): void {
   const kept = new Set(files);
   for (const file of filesUnder(dist)) if (!kept.has(file)) rmSync(join(dist, file), { force: true });
   utimesSync(dist, new Date(), new Date()); // as scripts/setup.sh does: the build is newer than its sources
+}
+
+/**
+ * The rule of scripts/setup.sh: web/dist is newer than web/index.html, web/vite.config.*, all of
+ * web/src and src/core (the pure rules the app bundles).
+ */
+function webBuildIsFresh(): boolean {
+  const web = join(ROOT, 'web');
+  const built = statSync(join(web, 'dist'), { throwIfNoEntry: false });
+  if (!built) return false;
+  const sources = [join(web, 'index.html'), ...readdirSync(web).filter((f) => f.startsWith('vite.config.')).map((f) => join(web, f))];
+  for (const dir of [join(web, 'src'), join(ROOT, 'src', 'core')]) {
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) sources.push(join(entry.parentPath, entry.name));
+  }
+  return sources.every((path) => (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0) <= built.mtimeMs);
 }
 
 export function launchChromium(): Promise<Browser> {
