@@ -1,5 +1,6 @@
 // Tasks, their attempts, leases and result files.
 import { jobOrder } from '../../core/priority.js';
+import { recordEndedAttempts } from './usage.js';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
@@ -104,6 +105,8 @@ export async function finishAttempt(
   fields: Pick<AttemptRow, 'status' | 'finished_at' | 'exit_code' | 'error'>,
 ): Promise<void> {
   await db.updateTable('task_attempts').set(fields).where('task_id', '=', taskId).where('attempt', '=', attempt).execute();
+  // Every way an attempt ends passes here or through finishAttempts: the usage ledger is written with it.
+  await recordEndedAttempts(db, [taskId], attempt);
 }
 
 /**
