@@ -1,4 +1,5 @@
 // Agents joining the farm, their credentials and their heartbeats.
+import { wakeForQuotas } from './quotas.js';
 import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
@@ -183,6 +184,7 @@ export async function heartbeat(
   });
   // Their counts changed (a task went from running to uploading): live views update at once.
   for (const jobId of nowUploading) ctx.bus.emit('job', jobId);
+  if (nowUploading.size > 0) wakeForQuotas(ctx);
   // Ended or gone: either way nothing more of it will come to this agent (its warm sessions close).
   const statuses = await jobsRepo.jobStatuses(ctx.db, jobsAsked);
   const endedJobs = [...new Set(jobsAsked)].filter((id) => {

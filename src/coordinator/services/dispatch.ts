@@ -6,6 +6,7 @@
 // exactly as `completeTask` judges it: a result is accepted only from the agent holding the task's
 // current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
 // get if the requests came one after another, in the order they arrived.
+import { wakeForQuotas } from './quotas.js';
 import { NO_RESULTS_WARNING, producedNothing } from '../../core/task-results.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
@@ -79,6 +80,7 @@ export async function completeTasks(
     slow.push(...served.slow);
     for (const a of served.accepted) ctx.bus.emit('task', a.taskId, a.jobId);
     for (const jobId of new Set(served.accepted.map((a) => a.jobId))) ctx.bus.emit('job', jobId);
+    if (served.accepted.length > 0) wakeForQuotas(ctx);
     lease = served.lease;
     if (lease) announceLease(ctx, lease);
   }

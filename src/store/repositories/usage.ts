@@ -155,7 +155,7 @@ export function runningAttemptsOf(db: Db, userIds: readonly string[]) {
     .selectFrom('tasks')
     .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
     .innerJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
-    .select(['jobs.user_id', 'jobs.cores', 'task_attempts.started_at'])
+    .select(['jobs.user_id', 'jobs.cores', 'task_attempts.started_at', 'task_attempts.status'])
     .where('tasks.status', '=', 'running')
     .where('jobs.user_id', 'in', [...userIds])
     .execute();
