@@ -5,6 +5,7 @@ import { dateTime, fullDateTime } from '../format.ts';
 import { useDocumentTitle, usePoll } from '../hooks.ts';
 import { PasswordReset } from './PasswordReset.tsx';
 import { TokenList } from './TokenList.tsx';
+import { hours } from './Usage.tsx';
 
 export function Users({ me }: { me: User }) {
   const [users, setUsers] = useState<User[] | null>(null);
@@ -115,6 +116,8 @@ export function Users({ me }: { me: User }) {
             <tr>
               <th>Name</th>
               <th>Role</th>
+              <th class="num" title="Cores their running tasks hold, against the cap an admin set (drover user set NAME --max-cores N)">Cores</th>
+              <th class="num" title="Core-hours used this calendar month (UTC), against the monthly budget (drover user set NAME --monthly-core-hours N)">This month</th>
               <th class="hide-xs">Created</th>
               <th class="num">
                 <span class="sr-only">Actions</span>
@@ -129,6 +132,13 @@ export function Users({ me }: { me: User }) {
                   {u.name === me.name && <span class="muted"> (you)</span>}
                 </td>
                 <td>{u.admin ? <span class="badge badge-admin">admin</span> : <span class="muted">user</span>}</td>
+                <td class="num" data-testid={`cores-of-${u.name}`}>
+                  {u.quota ? (u.quota.maxCores === null ? u.quota.runningCores : `${u.quota.runningCores} of ${u.quota.maxCores}`) : ''}
+                </td>
+                <td class="num" data-testid={`month-of-${u.name}`} title={u.quota?.monthlyCoreHours != null ? `once spent: ${u.quota.overBudget === 'stop' ? 'running tasks are stopped' : 'no new task starts'}` : undefined}>
+                  {u.quota ? (u.quota.monthlyCoreHours === null ? `${hours(u.quota.monthCoreSeconds)} h` : `${hours(u.quota.monthCoreSeconds)} of ${u.quota.monthlyCoreHours} h`) : ''}
+                  {u.quota?.budgetSpent && <span class="badge"> spent, {u.quota.overBudget}</span>}
+                </td>
                 <td class="hide-xs" title={fullDateTime(u.createdAt)}>
                   {dateTime(u.createdAt)}
                 </td>
@@ -155,14 +165,14 @@ export function Users({ me }: { me: User }) {
               </tr>,
               passwordOf === u.name && (
                 <tr key={`${u.id}-password`} class="tokens-row">
-                  <td colSpan={4}>
+                  <td colSpan={6}>
                     <PasswordReset user={u.name} onClose={() => setPasswordOf(null)} />
                   </td>
                 </tr>
               ),
               tokensOf === u.name && (
                 <tr key={`${u.id}-tokens`} class="tokens-row">
-                  <td colSpan={4}>
+                  <td colSpan={6}>
                     <TokenList user={u.name} />
                   </td>
                 </tr>
