@@ -50,11 +50,11 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, tags: ['users'] } }, async (request) => {
     const actor = requireAdmin(request);
     const { admin, password, maxCores, monthlyCoreHours, overBudget } = request.body;
-    // Quotas first: a bad value refuses the whole change before a role or password is touched.
-    const quotaChange = { ...(maxCores !== undefined ? { maxCores } : {}), ...(monthlyCoreHours !== undefined ? { monthlyCoreHours } : {}), ...(overBudget !== undefined ? { overBudget } : {}) };
-    const quota = Object.keys(quotaChange).length > 0 ? await setUserQuota(ctx, request.params.name, quotaChange, actor) : undefined;
+    // The role first: it may be refused (the last admin), while the quota's values were checked by the schema already.
     const roleChange = { ...(admin !== undefined ? { admin } : {}), ...(password !== undefined ? { password } : {}) };
     const user = Object.keys(roleChange).length > 0 ? await updateUserByAdmin(ctx, request.params.name, roleChange, actor) : await userNamed(request.params.name);
+    const quotaChange = { ...(maxCores !== undefined ? { maxCores } : {}), ...(monthlyCoreHours !== undefined ? { monthlyCoreHours } : {}), ...(overBudget !== undefined ? { overBudget } : {}) };
+    const quota = Object.keys(quotaChange).length > 0 ? await setUserQuota(ctx, request.params.name, quotaChange, actor) : undefined;
     return { ...user, quota: quota ?? (await allQuotaViews(ctx.db)).get(user.id)! };
   });
 
