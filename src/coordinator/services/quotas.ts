@@ -56,10 +56,15 @@ export async function limitedUses(db: Db, userIds?: readonly string[]): Promise<
  * at once see each other's leases and cannot together take a user past the cap.
  */
 export async function leaseRoom(db: Db): Promise<Map<string, number>> {
+  const room = new Map<string, number>();
+  // Most farms limit no one: then the users table is read at most once a second, not at every lease.
+  if (!quotasInUse && Date.now() - noneLimitedAt < NONE_LIMITED_TTL_MS) return room;
   const limited = await quotasRepo.limitedUsers(db);
   quotasInUse = limited.length > 0;
-  const room = new Map<string, number>();
-  if (limited.length === 0) return room;
+  if (limited.length === 0) {
+    noneLimitedAt = Date.now();
+    return room;
+  }
   if (isPostgres(db)) for (const u of limited) await sql`select pg_advisory_xact_lock(hashtext(${`drover-quota:${u.id}`}))`.execute(db);
   for (const [id, use] of await quotaUses(db, limited)) {
     const r = coreRoom(use);
@@ -70,6 +75,9 @@ export async function leaseRoom(db: Db): Promise<Map<string, number>> {
 
 /** Whether the last lease found limited users (only then may a task's end free room for waiting tasks). */
 let quotasInUse = false;
+/** When a lease last found no limited user; a quota set on another replica is seen within the TTL. */
+let noneLimitedAt = 0;
+const NONE_LIMITED_TTL_MS = 1000;
 
 /**
  * A task of someone's stopped holding cores (it ended, or it is only uploading its results): with
@@ -113,6 +121,7 @@ export async function setUserQuota(ctx: ServiceContext, name: string, change: Qu
     ...(change.overBudget !== undefined ? { over_budget: change.overBudget } : {}),
   };
   await quotasRepo.setQuota(ctx.db, row.id, fields);
+  noneLimitedAt = 0;
   await audit(ctx, actor, 'user.quota', name, { ...change });
   // A raised or removed limit may let waiting tasks start now.
   ctx.bus.emit('work');
