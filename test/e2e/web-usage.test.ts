@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { type Farm, api, startFarm } from '../helpers/farm.js';
+import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
 import { makeWorkspace } from '../helpers/reliability.js';
 import { buildWebApp, DESKTOP, launchChromium, layoutProblems, PHONE, SHOTS, signIn } from '../helpers/browser.js';
 import type { UsageReport } from '../../src/coordinator/services/usage.js';
@@ -76,7 +76,7 @@ test("the usage page charts a user's core-hours per day and lists them per user 
   await context.close();
 });
 
-test("admins see each user's use against their cap and budget on the Users page", async () => {
+test("admins see each user's use against their cap and budget on the Users page, and set the limits there", async () => {
   const context = await browser.newContext({ viewport: DESKTOP });
   const page = await context.newPage();
   await signIn(page, farm.url, 'admin', farm.adminPassword);
@@ -85,8 +85,24 @@ test("admins see each user's use against their cap and budget on the Users page"
   assert.equal((await page.getByTestId('cores-of-uma').textContent())?.trim(), '0 of 2');
   assert.match((await page.getByTestId('month-of-uma').textContent()) ?? '', /^(<0\.01|[\d.]+) of 5 h$/);
   assert.deepEqual(await layoutProblems(page), []);
+  // Setting limits from the page: a bad value is said in the page, a good one stored and shown.
+  await page.getByTestId('limits-of-uma').click();
+  const form = page.getByTestId('quota-form-uma');
+  await form.locator('input[name=max-cores]').fill('2.5');
+  await page.getByTestId('save-quota-uma').click();
+  await page.getByText('Max cores is a whole number of at least 1, or empty for no cap.').waitFor();
+  await form.locator('input[name=max-cores]').fill('3');
+  await form.locator('input[name=monthly-core-hours]').fill('7.5');
+  await form.locator('select[name=over-budget]').selectOption('stop');
+  await page.getByTestId('save-quota-uma').click();
+  await page.getByText('Limits of uma saved.').waitFor();
+  await eventually(async () => (await page.getByTestId('cores-of-uma').textContent())?.trim() === '0 of 3', 10_000, 'the new cap in the table');
+  const users = (await api<{ users: { name: string; quota: { maxCores: number; monthlyCoreHours: number; overBudget: string } }[] }>(farm.url, await farm.adminToken(), 'GET', '/users')).body.users;
+  const uma = users.find((u) => u.name === 'uma')!;
+  assert.deepEqual([uma.quota.maxCores, uma.quota.monthlyCoreHours, uma.quota.overBudget], [3, 7.5, 'stop']);
   await page.setViewportSize(PHONE);
-  assert.deepEqual(await layoutProblems(page), [], 'the Users page with quota columns on a phone');
+  await page.getByTestId('limits-of-uma').click();
+  assert.deepEqual(await layoutProblems(page), [], 'the Users page with quota columns and the limits form on a phone');
   await page.screenshot({ path: join(SHOTS, 'usage-users-phone.png'), fullPage: true });
   await context.close();
 });

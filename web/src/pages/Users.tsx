@@ -5,6 +5,7 @@ import { dateTime, fullDateTime } from '../format.ts';
 import { useDocumentTitle, usePoll } from '../hooks.ts';
 import { PasswordReset } from './PasswordReset.tsx';
 import { TokenList } from './TokenList.tsx';
+import { QuotaForm } from './QuotaForm.tsx';
 import { hours } from './Usage.tsx';
 
 export function Users({ me }: { me: User }) {
@@ -17,6 +18,7 @@ export function Users({ me }: { me: User }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [tokensOf, setTokensOf] = useState<string | null>(null);
   const [passwordOf, setPasswordOf] = useState<string | null>(null);
+  const [limitsOf, setLimitsOf] = useState<string | null>(null);
   useDocumentTitle('Users');
 
   const load = async (signal?: AbortSignal) => {
@@ -147,6 +149,11 @@ export function Users({ me }: { me: User }) {
                   <button type="button" class="btn btn-small" onClick={() => setTokensOf(tokensOf === u.name ? null : u.name)} aria-expanded={tokensOf === u.name} data-testid={`tokens-of-${u.name}`}>
                     Sign-ins
                   </button>
+                  {u.quota && (
+                    <button type="button" class="btn btn-small" onClick={() => setLimitsOf(limitsOf === u.name ? null : u.name)} aria-expanded={limitsOf === u.name} data-testid={`limits-of-${u.name}`}>
+                      Limits
+                    </button>
+                  )}
                   {u.name !== me.name && (
                     <>
                       <button type="button" class="btn btn-small" onClick={() => setPasswordOf(passwordOf === u.name ? null : u.name)} aria-expanded={passwordOf === u.name} data-testid={`password-of-${u.name}`}>
@@ -163,6 +170,21 @@ export function Users({ me }: { me: User }) {
                   </div>
                 </td>
               </tr>,
+              limitsOf === u.name && u.quota && (
+                <tr key={`${u.id}-limits`} class="tokens-row">
+                  <td colSpan={6}>
+                    <QuotaForm
+                      user={u.name}
+                      quota={u.quota}
+                      onSaved={() => {
+                        setLimitsOf(null);
+                        setNotice(`Limits of ${u.name} saved.`);
+                        void load();
+                      }}
+                    />
+                  </td>
+                </tr>
+              ),
               passwordOf === u.name && (
                 <tr key={`${u.id}-password`} class="tokens-row">
                   <td colSpan={6}>
