@@ -1,5 +1,4 @@
 // Agents joining the farm, their credentials and their heartbeats.
-import { wakeForQuotas } from './quotas.js';
 import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { digestToken, sameDigest } from '../auth/secrets.js';
 import { conflict, unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { transact } from '../../store/group-commit.js';
+import { wakeForQuotas } from './quotas.js';
 
 export interface AgentPrincipal {
   kind: 'agent';

@@ -6,7 +6,6 @@
 // exactly as `completeTask` judges it: a result is accepted only from the agent holding the task's
 // current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
 // get if the requests came one after another, in the order they arrived.
-import { wakeForQuotas } from './quotas.js';
 import { NO_RESULTS_WARNING, producedNothing } from '../../core/task-results.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
@@ -18,6 +17,7 @@ import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
 import { kindOf } from '../kinds/index.js';
 import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, leftovers, notUploaded, resultFiles } from './leasing.js';
+import { wakeForQuotas } from './quotas.js';
 
 export interface TaskCompletion extends Completion {
   taskId: string;

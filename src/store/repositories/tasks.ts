@@ -1,11 +1,11 @@
 // Tasks, their attempts, leases and result files.
 import { jobOrder } from '../../core/priority.js';
-import { recordEndedAttempts } from './usage.js';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { placeholderRows, runShaped } from '../shaped-sql.js';
 import { insertBatches } from '../statement-shapes.js';
+import { recordEndedAttempts } from './usage.js';
 
 export type TaskRow = TasksTable;
 export type AttemptRow = TaskAttemptsTable;
