@@ -13,6 +13,7 @@ import { registerRenderCommand } from './commands/render.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerWorkerCommands } from './commands/workers.js';
 import { registerStorageCommands } from './commands/storage.js';
+import { registerUsageCommand } from './commands/usage.js';
 import { failAndExit } from './session.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerRenderCommand(program);
   registerWorkerCommands(program);
   registerStorageCommands(program);
+  registerUsageCommand(program);
   registerImageCommands(program);
   registerBlenderAddonCommand(program);
   return program;

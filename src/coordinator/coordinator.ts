@@ -20,6 +20,7 @@ import { advanceHeldJobs } from './services/dependencies.js';
 import { buildServer } from './server.js';
 import { startWebhookDelivery } from './services/webhook-delivery.js';
 import { startHousekeeping } from './services/housekeeping.js';
+import { enforceBudgets } from './services/quotas.js';
 
 /** Connections the kernel queues for accept(): more than a big farm's agents connecting at once. */
 const LISTEN_BACKLOG = 4096;
@@ -104,6 +105,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
         await markSilentAgentsOffline(ctx.db, new Date(Date.now() - config.leaseSeconds * 1000).toISOString());
         await endJobsWithoutAgents(ctx);
         await advanceHeldJobs(ctx);
+        // Budgets set to `stop` are checked as often as leases: a spent one stops tasks within a second or so.
+        await enforceBudgets(ctx);
       } catch (err) {
         console.error(`[coordinator] lease check failed: ${(err as Error).message}`);
       } finally {

@@ -22,6 +22,7 @@ import { agentRoutes } from './api/routes-agent.js';
 import { closeAllSse } from './api/sse.js';
 import { frameRoutes } from './api/routes-frames.js';
 import { storageRoutes } from './api/routes-storage.js';
+import { usageRoutes } from './api/routes-usage.js';
 import { downloadRoutes } from './api/routes-downloads.js';
 import { serveWebApp } from './web-app.js';
 import { DROVER_VERSION } from '../version.js';
@@ -117,6 +118,7 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
       agentRoutes(api, ctx, joinToken);
       frameRoutes(api, ctx);
       storageRoutes(api, ctx);
+      usageRoutes(api, ctx);
       downloadRoutes(api);
       extraRoutes?.(api);
     },

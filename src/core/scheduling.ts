@@ -11,12 +11,13 @@ export interface Candidate {
  * `largest` caps each task's cores on its own: tasks prefetched to run one after another must each
  * fit the agent, though together they may ask for more cores than it has.
  */
-export function fitTasks<T extends Candidate>(freeCores: number, candidates: Iterable<T>, maxTasks = Infinity, largest = freeCores): T[] {
+export function fitTasks<T extends Candidate>(freeCores: number, candidates: Iterable<T>, maxTasks = Infinity, largest = freeCores, admit?: (candidate: T) => boolean): T[] {
   const chosen: T[] = [];
   let free = freeCores;
   for (const candidate of candidates) {
     if (chosen.length >= maxTasks || free <= 0) break;
-    if (candidate.cores <= free && candidate.cores <= largest) {
+    // `admit` is asked only about a task that fits, and counts it as taken when it says yes (quotas).
+    if (candidate.cores <= free && candidate.cores <= largest && (!admit || admit(candidate))) {
       chosen.push(candidate);
       free -= candidate.cores;
     }

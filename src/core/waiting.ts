@@ -26,13 +26,18 @@ export interface WaitFacts {
   waitingFor: readonly string[];
   /** Other started jobs with queued tasks that leasing serves before this one: of higher priority, and older ones of equal priority. */
   ahead: { higher: number; older: number };
+  /** Why its owner's quota lets no more of their tasks start now (core/quotas.ts quotaWaitingReason), or null. */
+  quota?: string | null;
 }
 
 export function waitingReason(f: WaitFacts): string | null {
   if (f.status === 'created') return `not started: \`drover job start ${f.jobId}\` queues it`;
+  // A running job's queued tasks wait only for a quota to say so: the rest of this list is about starting at all.
+  if (f.status === 'running') return f.queued > 0 ? (f.quota ?? null) : null;
   if (f.status !== 'queued') return null;
   if (f.waitingFor.length > 0) return waitingForJobs(f.waitingFor);
   if (f.queued === 0) return null;
+  if (f.quota) return f.quota;
   if (f.online.length === 0 && f.pausedOnline > 0) return `every online agent is paused (\`drover worker resume NAME\`)`;
   const unschedulable = unschedulableReason(f.cores, f.online);
   if (unschedulable) return unschedulable;

@@ -21,6 +21,8 @@ import * as blobCollection from './migrations/0012_blob_collection.js';
 import * as accounts from './migrations/0014_accounts.js';
 import * as webhooks from './migrations/0015_webhooks.js';
 import * as agentLimits from './migrations/0017_agent_limits.js';
+import * as usageLedger from './migrations/0018_usage_ledger.js';
+import * as quotas from './migrations/0019_quotas.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -38,6 +40,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014_accounts': accounts,
   '0015_webhooks': webhooks,
   '0017_agent_limits': agentLimits,
+  '0018_usage_ledger': usageLedger,
+  '0019_quotas': quotas,
 };
 
 class InCodeMigrations implements MigrationProvider {

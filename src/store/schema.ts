@@ -8,6 +8,12 @@ export interface UsersTable {
   password_hash: string;
   is_admin: number;
   created_at: string;
+  /** The most cores the user's running tasks may hold together (0019_quotas); null: no cap. */
+  max_cores: number | null;
+  /** Core-hours the user may use per calendar month (UTC); null: no budget. */
+  monthly_core_hours: number | null;
+  /** What happens once the month's budget is spent: 'hold' (no new task starts) or 'stop'. */
+  over_budget: string | null;
 }
 
 export interface ApiTokensTable {
@@ -198,6 +204,25 @@ export interface AuditLogTable {
   details: string;
 }
 
+/** Core- and GPU-seconds of one task attempt on one UTC day (0018_usage_ledger); outlives jobs and users. */
+export interface UsageLedgerTable {
+  task_id: string;
+  attempt: number;
+  day: string;
+  job_id: string;
+  job_name: string;
+  user_id: string;
+  user_name: string;
+  agent_id: string;
+  status: string;
+  seconds: number;
+  cores: number;
+  gpus: number;
+  core_seconds: number;
+  gpu_seconds: number;
+  ended_at: string;
+}
+
 /** A user's webhook (0015_webhooks). */
 export interface WebhooksTable {
   id: string;
@@ -245,6 +270,7 @@ export interface Database {
   audit_log: AuditLogTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  usage_ledger: UsageLedgerTable;
 }
 
 /** A job and one job it waits for (0008_job_dependencies). */

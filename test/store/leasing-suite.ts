@@ -13,6 +13,9 @@ import { createRenderJob } from '../../src/coordinator/kinds/render/render-jobs.
 import type { PreviewTaskSpec } from '../../src/coordinator/kinds/render/preview.js';
 import { recordFrameUpload } from '../../src/coordinator/services/frames.js';
 import { jobViewFor } from '../../src/coordinator/services/jobs.js';
+import { deleteJob } from '../../src/coordinator/services/job-deletion.js';
+import { setUserQuota } from '../../src/coordinator/services/quotas.js';
+import { usageReport } from '../../src/coordinator/services/usage.js';
 import * as blobsRepo from '../../src/store/repositories/blobs.js';
 import * as framesRepo from '../../src/store/repositories/frames.js';
 import * as tasksRepo from '../../src/store/repositories/tasks.js';
@@ -333,6 +336,60 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.deepEqual(statuses, ['canceled', 'canceled']);
       assert.ok(await isLeaseLost(completeTask(env.ctx, agent, t!.taskId, done(t!))));
       assert.deepEqual(await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 4 }), []);
+    });
+
+    test('a user capped at 3 cores gets no more than 3 running from agents leasing at once, one more as one ends, all once the cap is lifted', async () => {
+      const admin = { ...env.user, admin: true };
+      await setUserQuota(env.ctx, env.user.name, { maxCores: 3 }, admin);
+      const capped = await scriptJob(env, 'capped', 10);
+      const agents = await Promise.all(['q-a', 'q-b', 'q-c'].map((n) => addAgent(env.ctx, n, 4)));
+      const got = await Promise.all(agents.map((a) => leaseTasks(env.ctx, a, { freeCores: 4, maxTasks: 4 })));
+      const leased = got.flat();
+      assert.equal(leased.length, 3, 'three 1-core tasks, however many agents asked');
+      const reason = (await jobViewFor(env.ctx, env.user, capped)).waiting;
+      assert.match(reason ?? '', /alice's running tasks hold 3 of the 3 cores they may use at once/);
+      // One ends: room for exactly one more.
+      await completeTask(env.ctx, agents[0]!, leased[0]!.taskId, done(leased[0]!));
+      assert.equal((await leaseTasks(env.ctx, agents[1]!, { freeCores: 4, maxTasks: 4 })).length, 1);
+      assert.equal((await leaseTasks(env.ctx, agents[2]!, { freeCores: 4, maxTasks: 4 })).length, 0);
+      await setUserQuota(env.ctx, env.user.name, { maxCores: null }, admin);
+      assert.equal((await leaseTasks(env.ctx, agents[2]!, { freeCores: 4, maxTasks: 4 })).length, 4, 'the cap removed, the rest may run');
+    });
+
+    test('each ended attempt is in the usage ledger (failed ones too) and stays when the job is deleted; a spent budget holds new tasks', async () => {
+      const admin = { ...env.user, admin: true };
+      const id = await scriptJob(env, 'metered', 3, { instanceType: 'm', maxAttempts: 2 });
+      const agent = await addAgent(env.ctx, 'meter', 8);
+      const [a, b] = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 2 });
+      await new Promise((r) => setTimeout(r, 20));
+      await completeTask(env.ctx, agent, a!.taskId, done(a!));
+      await completeTask(env.ctx, agent, b!.taskId, failed(b!));
+      const attempts = await env.ctx.db.selectFrom('task_attempts').selectAll().where('finished_at', 'is not', null).execute();
+      const ledger = await env.ctx.db.selectFrom('usage_ledger').selectAll().orderBy('task_id').execute();
+      assert.equal(ledger.length, 2);
+      for (const row of ledger) {
+        const at = attempts.find((x) => x.task_id === row.task_id && x.attempt === row.attempt)!;
+        const seconds = (Date.parse(at.finished_at!) - Date.parse(at.started_at)) / 1000;
+        assert.ok(Math.abs(row.core_seconds - seconds * 2) < 1e-9, `${row.core_seconds} = ${seconds} s × 2 cores`);
+        assert.equal(row.user_name, 'alice');
+        assert.equal(row.gpus, 0);
+      }
+      assert.deepEqual(ledger.map((r) => r.status).sort(), ['done', 'error']);
+      // A budget smaller than what was used: nothing more starts.
+      await setUserQuota(env.ctx, env.user.name, { monthlyCoreHours: 0.000001 }, admin);
+      assert.deepEqual(await leaseTasks(env.ctx, agent, { freeCores: 8, maxTasks: 4 }), []);
+      assert.match((await jobViewFor(env.ctx, env.user, id)).waiting ?? '', /alice's monthly budget of 0.000001 core-hours is spent/);
+      await setUserQuota(env.ctx, env.user.name, { monthlyCoreHours: null }, admin);
+      const rest = await leaseTasks(env.ctx, agent, { freeCores: 8, maxTasks: 4 });
+      assert.equal(rest.length, 2, 'task 3 and the retry of the failed one');
+      for (const t of rest) await completeTask(env.ctx, agent, t.taskId, done(t));
+      const used = await usageReport(env.ctx, env.user, {});
+      await deleteJob(env.ctx, env.user, id);
+      assert.equal((await env.ctx.db.selectFrom('task_attempts').select('task_id').execute()).length, 0);
+      const kept = await usageReport(env.ctx, env.user, {});
+      assert.deepEqual([kept.users, kept.days], [used.users, used.days]);
+      assert.equal(used.users[0]!.attempts, 4);
+      assert.deepEqual([used.jobs[0]!.deleted, kept.jobs[0]!.deleted], [false, true]);
     });
   });
 }

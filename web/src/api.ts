@@ -11,6 +11,17 @@ export interface User {
   name: string;
   admin: boolean;
   createdAt: string;
+  /** In the admins' user list: the user's limits and their use against them. */
+  quota?: UserQuota;
+}
+
+export interface UserQuota {
+  maxCores: number | null;
+  monthlyCoreHours: number | null;
+  overBudget: 'hold' | 'stop';
+  runningCores: number;
+  monthCoreSeconds: number;
+  budgetSpent: boolean;
 }
 
 export type TaskCounts = Record<TaskStatus, number>;

@@ -13,6 +13,7 @@ import { WorkerPage } from './pages/WorkerPage.tsx';
 import { Users } from './pages/Users.tsx';
 import { Account } from './pages/Account.tsx';
 import { Audit } from './pages/Audit.tsx';
+import { Usage } from './pages/Usage.tsx';
 import './styles.css';
 
 type Session = { state: 'loading' } | { state: 'out'; error?: string } | { state: 'in'; user: User };
@@ -77,6 +78,8 @@ function App() {
     page = <Workers admin={user.admin} />;
   } else if (section === 'account') {
     page = <Account me={user} />;
+  } else if (section === 'usage') {
+    page = <Usage params={route.params} me={user} />;
   } else if (section === 'audit' && user.admin) {
     page = <Audit params={route.params} />;
   } else if (section === 'users' && user.admin) {
@@ -106,6 +109,7 @@ function App() {
   const nav = [
     { key: 'jobs', label: 'Jobs', to: '/jobs' },
     { key: 'workers', label: 'Workers', to: '/workers' },
+    { key: 'usage', label: 'Usage', to: '/usage' },
     ...(user.admin ? [{ key: 'users', label: 'Users', to: '/users' }, { key: 'audit', label: 'Audit', to: '/audit' }] : []),
   ];
   const activeNav = section;

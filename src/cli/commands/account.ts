@@ -5,6 +5,9 @@ import { ApiClient } from '../../client/api-client.js';
 import { DROVER_VERSION } from '../../version.js';
 import { clearConfigToken, loadConfig, saveConfig, serverUrls } from '../config.js';
 import { table } from '../format.js';
+import { OVER_BUDGET_ACTIONS } from '../../core/quotas.js';
+import { hoursText } from '../../core/usage.js';
+import type { UserQuotaView } from '../../coordinator/services/quotas.js';
 import { CliError, signedInClient } from '../session.js';
 
 async function ask(question: string, hidden = false): Promise<string> {
@@ -95,14 +98,28 @@ export function registerAccountCommands(program: Command): void {
     .option('--admin', 'make the user an admin')
     .option('--no-admin', 'make the user a plain user')
     .option('--password <password>', "set a new password (ends the user's sign-ins)")
-    .action(async (name: string, opts: { admin?: boolean; password?: string }) => {
-      if (opts.admin === undefined && opts.password === undefined) throw new CliError('say what to change: --admin, --no-admin or --password');
+    .option('--max-cores <n>', "cap the cores the user's running tasks hold together (none: no cap)", limitArg('--max-cores', true))
+    .option('--monthly-core-hours <n>', 'core-hours the user may use per calendar month, UTC (none: no budget)', limitArg('--monthly-core-hours', false))
+    .option('--over-budget <action>', 'once the month\'s budget is spent: hold (no new task starts; the default) or stop (running tasks are stopped too)', overBudgetArg)
+    .action(async (name: string, opts: { admin?: boolean; password?: string; maxCores?: number | 'none'; monthlyCoreHours?: number | 'none'; overBudget?: string }) => {
+      const limit = (v: number | 'none') => (v === 'none' ? null : v);
+      const quota = {
+        ...(opts.maxCores !== undefined ? { maxCores: limit(opts.maxCores) } : {}),
+        ...(opts.monthlyCoreHours !== undefined ? { monthlyCoreHours: limit(opts.monthlyCoreHours) } : {}),
+        ...(opts.overBudget !== undefined ? { overBudget: opts.overBudget } : {}),
+      };
+      if (opts.admin === undefined && opts.password === undefined && Object.keys(quota).length === 0) {
+        throw new CliError('say what to change: --admin, --no-admin, --password, --max-cores, --monthly-core-hours or --over-budget');
+      }
       const client = await signedInClient();
-      const updated = await client.json<UserView>('PATCH', `/users/${encodeURIComponent(name)}`, {
+      const updated = await client.json<UserView & { quota: UserQuotaView }>('PATCH', `/users/${encodeURIComponent(name)}`, {
         ...(opts.admin !== undefined ? { admin: opts.admin } : {}),
         ...(opts.password !== undefined ? { password: opts.password } : {}),
+        ...quota,
       });
-      console.log(`user ${updated.name}: ${updated.admin ? 'admin' : 'user'}${opts.password !== undefined ? ', password set' : ''}`);
+      const q = updated.quota;
+      const limits = Object.keys(quota).length > 0 ? `, ${quotaText(q)}` : '';
+      console.log(`user ${updated.name}: ${updated.admin ? 'admin' : 'user'}${opts.password !== undefined ? ', password set' : ''}${limits}`);
     });
   user
     .command('add <name>')
@@ -119,9 +136,26 @@ export function registerAccountCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const client = await signedInClient();
-      const { users } = await client.json<{ users: UserView[] }>('GET', '/users');
+      const { users } = await client.json<{ users: (UserView & { quota: UserQuotaView })[] }>('GET', '/users');
       if (opts.json) console.log(JSON.stringify(users, null, 2));
-      else console.log(table(['NAME', 'ADMIN', 'CREATED'], users.map((u) => [u.name, u.admin ? 'yes' : 'no', u.createdAt])));
+      else {
+        console.log(
+          table(
+            ['NAME', 'ADMIN', 'CORES (RUNNING/CAP)', 'CORE-H THIS MONTH (USED/BUDGET)', 'OVER BUDGET', 'CREATED'],
+            users.map((u) => {
+              const q = u.quota;
+              return [
+                u.name,
+                u.admin ? 'yes' : 'no',
+                `${q.runningCores}/${q.maxCores ?? '-'}`,
+                `${hoursText(q.monthCoreSeconds)}/${q.monthlyCoreHours ?? '-'}${q.budgetSpent ? ' (spent)' : ''}`,
+                q.monthlyCoreHours === null ? '-' : q.overBudget,
+                u.createdAt,
+              ];
+            }),
+          ),
+        );
+      }
     });
   user
     .command('remove <name>')
@@ -141,4 +175,26 @@ export function registerAccountCommands(program: Command): void {
       const server = await client.json<{ version: string }>('GET', '/version').catch(() => null);
       if (server) console.log(`coordinator ${server.version} at ${client.baseUrl}`);
     });
+}
+
+/** `--max-cores 8`, `--monthly-core-hours 12.5`, or `none` (the limit is removed; kept as text: commander turns a null into ''). */
+function limitArg(name: string, whole: boolean) {
+  return (text: string): number | 'none' => {
+    if (text === 'none') return 'none';
+    const n = Number(text);
+    if (whole ? !Number.isInteger(n) || n < 1 : !Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be ${whole ? 'a whole number of at least 1' : 'a number above 0'}, or none, not "${text}"`);
+    return n;
+  };
+}
+
+function overBudgetArg(text: string): string {
+  if (!(OVER_BUDGET_ACTIONS as readonly string[]).includes(text)) throw new CliError(`--over-budget must be hold or stop, not "${text}"`);
+  return text;
+}
+
+/** A user's limits in words, for `user set`. */
+function quotaText(q: UserQuotaView): string {
+  const cap = q.maxCores === null ? 'no core cap' : `at most ${q.maxCores} cores at once (${q.runningCores} running)`;
+  const budget = q.monthlyCoreHours === null ? 'no monthly budget' : `${q.monthlyCoreHours} core-hours a month, then ${q.overBudget} (${hoursText(q.monthCoreSeconds)} used${q.budgetSpent ? ': spent' : ''})`;
+  return `${cap}, ${budget}`;
 }

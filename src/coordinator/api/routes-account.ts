@@ -4,12 +4,18 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as users from '../../store/repositories/users.js';
 import { apiTokensOf, changeOwnPassword, createApiToken, createUserByAdmin, login, logout, removeUser, revokeApiToken, revokeTokenOfUser, tokensOf, updateUserByAdmin, userView } from '../services/accounts.js';
 import type { ServiceContext } from '../services/context.js';
+import { allQuotaViews, setUserQuota } from '../services/quotas.js';
 import { notFound } from '../errors.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
 import { ChangePasswordBody, CreateApiTokenBody, CreateUserBody, LoginBody, UpdateUserBody, UserNameParams, UserTokenParams, TokenRefParams } from './schemas.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const userNamed = async (name: string) => {
+    const row = await users.findUserByName(ctx.db, name);
+    if (!row) throw notFound(`user "${name}"`);
+    return userView(row);
+  };
 
   r.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] } }, async (request, reply) => {
     const result = await login(ctx, request.body.username, request.body.password, request.ip);
@@ -41,9 +47,16 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(204).send();
   });
 
-  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, tags: ['users'] } }, async (request) =>
-    updateUserByAdmin(ctx, request.params.name, request.body, requireAdmin(request)),
-  );
+  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, tags: ['users'] } }, async (request) => {
+    const actor = requireAdmin(request);
+    const { admin, password, maxCores, monthlyCoreHours, overBudget } = request.body;
+    // The role first: it may be refused (the last admin), while the quota's values were checked by the schema already.
+    const roleChange = { ...(admin !== undefined ? { admin } : {}), ...(password !== undefined ? { password } : {}) };
+    const user = Object.keys(roleChange).length > 0 ? await updateUserByAdmin(ctx, request.params.name, roleChange, actor) : await userNamed(request.params.name);
+    const quotaChange = { ...(maxCores !== undefined ? { maxCores } : {}), ...(monthlyCoreHours !== undefined ? { monthlyCoreHours } : {}), ...(overBudget !== undefined ? { overBudget } : {}) };
+    const quota = Object.keys(quotaChange).length > 0 ? await setUserQuota(ctx, request.params.name, quotaChange, actor) : undefined;
+    return { ...user, quota: quota ?? (await allQuotaViews(ctx.db)).get(user.id)! };
+  });
 
   r.get('/users/:name/tokens', { schema: { params: UserNameParams, tags: ['users'] } }, async (request) => ({
     tokens: await tokensOf(ctx, request.params.name, requireUser(request)),
@@ -66,7 +79,9 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   r.get('/users', { schema: { tags: ['users'] } }, async (request) => {
     requireAdmin(request);
-    return { users: (await users.listUsers(ctx.db)).map(userView) };
+    // Each with their use against their limits (`quota`: cap, budget, running cores, this month's core-seconds).
+    const quotas = await allQuotaViews(ctx.db);
+    return { users: (await users.listUsers(ctx.db)).map((u) => ({ ...userView(u), quota: quotas.get(u.id)! })) };
   });
 
   r.post('/users', { schema: { body: CreateUserBody, tags: ['users'] } }, async (request, reply) => {

@@ -21,7 +21,17 @@ export const CreateUserBody = Type.Object(
 export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
 export const UserTokenParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
 export const ChangePasswordBody = Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
-export const UpdateUserBody = Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { ...strict, minProperties: 1 });
+export const UpdateUserBody = Type.Object(
+  {
+    admin: Type.Optional(Type.Boolean()),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    // One JSON-schema type list, not anyOf: the request validator coerces types, and null would be coerced into a number.
+    maxCores: Type.Optional(Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 1, maximum: 1_000_000, description: "the most cores the user's running tasks may hold together; null removes the cap" })),
+    monthlyCoreHours: Type.Optional(Type.Unsafe<number | null>({ type: ['number', 'null'], exclusiveMinimum: 0, maximum: 1e9, description: 'core-hours per calendar month (UTC); null removes the budget' })),
+    overBudget: Type.Optional(Type.Union([Type.Literal('hold'), Type.Literal('stop')], { description: 'once the budget is spent: hold (no new task starts, the default) or stop (running tasks are stopped too)' })),
+  },
+  { ...strict, minProperties: 1 },
+);
 
 export const CreateApiTokenBody = Type.Object(
   {

@@ -12,6 +12,7 @@ import { digestToken, sameDigest } from '../auth/secrets.js';
 import { conflict, unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { transact } from '../../store/group-commit.js';
+import { wakeForQuotas } from './quotas.js';
 
 export interface AgentPrincipal {
   kind: 'agent';
@@ -183,6 +184,7 @@ export async function heartbeat(
   });
   // Their counts changed (a task went from running to uploading): live views update at once.
   for (const jobId of nowUploading) ctx.bus.emit('job', jobId);
+  if (nowUploading.size > 0) wakeForQuotas(ctx);
   // Ended or gone: either way nothing more of it will come to this agent (its warm sessions close).
   const statuses = await jobsRepo.jobStatuses(ctx.db, jobsAsked);
   const endedJobs = [...new Set(jobsAsked)].filter((id) => {

@@ -25,6 +25,7 @@ export type AuditAction =
   | 'user.create'
   | 'user.remove'
   | 'user.role'
+  | 'user.quota'
   | 'user.password'
   | 'password.change'
   | 'token.create'

@@ -17,6 +17,7 @@ import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
 import { kindOf } from '../kinds/index.js';
 import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, leftovers, notUploaded, resultFiles } from './leasing.js';
+import { wakeForQuotas } from './quotas.js';
 
 export interface TaskCompletion extends Completion {
   taskId: string;
@@ -79,6 +80,7 @@ export async function completeTasks(
     slow.push(...served.slow);
     for (const a of served.accepted) ctx.bus.emit('task', a.taskId, a.jobId);
     for (const jobId of new Set(served.accepted.map((a) => a.jobId))) ctx.bus.emit('job', jobId);
+    if (served.accepted.length > 0) wakeForQuotas(ctx);
     lease = served.lease;
     if (lease) announceLease(ctx, lease);
   }

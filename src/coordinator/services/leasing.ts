@@ -8,6 +8,7 @@ import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
 import { endJobIfNoAgentLeft, retryPlacement } from './agent-choice.js';
 import { fairOrder } from './lease-order.js';
+import { leaseRoom, wakeForQuotas } from './quotas.js';
 import { type JobRequirements, requirementMiss } from '../../core/job-requirements.js';
 import { afterFailedAttempt } from '../../core/states.js';
 import { NO_RESULTS_WARNING, producedNothing, type TaskLeftovers } from '../../core/task-results.js';
@@ -215,7 +216,9 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
     const req = parsedRequirements(text);
     return asks.every((a) => requirementMiss(req, a.agent.host) !== null);
   };
-  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets);
+  // Quotas: what limited users may still take; the same map is spent as this set of asks picks.
+  const room = await leaseRoom(trx);
+  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets, room);
   const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
@@ -237,8 +240,18 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
       if (!taken.has(pool[j]!) && (requirements.size === 0 && jobReqs.size === 0 ? true : meets(ask, pool[j]!)) && (!placement || placement(ask.agent.id, pool[j]!))) yield pool[j]!;
     }
   }
+  const admit =
+    room.size === 0
+      ? undefined
+      : (c: (typeof pool)[number]) => {
+          const r = room.get(c.user_id);
+          if (r === undefined) return true;
+          if (r < c.cores) return false;
+          room.set(c.user_id, r - c.cores);
+          return true;
+        };
   const picks = asks.map((ask) => {
-    const chosen = fitTasks(ask.freeCores, left(ask), ask.maxTasks, ask.largest);
+    const chosen = fitTasks(ask.freeCores, left(ask), ask.maxTasks, ask.largest, admit);
     for (const c of chosen) taken.add(c);
     while (head < pool.length && taken.has(pool[head]!)) head++;
     return chosen;
@@ -421,6 +434,7 @@ export async function completeTask(ctx: ServiceContext, agent: AgentPrincipal, t
   // Only a retry makes work for others: announcing every success woke every idle agent's long-poll
   // to lease nothing (a herd of thousands of empty leases as a big job drained).
   if (requeued) ctx.bus.emit('work');
+  else wakeForQuotas(ctx);
 }
 
 /** An agent that shuts down gives its task back; the attempt does not count against the task. */

@@ -2,6 +2,8 @@
 // from facts read once for the whole list. Counts only: no other user's job is named.
 import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import { waitingReason } from '../../core/waiting.js';
+import { quotaWaitingReason } from '../../core/quotas.js';
+import { limitedUses } from './quotas.js';
 import { type JobRequirements, noAgentMeets } from '../../core/job-requirements.js';
 import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { dependencyOutcome } from '../../core/dependencies.js';
@@ -15,6 +17,17 @@ import type { Db } from '../../store/schema.js';
 /** Each job's reason to wait (null when nothing holds it back or it is not waiting). */
 export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: ReadonlyMap<string, TaskCounts>, failureLimit: number): Promise<Map<string, string | null>> {
   const out = new Map<string, string | null>(rows.map((r) => [r.id, null]));
+  // Quotas hold back queued tasks of running jobs too: their owners' use is read once for the list.
+  const quotas = await limitedUses(db, [...new Set(rows.filter((r) => r.status === 'queued' || r.status === 'running').map((r) => r.user_id))]);
+  const quotaOf = (row: JobRow) => {
+    const use = quotas.get(row.user_id);
+    return use ? quotaWaitingReason(use, row.cores) : null;
+  };
+  for (const row of rows) {
+    if (row.status === 'running' && quotas.has(row.user_id)) {
+      out.set(row.id, waitingReason({ ...RUNNING_FACTS, jobId: row.id, status: 'running', cores: row.cores, queued: (counts.get(row.id) ?? emptyCounts()).queued, quota: quotaOf(row) }));
+    }
+  }
   const waiting = rows.filter((r) => r.status === 'created' || r.status === 'queued');
   if (waiting.length === 0) return out;
   const online = await agentsRepo.onlineAgentSlots(db);
@@ -40,11 +53,15 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
         freeCores,
         waitingFor: row.held === 1 ? await openDependencies(db, row) : [],
         ahead: row.status === 'queued' && row.held === 0 ? await queueRepo.jobsAhead(db, row) : { higher: 0, older: 0 },
+        quota: quotaOf(row),
       }),
     );
   }
   return out;
 }
+
+/** The facts a running job's reason does not read (only its queued tasks and its quota matter). */
+const RUNNING_FACTS = { online: [], pausedOnline: 0, blocked: new Set<string>(), failureLimit: 0, freeCores: new Map<string, number>(), requirementsUnmet: null, waitingFor: [], ahead: { higher: 0, older: 0 } };
 
 /** The jobs a held job still waits for. */
 async function openDependencies(db: Db, row: JobRow): Promise<string[]> {

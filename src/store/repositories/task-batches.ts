@@ -2,6 +2,7 @@
 // tasks and accepting a batch of results each take a handful of statements, not a few per task.
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
+import { recordEndedAttempts } from './usage.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
 import { placeholderRows, placeholders, runShaped } from '../shaped-sql.js';
@@ -83,6 +84,7 @@ export async function finishAttempts(
       [fields.status, fields.finished_at, fields.exit_code, fields.error, attempt, ...part],
     );
   }
+  await recordEndedAttempts(db, taskIds, attempt);
 }
 
 /** Replaces the result files of many tasks at once. */

@@ -5,6 +5,7 @@ import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { placeholderRows, runShaped } from '../shaped-sql.js';
 import { insertBatches } from '../statement-shapes.js';
+import { recordEndedAttempts } from './usage.js';
 
 export type TaskRow = TasksTable;
 export type AttemptRow = TaskAttemptsTable;
@@ -104,6 +105,8 @@ export async function finishAttempt(
   fields: Pick<AttemptRow, 'status' | 'finished_at' | 'exit_code' | 'error'>,
 ): Promise<void> {
   await db.updateTable('task_attempts').set(fields).where('task_id', '=', taskId).where('attempt', '=', attempt).execute();
+  // Every way an attempt ends passes here or through finishAttempts: the usage ledger is written with it.
+  await recordEndedAttempts(db, [taskId], attempt);
 }
 
 /**
@@ -129,7 +132,10 @@ export async function queuedCandidates(
   skipSteps?: (jobId: string) => Promise<number[]>,
   /** Jobs none of the leasers may run (their requirements: labels, GPUs, memory), left out of the window. */
   skipJob?: (requirements: string) => boolean,
+  /** Cores limited users' tasks may still take (quotas): no more of their tasks than that are read. */
+  userRoom?: ReadonlyMap<string, number>,
 ) {
+  const room = new Map(userRoom);
   const maxCores = Math.max(...freeCores);
   // Two steps, so each is an index walk that stops at `limit` rows: the eligible jobs in lease order
   // (few), then each job's queued tasks by index (tasks_job_status_idx). One query joining and
@@ -162,7 +168,10 @@ export async function queuedCandidates(
   for (const job of ordered) {
     if (out.length >= limit) break;
     // No more of a job's tasks than the leasers could take together (they all ask for job.cores).
-    const fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
+    let fit = freeCores.reduce((n, free) => n + Math.floor(free / Math.max(1, job.cores)), 0);
+    const userLeft = room.get(job.user_id);
+    // A user at their cap or out of budget: their tasks would fill the window and be left untaken.
+    if (userLeft !== undefined) fit = Math.min(fit, Math.floor(userLeft / Math.max(1, job.cores)));
     if (fit === 0) continue;
     // Else a queue of jobs waiting for other machines (a GPU pool) fills the window ahead of
     // everything these leasers can run, and they take nothing at all.
@@ -188,6 +197,7 @@ export async function queuedCandidates(
     // more behind it, so that the leasers still find what they may take.
     const retried = rows.filter((r) => r.tries > 0).length;
     if (retried > 0 && rows.length === n) rows = rows.concat(await read(retried, rows[rows.length - 1]!.idx));
+    if (userLeft !== undefined) room.set(job.user_id, userLeft - rows.length * job.cores);
     for (const r of rows) out.push({ ...r, cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '', requirements: job.requirements });
   }
   return out;

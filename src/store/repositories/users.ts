@@ -20,7 +20,8 @@ export async function countUsers(db: Db): Promise<number> {
   return Number(row.n);
 }
 
-export async function insertUser(db: Db, row: UserRow): Promise<void> {
+/** A new user: no quota until an admin sets one. */
+export async function insertUser(db: Db, row: Omit<UserRow, 'max_cores' | 'monthly_core_hours' | 'over_budget'>): Promise<void> {
   await db.insertInto('users').values(row).execute();
 }
 

@@ -15,7 +15,7 @@ interface AuditEntry {
   details: Record<string, unknown>;
 }
 
-const ACTIONS = ['job.create', 'job.start', 'job.stop', 'job.retry', 'job.set', 'job.archive', 'job.unarchive', 'job.delete', 'worker.pause', 'worker.resume', 'worker.remove', 'worker.label', 'user.create', 'user.remove', 'user.role', 'user.password', 'password.change', 'token.create', 'token.revoke', 'webhook.add', 'webhook.remove', 'image.add', 'image.remove'];
+const ACTIONS = ['job.create', 'job.start', 'job.stop', 'job.retry', 'job.set', 'job.archive', 'job.unarchive', 'job.delete', 'worker.pause', 'worker.resume', 'worker.remove', 'worker.label', 'user.create', 'user.remove', 'user.role', 'user.quota', 'user.password', 'password.change', 'token.create', 'token.revoke', 'webhook.add', 'webhook.remove', 'image.add', 'image.remove'];
 
 function detailsText(details: Record<string, unknown>): string {
   return Object.entries(details)

@@ -5,6 +5,8 @@ import { dateTime, fullDateTime } from '../format.ts';
 import { useDocumentTitle, usePoll } from '../hooks.ts';
 import { PasswordReset } from './PasswordReset.tsx';
 import { TokenList } from './TokenList.tsx';
+import { QuotaForm } from './QuotaForm.tsx';
+import { hours } from './Usage.tsx';
 
 export function Users({ me }: { me: User }) {
   const [users, setUsers] = useState<User[] | null>(null);
@@ -16,6 +18,7 @@ export function Users({ me }: { me: User }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [tokensOf, setTokensOf] = useState<string | null>(null);
   const [passwordOf, setPasswordOf] = useState<string | null>(null);
+  const [limitsOf, setLimitsOf] = useState<string | null>(null);
   useDocumentTitle('Users');
 
   const load = async (signal?: AbortSignal) => {
@@ -115,6 +118,8 @@ export function Users({ me }: { me: User }) {
             <tr>
               <th>Name</th>
               <th>Role</th>
+              <th class="num" title="Cores their running tasks hold, against the cap an admin set (drover user set NAME --max-cores N)">Cores</th>
+              <th class="num" title="Core-hours used this calendar month (UTC), against the monthly budget (drover user set NAME --monthly-core-hours N)">This month</th>
               <th class="hide-xs">Created</th>
               <th class="num">
                 <span class="sr-only">Actions</span>
@@ -129,6 +134,13 @@ export function Users({ me }: { me: User }) {
                   {u.name === me.name && <span class="muted"> (you)</span>}
                 </td>
                 <td>{u.admin ? <span class="badge badge-admin">admin</span> : <span class="muted">user</span>}</td>
+                <td class="num" data-testid={`cores-of-${u.name}`}>
+                  {u.quota ? (u.quota.maxCores === null ? u.quota.runningCores : `${u.quota.runningCores} of ${u.quota.maxCores}`) : ''}
+                </td>
+                <td class="num" data-testid={`month-of-${u.name}`} title={u.quota?.monthlyCoreHours != null ? `once spent: ${u.quota.overBudget === 'stop' ? 'running tasks are stopped' : 'no new task starts'}` : undefined}>
+                  {u.quota ? (u.quota.monthlyCoreHours === null ? `${hours(u.quota.monthCoreSeconds)} h` : `${hours(u.quota.monthCoreSeconds)} of ${u.quota.monthlyCoreHours} h`) : ''}
+                  {u.quota?.budgetSpent && <span class="badge"> spent, {u.quota.overBudget}</span>}
+                </td>
                 <td class="hide-xs" title={fullDateTime(u.createdAt)}>
                   {dateTime(u.createdAt)}
                 </td>
@@ -137,6 +149,11 @@ export function Users({ me }: { me: User }) {
                   <button type="button" class="btn btn-small" onClick={() => setTokensOf(tokensOf === u.name ? null : u.name)} aria-expanded={tokensOf === u.name} data-testid={`tokens-of-${u.name}`}>
                     Sign-ins
                   </button>
+                  {u.quota && (
+                    <button type="button" class="btn btn-small" onClick={() => setLimitsOf(limitsOf === u.name ? null : u.name)} aria-expanded={limitsOf === u.name} data-testid={`limits-of-${u.name}`}>
+                      Limits
+                    </button>
+                  )}
                   {u.name !== me.name && (
                     <>
                       <button type="button" class="btn btn-small" onClick={() => setPasswordOf(passwordOf === u.name ? null : u.name)} aria-expanded={passwordOf === u.name} data-testid={`password-of-${u.name}`}>
@@ -153,16 +170,31 @@ export function Users({ me }: { me: User }) {
                   </div>
                 </td>
               </tr>,
+              limitsOf === u.name && u.quota && (
+                <tr key={`${u.id}-limits`} class="tokens-row">
+                  <td colSpan={6}>
+                    <QuotaForm
+                      user={u.name}
+                      quota={u.quota}
+                      onSaved={() => {
+                        setLimitsOf(null);
+                        setNotice(`Limits of ${u.name} saved.`);
+                        void load();
+                      }}
+                    />
+                  </td>
+                </tr>
+              ),
               passwordOf === u.name && (
                 <tr key={`${u.id}-password`} class="tokens-row">
-                  <td colSpan={4}>
+                  <td colSpan={6}>
                     <PasswordReset user={u.name} onClose={() => setPasswordOf(null)} />
                   </td>
                 </tr>
               ),
               tokensOf === u.name && (
                 <tr key={`${u.id}-tokens`} class="tokens-row">
-                  <td colSpan={4}>
+                  <td colSpan={6}>
                     <TokenList user={u.name} />
                   </td>
                 </tr>

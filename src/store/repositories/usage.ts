@@ -1,0 +1,162 @@
+// The usage ledger (0018_usage_ledger): written when attempts end, read by `drover usage` and by
+// quotas. Rows name the job and user as they were; nothing here cascades from jobs or users.
+import { sql } from 'kysely';
+import { splitByDay } from '../../core/usage.js';
+import type { Db, UsageLedgerTable } from '../schema.js';
+import { inLists, insertBatches } from '../statement-shapes.js';
+
+/**
+ * Records the ended attempt `attempt` of each task: its duration (per UTC day) times the cores its
+ * job's tasks hold and the GPUs they ask for. Called in the transaction that ends the attempts, so
+ * the ledger and the attempts agree; a row already there (the same attempt ended twice) is kept.
+ */
+export async function recordEndedAttempts(db: Db, taskIds: readonly string[], attempt: number): Promise<void> {
+  const rows: UsageLedgerTable[] = [];
+  for (const part of inLists(taskIds)) {
+    const ended = await db
+      .selectFrom('task_attempts')
+      .innerJoin('tasks', 'tasks.id', 'task_attempts.task_id')
+      .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+      .innerJoin('users', 'users.id', 'jobs.user_id')
+      .select([
+        'task_attempts.task_id',
+        'task_attempts.attempt',
+        'task_attempts.agent_id',
+        'task_attempts.status',
+        'task_attempts.started_at',
+        'task_attempts.finished_at',
+        'jobs.id as job_id',
+        'jobs.name as job_name',
+        'jobs.cores',
+        'jobs.requirements',
+        'users.id as user_id',
+        'users.name as user_name',
+      ])
+      .where('task_attempts.task_id', 'in', part)
+      .where('task_attempts.attempt', '=', attempt)
+      .where('task_attempts.finished_at', 'is not', null)
+      .execute();
+    for (const a of ended) {
+      const gpus = a.requirements ? ((JSON.parse(a.requirements) as { gpus?: number }).gpus ?? 0) : 0;
+      for (const { day, seconds } of splitByDay(a.started_at, a.finished_at!)) {
+        rows.push({
+          task_id: a.task_id,
+          attempt: a.attempt,
+          day,
+          job_id: a.job_id,
+          job_name: a.job_name,
+          user_id: a.user_id,
+          user_name: a.user_name,
+          agent_id: a.agent_id,
+          status: a.status,
+          seconds,
+          cores: a.cores,
+          gpus,
+          core_seconds: seconds * a.cores,
+          gpu_seconds: seconds * gpus,
+          ended_at: a.finished_at!,
+        });
+      }
+    }
+  }
+  for (const part of insertBatches(rows)) {
+    await db
+      .insertInto('usage_ledger')
+      .values(part)
+      .onConflict((oc) => oc.columns(['task_id', 'attempt', 'day']).doNothing())
+      .execute();
+  }
+}
+
+export interface UsageFilter {
+  /** Only this user's rows (by id: a person's own usage). */
+  userId?: string;
+  /** Only rows of users of this name (an admin's `--user`). */
+  userName?: string;
+  /** First and last day, YYYY-MM-DD, both included. */
+  since?: string;
+  until?: string;
+}
+
+function filtered(db: Db, f: UsageFilter) {
+  let q = db.selectFrom('usage_ledger');
+  if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+  if (f.userName !== undefined) q = q.where('user_name', '=', f.userName);
+  if (f.since !== undefined) q = q.where('day', '>=', f.since);
+  if (f.until !== undefined) q = q.where('day', '<=', f.until);
+  return q;
+}
+
+export interface UsageSums {
+  coreSeconds: number;
+  gpuSeconds: number;
+  jobs: number;
+  tasks: number;
+  attempts: number;
+}
+
+const sums = [
+  sql<number>`coalesce(sum(core_seconds), 0)`.as('core_seconds'),
+  sql<number>`coalesce(sum(gpu_seconds), 0)`.as('gpu_seconds'),
+  sql<number>`count(distinct job_id)`.as('jobs'),
+  sql<number>`count(distinct task_id)`.as('tasks'),
+  // An attempt over midnight has a row per day: count it once.
+  sql<number>`count(distinct task_id || ':' || attempt)`.as('attempts'),
+] as const;
+
+const sumsOf = (r: { core_seconds: number; gpu_seconds: number; jobs: number; tasks: number; attempts: number }): UsageSums => ({
+  coreSeconds: Number(r.core_seconds),
+  gpuSeconds: Number(r.gpu_seconds),
+  jobs: Number(r.jobs),
+  tasks: Number(r.tasks),
+  attempts: Number(r.attempts),
+});
+
+export async function usageByUser(db: Db, f: UsageFilter): Promise<({ user: string } & UsageSums)[]> {
+  const rows = await filtered(db, f).select(['user_name', ...sums]).groupBy('user_name').orderBy('user_name').execute();
+  return rows.map((r) => ({ user: r.user_name, ...sumsOf(r) }));
+}
+
+export async function usageByDay(db: Db, f: UsageFilter): Promise<({ day: string; user: string } & UsageSums)[]> {
+  const rows = await filtered(db, f).select(['day', 'user_name', ...sums]).groupBy(['day', 'user_name']).orderBy('day').orderBy('user_name').execute();
+  return rows.map((r) => ({ day: r.day, user: r.user_name, ...sumsOf(r) }));
+}
+
+/** Per job, most used first, at most `limit` jobs. */
+export async function usageByJob(db: Db, f: UsageFilter, limit: number): Promise<({ jobId: string; name: string; user: string } & UsageSums)[]> {
+  const rows = await filtered(db, f)
+    .select(['job_id', sql<string>`max(job_name)`.as('job_name'), sql<string>`max(user_name)`.as('user_name'), ...sums])
+    .groupBy('job_id')
+    .orderBy('core_seconds', 'desc')
+    .orderBy('job_id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ jobId: r.job_id, name: r.job_name, user: r.user_name, ...sumsOf(r) }));
+}
+
+/** Core-seconds each of `userIds` used from `sinceDay` on, by attempts that ended. */
+export async function coreSecondsSince(db: Db, userIds: readonly string[], sinceDay: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (userIds.length === 0) return out;
+  const rows = await db
+    .selectFrom('usage_ledger')
+    .select(['user_id', sql<number>`coalesce(sum(core_seconds), 0)`.as('core_seconds')])
+    .where('user_id', 'in', [...userIds])
+    .where('day', '>=', sinceDay)
+    .groupBy('user_id')
+    .execute();
+  for (const r of rows) out.set(r.user_id, Number(r.core_seconds));
+  return out;
+}
+
+/** Attempts still running for `userIds`: when each started and the cores it holds (its share of the month so far counts against a budget). */
+export function runningAttemptsOf(db: Db, userIds: readonly string[]) {
+  return db
+    .selectFrom('tasks')
+    .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+    .innerJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
+    .select(['jobs.user_id', 'jobs.cores', 'task_attempts.started_at', 'task_attempts.status'])
+    .where('tasks.status', '=', 'running')
+    .where('jobs.user_id', 'in', [...userIds])
+    .execute();
+}
