@@ -4,8 +4,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { arch, availableParallelism, hostname, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { TaskAttempt } from '../coordinator/services/agents.js';
-import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { HeartbeatAnswer, JoinAnswer, LeaseAnswer, LeasedTask } from '../wire/agents.js';
 import { detectGpus } from './gpus.js';
 import type { LimitEnforcement } from './isolation/resource-limits.js';
 import { DROVER_VERSION } from '../version.js';
@@ -46,13 +45,6 @@ export interface AgentOptions {
   prefetch?: number;
   /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
   warm?: false | Partial<Pick<PoolOptions, 'idleSeconds' | 'maxFrames' | 'maxRssMb' | 'maxSessions' | 'spare'>>;
-}
-
-interface RegisterAnswer {
-  agentId: string;
-  agentToken: string;
-  leaseSeconds: number;
-  heartbeatSeconds: number;
 }
 
 const LEASE_WAIT_SECONDS = 20;
@@ -156,7 +148,7 @@ export class Agent {
       }
       if (!now) prefetchAskedAt = this.changes;
       try {
-        const { tasks } = await this.client.json<{ tasks: LeasedTask[] }>(
+        const { tasks } = await this.client.json<LeaseAnswer>(
           'POST',
           '/agent/lease',
           {
@@ -291,7 +283,7 @@ export class Agent {
     let saidNameTaken = false;
     for (;;) {
       try {
-        const answer = await this.client.json<RegisterAnswer>('POST', '/agents/register', {
+        const answer = await this.client.json<JoinAnswer>('POST', '/agents/register', {
           name: this.name,
           cores: availableParallelism(),
           memoryBytes: totalmem(),
@@ -348,7 +340,7 @@ export class Agent {
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
       // would hold up every later one: give up after two intervals and send the next.
       const held = this.held.map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
-      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[]; giveBack?: TaskAttempt[] }>(
+      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<HeartbeatAnswer>(
         'POST',
         '/agent/heartbeat',
         { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}), ...(held.length > 0 ? { held } : {}) },

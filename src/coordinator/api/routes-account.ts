@@ -6,12 +6,13 @@ import { apiTokensOf, changeOwnPassword, createApiToken, createUserByAdmin, logi
 import type { ServiceContext } from '../services/context.js';
 import { notFound } from '../errors.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
-import { ChangePasswordBody, CreateApiTokenBody, CreateUserBody, LoginBody, UpdateUserBody, UserNameParams, UserTokenParams, TokenRefParams } from './schemas.js';
+import { Type } from '@sinclair/typebox';
+import { ApiTokenView, ChangePasswordBody, CreateApiTokenBody, CreateUserBody, LoginAnswer, LoginBody, UpdateUserBody, UserList, UserNameParams, UserTokenParams, TokenRefParams, UserView } from '../../wire/index.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] } }, async (request, reply) => {
+  r.post('/auth/login', { schema: { body: LoginBody, response: { 200: LoginAnswer }, tags: ['auth'] } }, async (request, reply) => {
     const result = await login(ctx, request.body.username, request.body.password, request.ip);
     reply.setCookie(SESSION_COOKIE, result.token, {
       path: '/',
@@ -29,7 +30,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(204).send();
   });
 
-  r.get('/auth/me', { schema: { tags: ['auth'] } }, async (request) => {
+  r.get('/auth/me', { schema: { response: { 200: UserView }, tags: ['auth'] } }, async (request) => {
     const me = requireUser(request);
     const row = await users.findUserById(ctx.db, me.id);
     if (!row) throw notFound('your user');
@@ -41,7 +42,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(204).send();
   });
 
-  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, tags: ['users'] } }, async (request) =>
+  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, response: { 200: UserView }, tags: ['users'] } }, async (request) =>
     updateUserByAdmin(ctx, request.params.name, request.body, requireAdmin(request)),
   );
 
@@ -60,16 +61,16 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(201).send(created);
   });
 
-  r.get('/tokens', { schema: { tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
+  r.get('/tokens', { schema: { response: { 200: Type.Object({ tokens: Type.Array(ApiTokenView) }) }, tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
 
   r.delete('/tokens/:ref', { schema: { params: TokenRefParams, tags: ['tokens'] } }, async (request) => revokeApiToken(ctx, requireUser(request), request.params.ref));
 
-  r.get('/users', { schema: { tags: ['users'] } }, async (request) => {
+  r.get('/users', { schema: { response: { 200: UserList }, tags: ['users'] } }, async (request) => {
     requireAdmin(request);
     return { users: (await users.listUsers(ctx.db)).map(userView) };
   });
 
-  r.post('/users', { schema: { body: CreateUserBody, tags: ['users'] } }, async (request, reply) => {
+  r.post('/users', { schema: { body: CreateUserBody, response: { 201: UserView }, tags: ['users'] } }, async (request, reply) => {
     const user = await createUserByAdmin(ctx, request.body.name, request.body.password, request.body.admin ?? false, requireAdmin(request));
     return reply.code(201).send(user);
   });

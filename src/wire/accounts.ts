@@ -1,0 +1,46 @@
+// Users, sign-in and API tokens: what the web app's sign-in and account pages and `drover login`
+// send and receive.
+import { Type, type Static } from '@sinclair/typebox';
+import { Nullable, strict, Time } from './common.js';
+
+export const LoginBody = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
+export type LoginBody = Static<typeof LoginBody>;
+export const CreateUserBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }), admin: Type.Optional(Type.Boolean()) },
+  strict,
+);
+export const UserNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const UserTokenParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), id: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+export const ChangePasswordBody = Type.Object({ current: Type.String({ minLength: 1, maxLength: 1024 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, strict);
+export const UpdateUserBody = Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) }, { ...strict, minProperties: 1 });
+
+export const CreateApiTokenBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    expiresInSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 10 * 366 * 86400, description: 'without it the token lasts until revoked' })),
+  },
+  strict,
+);
+/** A named token by its id (`k_…`) or its name. */
+export const TokenRefParams = Type.Object({ ref: Type.String({ minLength: 1, maxLength: 64 }) }, strict);
+
+/** A user as every answer shows one (GET /auth/me, the user list, a created user). */
+export const UserView = Type.Object({ id: Type.String(), name: Type.String(), admin: Type.Boolean(), createdAt: Time });
+export type UserView = Static<typeof UserView>;
+
+export const UserList = Type.Object({ users: Type.Array(UserView) });
+export type UserList = Static<typeof UserList>;
+
+/** POST /auth/login: the session token (also set as the HttpOnly cookie) and who signed in. */
+export const LoginAnswer = Type.Object({ token: Type.String(), user: UserView });
+export type LoginAnswer = Static<typeof LoginAnswer>;
+
+/** A named API token as listed (its secret is shown once, when it is made). */
+export const ApiTokenView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Time,
+  expiresAt: Nullable(Time),
+  current: Type.Boolean({ description: 'whether this request came with it' }),
+});
+export type ApiTokenView = Static<typeof ApiTokenView>;
