@@ -4,7 +4,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { arch, availableParallelism, hostname, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { HeartbeatAnswer, JoinAnswer, LeaseAnswer, LeasedTask } from '../wire/agents.js';
+import type { HeartbeatAnswer, HeartbeatBody, JoinAnswer, LeaseAnswer, LeaseBody, LeasedTask, RegisterAgentBody } from '../wire/agents.js';
 import { detectGpus } from './gpus.js';
 import type { LimitEnforcement } from './isolation/resource-limits.js';
 import { DROVER_VERSION } from '../version.js';
@@ -148,7 +148,7 @@ export class Agent {
       }
       if (!now) prefetchAskedAt = this.changes;
       try {
-        const { tasks } = await this.client.json<LeaseAnswer>(
+        const { tasks } = await this.client.json<LeaseAnswer, LeaseBody>(
           'POST',
           '/agent/lease',
           {
@@ -283,7 +283,7 @@ export class Agent {
     let saidNameTaken = false;
     for (;;) {
       try {
-        const answer = await this.client.json<JoinAnswer>('POST', '/agents/register', {
+        const answer = await this.client.json<JoinAnswer, RegisterAgentBody>('POST', '/agents/register', {
           name: this.name,
           cores: availableParallelism(),
           memoryBytes: totalmem(),
@@ -340,7 +340,7 @@ export class Agent {
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
       // would hold up every later one: give up after two intervals and send the next.
       const held = this.held.map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
-      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<HeartbeatAnswer>(
+      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<HeartbeatAnswer, HeartbeatBody>(
         'POST',
         '/agent/heartbeat',
         { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}), ...(held.length > 0 ? { held } : {}) },

@@ -13,3 +13,5 @@ export * from './templates.js';
 export * from './tasks.js';
 export * from './agents.js';
 export * from './workers.js';
+export * from './results.js';
+export * from './storage.js';

@@ -6,6 +6,7 @@ import { DROVER_VERSION } from '../../version.js';
 import { clearConfigToken, loadConfig, saveConfig, serverUrls } from '../config.js';
 import { table } from '../format.js';
 import { CliError, signedInClient } from '../session.js';
+import type { LoginAnswer, UserList, UserView } from '../../wire/accounts.js';
 
 async function ask(question: string, hidden = false): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -27,13 +28,6 @@ async function ask(question: string, hidden = false): Promise<string> {
   rl.close();
   if (hidden) process.stderr.write('\n');
   return answer;
-}
-
-interface UserView {
-  id: string;
-  name: string;
-  admin: boolean;
-  createdAt: string;
 }
 
 export function registerAccountCommands(program: Command): void {
@@ -60,7 +54,7 @@ export function registerAccountCommands(program: Command): void {
       const username = opts.user ?? (await ask('user: '));
       const password = opts.password ?? (await ask('password: ', true));
       const client = new ApiClient(urls, { failover: true });
-      const { token, user } = await client.json<{ token: string; user: UserView }>('POST', '/auth/login', { username, password });
+      const { token, user } = await client.json<LoginAnswer>('POST', '/auth/login', { username, password });
       await saveConfig({ ...config, server, token, user: user.name });
       console.log(`signed in to ${server} as ${user.name}${user.admin ? ' (admin)' : ''}`);
     });
@@ -119,7 +113,7 @@ export function registerAccountCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const client = await signedInClient();
-      const { users } = await client.json<{ users: UserView[] }>('GET', '/users');
+      const { users } = await client.json<UserList>('GET', '/users');
       if (opts.json) console.log(JSON.stringify(users, null, 2));
       else console.log(table(['NAME', 'ADMIN', 'CREATED'], users.map((u) => [u.name, u.admin ? 'yes' : 'no', u.createdAt])));
     });

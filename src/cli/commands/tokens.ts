@@ -3,14 +3,7 @@ import type { Command } from 'commander';
 import { parseDurationText } from '../../core/duration-text.js';
 import { table } from '../format.js';
 import { CliError, signedInClient } from '../session.js';
-
-interface ApiTokenView {
-  id: string;
-  name: string;
-  createdAt: string;
-  expiresAt: string | null;
-  current: boolean;
-}
+import type { ApiTokenView } from '../../wire/accounts.js';
 
 /** `--expires 30d` as seconds; `never` (or no flag) is null: the token lasts until revoked. */
 function expiresOption(text: string): number | null {

@@ -14,7 +14,7 @@ import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, jobCounts, taskView, type JobCounts } from '../services/views.js';
 import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobActionResults, JobActionsBody, JobDeleted, JobFileParams, JobIdParams, JobList, JobListQuery, JobPatchBody, JobView, TaskActionAnswer, TaskListQuery, TaskPage, TaskSelectionBody, TemplateCheckAnswer, TemplateCheckBody } from '../../wire/index.js';
+import { CreateJobBody, JobActionResults, JobActionsBody, JobDeleted, JobFileParams, JobIdParams, JobList, JobListQuery, JobPatchBody, JobView, ResultsIndex, TaskActionAnswer, TaskListQuery, TaskPage, TaskSelectionBody, TemplateCheckAnswer, TemplateCheckBody } from '../../wire/index.js';
 import { countedSteps, createJob, kindOf } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
@@ -153,7 +153,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status, step) };
   });
 
-  r.get('/jobs/:id/results', { schema: { params: JobIdParams, tags: ['results'] } }, async (request) => {
+  r.get('/jobs/:id/results', { schema: { params: JobIdParams, response: { 200: ResultsIndex }, tags: ['results'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     return resultsIndex(ctx, job);
   });

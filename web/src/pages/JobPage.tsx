@@ -359,7 +359,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
           <div class="stat stat-wide" data-testid="frame-progress">
             <div class="stat-label">Frames</div>
             <ProgressBar
-              counts={{ pending: 0, done: render.framesDone, running: 0, queued: 0, error: 0, canceled: 0 }}
+              counts={{ pending: 0, done: render.framesDone ?? 0, running: 0, queued: 0, error: 0, canceled: 0 }}
               total={render.frameCount}
               unit="frames"
               testid="frames-progress"
