@@ -44,3 +44,14 @@ export const ApiTokenView = Type.Object({
   current: Type.Boolean({ description: 'whether this request came with it' }),
 });
 export type ApiTokenView = Static<typeof ApiTokenView>;
+
+/** POST /tokens: the token made, with its secret (shown this once). */
+export const CreatedApiToken = Type.Composite([ApiTokenView, Type.Object({ token: Type.String({ description: 'the secret: shown once, never again' }) })]);
+export type CreatedApiToken = Static<typeof CreatedApiToken>;
+
+export const ApiTokenList = Type.Object({ tokens: Type.Array(ApiTokenView) });
+export type ApiTokenList = Static<typeof ApiTokenList>;
+
+/** GET /users/:name/tokens: live sign-ins and CLI logins (`name` null) and named API tokens. */
+export const UserTokenList = Type.Object({ tokens: Type.Array(Type.Composite([Type.Omit(ApiTokenView, ['name']), Type.Object({ name: Nullable(Type.String()) })])) });
+export type UserTokenList = Static<typeof UserTokenList>;

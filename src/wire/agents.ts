@@ -154,7 +154,12 @@ export type CompletionResult = Static<typeof CompletionResult>;
 export const CompleteBatchAnswer = Type.Object({ results: Type.Array(CompletionResult), tasks: Type.Optional(Type.Array(LeasedTask)) });
 export type CompleteBatchAnswer = Static<typeof CompleteBatchAnswer>;
 
+/** POST /agent/tasks/:id/complete: the completion was accepted (a refusal is an error answer, 409 lease_lost). */
+export const CompleteAnswer = Type.Object({ accepted: Type.Literal(true) });
+
 export const ReleaseBody = Type.Object({ attempt: Type.Integer({ minimum: 1 }), reason: Type.String({ maxLength: 1000 }) }, strict);
+/** POST /agent/tasks/:id/release: the task goes back to the queue. */
+export const ReleaseAnswer = Type.Object({ released: Type.Literal(true) });
 
 /** GET /agent/jobs/:id/inputs: the files a step's tasks find in place (what the steps it depends on wrote). */
 export const StepInputsAnswer = Type.Object({ files: Type.Array(StoredFile) });

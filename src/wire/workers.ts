@@ -74,3 +74,9 @@ export const WorkerDetail = Type.Composite([
   }),
 ]);
 export type WorkerDetail = Static<typeof WorkerDetail>;
+
+/** POST /workers/:id/pause|resume (admins). */
+export const WorkerPaused = Type.Object({ name: Type.String(), paused: Type.Boolean() });
+/** POST /workers/:id/labels (admins): the labels the agent has now. */
+export const WorkerLabels = Type.Object({ name: Type.String(), labels: Type.Record(Type.String(), Type.String()) });
+export type WorkerLabels = Static<typeof WorkerLabels>;

@@ -9,6 +9,7 @@ export type { InstanceType } from '../../src/core/instance-types.ts';
 export type {
   ApiTokenView as ApiToken,
   AttemptView as Attempt,
+  CreatedApiToken,
   FileRef,
   FramePage,
   FrameView as Frame,
@@ -30,6 +31,7 @@ export type {
   TaskCounts,
   TaskDetail,
   TaskView as Task,
+  UserTokenList,
   UserView as User,
   WorkerDetail,
   WorkerView as Worker,

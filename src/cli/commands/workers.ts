@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { bytes, table } from '../format.js';
 import { CliError, signedInClient } from '../session.js';
-import type { WorkerDetail, WorkerList, WorkerView } from '../../wire/workers.js';
+import type { WorkerDetail, WorkerLabels, WorkerList, WorkerView } from '../../wire/workers.js';
 
 /** What the helpers below read of an agent, in the list or on its own. */
 type Worker = Pick<WorkerView, 'sandbox' | 'limits'>;
@@ -49,7 +49,7 @@ export function registerWorkerCommands(program: Command): void {
         labels[p.slice(0, eq)] = p.slice(eq + 1);
       }
       const client = await signedInClient();
-      const answer = await client.json<{ labels: Record<string, string> }>('POST', `/workers/${encodeURIComponent(name)}/labels`, { labels });
+      const answer = await client.json<WorkerLabels>('POST', `/workers/${encodeURIComponent(name)}/labels`, { labels });
       console.log(`agent ${name} labels: ${Object.entries(answer.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
     });
   worker

@@ -6,8 +6,7 @@ import { apiTokensOf, changeOwnPassword, createApiToken, createUserByAdmin, logi
 import type { ServiceContext } from '../services/context.js';
 import { notFound } from '../errors.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
-import { Type } from '@sinclair/typebox';
-import { ApiTokenView, ChangePasswordBody, CreateApiTokenBody, CreateUserBody, LoginAnswer, LoginBody, UpdateUserBody, UserList, UserNameParams, UserTokenParams, TokenRefParams, UserView } from '../../wire/index.js';
+import { ApiTokenList, ApiTokenView, ChangePasswordBody, CreatedApiToken, CreateApiTokenBody, CreateUserBody, LoginAnswer, LoginBody, UpdateUserBody, UserList, UserNameParams, UserTokenParams, TokenRefParams, UserTokenList, UserView } from '../../wire/index.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -46,7 +45,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     updateUserByAdmin(ctx, request.params.name, request.body, requireAdmin(request)),
   );
 
-  r.get('/users/:name/tokens', { schema: { params: UserNameParams, tags: ['users'] } }, async (request) => ({
+  r.get('/users/:name/tokens', { schema: { params: UserNameParams, response: { 200: UserTokenList }, tags: ['users'] } }, async (request) => ({
     tokens: await tokensOf(ctx, request.params.name, requireUser(request)),
   }));
 
@@ -56,14 +55,14 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   // Named API tokens for scripts and CI: one's own only.
-  r.post('/tokens', { schema: { body: CreateApiTokenBody, tags: ['tokens'] } }, async (request, reply) => {
+  r.post('/tokens', { schema: { body: CreateApiTokenBody, response: { 201: CreatedApiToken }, tags: ['tokens'] } }, async (request, reply) => {
     const created = await createApiToken(ctx, requireUser(request), request.body.name, request.body.expiresInSeconds ?? null);
     return reply.code(201).send(created);
   });
 
-  r.get('/tokens', { schema: { response: { 200: Type.Object({ tokens: Type.Array(ApiTokenView) }) }, tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
+  r.get('/tokens', { schema: { response: { 200: ApiTokenList }, tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
 
-  r.delete('/tokens/:ref', { schema: { params: TokenRefParams, tags: ['tokens'] } }, async (request) => revokeApiToken(ctx, requireUser(request), request.params.ref));
+  r.delete('/tokens/:ref', { schema: { params: TokenRefParams, response: { 200: ApiTokenView }, tags: ['tokens'] } }, async (request) => revokeApiToken(ctx, requireUser(request), request.params.ref));
 
   r.get('/users', { schema: { response: { 200: UserList }, tags: ['users'] } }, async (request) => {
     requireAdmin(request);

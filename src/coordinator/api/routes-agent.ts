@@ -10,6 +10,7 @@ import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';
 import { heldToGiveBack } from '../services/urgent-yield.js';
 import {
+  CompleteAnswer,
   CompleteBatchAnswer,
   CompleteBatchBody,
   CompleteBody,
@@ -21,6 +22,7 @@ import {
   LeaseBody,
   LogsBody,
   RegisterAgentBody,
+  ReleaseAnswer,
   ReleaseBody,
   StepInputsAnswer,
   StepInputsQuery,
@@ -100,10 +102,10 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     return reply.code(204).send();
   });
 
-  r.post('/agent/tasks/:id/complete', { schema: { params: TaskIdParams, body: CompleteBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/tasks/:id/complete', { schema: { params: TaskIdParams, body: CompleteBody, response: { 200: CompleteAnswer }, tags: ['agents'] } }, async (request) => {
     const { error, ...rest } = request.body;
     await completeTask(ctx, requireAgent(request), request.params.id, { ...rest, ...(error !== undefined ? { error } : {}) });
-    return { accepted: true };
+    return { accepted: true as const };
   });
 
   // Batches: results of many tasks in one request, and (with `lease`) the next tasks in its answer.
@@ -127,8 +129,8 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     files: await stepInputs(ctx, requireAgent(request), request.params.id, request.query.step),
   }));
 
-  r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, response: { 200: ReleaseAnswer }, tags: ['agents'] } }, async (request) => {
     await releaseTask(ctx, requireAgent(request), request.params.id, request.body.attempt, request.body.reason);
-    return { released: true };
+    return { released: true as const };
   });
 }

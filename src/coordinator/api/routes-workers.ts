@@ -10,7 +10,7 @@ import { parseRequirement } from '../../core/job-requirements.js';
 import { badRequest } from '../errors.js';
 import { INSTANCE_GPUS, INSTANCE_TYPES } from '../../core/instance-types.js';
 import { hostFactsOf } from '../../core/templates/host-match.js';
-import { type AgentStatus, LabelsBody, WorkerDetail, WorkerList, WorkerParams } from '../../wire/workers.js';
+import { type AgentStatus, LabelsBody, WorkerDetail, WorkerLabels, WorkerList, WorkerParams, WorkerPaused } from '../../wire/workers.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
 /** Attempts listed on an agent's page. */
@@ -22,14 +22,14 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['pause', true],
     ['resume', false],
   ] as const) {
-    r.post(`/workers/:id/${action}`, { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
+    r.post(`/workers/:id/${action}`, { schema: { params: WorkerParams, response: { 200: WorkerPaused }, tags: ['workers'] } }, async (request) => {
       const admin = requireAdmin(request);
       await setAgentPaused(ctx, request.params.id, paused);
       await audit(ctx, admin, paused ? 'worker.pause' : 'worker.resume', request.params.id);
       return { name: request.params.id, paused };
     });
   }
-  r.post('/workers/:id/labels', { schema: { params: WorkerParams, body: LabelsBody, tags: ['workers'] } }, async (request) => {
+  r.post('/workers/:id/labels', { schema: { params: WorkerParams, body: LabelsBody, response: { 200: WorkerLabels }, tags: ['workers'] } }, async (request) => {
     const admin = requireAdmin(request);
     for (const key of Object.keys(request.body.labels)) {
       const parsed = parseRequirement(`${key}=x`);
