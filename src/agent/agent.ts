@@ -4,8 +4,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { arch, availableParallelism, hostname, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { TaskAttempt } from '../coordinator/services/agents.js';
-import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { HeartbeatAnswer, HeartbeatBody, JoinAnswer, LeaseAnswer, LeaseBody, LeasedTask, RegisterAgentBody } from '../wire/agents.js';
 import { detectGpus } from './gpus.js';
 import type { LimitEnforcement } from './isolation/resource-limits.js';
 import { DROVER_VERSION } from '../version.js';
@@ -47,13 +46,6 @@ export interface AgentOptions {
   prefetch?: number;
   /** Warm Blender sessions for render jobs; false renders every task with its own Blender. */
   warm?: false | Partial<Pick<PoolOptions, 'idleSeconds' | 'maxFrames' | 'maxRssMb' | 'maxSessions' | 'spare'>>;
-}
-
-interface RegisterAnswer {
-  agentId: string;
-  agentToken: string;
-  leaseSeconds: number;
-  heartbeatSeconds: number;
 }
 
 /** A finished attempt's report waiting to be sent, and the task run waiting for the coordinator's word. */
@@ -190,7 +182,7 @@ export class Agent {
           if (longPoll) this.phase = 'long-poll';
           // Only a long-poll is cut short by a stop: a quick answer is awaited, so the tasks it
           // brings are given back below rather than stranded until their leases run out.
-          tasks = (await this.client.json<{ tasks: LeasedTask[] }>('POST', request.path, request.body, longPoll ? { signal: this.stopping.signal } : {})).tasks;
+          tasks = (await this.client.json<LeaseAnswer>('POST', request.path, request.body, longPoll ? { signal: this.stopping.signal } : {})).tasks;
           this.phase = 'asking';
         }
         failures = 0;
@@ -379,7 +371,7 @@ export class Agent {
     let saidNameTaken = false;
     for (;;) {
       try {
-        const answer = await this.client.json<RegisterAnswer>('POST', '/agents/register', {
+        const answer = await this.client.json<JoinAnswer, RegisterAgentBody>('POST', '/agents/register', {
           name: this.name,
           cores: availableParallelism(),
           memoryBytes: totalmem(),
@@ -436,7 +428,7 @@ export class Agent {
       // A heartbeat stuck on a dead connection (a host cut off, then the coordinator restarted)
       // would hold up every later one: give up after two intervals and send the next.
       const held = this.held.map((t) => ({ taskId: t.taskId, attempt: t.attempt }));
-      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<{ cancel: TaskAttempt[]; endedJobs?: string[]; giveBack?: TaskAttempt[] }>(
+      const { cancel, endedJobs = [], giveBack = [] } = await this.client.json<HeartbeatAnswer, HeartbeatBody>(
         'POST',
         '/agent/heartbeat',
         { tasks, draining: this.draining, ...(jobs.length > 0 ? { jobs } : {}), ...(held.length > 0 ? { held } : {}) },

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { LeasedTask } from '../wire/agents.js';
 import { imageRefProblem } from '../core/images.js';
 import { bwrapAvailable, bwrapNote, confineWithBwrap } from './isolation/bwrap.js';
 import { ContainerEngine, type EngineName } from './isolation/container-engine.js';

@@ -6,8 +6,8 @@
 import { mkdir, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { relativePathProblem } from '../core/inputs.js';
-import type { PreviewTaskSpec } from '../coordinator/kinds/render/preview.js';
-import { PREVIEW_FILE } from '../coordinator/kinds/render/preview.js';
+import type { PreviewTaskSpec } from '../wire/render.js';
+import { PREVIEW_FILE } from '../wire/render.js';
 import { makePreviewVideo } from '../render/preview.js';
 import type { ProgramFactory } from './task-program.js';
 

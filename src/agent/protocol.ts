@@ -3,6 +3,7 @@
 // (agent.ts) and the simulated agents of the benchmarks (bench/lib.ts) both build their requests
 // here, so the benchmarks measure the protocol deployed agents speak (test/e2e/protocol.test.ts
 // records both for one scenario and compares them). Pure: no I/O.
+import type { CompleteBatchBody, CompletionResult } from '../wire/agents.js';
 
 /** How long an idle agent's lease request waits for work to appear (a long-poll). */
 export const LEASE_WAIT_SECONDS = 20;
@@ -45,19 +46,10 @@ export function leaseWish(s: AgentWorkState): LeaseWish | null {
 }
 
 /** A finished attempt's report: one item of POST /agent/complete. */
-export interface Completion {
-  taskId: string;
-  attempt: number;
-  exitCode: number | null;
-  error?: string;
-  warning?: string;
-  files: { path: string; sha256: string; size: number }[];
-  stdout: { sha256: string; size: number };
-  stderr: { sha256: string; size: number };
-}
+export type Completion = CompleteBatchBody['completions'][number];
 
 /** The coordinator's word on one completion. */
-export type CompletionResult = { taskId: string; accepted: true } | { taskId: string; accepted: false; status: number; error: { code: string; message: string } };
+export type { CompletionResult };
 
 export interface ProtocolRequest {
   path: '/agent/lease' | '/agent/complete';

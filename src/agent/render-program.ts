@@ -3,8 +3,8 @@
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ApiError } from '../client/api-client.js';
-import type { RenderJobSpec } from '../coordinator/kinds/render/render-jobs.js';
-import { PROJECT_DIR } from '../coordinator/kinds/render/render-jobs.js';
+import type { RenderJobSpec } from '../wire/render.js';
+import { PROJECT_DIR } from '../wire/render.js';
 import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../render/blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
 import { makeThumbnails } from '../render/thumbnails.js';

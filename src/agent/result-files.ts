@@ -6,6 +6,7 @@ import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { relativePathProblem } from '../core/inputs.js';
 import type { ApiClient, RequestOptions } from '../client/api-client.js';
+import type { MissingBlobsAnswer } from '../wire/blobs.js';
 
 export interface LocalFile {
   path: string;
@@ -56,7 +57,7 @@ export async function collectFiles(root: string, skipped: (path: string, why: st
 /** Uploads the files the coordinator lacks (by hash); the others are already stored. */
 export async function uploadMissing(client: ApiClient, files: readonly { sha256: string; absPath: string }[], retry: RequestOptions = { retryForMs: 60_000 }): Promise<number> {
   if (files.length === 0) return 0;
-  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] }, retry);
+  const { missing } = await client.json<MissingBlobsAnswer>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] }, retry);
   const wanted = new Set(missing);
   let sent = 0;
   for (const f of files) {

@@ -1,7 +1,7 @@
 // What runs for a leased task: the command line, and hooks for kinds that watch their output
 // (render jobs upload each frame as soon as Blender saves it).
 import { extname } from 'node:path';
-import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { LeasedTask } from '../wire/agents.js';
 import type { ApiClient } from '../client/api-client.js';
 import type { BlobCache } from './blob-cache.js';
 import type { ProcessSpec } from './isolation/process-spec.js';

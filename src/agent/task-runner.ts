@@ -5,7 +5,7 @@ import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { relativePathProblem } from '../core/inputs.js';
 import { RESULTS_REQUIRED_ERROR, missingRequiredResults } from '../core/task-results.js';
-import type { LeasedTask } from '../coordinator/services/leasing.js';
+import type { CompleteBody, LeasedTask } from '../wire/agents.js';
 import type { ProcessSpec } from './isolation/process-spec.js';
 import type { BlobCache } from './blob-cache.js';
 import { CappedFile } from './capped-file.js';

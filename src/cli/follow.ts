@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ApiClient, RequestOptions } from '../client/api-client.js';
 import { isTerminalJob, type JobStatus } from '../core/states.js';
-import type { JobView } from '../coordinator/services/views.js';
+import type { JobView } from '../wire/jobs.js';
 import { duration } from './format.js';
 import { untilReachable } from './session.js';
 

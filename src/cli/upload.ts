@@ -6,6 +6,7 @@ import type { ApiClient } from '../client/api-client.js';
 import { sha256File } from '../agent/result-files.js';
 import { bytes } from './format.js';
 import { CliError, patientRetry } from './session.js';
+import type { MissingBlobsAnswer } from '../wire/blobs.js';
 
 export interface LocalUpload {
   /** The name (or relative path) the file will have for the job. */
@@ -33,7 +34,7 @@ export async function uploadFiles(client: ApiClient, locals: readonly LocalUploa
     if (!info.isFile()) throw new CliError(`${l.absPath} is not a file`);
     files.push({ name: l.name, absPath: l.absPath, size: info.size, sha256: await sha256File(l.absPath) });
   }
-  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] }, patientRetry('uploading'));
+  const { missing } = await client.json<MissingBlobsAnswer>('POST', '/blobs/missing', { hashes: [...new Set(files.map((f) => f.sha256))] }, patientRetry('uploading'));
   const wanted = new Set(missing);
   const toSend = files.filter((f) => wanted.delete(f.sha256));
   const total = toSend.reduce((n, f) => n + f.size, 0);

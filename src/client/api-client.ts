@@ -84,7 +84,8 @@ export class ApiClient {
     return this.urls[this.current]!;
   }
 
-  async json<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+  /** `T` is the answer's type and `B` the body's, both from the wire contract (src/wire/) where it has them. */
+  async json<T, B = unknown>(method: string, path: string, body?: B, opts: RequestOptions = {}): Promise<T> {
     return this.withRetry(opts, () =>
       withOwnSignal(opts.signal, async (signal) => {
         const res = await fetch(`${this.baseUrl}/api/v1${path}`, {

@@ -1,8 +1,7 @@
 // The coordinator's settings, with the defaults an embedded farm uses.
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
 import type { TaskNetworkPolicy } from '../core/task-network.js';
+import { defaultDataDir } from '../data-dir.js';
 
 export interface CoordinatorConfig {
   dataDir: string;
@@ -63,9 +62,7 @@ export interface CoordinatorConfig {
   webhookGiveUpSeconds: number;
 }
 
-export function defaultDataDir(): string {
-  return process.env.DROVER_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'drover');
-}
+export { defaultDataDir };
 
 /** A setting of the coordinator's (environment or flag) that cannot be used: the CLI prints it as one line. */
 export class ConfigError extends Error {

@@ -46,6 +46,11 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
   const textParts = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictBodies : textParts).compile(schema));
 
+  // Answers are declared in the routes' schemas (src/wire/) for the OpenAPI document and the
+  // handlers' types, and leave as JSON.stringify writes them: a schema-driven serializer would drop
+  // any field a schema does not name, and the web app, CLI and agent read every field they are sent.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
   // Raw uploads arrive as a stream and are hashed on their way to disk; nothing buffers them.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 

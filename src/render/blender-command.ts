@@ -8,12 +8,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { frameRangeOf, MAX_FRAME } from '../core/frames.js';
+import { IMAGE_FORMATS, type ImageFormat } from '../wire/render.js';
 
 export const RENDER_SETUP_PY = fileURLToPath(new URL('./blender/render_setup.py', import.meta.url));
 
-/** Image formats a task may render to: Blender's enum names that -F also accepts (TARGA is -F TGA). */
-export const IMAGE_FORMATS = ['PNG', 'JPEG', 'OPEN_EXR', 'OPEN_EXR_MULTILAYER', 'TIFF', 'BMP', 'WEBP', 'TARGA', 'HDR'] as const;
-export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+// Image formats a task may render to: Blender's enum names that -F also accepts (TARGA is -F TGA).
+// The list is part of the wire contract (a render request's `format`).
+export { IMAGE_FORMATS, type ImageFormat };
 
 const EXTENSIONS: Record<ImageFormat, string> = {
   PNG: '.png',

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PRIVATE_DIR, PRIVATE_FILE, restrictTreeOnce } from './private-files.js';
+import type { BlobsLocation } from '../core/blobs-location.js';
 
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 
@@ -21,26 +22,9 @@ export class BlobStorageFullError extends Error {}
 /** The configured blob store cannot be used (e.g. its bucket is unreachable); the coordinator stops. */
 export class BlobStoreUnavailableError extends Error {}
 
-/** Where blobs live: a directory (replicas share it over a network file system) or an S3 bucket. */
-export type BlobsLocation = { kind: 'disk'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+// Pure, so `drover server --blobs` is checked without loading the store (src/core/blobs-location.ts).
+export { type BlobsLocation, parseBlobsLocation } from '../core/blobs-location.js';
 export type S3Location = Omit<Extract<BlobsLocation, { kind: 's3' }>, 'kind'>;
-
-/** Reads `--blobs`: `s3://bucket/prefix` (the prefix may be empty) or a directory. Errors never
- * repeat the URL, in case someone put credentials into it. */
-export function parseBlobsLocation(value: string): BlobsLocation {
-  const m = /^s3:\/\/([^/]*)\/?(.*)$/i.exec(value);
-  if (!m) {
-    if (/^(s3:|[a-z][a-z0-9+.-]*:\/\/)/i.test(value)) throw new Error('the blob store is a directory or an S3 URL of the form s3://bucket/prefix');
-    return { kind: 'disk', dir: value };
-  }
-  const bucket = m[1]!;
-  if (!bucket) throw new Error('the S3 blob store URL names no bucket: use s3://bucket/prefix');
-  if (/[@:]/.test(bucket)) throw new Error('the S3 blob store URL carries credentials: give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead');
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$/.test(bucket)) throw new Error('the S3 blob store URL has an invalid bucket name (3 to 63 letters, digits, dots and hyphens)');
-  const prefix = m[2]!.replace(/\/+/g, '/').replace(/^\/|\/$/g, '');
-  if (prefix.split('/').some((s) => s === '.' || s === '..')) throw new Error('the prefix of the S3 blob store URL may not contain "." or ".." segments');
-  return { kind: 's3', bucket, prefix };
-}
 
 export interface StoredBlob {
   sha256: string;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type Farm, api, startFarm } from '../helpers/farm.js';
 import { makeWorkspace } from '../helpers/reliability.js';
-import type { UsageReport } from '../../src/coordinator/services/usage.js';
+import type { UsageReport } from '../../src/wire/usage.js';
 
 interface AttemptJson {
   status: string;

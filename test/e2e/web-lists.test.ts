@@ -158,6 +158,22 @@ test('a task whose results are still uploading is counted as uploading, not runn
   await page.screenshot({ path: join(SHOTS, 'lists-uploading-workers.png') });
   assert.deepEqual(await layoutProblems(page), []);
 
+  // Someone who is not an admin sees that the agent is busy, not with whose job: the coordinator
+  // sends that task without its ids (null, as the wire contract says), and the page does without them.
+  const erin = await api(server.url, token, 'POST', '/users', { name: 'erin', password: 'erin-password' });
+  assert.equal(erin.status, 201, JSON.stringify(erin.body));
+  const userContext = await browser.newContext({ viewport: DESKTOP });
+  const userPage = await userContext.newPage();
+  const pageErrors: string[] = [];
+  userPage.on('pageerror', (e) => pageErrors.push(String(e)));
+  await signIn(userPage, server.url, 'erin', 'erin-password');
+  await userPage.goto(`${server.url}/#/workers`);
+  const gatedRow = userPage.locator('tr', { hasText: 'gated' });
+  await gatedRow.getByText("another user's task").waitFor();
+  assert.equal(await gatedRow.locator('a.chip').count(), 0, "no link to another user's job");
+  assert.deepEqual(pageErrors, []);
+  await userContext.close();
+
   // The results arrive: done, and nothing is uploading any more.
   gate.release();
   const finished = await ended(submitted.id);

@@ -10,7 +10,7 @@ import type { Browser } from 'playwright-core';
 import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
 import { makeWorkspace } from '../helpers/reliability.js';
 import { buildWebApp, DESKTOP, launchChromium, layoutProblems, PHONE, SHOTS, signIn } from '../helpers/browser.js';
-import type { UsageReport } from '../../src/coordinator/services/usage.js';
+import type { UsageReport } from '../../src/wire/usage.js';
 
 let farm: Farm;
 let browser: Browser;

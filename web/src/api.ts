@@ -2,264 +2,44 @@
 // on the HttpOnly `drover_token` cookie, so fetch uses same-origin credentials and EventSource works.
 import { BLOB_BATCH_TYPE } from '../../src/core/blob-batch.ts';
 
-export type JobStatus = 'created' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
-export type TaskStatus = 'pending' | 'queued' | 'running' | 'done' | 'error' | 'canceled';
-export type InstanceType = 's' | 'm' | 'l' | 'xl';
-
-export interface User {
-  id: string;
-  name: string;
-  admin: boolean;
-  createdAt: string;
-  /** In the admins' user list: the user's limits and their use against them. */
-  quota?: UserQuota;
-}
-
-export interface UserQuota {
-  maxCores: number | null;
-  monthlyCoreHours: number | null;
-  overBudget: 'hold' | 'stop';
-  runningCores: number;
-  monthCoreSeconds: number;
-  budgetSpent: boolean;
-}
-
-export type TaskCounts = Record<TaskStatus, number>;
-/** A job's counts: `running` are at work, `uploading` running tasks whose results are on their way (older coordinators omit it). */
-export type JobCounts = TaskCounts & { uploading?: number };
-
-export interface Job {
-  id: string;
-  name: string;
-  kind: 'script' | 'render' | 'template';
-  status: JobStatus;
-  owner: string;
-  instanceType: InstanceType;
-  cores: number;
-  maxAttempts: number;
-  image: string | null;
-  taskCount: number;
-  counts: JobCounts;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** When the job was archived (hidden from the default lists), or null. */
-  archivedAt?: string | null;
-  durationMs: number | null;
-  cpuSeconds: number | null;
-  etaSeconds: number | null;
-  unschedulable: string | null;
-  /** 0–100, higher leased first (default 50). */
-  priority: number;
-  /** Jobs it waits for (`after`; the job view fills it, lists leave it empty), and whether any end will do. */
-  after: string[];
-  afterAny: boolean;
-  /** What its tasks ask of an agent beyond cores, or null. */
-  requirements: JobRequirements | null;
-  /** Created or queued jobs: why their tasks are not running yet, a sentence; null when nothing holds them back. */
-  waiting: string | null;
-  /** Agents that failed too many of its tasks and get no more of them (the job view only). */
-  blockedAgents?: string[];
-  /** Whether the job's tasks have network access. */
-  network?: boolean;
-  requireResults?: boolean;
-  render?: RenderInfo;
-  /** Template jobs (the job view): each step and what it waits for. */
-  steps?: StepInfo[];
-}
-
-/** What a job asks of an agent beyond cores (`requirements` on every kind of job). */
-export interface JobRequirements {
-  memoryMiB?: number;
-  gpus?: number;
-  labels?: Record<string, string>;
-}
-
-/** The scheduling fields every kind of job request takes (docs/api.md "Scheduling"). */
-export interface SchedulingRequest {
-  priority?: number;
-  after?: string[];
-  afterAny?: boolean;
-  cores?: number;
-  requirements?: JobRequirements;
-}
-
-/** A step of a template job. */
-export interface StepInfo {
-  index: number;
-  name: string;
-  status: JobStatus | 'pending';
-  taskCount: number;
-  counts: TaskCounts;
-  dependsOn: string[];
-  unschedulable: string | null;
-}
-
-export type ImageFormat = 'PNG' | 'JPEG' | 'OPEN_EXR' | 'TIFF';
-export type PreviewStatus = 'pending' | 'ready' | 'unavailable' | 'failed';
-
-/** A render job's settings and progress by frame (the `render` part of a Job). */
-export interface RenderInfo {
-  blend: string;
-  frames: string;
-  frameCount: number;
-  chunk: number;
-  scene: string | null;
-  format: string | null;
-  samples: number | null;
-  resolution: { width: number; height: number } | null;
-  percentage: number | null;
-  fps: number;
-  cold?: boolean;
-  /** What the .blend itself says, where the job gives no override (read when it was submitted). */
-  sceneSettings?: SceneSettingsSeen;
-  framesDone: number;
-  lastFrame: {
-    frame: number;
-    path: string | null;
-    sha256: string | null;
-    thumbnail: string | null;
-    preview: string | null;
-    renderMs: number | null;
-    finishedAt: string | null;
-  } | null;
-  preview: { status: PreviewStatus; sha256: string | null; size: number | null; error: string | null } | null;
-}
-
-export interface SceneSettingsSeen {
-  format?: string;
-  resolution?: { width: number; height: number };
-  percentage?: number;
-  samples?: number;
-}
-
-/** One frame of a render job (GET /jobs/:id/frames). */
-export interface Frame {
-  frame: number;
-  /** 'done' once its image is stored; otherwise its task's state. */
-  status: TaskStatus;
-  taskIndex: number;
-  path: string | null;
-  sha256: string | null;
-  size: number | null;
-  thumbnail: string | null;
-  preview: string | null;
-  renderMs: number | null;
-  attempt: number | null;
-  finishedAt: string | null;
-}
-
-export interface FramePage {
-  total: number;
-  done: number;
-  frames: Frame[];
-}
-
-export type JobCountsByStatus = Record<'all' | JobStatus, number>;
-
-export interface JobList {
-  jobs: Job[];
-  total: number;
-  countsByStatus: JobCountsByStatus;
-}
-
-export interface Attempt {
-  attempt: number;
-  agent: string | null;
-  status: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  error: string | null;
-}
-
-export interface Task {
-  id: string;
-  jobId: string;
-  index: number;
-  status: TaskStatus;
-  input: string;
-  attempts: number;
-  /** Attempts since the last retry (what counts against maxAttempts); older coordinators omit it. */
-  tries?: number;
-  maxAttempts: number;
-  agent: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  exitCode: number | null;
-  error: string | null;
-  /** A done task that exited 0 without writing a result file or printing anything. */
-  warning?: string | null;
-}
-
-export interface TaskDetail extends Omit<Task, 'attempts'> {
-  attempts: Attempt[];
-  /** What the task delivered (frames, result files, stdout.txt, stderr.txt); older coordinators omit it. */
-  files?: { path: string; sha256: string; size: number }[];
-}
-
-export interface LogEntry {
-  seq: number;
-  attempt: number;
-  stream: 'stdout' | 'stderr' | 'system';
-  data: string;
-  time: string;
-}
-
-export interface Worker {
-  id: string;
-  name: string;
-  status: 'online' | 'offline' | 'draining';
-  /** Paused by an admin: it finishes its running tasks and takes no new ones. */
-  paused?: boolean;
-  cores: number;
-  memoryBytes: number;
-  labels: Record<string, string> | string[] | null;
-  slots: number;
-  /** The coordinator sends whether tasks run confined (boolean); a name of the sandbox is also shown. */
-  sandbox: string | boolean | null;
-  version?: string;
-  lastSeenAt: string | null;
-  /** `cores`: what the task asks for (its job's instance size); older coordinators omit it. */
-  /** `uploading`: its work is over and its results are on their way; it uses no slot. */
-  runningTasks: { id: string; jobId: string; index: number; cores?: number; uploading?: boolean }[];
-}
-
-export interface FileRef {
-  name: string;
-  sha256: string;
-}
-
-export interface ScriptJobSpec extends SchedulingRequest {
-  kind: 'script';
-  name: string;
-  script: FileRef;
-  inputs: FileRef[];
-  constants?: FileRef[];
-  instanceType?: InstanceType;
-  maxAttempts?: number;
-  taskTimeoutSeconds?: number;
-  image?: string;
-  start?: boolean;
-}
-
-export interface RenderJobSpec extends SchedulingRequest {
-  kind: 'render';
-  name: string;
-  project: { files: { path: string; sha256: string }[]; blend: string };
-  frames: string;
-  chunk: number;
-  scene?: string;
-  format?: ImageFormat;
-  samples?: number;
-  resolution?: { width: number; height: number };
-  instanceType?: InstanceType;
-  maxAttempts?: number;
-  taskTimeoutSeconds?: number;
-  start?: boolean;
-  sceneSettings?: SceneSettingsSeen;
-}
+// The shapes the coordinator sends and takes are the wire contract's (src/wire/, TypeBox schemas
+// and their static types). Imported as types only: they cost the bundle nothing.
+export type { JobStatus, TaskStatus } from '../../src/core/states.ts';
+export type { InstanceType } from '../../src/core/instance-types.ts';
+export type {
+  ApiTokenView as ApiToken,
+  AttemptView as Attempt,
+  CreatedApiToken,
+  FileRef,
+  FramePage,
+  FrameView as Frame,
+  ImageFormat,
+  JobActionResults,
+  JobCounts,
+  JobCountsByStatus,
+  JobList,
+  JobView as Job,
+  LogEntry,
+  PreviewStatus,
+  RenderJobBody as RenderJobSpec,
+  RenderView as RenderInfo,
+  Requirements as JobRequirements,
+  SceneSettingsSeen,
+  SchedulingRequest,
+  ScriptJobBody as ScriptJobSpec,
+  StepView as StepInfo,
+  TaskCounts,
+  TaskDetail,
+  TaskView as Task,
+  UsageReport,
+  UserQuotaView as UserQuota,
+  UserTokenList,
+  WorkerDetail,
+  WorkerView as Worker,
+} from '../../src/wire/index.ts';
+import type { UserQuotaView, UserView } from '../../src/wire/index.ts';
+/** A user; in the admins' user list, with their limits and their use against them. */
+export type User = UserView & { quota?: UserQuotaView };
 
 /** Where the API lives: relative to the page, so the app also works behind a path prefix. */
 export const API_BASE = new URL('api/v1/', document.baseURI).pathname;
@@ -401,12 +181,6 @@ export function uploadBlob(
     signal?.addEventListener('abort', () => xhr.abort(), { once: true });
     xhr.send(file);
   });
-}
-
-/** What one action did to each job (POST /jobs/actions). */
-export interface JobActionResults {
-  action: string;
-  results: { id: string; ok: boolean; status: string | null; archived: boolean; error: string | null }[];
 }
 
 /** Task numbers said compactly for the per-task actions: 1-3,7. */

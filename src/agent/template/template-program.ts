@@ -4,7 +4,7 @@
 // openjd_status, openjd_fail), and hands what it wrote under OUT/INOUT PATH parameters to the
 // runner as result files `outputs/<Param>/…`.
 import { join } from 'node:path';
-import type { TemplateJobSpec, TemplateTaskSpec } from '../../coordinator/kinds/template/template-jobs.js';
+import type { TemplateJobSpec, TemplateTaskSpec } from '../../wire/templates.js';
 import { mapLookup, resolveFormatString } from '../../core/templates/format-string.js';
 import { LineSplitter, parseStdoutMessage } from '../../core/templates/stdout-messages.js';
 import type { ProgramFactory } from '../task-program.js';

@@ -6,7 +6,8 @@
 import { chmod, link, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import type { ApiClient } from '../../client/api-client.js';
-import type { TemplateJobSpec } from '../../coordinator/kinds/template/template-jobs.js';
+import type { TemplateJobSpec } from '../../wire/templates.js';
+import type { StepInputsAnswer } from '../../wire/agents.js';
 import { type EmbeddedFile, type Environment } from '../../core/templates/template.js';
 import { mapLookup, resolveFormatString } from '../../core/templates/format-string.js';
 import { LineSplitter, parseStdoutMessage } from '../../core/templates/stdout-messages.js';
@@ -114,7 +115,7 @@ export class TemplateSession {
       }
     }
     if (this.spec.steps[this.step]!.dependsOn.length === 0) return;
-    const { files } = await client.json<{ files: { path: string; sha256: string }[] }>('GET', `/agent/jobs/${this.jobId}/inputs?step=${this.step}`, undefined, { retryForMs: 60_000 });
+    const { files } = await client.json<StepInputsAnswer>('GET', `/agent/jobs/${this.jobId}/inputs?step=${this.step}`, undefined, { retryForMs: 60_000 });
     for (const f of files) {
       // outputs/<Param>/<rel> → params/<Param>/<rel>
       const target = join(this.dir, 'params', f.path.slice('outputs/'.length));

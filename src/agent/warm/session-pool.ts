@@ -5,8 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FileRef } from '../../coordinator/services/jobs.js';
-import type { RenderJobSpec } from '../../coordinator/kinds/render/render-jobs.js';
+import type { FileRef } from '../../wire/common.js';
+import type { RenderJobSpec } from '../../wire/render.js';
 import type { BlobCache } from '../blob-cache.js';
 import { type OutputSink, WarmSession } from './warm-session.js';
 

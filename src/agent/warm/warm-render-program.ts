@@ -4,7 +4,7 @@
 // Blender process per task.
 import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { RenderJobSpec } from '../../coordinator/kinds/render/render-jobs.js';
+import type { RenderJobSpec } from '../../wire/render.js';
 import { FRAMES_DIR, frameUploader, renderProgram, type RenderTaskSpec } from '../render-program.js';
 import type { ProgramFactory } from '../task-program.js';
 import type { SessionPool } from './session-pool.js';

@@ -7,8 +7,8 @@ import { clearConfigToken, loadConfig, saveConfig, serverUrls } from '../config.
 import { table } from '../format.js';
 import { OVER_BUDGET_ACTIONS } from '../../core/quotas.js';
 import { hoursText } from '../../core/usage.js';
-import type { UserQuotaView } from '../../coordinator/services/quotas.js';
 import { CliError, signedInClient } from '../session.js';
+import type { LoginAnswer, UserList, UserQuotaView, UserView, UserWithQuota } from '../../wire/accounts.js';
 
 async function ask(question: string, hidden = false): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -30,13 +30,6 @@ async function ask(question: string, hidden = false): Promise<string> {
   rl.close();
   if (hidden) process.stderr.write('\n');
   return answer;
-}
-
-interface UserView {
-  id: string;
-  name: string;
-  admin: boolean;
-  createdAt: string;
 }
 
 export function registerAccountCommands(program: Command): void {
@@ -63,7 +56,7 @@ export function registerAccountCommands(program: Command): void {
       const username = opts.user ?? (await ask('user: '));
       const password = opts.password ?? (await ask('password: ', true));
       const client = new ApiClient(urls, { failover: true });
-      const { token, user } = await client.json<{ token: string; user: UserView }>('POST', '/auth/login', { username, password });
+      const { token, user } = await client.json<LoginAnswer>('POST', '/auth/login', { username, password });
       await saveConfig({ ...config, server, token, user: user.name });
       console.log(`signed in to ${server} as ${user.name}${user.admin ? ' (admin)' : ''}`);
     });
@@ -112,7 +105,7 @@ export function registerAccountCommands(program: Command): void {
         throw new CliError('say what to change: --admin, --no-admin, --password, --max-cores, --monthly-core-hours or --over-budget');
       }
       const client = await signedInClient();
-      const updated = await client.json<UserView & { quota: UserQuotaView }>('PATCH', `/users/${encodeURIComponent(name)}`, {
+      const updated = await client.json<UserWithQuota>('PATCH', `/users/${encodeURIComponent(name)}`, {
         ...(opts.admin !== undefined ? { admin: opts.admin } : {}),
         ...(opts.password !== undefined ? { password: opts.password } : {}),
         ...quota,
@@ -136,7 +129,7 @@ export function registerAccountCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const client = await signedInClient();
-      const { users } = await client.json<{ users: (UserView & { quota: UserQuotaView })[] }>('GET', '/users');
+      const { users } = await client.json<UserList>('GET', '/users');
       if (opts.json) console.log(JSON.stringify(users, null, 2));
       else {
         console.log(

@@ -5,9 +5,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { coordinatorConfig, defaultDataDir } from '../../coordinator/config.js';
 import type { RunningCoordinator } from '../../coordinator/coordinator.js';
-import { parseBlobsLocation } from '../../store/blob-store.js';
+import { parseBlobsLocation } from '../../core/blobs-location.js';
+import { defaultDataDir } from '../../data-dir.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { parseTaskNetworkPolicy, type TaskNetworkPolicy } from '../../core/task-network.js';
 import { nonNegativeInt, parsePort, positiveInt, positiveNumber } from '../parse.js';
@@ -36,6 +36,9 @@ async function startFromOptions(opts: {
   if (opts.retainAction !== undefined && opts.retainAction !== 'archive' && opts.retainAction !== 'delete') throw new CliError(`--retain-action must be archive or delete, not "${opts.retainAction}"`);
   if (opts.retainAction !== undefined && opts.retainFinishedDays === undefined) throw new CliError('--retain-action goes with --retain-finished-days N');
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new CliError('--tls-cert and --tls-key go together');
+  // Loaded here, not at the top: every other command (`drover agent`, `drover render`, `drover job …`)
+  // starts without loading the coordinator, the store and their dependencies (a second, then).
+  const { coordinatorConfig } = await import('../../coordinator/config.js');
   const config = coordinatorConfig({
     dataDir: opts.data,
     port: opts.port,
@@ -51,8 +54,6 @@ async function startFromOptions(opts: {
     ...(opts.retainAction ? { retainAction: opts.retainAction as 'archive' | 'delete' } : {}),
     ...(opts.collectGraceSeconds !== undefined ? { collectGraceSeconds: opts.collectGraceSeconds } : {}),
   });
-  // Loaded here, not at the top: every other command (`drover render`, `drover job …`) starts
-  // without loading the coordinator, the store and their dependencies (a second, then).
   const [{ startCoordinator }, { BlobStoreUnavailableError }, { isPostgresUrl }] = await Promise.all([
     import('../../coordinator/coordinator.js'),
     import('../../store/blob-store.js'),

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { findExecutable } from '../../agent/isolation/find-executable.js';
-import { defaultDataDir } from '../../coordinator/config.js';
+import { defaultDataDir } from '../../data-dir.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { Fleet } from '../../fleet/fleet.js';
 import { ContainerProvider, type Engine } from '../../fleet/providers/container.js';

@@ -5,8 +5,7 @@ import type { Command } from 'commander';
 import type { ApiClient } from '../../client/api-client.js';
 import { JOB_ACTIONS, MAX_BULK_JOBS, type JobAction } from '../../core/job-actions.js';
 import { JOB_STATUSES } from '../../core/states.js';
-import type { JobActionResult } from '../../coordinator/services/bulk-actions.js';
-import type { JobView } from '../../coordinator/services/views.js';
+import type { JobActionResult, JobActionResults, JobList, TaskActionAnswer } from '../../wire/jobs.js';
 import { countsLine } from '../format.js';
 import { ageMs } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
@@ -43,7 +42,7 @@ async function matchingJobs(client: ApiClient, f: Filters, archived: boolean): P
       ...(before ? { createdBefore: before } : {}),
       ...(archived ? { archived: 'true' } : {}),
     });
-    const page = await client.json<{ jobs: JobView[]; total: number }>('GET', `/jobs?${q}`);
+    const page = await client.json<JobList>('GET', `/jobs?${q}`);
     ids.push(...page.jobs.map((j) => j.id));
     if (page.jobs.length === 0 || ids.length >= page.total) return ids;
   }
@@ -56,7 +55,7 @@ function hasFilter(f: Filters): boolean {
 async function actOnMany(client: ApiClient, action: JobAction, ids: readonly string[]): Promise<JobActionResult[]> {
   const results: JobActionResult[] = [];
   for (let i = 0; i < ids.length; i += MAX_BULK_JOBS) {
-    const answer = await client.json<{ results: JobActionResult[] }>('POST', '/jobs/actions', { action, ids: ids.slice(i, i + MAX_BULK_JOBS) });
+    const answer = await client.json<JobActionResults>('POST', '/jobs/actions', { action, ids: ids.slice(i, i + MAX_BULK_JOBS) });
     results.push(...answer.results);
   }
   return results;
@@ -83,7 +82,7 @@ interface TaskSelection {
 
 /** Stops or retries some tasks of one job. */
 async function actOnTasks(client: ApiClient, action: 'stop' | 'retry', id: string, sel: TaskSelection, json: boolean | undefined): Promise<void> {
-  const answer = await client.json<{ job: JobView; tasks: number[] }>('POST', `/jobs/${id}/tasks/${action}`, { ...(sel.task ? { tasks: sel.task } : {}), ...(sel.frames ? { frames: sel.frames } : {}) });
+  const answer = await client.json<TaskActionAnswer>('POST', `/jobs/${id}/tasks/${action}`, { ...(sel.task ? { tasks: sel.task } : {}), ...(sel.frames ? { frames: sel.frames } : {}) });
   if (json) return console.log(JSON.stringify(answer, null, 2));
   console.log(`job ${answer.job.id}: ${action === 'stop' ? 'stopped' : 'requeued'} task(s) ${answer.tasks.join(', ')}; job ${answer.job.status}: ${countsLine(answer.job.counts)}`);
 }

@@ -5,11 +5,11 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { glob } from 'tinyglobby';
 import type { ApiClient } from '../../client/api-client.js';
-import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { INSTANCE_TYPES, type InstanceType } from '../../core/instance-types.js';
 import { orderInputs, relativePathProblem, splitGlobList } from '../../core/inputs.js';
 import { JOB_STATUSES } from '../../core/states.js';
-import type { ResultFileEntry, ResultsIndex } from '../../coordinator/services/results.js';
-import type { JobView, TaskView } from '../../coordinator/services/views.js';
+import type { ResultFileEntry, ResultsIndex } from '../../wire/results.js';
+import type { JobList, JobView, LogPage, ScriptJobBody, TaskPage, TaskView } from '../../wire/index.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
 import { type SchedulingOptions, addSchedulingOptions, positiveInt, priorityArg, schedulingFields } from '../parse.js';
@@ -64,7 +64,7 @@ export async function expandInputs(globs: string): Promise<string[]> {
 }
 
 async function taskByIndex(client: ApiClient, jobId: string, index: number): Promise<TaskView> {
-  const { tasks } = await client.json<{ tasks: TaskView[] }>('GET', `/jobs/${jobId}/tasks?offset=${index - 1}&limit=1`);
+  const { tasks } = await client.json<TaskPage>('GET', `/jobs/${jobId}/tasks?offset=${index - 1}&limit=1`);
   const task = tasks[0];
   if (!task || task.index !== index) throw new CliError(`job ${jobId} has no task ${index}`);
   return task;
@@ -74,7 +74,7 @@ async function allTasks(client: ApiClient, jobId: string, max = Infinity): Promi
   const tasks: TaskView[] = [];
   let total = 0;
   for (let offset = 0; offset < max; offset += 1000) {
-    const page = await client.json<{ tasks: TaskView[]; total: number }>('GET', `/jobs/${jobId}/tasks?offset=${offset}&limit=${Math.min(1000, max - offset)}`);
+    const page = await client.json<TaskPage>('GET', `/jobs/${jobId}/tasks?offset=${offset}&limit=${Math.min(1000, max - offset)}`);
     tasks.push(...page.tasks);
     total = page.total;
     if (tasks.length >= total || page.tasks.length === 0) break;
@@ -216,13 +216,13 @@ export function registerJobCommands(program: Command): void {
         { quiet: opts.json ?? false },
       );
       const [scriptRef, ...rest] = uploaded.files.map(({ name, sha256 }) => ({ name, sha256 }));
-      const created = await client.json<JobView>('POST', '/jobs', {
+      const created = await client.json<JobView, ScriptJobBody>('POST', '/jobs', {
         kind: 'script',
         name: opts.name,
-        script: scriptRef,
+        script: scriptRef!, // the first file uploaded
         constants: rest.slice(0, constants.length),
         inputs: rest.slice(constants.length),
-        instanceType: opts.instanceType,
+        instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
         start: opts.run || opts.wait,
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...schedulingFields(opts),
@@ -256,7 +256,7 @@ export function registerJobCommands(program: Command): void {
       if (opts.status && !JOB_STATUSES.includes(opts.status as never)) throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
       const client = await signedInClient();
       const q = new URLSearchParams({ limit: String(opts.limit), ...(opts.status ? { status: opts.status } : {}), ...(opts.archived ? { archived: 'true' } : {}) });
-      const page = await client.json<{ jobs: JobView[]; total: number }>('GET', `/jobs?${q}`);
+      const page = await client.json<JobList>('GET', `/jobs?${q}`);
       if (opts.json) return console.log(JSON.stringify(page.jobs, null, 2));
       console.log(
         table(
@@ -318,7 +318,7 @@ export function registerJobCommands(program: Command): void {
         else {
           let after = 0;
           for (;;) {
-            const { entries } = await client.json<{ entries: { seq: number; stream: string; data: string }[] }>('GET', `/tasks/${task.id}/logs?after=${after}`, undefined, patientRetry('reading logs'));
+            const { entries } = await client.json<LogPage>('GET', `/tasks/${task.id}/logs?after=${after}`, undefined, patientRetry('reading logs'));
             for (const e of entries) printLog(prefix, e, opts.raw);
             if (entries.length === 0) break;
             after = entries[entries.length - 1]!.seq;

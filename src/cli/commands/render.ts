@@ -6,10 +6,10 @@ import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { FrameExpressionError, formatFrameList, parseFrames } from '../../core/frames.js';
-import { INSTANCE_TYPES } from '../../core/instance-types.js';
-import type { JobView } from '../../coordinator/services/views.js';
+import { INSTANCE_TYPES, type InstanceType } from '../../core/instance-types.js';
+import type { JobView } from '../../wire/jobs.js';
 import { checkBlendFile } from '../../render/blend-file.js';
-import { IMAGE_FORMATS, isImageFormat } from '../../render/blender-command.js';
+import { IMAGE_FORMATS, type ImageFormat, isImageFormat } from '../../render/blender-command.js';
 import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type HashedProjectFile, type Project } from '../../render/project.js';
 import { ProgramNotFoundError } from '../../render/run-process.js';
 import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
@@ -20,6 +20,8 @@ import { bytes, countsLine, duration } from '../format.js';
 import { type SchedulingOptions, addSchedulingOptions, positiveInt, schedulingFields } from '../parse.js';
 import { CliError, patientRetry, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
+import type { MissingBlobsAnswer } from '../../wire/blobs.js';
+import type { RenderJobBody } from '../../wire/render.js';
 
 interface RenderOptions extends SchedulingOptions {
   blend?: string;
@@ -68,7 +70,7 @@ export interface ProjectUpload {
 
 /** Uploads only the (hashed) project files the coordinator does not have from this user. */
 async function uploadProject(client: ApiClient, hashed: readonly HashedProjectFile[], quiet: boolean): Promise<ProjectUpload> {
-  const { missing } = await client.json<{ missing: string[] }>('POST', '/blobs/missing', { hashes: [...new Set(hashed.map((f) => f.sha256))] }, patientRetry('uploading the project'));
+  const { missing } = await client.json<MissingBlobsAnswer>('POST', '/blobs/missing', { hashes: [...new Set(hashed.map((f) => f.sha256))] }, patientRetry('uploading the project'));
   const wanted = new Set(missing);
   let sentFiles = 0;
   let sentBytes = 0;
@@ -85,7 +87,7 @@ async function uploadProject(client: ApiClient, hashed: readonly HashedProjectFi
 async function waitForPreview(client: ApiClient, jobId: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    const job = await client.json<JobView & { render?: { preview: { status: string } | null } }>('GET', `/jobs/${jobId}`);
+    const job = await client.json<JobView>('GET', `/jobs/${jobId}`);
     const status = job.render?.preview?.status;
     if (status && status !== 'pending') return;
     await new Promise((r) => setTimeout(r, 500));
@@ -168,7 +170,7 @@ export function registerRenderCommand(program: Command): void {
         if (err instanceof FrameExpressionError) throw new CliError(err.message);
         throw err;
       }
-      let chosenFormat = format;
+      let chosenFormat = format as ImageFormat | undefined; // checked by isImageFormat above
       if (!chosenFormat && scene && !isImageFormat(scene.fileFormat)) {
         warnings.push(`the scene writes ${scene.fileFormat}, a movie format; rendering PNG frames instead (choose with --format)`);
         chosenFormat = 'PNG';
@@ -177,13 +179,13 @@ export function registerRenderCommand(program: Command): void {
 
       const client = await signedInClient();
       const upload = await uploadProject(client, hashed, quiet);
-      const job = await client.json<JobView>('POST', '/jobs', {
+      const job = await client.json<JobView, RenderJobBody>('POST', '/jobs', {
         kind: 'render',
         name: opts.name ?? basename(project.blend, '.blend'),
         project: { files: upload.files.map(({ path, sha256 }) => ({ path, sha256 })), blend: project.blend },
         frames: expression,
         chunk: opts.chunk,
-        instanceType: opts.instanceType,
+        instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
         start: !opts.hold,
         cold: opts.cold,
         ...(opts.scene ? { scene: opts.scene } : {}),

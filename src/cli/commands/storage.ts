@@ -1,16 +1,8 @@
 // `drover storage` (admins): bytes per user, what collection would free; `storage collect` runs it.
 import type { Command } from 'commander';
-import type { CollectionReport } from '../../coordinator/services/blob-collection.js';
-import type { UserStorage } from '../../store/repositories/blob-collection.js';
+import type { CollectionReport, StorageView } from '../../wire/storage.js';
 import { bytes, table } from '../format.js';
 import { signedInClient } from '../session.js';
-
-interface StorageView {
-  total: { blobs: number; bytes: number };
-  users: UserStorage[];
-  collectable: CollectionReport;
-  retention: { finishedDays: number; action: string } | null;
-}
 
 export function registerStorageCommands(program: Command): void {
   const storage = program

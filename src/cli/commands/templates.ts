@@ -4,18 +4,19 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { glob } from 'tinyglobby';
-import { INSTANCE_TYPES } from '../../core/instance-types.js';
+import { INSTANCE_TYPES, type InstanceType } from '../../core/instance-types.js';
 import { expandTemplate } from '../../core/templates/expand.js';
 import { ParameterError, type ParameterInput } from '../../core/templates/parameters.js';
 import { TemplateError, describeProblem } from '../../core/templates/problems.js';
 import type { JobTemplate } from '../../core/templates/template.js';
 import { checkTemplate } from '../../core/templates/validate.js';
-import type { JobView } from '../../coordinator/services/views.js';
+import type { JobView } from '../../wire/jobs.js';
 import { type SchedulingOptions, addSchedulingOptions, positiveInt, schedulingFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
 import { followSubmission } from './jobs.js';
+import type { TemplateJobBody } from '../../wire/templates.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -112,12 +113,12 @@ export function registerTemplateCommands(job: Command): void {
       const files: Record<string, { path: string; sha256: string }[]> = {};
       for (const name of locals.keys()) files[name] = [];
       all.forEach((f, i) => files[f.param]!.push({ path: f.name, sha256: uploaded.files[i]!.sha256 }));
-      const created = await client.json<JobView>('POST', '/jobs', {
+      const created = await client.json<JobView, TemplateJobBody>('POST', '/jobs', {
         kind: 'template',
-        template: loaded.doc,
+        template: loaded.doc as TemplateJobBody['template'], // checked above (checked(loaded))
         parameters: values,
         ...(Object.keys(files).length > 0 ? { files } : {}),
-        instanceType: opts.instanceType,
+        instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
         start: opts.run || opts.wait,
         ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
         ...schedulingFields(opts),

@@ -3,14 +3,7 @@ import type { Command } from 'commander';
 import { parseDurationText } from '../../core/duration-text.js';
 import { table } from '../format.js';
 import { CliError, signedInClient } from '../session.js';
-
-interface ApiTokenView {
-  id: string;
-  name: string;
-  createdAt: string;
-  expiresAt: string | null;
-  current: boolean;
-}
+import type { ApiTokenList, ApiTokenView, CreatedApiToken } from '../../wire/accounts.js';
 
 /** `--expires 30d` as seconds; `never` (or no flag) is null: the token lasts until revoked. */
 function expiresOption(text: string): number | null {
@@ -30,7 +23,7 @@ export function registerTokenCommands(program: Command): void {
     .action(async (name: string, opts: { expires?: number | null; json?: boolean }) => {
       const client = await signedInClient();
       const seconds = opts.expires ?? null;
-      const created = await client.json<ApiTokenView & { token: string }>('POST', '/tokens', { name, ...(seconds !== null ? { expiresInSeconds: seconds } : {}) });
+      const created = await client.json<CreatedApiToken>('POST', '/tokens', { name, ...(seconds !== null ? { expiresInSeconds: seconds } : {}) });
       if (opts.json) {
         console.log(JSON.stringify({ id: created.id, name: created.name, token: created.token, createdAt: created.createdAt, expiresAt: created.expiresAt }, null, 2));
         return;
@@ -45,7 +38,7 @@ export function registerTokenCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const client = await signedInClient();
-      const { tokens } = await client.json<{ tokens: ApiTokenView[] }>('GET', '/tokens');
+      const { tokens } = await client.json<ApiTokenList>('GET', '/tokens');
       if (opts.json) console.log(JSON.stringify(tokens, null, 2));
       else if (tokens.length === 0) console.log('no named tokens');
       else console.log(table(['NAME', 'ID', 'CREATED', 'EXPIRES'], tokens.map((t) => [t.name + (t.current ? ' (this one)' : ''), t.id, t.createdAt, t.expiresAt ?? 'never'])));

@@ -1,6 +1,6 @@
 // `drover usage`: core- and GPU-hours per user (and per day with --days, per job with --jobs).
 import type { Command } from 'commander';
-import type { UsageReport } from '../../coordinator/services/usage.js';
+import type { UsageReport } from '../../wire/usage.js';
 import { hoursText } from '../../core/usage.js';
 import { table } from '../format.js';
 import { signedInClient } from '../session.js';

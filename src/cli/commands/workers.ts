@@ -2,20 +2,10 @@
 import type { Command } from 'commander';
 import { bytes, table } from '../format.js';
 import { CliError, signedInClient } from '../session.js';
+import type { WorkerDetail, WorkerLabels, WorkerList, WorkerView } from '../../wire/workers.js';
 
-interface Worker {
-  name: string;
-  status: string;
-  paused: boolean;
-  cores: number;
-  memoryBytes: number;
-  slots: number;
-  sandbox: boolean;
-  limits: { memory: boolean; processes: boolean; how: string } | null;
-  lastSeenAt: string;
-  runningTasks: unknown[];
-  labels: Record<string, string>;
-}
+/** What the helpers below read of an agent, in the list or on its own. */
+type Worker = Pick<WorkerView, 'sandbox' | 'limits'>;
 
 /**
  * What network an agent's tasks get. Containers follow the job everywhere; host tasks only where
@@ -59,7 +49,7 @@ export function registerWorkerCommands(program: Command): void {
         labels[p.slice(0, eq)] = p.slice(eq + 1);
       }
       const client = await signedInClient();
-      const answer = await client.json<{ labels: Record<string, string> }>('POST', `/workers/${encodeURIComponent(name)}/labels`, { labels });
+      const answer = await client.json<WorkerLabels>('POST', `/workers/${encodeURIComponent(name)}/labels`, { labels });
       console.log(`agent ${name} labels: ${Object.entries(answer.labels).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`);
     });
   worker
@@ -76,7 +66,7 @@ export function registerWorkerCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { json?: boolean }) => {
       const client = await signedInClient();
-      const w = await client.json<Worker & { runningTasks: number; recent: { jobId: string; jobName: string; index: number; attempt: number; status: string; startedAt: string; error: string | null }[]; blockedBy: { jobId: string; jobName: string; failures: number }[] }>('GET', `/workers/${encodeURIComponent(name)}`);
+      const w = await client.json<WorkerDetail>('GET', `/workers/${encodeURIComponent(name)}`);
       if (opts.json) return console.log(JSON.stringify(w, null, 2));
       console.log(`agent ${w.name}: ${w.status}${w.paused ? ', paused' : ''}   slots ${w.slots}   cores ${w.cores}   memory ${bytes(w.memoryBytes)}   running ${w.runningTasks}   last contact ${w.lastSeenAt}`);
       const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).join(' ');
@@ -92,7 +82,7 @@ export function registerWorkerCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const client = await signedInClient();
-      const { workers, taskNetwork } = await client.json<{ workers: Worker[]; taskNetwork?: 'allow' | 'deny' }>('GET', '/workers');
+      const { workers, taskNetwork } = await client.json<WorkerList>('GET', '/workers');
       if (opts.json) return console.log(JSON.stringify(workers, null, 2));
       console.log(
         table(

@@ -7,7 +7,7 @@ import type { ServiceContext } from '../services/context.js';
 import { allQuotaViews, setUserQuota } from '../services/quotas.js';
 import { notFound } from '../errors.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
-import { ChangePasswordBody, CreateApiTokenBody, CreateUserBody, LoginBody, UpdateUserBody, UserNameParams, UserTokenParams, TokenRefParams } from './schemas.js';
+import { ApiTokenList, ApiTokenView, ChangePasswordBody, CreatedApiToken, CreateApiTokenBody, CreateUserBody, LoginAnswer, LoginBody, UpdateUserBody, UserList, UserNameParams, UserTokenParams, TokenRefParams, UserTokenList, UserView, UserWithQuota } from '../../wire/index.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -17,7 +17,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return userView(row);
   };
 
-  r.post('/auth/login', { schema: { body: LoginBody, tags: ['auth'] } }, async (request, reply) => {
+  r.post('/auth/login', { schema: { body: LoginBody, response: { 200: LoginAnswer }, tags: ['auth'] } }, async (request, reply) => {
     const result = await login(ctx, request.body.username, request.body.password, request.ip);
     reply.setCookie(SESSION_COOKIE, result.token, {
       path: '/',
@@ -35,7 +35,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(204).send();
   });
 
-  r.get('/auth/me', { schema: { tags: ['auth'] } }, async (request) => {
+  r.get('/auth/me', { schema: { response: { 200: UserView }, tags: ['auth'] } }, async (request) => {
     const me = requireUser(request);
     const row = await users.findUserById(ctx.db, me.id);
     if (!row) throw notFound('your user');
@@ -47,7 +47,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(204).send();
   });
 
-  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, tags: ['users'] } }, async (request) => {
+  r.patch('/users/:name', { schema: { params: UserNameParams, body: UpdateUserBody, response: { 200: UserWithQuota }, tags: ['users'] } }, async (request) => {
     const actor = requireAdmin(request);
     const { admin, password, maxCores, monthlyCoreHours, overBudget } = request.body;
     // The role first: it may be refused (the last admin), while the quota's values were checked by the schema already.
@@ -58,7 +58,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { ...user, quota: quota ?? (await allQuotaViews(ctx.db)).get(user.id)! };
   });
 
-  r.get('/users/:name/tokens', { schema: { params: UserNameParams, tags: ['users'] } }, async (request) => ({
+  r.get('/users/:name/tokens', { schema: { params: UserNameParams, response: { 200: UserTokenList }, tags: ['users'] } }, async (request) => ({
     tokens: await tokensOf(ctx, request.params.name, requireUser(request)),
   }));
 
@@ -68,23 +68,23 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   // Named API tokens for scripts and CI: one's own only.
-  r.post('/tokens', { schema: { body: CreateApiTokenBody, tags: ['tokens'] } }, async (request, reply) => {
+  r.post('/tokens', { schema: { body: CreateApiTokenBody, response: { 201: CreatedApiToken }, tags: ['tokens'] } }, async (request, reply) => {
     const created = await createApiToken(ctx, requireUser(request), request.body.name, request.body.expiresInSeconds ?? null);
     return reply.code(201).send(created);
   });
 
-  r.get('/tokens', { schema: { tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
+  r.get('/tokens', { schema: { response: { 200: ApiTokenList }, tags: ['tokens'] } }, async (request) => ({ tokens: await apiTokensOf(ctx, requireUser(request)) }));
 
-  r.delete('/tokens/:ref', { schema: { params: TokenRefParams, tags: ['tokens'] } }, async (request) => revokeApiToken(ctx, requireUser(request), request.params.ref));
+  r.delete('/tokens/:ref', { schema: { params: TokenRefParams, response: { 200: ApiTokenView }, tags: ['tokens'] } }, async (request) => revokeApiToken(ctx, requireUser(request), request.params.ref));
 
-  r.get('/users', { schema: { tags: ['users'] } }, async (request) => {
+  r.get('/users', { schema: { response: { 200: UserList }, tags: ['users'] } }, async (request) => {
     requireAdmin(request);
     // Each with their use against their limits (`quota`: cap, budget, running cores, this month's core-seconds).
     const quotas = await allQuotaViews(ctx.db);
     return { users: (await users.listUsers(ctx.db)).map((u) => ({ ...userView(u), quota: quotas.get(u.id)! })) };
   });
 
-  r.post('/users', { schema: { body: CreateUserBody, tags: ['users'] } }, async (request, reply) => {
+  r.post('/users', { schema: { body: CreateUserBody, response: { 201: UserView }, tags: ['users'] } }, async (request, reply) => {
     const user = await createUserByAdmin(ctx, request.body.name, request.body.password, request.body.admin ?? false, requireAdmin(request));
     return reply.code(201).send(user);
   });

@@ -9,7 +9,26 @@ import { completeTasks, leaseTasks } from '../services/dispatch.js';
 import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';
 import { heldToGiveBack } from '../services/urgent-yield.js';
-import { CompleteBatchBody, CompleteBody, HeartbeatBody, JobIdParams, LeaseBody, LogsBody, RegisterAgentBody, ReleaseBody, StepInputsQuery, TaskIdParams, TaskStatusBody } from './schemas.js';
+import {
+  CompleteAnswer,
+  CompleteBatchAnswer,
+  CompleteBatchBody,
+  CompleteBody,
+  HeartbeatAnswer,
+  HeartbeatBody,
+  JobIdParams,
+  JoinAnswer,
+  LeaseAnswer,
+  LeaseBody,
+  LogsBody,
+  RegisterAgentBody,
+  ReleaseAnswer,
+  ReleaseBody,
+  StepInputsAnswer,
+  StepInputsQuery,
+  TaskIdParams,
+  TaskStatusBody,
+} from '../../wire/index.js';
 import { reportTaskStatus, stepInputs } from '../kinds/template/template-jobs.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken: string): void {
@@ -22,7 +41,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     done();
   });
 
-  r.post('/agents/register', { schema: { body: RegisterAgentBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agents/register', { schema: { body: RegisterAgentBody, response: { 200: JoinAnswer }, tags: ['agents'] } }, async (request) => {
     if (!request.bearer) throw unauthorized('send the agent join token as a Bearer token');
     const { previousToken, ...resources } = request.body;
     const result = await registerAgent(ctx, request.bearer, joinToken, resources, previousToken);
@@ -30,7 +49,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     return { ...result, leaseSeconds: ctx.config.leaseSeconds, heartbeatSeconds: Math.max(0.5, ctx.config.leaseSeconds / 4) };
   });
 
-  r.post('/agent/lease', { schema: { body: LeaseBody, tags: ['agents'] } }, async (request, reply) => {
+  r.post('/agent/lease', { schema: { body: LeaseBody, response: { 200: LeaseAnswer }, tags: ['agents'] } }, async (request, reply) => {
     const agent = requireAgent(request);
     // The agent hung up. Not `request.raw`: a request whose body has been read is already closed
     // and destroyed (Node >= 16), which ended every long-poll at once (agents then polled in a loop).
@@ -72,7 +91,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     }
   });
 
-  r.post('/agent/heartbeat', { schema: { body: HeartbeatBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/heartbeat', { schema: { body: HeartbeatBody, response: { 200: HeartbeatAnswer }, tags: ['agents'] } }, async (request) => {
     const agent = requireAgent(request);
     const answer = await heartbeat(ctx, agent, request.body.tasks, request.body.draining ?? false, request.body.jobs ?? []);
     return { ...answer, giveBack: await heldToGiveBack(ctx.db, agent, request.body.held ?? []) };
@@ -83,14 +102,14 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     return reply.code(204).send();
   });
 
-  r.post('/agent/tasks/:id/complete', { schema: { params: TaskIdParams, body: CompleteBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/tasks/:id/complete', { schema: { params: TaskIdParams, body: CompleteBody, response: { 200: CompleteAnswer }, tags: ['agents'] } }, async (request) => {
     const { error, ...rest } = request.body;
     await completeTask(ctx, requireAgent(request), request.params.id, { ...rest, ...(error !== undefined ? { error } : {}) });
-    return { accepted: true };
+    return { accepted: true as const };
   });
 
   // Batches: results of many tasks in one request, and (with `lease`) the next tasks in its answer.
-  r.post('/agent/complete', { schema: { body: CompleteBatchBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/complete', { schema: { body: CompleteBatchBody, response: { 200: CompleteBatchAnswer }, tags: ['agents'] } }, async (request) => {
     const agent = requireAgent(request);
     const lease = request.body.lease;
     return completeTasks(
@@ -106,12 +125,12 @@ export function agentRoutes(app: FastifyInstance, ctx: ServiceContext, joinToken
     return reply.code(204).send();
   });
 
-  r.get('/agent/jobs/:id/inputs', { schema: { params: JobIdParams, querystring: StepInputsQuery, tags: ['agents'] } }, async (request) => ({
+  r.get('/agent/jobs/:id/inputs', { schema: { params: JobIdParams, querystring: StepInputsQuery, response: { 200: StepInputsAnswer }, tags: ['agents'] } }, async (request) => ({
     files: await stepInputs(ctx, requireAgent(request), request.params.id, request.query.step),
   }));
 
-  r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, tags: ['agents'] } }, async (request) => {
+  r.post('/agent/tasks/:id/release', { schema: { params: TaskIdParams, body: ReleaseBody, response: { 200: ReleaseAnswer }, tags: ['agents'] } }, async (request) => {
     await releaseTask(ctx, requireAgent(request), request.params.id, request.body.attempt, request.body.reason);
-    return { released: true };
+    return { released: true as const };
   });
 }

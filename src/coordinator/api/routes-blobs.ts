@@ -10,7 +10,7 @@ import * as collectionRepo from '../../store/repositories/blob-collection.js';
 import { type ServiceContext, nowIso } from '../services/context.js';
 import { badRequest, insufficientStorage, notFound, tooLarge, unauthorized } from '../errors.js';
 import { requireAgent } from './principal.js';
-import { MissingBlobsBody, ShaParams } from './schemas.js';
+import { MissingBlobsAnswer, MissingBlobsBody, ShaParams } from '../../wire/index.js';
 import { BLOB_BATCH_MAX_BYTES, BLOB_BATCH_TYPE, parseBlobBatch } from '../../core/blob-batch.js';
 
 export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
@@ -21,7 +21,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (!request.principal) throw unauthorized('sign in first');
   };
 
-  r.post('/blobs/missing', { schema: { body: MissingBlobsBody, tags: ['files'] }, preValidation: signedIn }, async (request) => {
+  r.post('/blobs/missing', { schema: { body: MissingBlobsBody, response: { 200: MissingBlobsAnswer }, tags: ['files'] }, preValidation: signedIn }, async (request) => {
     const p = request.principal;
     if (!p) throw unauthorized('sign in first');
     const hashes = [...new Set(request.body.hashes)];

@@ -3,11 +3,12 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as framesRepo from '../../store/repositories/frames.js';
 import { notFound } from '../errors.js';
+import type { TaskStatus } from '../../core/states.js';
 import type { ServiceContext } from '../services/context.js';
 import { recordFrameUpload } from '../services/frames.js';
 import { jobFor } from '../services/jobs.js';
 import { requireAgent, requireUser } from './principal.js';
-import { FrameListQuery, FrameParams, FrameUploadBody, JobIdParams, TaskIdParams } from './schemas.js';
+import { FrameListQuery, FramePage, FrameParams, FrameUploadBody, JobIdParams, TaskIdParams } from '../../wire/index.js';
 
 const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', tif: 'image/tiff', exr: 'image/x-exr', mp4: 'video/mp4' };
 
@@ -26,7 +27,7 @@ async function sendBlob(ctx: ServiceContext, reply: FastifyReply, sha256: string
 export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get('/jobs/:id/frames', { schema: { params: JobIdParams, querystring: FrameListQuery, tags: ['render'] } }, async (request) => {
+  r.get('/jobs/:id/frames', { schema: { params: JobIdParams, querystring: FrameListQuery, response: { 200: FramePage }, tags: ['render'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     const rows = await framesRepo.listFrames(ctx.db, job.id, request.query.offset ?? 0, request.query.limit ?? 1000);
     const stats = await framesRepo.frameStats(ctx.db, job.id);
@@ -35,7 +36,7 @@ export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       done: stats.done,
       frames: rows.map((f) => ({
         frame: f.frame,
-        status: f.sha256 ? 'done' : f.task_status,
+        status: f.sha256 ? 'done' : (f.task_status as TaskStatus),
         taskIndex: f.task_index,
         path: f.path,
         sha256: f.sha256,

@@ -14,7 +14,7 @@ import { resultsIndex, resultsZip } from '../services/results.js';
 import { baseJobView, detailedJobView, jobCounts, taskView, type JobCounts } from '../services/views.js';
 import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
-import { CreateJobBody, JobActionsBody, JobFileParams, JobIdParams, JobListQuery, JobPatchBody, TaskListQuery, TaskSelectionBody, TemplateCheckBody } from './schemas.js';
+import { CreateJobBody, JobActionResults, JobActionsBody, JobDeleted, JobFileParams, JobIdParams, JobList, JobListQuery, JobPatchBody, JobView, ResultsIndex, TaskActionAnswer, TaskListQuery, TaskPage, TaskSelectionBody, TemplateCheckAnswer, TemplateCheckBody } from '../../wire/index.js';
 import { countedSteps, createJob, kindOf } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
 import * as framesRepo from '../../store/repositories/frames.js';
@@ -53,7 +53,7 @@ async function listedJobViews(ctx: ServiceContext, rows: (JobRow & { owner: stri
 export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.post('/jobs', { schema: { body: CreateJobBody, tags: ['jobs'] } }, async (request, reply) => {
+  r.post('/jobs', { schema: { body: CreateJobBody, response: { 201: JobView }, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
     jobCreationRate(ctx).take(user);
     const body = request.body;
@@ -63,12 +63,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return reply.code(201).send(view);
   });
 
-  r.post('/templates/check', { schema: { body: TemplateCheckBody, tags: ['jobs'] } }, async (request) => {
+  r.post('/templates/check', { schema: { body: TemplateCheckBody, response: { 200: TemplateCheckAnswer }, tags: ['jobs'] } }, async (request) => {
     requireUser(request);
     return checkTemplateRequest(ctx, request.body);
   });
 
-  r.get('/jobs', { schema: { querystring: JobListQuery, tags: ['jobs'] } }, async (request) => {
+  r.get('/jobs', { schema: { querystring: JobListQuery, response: { 200: JobList }, tags: ['jobs'] } }, async (request) => {
     const user = requireUser(request);
     const q = request.query;
     if (q.owner !== undefined && !user.admin && q.owner !== user.name) throw forbidden("only admins see other people's jobs");
@@ -91,9 +91,9 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { jobs: await listedJobViews(ctx, rows, counts), total, countsByStatus };
   });
 
-  r.get('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));
+  r.get('/jobs/:id', { schema: { params: JobIdParams, response: { 200: JobView }, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));
 
-  r.patch('/jobs/:id', { schema: { params: JobIdParams, body: JobPatchBody, tags: ['jobs'] } }, async (request) => {
+  r.patch('/jobs/:id', { schema: { params: JobIdParams, body: JobPatchBody, response: { 200: JobView }, tags: ['jobs'] } }, async (request) => {
     const user = requireUser(request);
     await setJobPriority(ctx, user, request.params.id, request.body.priority);
     await audit(ctx, user, 'job.set', request.params.id, { priority: request.body.priority });
@@ -107,7 +107,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['archive', archiveJob],
     ['unarchive', unarchiveJob],
   ] as const) {
-    r.post(`/jobs/:id/${action}`, { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
+    r.post(`/jobs/:id/${action}`, { schema: { params: JobIdParams, response: { 200: JobView }, tags: ['jobs'] } }, async (request) => {
       const user = requireUser(request);
       await run(ctx, user, request.params.id);
       await audit(ctx, user, `job.${action}`, request.params.id);
@@ -116,11 +116,11 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }
 
   // The job and everything it made; the files no other job uses are collected right after.
-  r.delete('/jobs/:id', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request) => {
+  r.delete('/jobs/:id', { schema: { params: JobIdParams, response: { 200: JobDeleted }, tags: ['jobs'] } }, async (request) => {
     const user = requireUser(request);
     await deleteJob(ctx, user, request.params.id);
     await audit(ctx, user, 'job.delete', request.params.id);
-    return { id: request.params.id, deleted: true };
+    return { id: request.params.id, deleted: true as const };
   });
 
   // Some tasks of one job: only those are canceled or requeued (done ones too), the rest untouched.
@@ -128,7 +128,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['stop', stopTasks],
     ['retry', retryTasks],
   ] as const) {
-    r.post(`/jobs/:id/tasks/${action}`, { schema: { params: JobIdParams, body: TaskSelectionBody, tags: ['jobs'] } }, async (request) => {
+    r.post(`/jobs/:id/tasks/${action}`, { schema: { params: JobIdParams, body: TaskSelectionBody, response: { 200: TaskActionAnswer }, tags: ['jobs'] } }, async (request) => {
       const user = requireUser(request);
       const tasks = await run(ctx, user, request.params.id, request.body);
       await audit(ctx, user, `job.${action}`, request.params.id, { ...request.body });
@@ -137,14 +137,14 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   }
 
   // Each job answered on its own (ok, its status afterwards, or why not): one refused job stops no other.
-  r.post('/jobs/actions', { schema: { body: JobActionsBody, tags: ['jobs'] } }, async (request) => {
+  r.post('/jobs/actions', { schema: { body: JobActionsBody, response: { 200: JobActionResults }, tags: ['jobs'] } }, async (request) => {
     const user = requireUser(request);
     const results = await actOnJobs(ctx, user, request.body.action, request.body.ids);
     for (const done of results.filter((r) => r.ok)) await audit(ctx, user, `job.${request.body.action}`, done.id);
     return { action: request.body.action, results };
   });
 
-  r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, tags: ['jobs'] } }, async (request) => {
+  r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, response: { 200: TaskPage }, tags: ['jobs'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     const q = request.query;
     // The tasks its counts are of (render: the chunks; the preview task shows as render.previewTask).
@@ -153,7 +153,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status, step) };
   });
 
-  r.get('/jobs/:id/results', { schema: { params: JobIdParams, tags: ['results'] } }, async (request) => {
+  r.get('/jobs/:id/results', { schema: { params: JobIdParams, response: { 200: ResultsIndex }, tags: ['results'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     return resultsIndex(ctx, job);
   });

@@ -1,12 +1,15 @@
 // The farm's storage, for admins: bytes per user, what collection would free, and running it.
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import * as collectionRepo from '../../store/repositories/blob-collection.js';
 import { collectBlobs } from '../services/blob-collection.js';
 import type { ServiceContext } from '../services/context.js';
 import { requireAdmin } from './principal.js';
+import { CollectionReport, StorageView } from '../../wire/storage.js';
 
 export function storageRoutes(app: FastifyInstance, ctx: ServiceContext): void {
-  app.get('/storage', { schema: { tags: ['storage'] } }, async (request) => {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.get('/storage', { schema: { response: { 200: StorageView }, tags: ['storage'] } }, async (request) => {
     requireAdmin(request);
     const [users, total, collectable] = await Promise.all([collectionRepo.storageByUser(ctx.db), collectionRepo.blobTotals(ctx.db), collectBlobs(ctx, { dryRun: true })]);
     return {
@@ -17,7 +20,7 @@ export function storageRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     };
   });
 
-  app.post('/storage/collect', { schema: { tags: ['storage'] } }, async (request) => {
+  r.post('/storage/collect', { schema: { response: { 200: CollectionReport }, tags: ['storage'] } }, async (request) => {
     requireAdmin(request);
     return collectBlobs(ctx, { sweepUnrecorded: true });
   });

@@ -10,7 +10,7 @@ import { jobFor } from '../services/jobs.js';
 import { readTaskLogs } from '../services/task-logs.js';
 import { taskView } from '../services/views.js';
 import { requireUser } from './principal.js';
-import { LogQuery, TaskIdParams } from './schemas.js';
+import { LogPage, LogQuery, TaskDetail, TaskIdParams } from '../../wire/index.js';
 import { openSse } from './sse.js';
 import type { UserPrincipal } from '../services/accounts.js';
 
@@ -23,7 +23,7 @@ async function taskFor(ctx: ServiceContext, user: UserPrincipal, taskId: string)
 export function taskRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get('/tasks/:id', { schema: { params: TaskIdParams, tags: ['tasks'] } }, async (request) => {
+  r.get('/tasks/:id', { schema: { params: TaskIdParams, response: { 200: TaskDetail }, tags: ['tasks'] } }, async (request) => {
     const task = await taskFor(ctx, requireUser(request), request.params.id);
     const [row] = await tasksRepo.listTasksByIds(ctx.db, [task.id]);
     const [attempts, files, frames] = await Promise.all([tasksRepo.listAttempts(ctx.db, task.id), tasksRepo.filesOfTask(ctx.db, task.id), framesRepo.doneFramesOfTask(ctx.db, task.id)]);
@@ -46,7 +46,7 @@ export function taskRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     };
   });
 
-  r.get('/tasks/:id/logs', { schema: { params: TaskIdParams, querystring: LogQuery, tags: ['tasks'] } }, async (request) => {
+  r.get('/tasks/:id/logs', { schema: { params: TaskIdParams, querystring: LogQuery, response: { 200: LogPage }, tags: ['tasks'] } }, async (request) => {
     const task = await taskFor(ctx, requireUser(request), request.params.id);
     const q = request.query;
     return { entries: await readTaskLogs(ctx, task.id, { ...(q.attempt ? { attempt: q.attempt } : {}), ...(q.after !== undefined ? { after: q.after } : {}), ...(q.limit ? { limit: q.limit } : {}) }) };

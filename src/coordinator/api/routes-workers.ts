@@ -10,14 +10,11 @@ import { parseRequirement } from '../../core/job-requirements.js';
 import { badRequest } from '../errors.js';
 import { INSTANCE_GPUS, INSTANCE_TYPES } from '../../core/instance-types.js';
 import { hostFactsOf } from '../../core/templates/host-match.js';
-import { Type } from '@sinclair/typebox';
+import { type AgentStatus, LabelsBody, WorkerDetail, WorkerLabels, WorkerList, WorkerParams, WorkerPaused } from '../../wire/workers.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
-/** An agent's id or its name (names are what people type; ids are what links carry). */
-const WorkerParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 /** Attempts listed on an agent's page. */
 const RECENT = 50;
-const LabelsBody = Type.Object({ labels: Type.Record(Type.String({ minLength: 1, maxLength: 63 }), Type.String({ maxLength: 200 }), { description: 'an empty value removes the label' }) }, { additionalProperties: false });
 
 export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -25,14 +22,14 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     ['pause', true],
     ['resume', false],
   ] as const) {
-    r.post(`/workers/:id/${action}`, { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
+    r.post(`/workers/:id/${action}`, { schema: { params: WorkerParams, response: { 200: WorkerPaused }, tags: ['workers'] } }, async (request) => {
       const admin = requireAdmin(request);
       await setAgentPaused(ctx, request.params.id, paused);
       await audit(ctx, admin, paused ? 'worker.pause' : 'worker.resume', request.params.id);
       return { name: request.params.id, paused };
     });
   }
-  r.post('/workers/:id/labels', { schema: { params: WorkerParams, body: LabelsBody, tags: ['workers'] } }, async (request) => {
+  r.post('/workers/:id/labels', { schema: { params: WorkerParams, body: LabelsBody, response: { 200: WorkerLabels }, tags: ['workers'] } }, async (request) => {
     const admin = requireAdmin(request);
     for (const key of Object.keys(request.body.labels)) {
       const parsed = parseRequirement(`${key}=x`);
@@ -48,7 +45,7 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     await audit(ctx, admin, 'worker.remove', request.params.id);
     return reply.code(204).send();
   });
-  app.get('/workers', { schema: { tags: ['workers'] } }, async (request) => {
+  r.get('/workers', { schema: { response: { 200: WorkerList }, tags: ['workers'] } }, async (request) => {
     const user = requireUser(request);
     const [agents, running] = await Promise.all([agentsRepo.listAgents(ctx.db), tasksRepo.runningTasksOfAgents(ctx.db)]);
     // Users see which agents are busy; only an admin (or the owner) sees which jobs they run.
@@ -74,7 +71,7 @@ export function workerRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   // One agent: what it can run, its latest attempts and failures (users: of their own jobs).
-  app.withTypeProvider<TypeBoxTypeProvider>().get('/workers/:id', { schema: { params: WorkerParams, tags: ['workers'] } }, async (request) => {
+  r.get('/workers/:id', { schema: { params: WorkerParams, response: { 200: WorkerDetail }, tags: ['workers'] } }, async (request) => {
     const user = requireUser(request);
     const agent = await agentByIdOrName(ctx, request.params.id);
     const owner = user.admin ? null : user.id;
@@ -115,7 +112,7 @@ function workerFacts(a: agentsRepo.AgentRow) {
   return {
         id: a.id,
         name: a.name,
-        status: a.status,
+        status: a.status as AgentStatus,
         paused: a.paused === 1,
         cores: a.cores,
         memoryBytes: Number(a.memory_bytes),

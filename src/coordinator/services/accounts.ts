@@ -8,6 +8,7 @@ import { ConfigError } from '../config.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { LoginThrottle } from './login-throttle.js';
 import { audit } from './audit.js';
+import type { ApiTokenView, UserView } from '../../wire/accounts.js';
 
 export interface UserPrincipal {
   kind: 'user';
@@ -19,12 +20,7 @@ export interface UserPrincipal {
   tokenName: string | null;
 }
 
-export interface UserView {
-  id: string;
-  name: string;
-  admin: boolean;
-  createdAt: string;
-}
+export type { UserView } from '../../wire/accounts.js';
 
 export const USER_TOKEN_PREFIX = 'drv_u';
 
@@ -99,14 +95,7 @@ export async function revokeTokenOfUser(ctx: ServiceContext, name: string, token
   await audit(ctx, actor, 'token.revoke', tokenId, { user: name });
 }
 
-export interface ApiTokenView {
-  id: string;
-  name: string;
-  createdAt: string;
-  expiresAt: string | null;
-  /** Whether this request came with it. */
-  current: boolean;
-}
+export type { ApiTokenView } from '../../wire/accounts.js';
 
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** The longest lifetime a named token may be given; without one it lasts until revoked. */

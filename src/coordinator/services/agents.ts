@@ -13,6 +13,7 @@ import { conflict, unauthorized } from '../errors.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { transact } from '../../store/group-commit.js';
 import { wakeForQuotas } from './quotas.js';
+import type { TaskAttempt } from '../../wire/agents.js';
 
 export interface AgentPrincipal {
   kind: 'agent';
@@ -154,10 +155,7 @@ export async function authenticateAgent(ctx: ServiceContext, token: string): Pro
  * by a person, or whose lease it lost (they were requeued and may already run elsewhere, even as a
  * later attempt on this same agent, which is why an attempt and not a task is named).
  */
-export interface TaskAttempt {
-  taskId: string;
-  attempt: number;
-}
+export type { TaskAttempt } from '../../wire/agents.js';
 
 export async function heartbeat(
   ctx: ServiceContext,

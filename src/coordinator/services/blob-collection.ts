@@ -3,17 +3,9 @@
 // unrecorded files (at start, and on request) removes those, so collection always resumes.
 import * as collectionRepo from '../../store/repositories/blob-collection.js';
 import type { ServiceContext } from './context.js';
+import type { CollectionReport } from '../../wire/storage.js';
 
-export interface CollectionReport {
-  /** Nothing removed: what a run would remove. */
-  dryRun: boolean;
-  blobs: number;
-  bytes: number;
-  /** Files in the blob store with no record (a crash's leftovers), older than the grace period. */
-  unrecordedFiles: number;
-  unrecordedBytes: number;
-  graceSeconds: number;
-}
+export type { CollectionReport } from '../../wire/storage.js';
 
 const PAGE = 500;
 

@@ -9,18 +9,10 @@ import type { ServiceContext } from './context.js';
 import { archiveJob, unarchiveJob } from './job-archive.js';
 import { deleteJob } from './job-deletion.js';
 import { retryJob, startJob, stopJob } from './jobs.js';
+import type { JobActionResult } from '../../wire/jobs.js';
 
-
-export interface JobActionResult {
-  id: string;
-  /** Whether the action was done to this job. */
-  ok: boolean;
-  /** The job's status afterwards (`deleted` once deleted); null when it does not exist for this user. */
-  status: JobStatus | 'deleted' | null;
-  archived: boolean;
-  /** Why the action was refused (ok false), as a person reads it. */
-  error: string | null;
-}
+/** Each job's outcome is part of the wire contract. */
+export type { JobActionResult } from '../../wire/jobs.js';
 
 type Run = (ctx: ServiceContext, user: UserPrincipal, jobId: string) => Promise<unknown>;
 

@@ -27,35 +27,10 @@ import { type FileRef, refreshJobStatus } from './jobs.js';
 import { kindOf } from '../kinds/index.js';
 import type { JobKindDefinition } from '../kinds/kind.js';
 import { transact } from '../../store/group-commit.js';
+import type { LeasedTask } from '../../wire/agents.js';
 
-export interface LeasedTask {
-  taskId: string;
-  jobId: string;
-  index: number;
-  attempt: number;
-  /** The program the agent runs: the job's kind, or a step's own (render jobs' `preview`). */
-  kind: 'script' | 'render' | 'template' | 'preview';
-  cores: number;
-  /** The job's priority: an agent starts the tasks it holds highest priority first. */
-  priority?: number;
-  /** GPUs the task asks for (its job's `--gpus`): the agent gives it that many of its own. */
-  gpus?: number;
-  /** Memory the task asks for (its job's `--memory`): the agent holds it to that; without it, to its cores' share. */
-  memoryMiB?: number;
-  /** Set by the agent when the task starts: the indices of the GPUs it was given (CUDA_VISIBLE_DEVICES). */
-  gpuDevices?: number[];
-  timeoutSeconds: number | null;
-  image: string | null;
-  network: boolean;
-  /** Files to lay out in the task directory, by name. */
-  files: FileRef[];
-  /** Script jobs: the script's name and the input's name inside the task directory. */
-  script?: string;
-  input: string;
-  /** Job- and task-level settings of other kinds (render). */
-  jobSpec: unknown;
-  taskSpec: unknown;
-}
+// What an agent receives is part of the wire contract.
+export type { LeasedTask } from '../../wire/agents.js';
 
 /** Candidates read per lease at least: enough to backfill around tasks too big for the agent. */
 const CANDIDATE_WINDOW = 256;

@@ -2,6 +2,7 @@
 // core-hours (`--monthly-core-hours`, `--over-budget hold|stop`). Leasing takes no task that would
 // go past them, waiting jobs say so, and a `stop` budget once spent stops the user's running tasks.
 import { sql } from 'kysely';
+import type { UserQuotaView } from '../../wire/accounts.js';
 import { type OverBudget, type QuotaSettings, type QuotaUse, budgetSpent, coreRoom } from '../../core/quotas.js';
 import { monthStartDay, monthStartIso } from '../../core/usage.js';
 import { isPostgres } from '../../store/dialect.js';
@@ -94,15 +95,6 @@ export interface QuotaChange {
   /** Core-hours per month, or null to remove the budget. */
   monthlyCoreHours?: number | null;
   overBudget?: OverBudget;
-}
-
-export interface UserQuotaView {
-  maxCores: number | null;
-  monthlyCoreHours: number | null;
-  overBudget: OverBudget;
-  runningCores: number;
-  monthCoreSeconds: number;
-  budgetSpent: boolean;
 }
 
 export function quotaView(u: QuotaState): UserQuotaView {

@@ -11,37 +11,10 @@ import type { JobRow } from '../../store/repositories/jobs.js';
 import type { ServiceContext } from './context.js';
 import { kindOf } from '../kinds/index.js';
 import { pick, taskFolder } from './result-layout.js';
+import type { ResultFileEntry, ResultsIndex } from '../../wire/results.js';
 
-export interface ResultFileEntry {
-  /** The file's place under `<job id>/` in the download. */
-  path: string;
-  sha256: string;
-  size: number;
-}
-
-export interface ResultsIndex {
-  jobId: string;
-  name: string;
-  kind: string;
-  status: string;
-  /** Every file of the download, in order. */
-  files: ResultFileEntry[];
-  /** Template jobs: every step, in template order. */
-  steps?: { index: number; name: string; dependsOn: string[]; taskCount: number }[];
-  tasks: {
-    index: number;
-    id: string;
-    input: string;
-    status: string;
-    attempts: number;
-    folder: string;
-    /** Template jobs: the task's step and parameter values. */
-    step?: string;
-    parameters?: Record<string, string>;
-    /** This task's files, relative to its folder (script jobs) or to the job (render logs). */
-    files: { path: string; sha256: string; size: number }[];
-  }[];
-}
+// The index's shape is part of the wire contract (the CLI downloads by it).
+export type { ResultFileEntry, ResultsIndex } from '../../wire/results.js';
 
 export { stepFolder, taskFolder } from './result-layout.js';
 

@@ -5,24 +5,7 @@ import * as usageRepo from '../../store/repositories/usage.js';
 import { badRequest, forbidden } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import type { ServiceContext } from './context.js';
-
-export interface UsageQuery {
-  user?: string;
-  since?: string;
-  until?: string;
-}
-
-export interface UsageReport {
-  /** The first and last day counted (YYYY-MM-DD, UTC, both included); null: no bound. */
-  since: string | null;
-  until: string | null;
-  /** One row per user. */
-  users: ({ user: string } & usageRepo.UsageSums)[];
-  /** One row per day and user, oldest first: the chart. */
-  days: ({ day: string; user: string } & usageRepo.UsageSums)[];
-  /** The jobs that used most, at most JOB_ROWS of them; `deleted` when the job is gone. */
-  jobs: ({ jobId: string; name: string; user: string; deleted: boolean } & usageRepo.UsageSums)[];
-}
+import type { UsageQuery, UsageReport } from '../../wire/usage.js';
 
 export const JOB_ROWS = 200;
 

@@ -5,7 +5,6 @@ import type { JobRequirements } from '../../core/job-requirements.js';
 import { unschedulableReason } from '../../core/scheduling.js';
 import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
 import type { TemplateTaskSpec } from '../kinds/template/template-jobs.js';
-import type { StepView } from '../kinds/template/steps-view.js';
 import { kindOf } from '../kinds/index.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
@@ -15,84 +14,11 @@ import type { Db } from '../../store/schema.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
 import { waitingReasons } from './waiting.js';
+import type { JobCounts, JobView, RenderView, TaskView } from '../../wire/index.js';
 
-/**
- * A job's tasks by state as people read them: `running` are the tasks at work, `uploading` the
- * ones whose work is over and whose results are on their way (an agent may already run its next
- * task meanwhile, so counting them as running showed more running tasks than slots). Both are the
- * task state `running`; the counts add up to taskCount.
- */
-export type JobCounts = TaskCounts & { uploading: number };
-
-export interface JobView {
-  id: string;
-  name: string;
-  kind: 'script' | 'render' | 'template';
-  status: JobStatus;
-  owner: string;
-  instanceType: InstanceType;
-  cores: number;
-  maxAttempts: number;
-  /** 0–100, higher leased first. */
-  priority: number;
-  /** Jobs it waits for (`--after`; filled in by the detailed view), and whether any end will do. */
-  after: string[];
-  afterAny: boolean;
-  /** What its tasks ask of an agent beyond cores (--memory, --gpus, --require), or null. */
-  requirements: JobRequirements | null;
-  taskTimeoutSeconds: number | null;
-  image: string | null;
-  /** Whether the job's tasks have network access (decided when it was created: the job's ask, its kind's default, the farm's setting). */
-  network: boolean;
-  /** Script jobs: a task that exits 0 without writing a result file fails. */
-  requireResults: boolean;
-  taskCount: number;
-  counts: JobCounts;
-  createdAt: string;
-  queuedAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** When the job was archived (out of the default lists and counts), or null. */
-  archivedAt: string | null;
-  durationMs: number | null;
-  cpuSeconds: number | null;
-  etaSeconds: number | null;
-  unschedulable: string | null;
-  /** Created or queued jobs: why their tasks are not running yet, as a sentence; null otherwise or when nothing holds them back. */
-  waiting: string | null;
-  /** Agents that failed too many of this job's tasks and get no more of them (detailed view only). */
-  blockedAgents: string[];
-  render?: unknown;
-  /** Template jobs (detailed view): each step, its state and counts, and what it waits for. */
-  steps?: StepView[];
-}
-
-export type { StepStatus, StepView } from '../kinds/template/steps-view.js';
-
-export interface TaskView {
-  id: string;
-  jobId: string;
-  index: number;
-  status: TaskStatus;
-  input: string;
-  attempts: number;
-  /** Attempts since the task was last queued by a retry: what counts against maxAttempts. */
-  tries: number;
-  maxAttempts: number;
-  agent: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  exitCode: number | null;
-  error: string | null;
-  /** Template tasks: their step, task parameter values, and what the running attempt last said. */
-  step?: string;
-  parameters?: Record<string, string>;
-  progress?: number | null;
-  message?: string | null;
-  /** A done task that looks like it did nothing (exited 0, no result file, nothing printed). */
-  warning: string | null;
-}
+// The shapes themselves are the wire contract's (src/wire/jobs.ts, tasks.ts): the CLI and the web
+// app read the same types, and the OpenAPI document describes them.
+export type { JobCounts, JobView, StepStatus, StepView, TaskView } from '../../wire/index.js';
 
 function durationMs(start: string | null, end: string | null): number | null {
   if (!start) return null;
@@ -100,7 +26,7 @@ function durationMs(start: string | null, end: string | null): number | null {
 }
 
 export function baseJobView(row: JobRow, owner: string, counts: JobCounts): JobView {
-  const spec = JSON.parse(row.spec) as { render?: unknown; network?: boolean; requireResults?: boolean };
+  const spec = JSON.parse(row.spec) as { render?: RenderView; network?: boolean; requireResults?: boolean };
   return {
     id: row.id,
     name: row.name,

@@ -3,6 +3,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
+import type { UserStorage } from '../../wire/storage.js';
 
 /**
  * True for a blob (`blobs` row in scope) no job refers to (job spec, task input, result file, frame,
@@ -86,14 +87,7 @@ export async function claimedSince(db: Db, hashes: readonly string[], cutoff: st
   return claimed;
 }
 
-export interface UserStorage {
-  user: string;
-  jobs: number;
-  archivedJobs: number;
-  /** Bytes of the distinct blobs the user's jobs refer to (inputs and results) and the user uploaded. */
-  bytes: number;
-  blobs: number;
-}
+export type { UserStorage } from '../../wire/storage.js';
 
 /** Bytes per user: a blob two users use counts for each of them (the farm keeps it once). */
 export async function storageByUser(db: Db): Promise<UserStorage[]> {

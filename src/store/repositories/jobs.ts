@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, JobsTable } from '../schema.js';
+import type { JobSortKey } from '../../wire/jobs.js';
 
 export type JobRow = JobsTable;
 
@@ -60,7 +61,7 @@ export const JOB_SORTS = {
   // Worked out per row (see sortKey): the share of tasks done, and the time run so far.
   progress: null,
   duration: null,
-} as const;
+} as const satisfies Record<JobSortKey, string | null>; // the keys the wire contract lets a request sort by
 export type JobSort = keyof typeof JOB_SORTS;
 
 export interface JobListQuery {

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { splitByDay } from '../../core/usage.js';
 import type { Db, UsageLedgerTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
+import type { UsageSums } from '../../wire/usage.js';
 
 /**
  * Records the ended attempt `attempt` of each task: its duration (per UTC day) times the cores its
@@ -87,13 +88,7 @@ function filtered(db: Db, f: UsageFilter) {
   return q;
 }
 
-export interface UsageSums {
-  coreSeconds: number;
-  gpuSeconds: number;
-  jobs: number;
-  tasks: number;
-  attempts: number;
-}
+export type { UsageSums };
 
 const sums = [
   sql<number>`coalesce(sum(core_seconds), 0)`.as('core_seconds'),

@@ -1,16 +1,9 @@
 // One's named API tokens (Account page): create one for a script or CI (shown once), list, revoke.
 import { useEffect, useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api, messageOf, type ApiToken, type CreatedApiToken } from '../api.ts';
 import { ErrorBanner } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 
-interface ApiToken {
-  id: string;
-  name: string;
-  createdAt: string;
-  expiresAt: string | null;
-  current: boolean;
-}
 
 const LIFETIMES: [label: string, seconds: number | null][] = [
   ['30 days', 30 * 86400],
@@ -43,7 +36,7 @@ export function ApiTokens() {
     setCreated(null);
     try {
       const seconds = LIFETIMES[lifetime]![1];
-      const answer = await api<ApiToken & { token: string }>('tokens', { body: { name: name.trim(), ...(seconds !== null ? { expiresInSeconds: seconds } : {}) } });
+      const answer = await api<CreatedApiToken>('tokens', { body: { name: name.trim(), ...(seconds !== null ? { expiresInSeconds: seconds } : {}) } });
       setCreated({ name: answer.name, token: answer.token });
       setName('');
       setError(null);

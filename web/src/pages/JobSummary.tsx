@@ -11,7 +11,7 @@ export function JobSummary({ job, now, finished }: { job: Job; now: number; fini
         <div class="stat stat-wide" data-testid="frame-progress">
           <div class="stat-label">Frames</div>
           <ProgressBar
-            counts={{ pending: 0, done: render.framesDone, running: 0, queued: 0, error: 0, canceled: 0 }}
+            counts={{ pending: 0, done: render.framesDone ?? 0, running: 0, queued: 0, error: 0, canceled: 0 }}
             total={render.frameCount}
             unit="frames"
             testid="frames-progress"

@@ -1,18 +1,12 @@
 // A user's live tokens (web sign-ins and CLI logins), each revocable: on the Account page for
 // oneself, on the Users page for an admin.
 import { useEffect, useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api, messageOf, type UserTokenList } from '../api.ts';
 import { ErrorBanner } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 
-interface Token {
-  id: string;
-  /** Named API tokens have one; sign-ins none. */
-  name: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  current: boolean;
-}
+/** Named API tokens have a name; sign-ins none. */
+type Token = UserTokenList['tokens'][number];
 
 export function TokenList({ user }: { user: string }) {
   const [tokens, setTokens] = useState<Token[] | null>(null);
@@ -20,7 +14,7 @@ export function TokenList({ user }: { user: string }) {
   const path = `users/${encodeURIComponent(user)}/tokens`;
   const load = async () => {
     try {
-      setTokens((await api<{ tokens: Token[] }>(path)).tokens);
+      setTokens((await api<UserTokenList>(path)).tokens);
       setError(null);
     } catch (e) {
       setError(messageOf(e));

@@ -2,25 +2,10 @@
 // coordinator's usage ledger (failed attempts count; deleted jobs too). People see their own, admins
 // everyone's or one user's. The range and user are kept in the address.
 import { useEffect, useState } from 'preact/hooks';
-import { api, messageOf, type User } from '../api.ts';
+import { api, messageOf, type UsageReport, type User } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { useDocumentTitle } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
-
-interface Sums {
-  coreSeconds: number;
-  gpuSeconds: number;
-  jobs: number;
-  tasks: number;
-  attempts: number;
-}
-interface UsageReport {
-  since: string | null;
-  until: string | null;
-  users: (Sums & { user: string })[];
-  days: (Sums & { day: string; user: string })[];
-  jobs: (Sums & { jobId: string; name: string; user: string; deleted: boolean })[];
-}
 
 const DAY_MS = 86_400_000;
 const dayText = (ms: number) => new Date(ms).toISOString().slice(0, 10);

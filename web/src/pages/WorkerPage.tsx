@@ -1,34 +1,12 @@
 // One agent's page (#/workers/ID): what it is and can run, its latest task attempts and failures.
 import { useState } from 'preact/hooks';
-import { api, ApiError, isAbort, messageOf, type Worker } from '../api.ts';
+import { api, ApiError, isAbort, messageOf, type WorkerDetail } from '../api.ts';
 import { Empty, ErrorBanner, StatusBadge } from '../components.tsx';
 import { ago, bytes, dateTime, duration, fullDateTime, num, plural } from '../format.ts';
 import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
 import { WorkerAdmin } from './WorkerAdmin.tsx';
 import { labelList } from './Workers.tsx';
-
-/** GET /workers/:id (docs/api.md). */
-interface WorkerDetail extends Omit<Worker, 'runningTasks'> {
-  runningTasks: number;
-  runningCores: number;
-  /** Tasks whose work is over, sending their results (older coordinators omit it). */
-  uploadingTasks?: number;
-  canRun: { instanceType: string; cores: number; fits: boolean }[];
-  recent: {
-    taskId: string;
-    jobId: string;
-    jobName: string;
-    index: number;
-    attempt: number;
-    status: string;
-    startedAt: string | null;
-    finishedAt: string | null;
-    exitCode: number | null;
-    error: string | null;
-  }[];
-  blockedBy: { jobId: string; jobName: string; failures: number }[];
-}
 
 export function WorkerPage({ workerId, admin = false }: { workerId: string; admin?: boolean }) {
   const [worker, setWorker] = useState<WorkerDetail | null>(null);

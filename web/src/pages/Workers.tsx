@@ -152,11 +152,18 @@ export function Workers({ admin = false }: { admin?: boolean }) {
                       <span class="muted">idle</span>
                     ) : (
                       <span class="task-links">
-                        {w.runningTasks.slice(0, 6).map((t) => (
-                          <a key={t.id} class="chip" href={href(`/jobs/${encodeURIComponent(t.jobId)}`, { task: t.id })} title={`${t.jobId} task ${t.index}${t.uploading ? ': uploading its results' : ''}`}>
-                            {t.jobId.slice(0, 8)}…#{t.index}
-                          </a>
-                        ))}
+                        {w.runningTasks.slice(0, 6).map((t, i) =>
+                          // Another user's task comes without its ids: it shows only that the agent is busy.
+                          t.id === null || t.jobId === null ? (
+                            <span key={`other-${i}`} class="chip" title={`another user's task${t.uploading ? ': uploading its results' : ''}`}>
+                              another user's task
+                            </span>
+                          ) : (
+                            <a key={t.id} class="chip" href={href(`/jobs/${encodeURIComponent(t.jobId)}`, { task: t.id })} title={`${t.jobId} task ${t.index}${t.uploading ? ': uploading its results' : ''}`}>
+                              {t.jobId.slice(0, 8)}…#{t.index}
+                            </a>
+                          ),
+                        )}
                         {w.runningTasks.length > 6 && <span class="muted">+{w.runningTasks.length - 6}</span>}
                         {w.runningTasks.some((t) => t.uploading) && (
                           <span class="muted" data-testid="worker-uploading" title={UPLOADING_HINT}>

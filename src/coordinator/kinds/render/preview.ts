@@ -8,16 +8,10 @@ import { nowIso } from '../../services/context.js';
 import type { LeasedTask } from '../../services/leasing.js';
 import type { EndingTask, TaskEnding } from '../kind.js';
 import type { RenderJobSpec } from './render-jobs.js';
+import { PREVIEW_FILE, type PreviewTaskSpec } from '../../../wire/render.js';
 
-/** What the preview task's lease carries: every frame, in order, and the scene's fps. */
-export interface PreviewTaskSpec {
-  /** Each frame's place in the results (`frames/frame_00001.png`) and its blob. */
-  frames: { frame: number; path: string; sha256: string }[];
-  fps: number;
-}
-
-/** The file a preview task reports. */
-export const PREVIEW_FILE = 'preview.mp4';
+// What the preview task's lease carries, and the file it reports, are part of the wire contract.
+export { PREVIEW_FILE, type PreviewTaskSpec } from '../../../wire/render.js';
 
 /** Makes the lease of a preview task: the `preview` program, over the frames delivered. */
 export async function leasePreview(trx: Db, leased: LeasedTask): Promise<void> {

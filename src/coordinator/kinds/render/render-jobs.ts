@@ -3,7 +3,8 @@
 // chunks), then "Preview" (one task, pending until every chunk is done) that an agent turns into
 // the job's H.264 preview.
 import { checkBlendFile } from '../../../render/blend-file.js';
-import { type ImageFormat } from '../../../render/blender-command.js';
+import { PROJECT_DIR, type ImageFormat, type PreviewStatus, type RenderJobSpec, type RenderSettings, type RenderView, type SceneSettingsSeen } from '../../../wire/render.js';
+import type { TaskStatus } from '../../../core/states.js';
 import { chunkFramesLazily, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
 import type { InstanceType } from '../../../core/instance-types.js';
 import { relativePathProblem } from '../../../core/inputs.js';
@@ -15,7 +16,7 @@ import { badRequest } from '../../errors.js';
 import type { UserPrincipal } from '../../services/accounts.js';
 import { type ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
-import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type FileRef, type RunRequest, runSettings } from '../../services/job-creation.js';
+import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type RunRequest, runSettings } from '../../services/job-creation.js';
 import { assertTaskLimit } from '../../services/large-jobs.js';
 
 /** With what every kind says about running and scheduling its tasks (RunRequest). */
@@ -38,39 +39,8 @@ export interface RenderJobRequest extends RunRequest {
   sceneSettings?: SceneSettingsSeen;
 }
 
-/** The scene's own settings as the submitter read them from the .blend: for people, not for Blender. */
-export interface SceneSettingsSeen {
-  format?: string;
-  resolution?: { width: number; height: number };
-  percentage?: number;
-  samples?: number;
-}
-
-/** The render settings a job keeps and every one of its tasks receives. */
-export interface RenderSettings {
-  blend: string;
-  frames: string;
-  frameCount: number;
-  chunk: number;
-  scene: string | null;
-  format: ImageFormat | null;
-  samples: number | null;
-  resolution: { width: number; height: number } | null;
-  percentage: number | null;
-  fps: number;
-  cold: boolean;
-  /** What the .blend says where no override is given (absent on jobs submitted without it). */
-  sceneSettings?: SceneSettingsSeen;
-}
-
-export interface RenderJobSpec {
-  render: RenderSettings;
-  /** Project files, laid out under `project/` in each task's directory. */
-  files: FileRef[];
-  network: boolean;
-}
-
-export const PROJECT_DIR = 'project';
+// What a render job keeps and its leases carry is part of the wire contract (the agent reads it).
+export { PROJECT_DIR, type RenderJobSpec, type RenderSettings, type SceneSettingsSeen } from '../../../wire/render.js';
 
 /** The steps of every render job: the chunks, then the preview made of their frames. */
 export const RENDER_STEP = 0;
@@ -161,7 +131,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
 }
 
 /** The render part of a job's view: settings, progress by frame, the last frame, the preview and the task making it. */
-export async function renderView(db: Db, jobId: string, settings: RenderSettings) {
+export async function renderView(db: Db, jobId: string, settings: RenderSettings): Promise<RenderView> {
   const [stats, last, preview, previewTask] = await Promise.all([
     framesRepo.frameStats(db, jobId),
     framesRepo.lastFrame(db, jobId),
@@ -174,7 +144,7 @@ export async function renderView(db: Db, jobId: string, settings: RenderSettings
     lastFrame: last
       ? { frame: last.frame, path: last.path, sha256: last.sha256, thumbnail: last.thumb_sha, preview: last.preview_sha, renderMs: last.render_ms, finishedAt: last.finished_at }
       : null,
-    preview: preview ? { status: preview.status, sha256: preview.sha256, size: preview.size === null ? null : Number(preview.size), error: preview.error } : null,
+    preview: preview ? { status: preview.status as PreviewStatus, sha256: preview.sha256, size: preview.size === null ? null : Number(preview.size), error: preview.error } : null,
     previewTask,
   };
 }
@@ -191,5 +161,5 @@ async function previewTaskOf(db: Db, jobId: string) {
   if (!row) return null;
   // As taskView: a done task's error column holds its warning.
   const done = row.status === 'done';
-  return { id: row.id, index: row.idx, status: row.status, attempts: row.attempt, agent: row.agent ?? null, error: done ? null : row.error, warning: done ? row.error : null };
+  return { id: row.id, index: row.idx, status: row.status as TaskStatus, attempts: row.attempt, agent: row.agent ?? null, error: done ? null : row.error, warning: done ? row.error : null };
 }

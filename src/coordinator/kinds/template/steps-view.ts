@@ -7,19 +7,10 @@ import * as jobsRepo from '../../../store/repositories/jobs.js';
 import type { JobRow } from '../../../store/repositories/jobs.js';
 import type { Db } from '../../../store/schema.js';
 import type { TemplateJobSpec } from './template-jobs.js';
+import type { StepStatus, StepView } from '../../../wire/templates.js';
 
-export type StepStatus = JobStatus | 'pending';
-
-export interface StepView {
-  index: number;
-  name: string;
-  status: StepStatus;
-  taskCount: number;
-  counts: TaskCounts;
-  dependsOn: string[];
-  /** Why no connected agent may run its tasks (host requirements), or null. */
-  unschedulable: string | null;
-}
+// A step as the job view shows it is part of the wire contract.
+export type { StepStatus, StepView } from '../../../wire/templates.js';
 
 /** A step's state from its tasks' counts: `pending` while all of them wait for other steps. */
 export function stepStatus(counts: TaskCounts): StepStatus {

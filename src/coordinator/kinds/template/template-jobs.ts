@@ -4,10 +4,10 @@
 import type { InstanceType } from '../../../core/instance-types.js';
 import { relativePathProblem } from '../../../core/inputs.js';
 import { expandTemplate } from '../../../core/templates/expand.js';
-import type { ParameterInput, ParameterValue } from '../../../core/templates/parameters.js';
+import type { ParameterInput } from '../../../core/templates/parameters.js';
 import { ParameterError } from '../../../core/templates/parameters.js';
 import { TemplateError, describeProblem } from '../../../core/templates/problems.js';
-import type { HostRequirements, JobTemplate, TaskParameterType } from '../../../core/templates/template.js';
+import type { JobTemplate } from '../../../core/templates/template.js';
 import { checkTemplate } from '../../../core/templates/validate.js';
 import { ParameterValuesError, bundleParameterValues } from '../../../core/templates/parameter-values.js';
 import { parse as parseYaml } from 'yaml';
@@ -18,6 +18,7 @@ import type { ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
 import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type RunRequest, runSettings } from '../../services/job-creation.js';
 import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
+import type { DataParameter, TemplateJobSpec, TemplateTaskSpec } from '../../../wire/templates.js';
 
 /** With what every kind says about running and scheduling its tasks (RunRequest). */
 export interface TemplateJobRequest extends RunRequest {
@@ -33,39 +34,8 @@ export interface TemplateJobRequest extends RunRequest {
   network?: boolean;
 }
 
-export type DataFlow = 'NONE' | 'IN' | 'OUT' | 'INOUT';
-
-/** A PATH parameter that carries data between the submitter, the steps and the results. */
-export interface DataParameter {
-  flow: Exclude<DataFlow, 'NONE'>;
-  objectType: 'FILE' | 'DIRECTORY';
-  /** IN/INOUT: what was uploaded, `name` relative to the parameter's file or directory. */
-  files: FileRef[];
-}
-
-export interface TemplateStepSpec {
-  name: string;
-  dependsOn: number[];
-  hostRequirements: HostRequirements | null;
-  parameterTypes: Record<string, TaskParameterType>;
-  taskCount: number;
-}
-
-/** What a template job keeps beside its rows; the agent gets it with every leased task. */
-export interface TemplateJobSpec {
-  template: JobTemplate;
-  parameters: Record<string, ParameterValue>;
-  dataParameters: Record<string, DataParameter>;
-  steps: TemplateStepSpec[];
-  network: boolean;
-}
-
-/** A template task's own part: its step and task parameter values. */
-export interface TemplateTaskSpec {
-  step: number;
-  stepName: string;
-  parameters: Record<string, string>;
-}
+// What a template job keeps and its leases carry is part of the wire contract (the agent reads it).
+export type { DataFlow, DataParameter, TemplateJobSpec, TemplateStepSpec, TemplateTaskSpec } from '../../../wire/templates.js';
 
 /** A document sent as text: YAML (of which JSON is a subset). */
 function parsedDocument(what: string, value: unknown): unknown {
