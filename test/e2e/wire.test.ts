@@ -28,10 +28,11 @@ describe('the wire contract', { timeout: 300_000 }, () => {
   before(async () => {
     farm = await startFarm({ agents: 0 });
     ws = await mkdtemp(join(tmpdir(), 'drover-wire-'));
-    // The agent records every module it resolves (test/helpers/record-loads.mjs).
+    // The agent records every module it resolves (test/helpers/record-loads.mjs). It runs from the
+    // sources (DROVER_NO_BUILD): the compiled CLI bundles modules into chunks that name no source file.
     agent = await startAgent(farm.server, {
       name: 'recorded',
-      env: { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO, 'test/helpers/record-loads.mjs')).href}`, DROVER_RECORD_LOADS: loads() },
+      env: { NODE_OPTIONS: `--import=${pathToFileURL(join(REPO, 'test/helpers/record-loads.mjs')).href}`, DROVER_RECORD_LOADS: loads(), DROVER_NO_BUILD: '1' },
     });
     await writeFile(join(ws, 'task.py'), "import sys\nprint('read', open(sys.argv[1]).read().strip())\n");
     await mkdir(join(ws, 'in'));
