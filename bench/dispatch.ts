@@ -70,6 +70,24 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
   }
 }
 
+/** A row for a queue library whose server (PostgreSQL) is not measured: its times and throughput only. */
+function queueRow(system: string, protocol: string, opts: DispatchOptions, t: { t0: number; tSubmitted: number; tDone: number }, handled: number): DispatchResult {
+  const seconds = (t.tDone - t.tSubmitted) / 1000;
+  return {
+    system,
+    protocol,
+    agents: String(opts.agents),
+    tasks: fmt(opts.tasks),
+    'submit s': fmt((t.tSubmitted - t.t0) / 1000, 2),
+    'dispatch s': fmt(seconds, 2),
+    'tasks/s': fmt(opts.tasks / seconds),
+    'server CPU %': '–',
+    'tasks per server CPU-s': '–',
+    'server peak RSS MiB': '–',
+    _handled: String(handled),
+  };
+}
+
 export async function pgBossDispatch(opts: DispatchOptions, url: string): Promise<DispatchResult> {
   const { default: PgBoss } = await import('pg-boss');
   const pg = (await import('pg')).default;
@@ -99,20 +117,7 @@ export async function pgBossDispatch(opts: DispatchOptions, url: string): Promis
       await sleep(10);
     }
     const tDone = performance.now();
-    const seconds = (tDone - tSubmitted) / 1000;
-    return {
-      system: 'pg-boss 10 (PostgreSQL 15)',
-      protocol: `work(batchSize ${opts.batch})`,
-      agents: String(opts.agents),
-      tasks: fmt(opts.tasks),
-      'submit s': fmt((tSubmitted - t0) / 1000, 2),
-      'dispatch s': fmt(seconds, 2),
-      'tasks/s': fmt(opts.tasks / seconds),
-      'server CPU %': '–',
-      'tasks per server CPU-s': '–',
-      'server peak RSS MiB': '–',
-      _handled: String(handled),
-    };
+    return queueRow('pg-boss 10 (PostgreSQL 15)', `work(batchSize ${opts.batch})`, opts, { t0, tSubmitted, tDone }, handled);
   } finally {
     await client.end();
     await boss.stop({ graceful: false, wait: true, timeout: 5000 }).catch(() => {});
@@ -167,20 +172,7 @@ export async function graphileWorkerDispatch(opts: DispatchOptions, url: string)
       await sleep(10);
     }
     const tDone = performance.now();
-    const seconds = (tDone - tSubmitted) / 1000;
-    return {
-      system: `graphile-worker ${version} (PostgreSQL 15)`,
-      protocol: `run(concurrency ${opts.batch}, localQueue ${opts.batch})`,
-      agents: String(opts.agents),
-      tasks: fmt(opts.tasks),
-      'submit s': fmt((tSubmitted - t0) / 1000, 2),
-      'dispatch s': fmt(seconds, 2),
-      'tasks/s': fmt(opts.tasks / seconds),
-      'server CPU %': '–',
-      'tasks per server CPU-s': '–',
-      'server peak RSS MiB': '–',
-      _handled: String(handled),
-    };
+    return queueRow(`graphile-worker ${version} (PostgreSQL 15)`, `run(concurrency ${opts.batch}, localQueue ${opts.batch})`, opts, { t0, tSubmitted, tDone }, handled);
   } finally {
     await client.end();
     await Promise.all(runners.map((r) => r.stop().catch(() => {})));

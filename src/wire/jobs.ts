@@ -4,7 +4,7 @@ import { JOB_ACTIONS, MAX_BULK_JOBS } from '../core/job-actions.js';
 import { JOB_STATUSES } from '../core/states.js';
 import { FileRef, Nullable, Sha256, strict, Time } from './common.js';
 import { RenderJobBody, RenderView } from './render.js';
-import { InstanceTypeSchema, Priority, Requirements, SchedulingFields } from './scheduling.js';
+import { InstanceTypeSchema, Priority, Requirements, RunFields } from './scheduling.js';
 import { JobStatusSchema, TaskCounts } from './states.js';
 import { StepView, TemplateJobBody } from './templates.js';
 
@@ -18,11 +18,7 @@ export const ScriptJobBody = Type.Object(
     script: FileRef,
     inputs: Type.Array(FileRef, { minItems: 1, maxItems: 100_000 }),
     constants: Type.Optional(Type.Array(FileRef, { maxItems: 1000 })),
-    instanceType: Type.Optional(InstanceTypeSchema),
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-    ...SchedulingFields,
-    taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    ...RunFields,
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default true (false when the farm denies it: asking then is refused)' })),
     requireResults: Type.Optional(Type.Boolean({ description: 'a task that exits 0 without writing a file to run-result/ fails' })),
     start: Type.Optional(Type.Boolean()),

@@ -2,7 +2,7 @@
 // preview step's lease, the job view's `render` part, and frames.
 import { Type, type Static } from '@sinclair/typebox';
 import { FileRef, Nullable, Sha256, strict, Time } from './common.js';
-import { SchedulingFields, InstanceTypeSchema } from './scheduling.js';
+import { RunFields } from './scheduling.js';
 import { TaskStatusSchema } from './states.js';
 
 /** Image formats a task may render to: Blender's enum names that -F also accepts (TARGA is -F TGA). */
@@ -48,11 +48,7 @@ export const RenderJobBody = Type.Object(
     resolution: Type.Optional(Resolution),
     percentage: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000 })),
-    instanceType: Type.Optional(InstanceTypeSchema),
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-    ...SchedulingFields,
-    taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    ...RunFields,
     network: Type.Optional(Type.Boolean({ description: 'network access for the tasks; default false' })),
     start: Type.Optional(Type.Boolean()),
     cold: Type.Optional(Type.Boolean()),

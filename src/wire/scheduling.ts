@@ -28,4 +28,13 @@ export const SchedulingFields = {
   requirements: Type.Optional(Requirements),
 };
 export const SchedulingRequest = Type.Object(SchedulingFields, strict);
+
+/** How every kind of job runs its tasks: machine size, retries, scheduling, time limit, container image. */
+export const RunFields = {
+  instanceType: Type.Optional(InstanceTypeSchema),
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+  ...SchedulingFields,
+  taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+  image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+};
 export type SchedulingRequest = Static<typeof SchedulingRequest>;

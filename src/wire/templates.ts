@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ParameterValue } from '../core/templates/parameters.js';
 import type { HostRequirements, JobTemplate, TaskParameterType } from '../core/templates/template.js';
 import { Nullable, Sha256, strict, type FileRef } from './common.js';
-import { InstanceTypeSchema, SchedulingFields } from './scheduling.js';
+import { RunFields } from './scheduling.js';
 import { JobStatusSchema, TaskCounts } from './states.js';
 
 const TemplateDocument = Type.Union([Type.Object({}, { additionalProperties: true }), Type.String({ minLength: 1, maxLength: 4 * 1024 * 1024 })], {
@@ -41,11 +41,7 @@ export const TemplateJobBody = Type.Object(
         description: 'the uploaded content of each PATH parameter with dataFlow IN or INOUT, paths relative to its file or directory',
       }),
     ),
-    instanceType: Type.Optional(InstanceTypeSchema),
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-    ...SchedulingFields,
-    taskTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    ...RunFields,
     network: Type.Optional(Type.Boolean()),
     start: Type.Optional(Type.Boolean()),
   },

@@ -205,3 +205,23 @@ export function Empty({ children }: { children: ComponentChildren }) {
 export function Spinner() {
   return <span class="spinner" aria-label="Loading" />;
 }
+
+/** The bar over a table whose rows are ticked: how many, the actions on them, and Clear. */
+export function SelectionBar({ count, noun, testid, onClear, children }: { count: number; noun: string; testid: string; onClear: () => void; children: ComponentChildren }) {
+  return (
+    <div class="selection-bar" data-testid={testid}>
+      <span>
+        {count} {noun}(s) selected
+      </span>
+      {children}
+      <button type="button" class="btn btn-ghost" onClick={onClear}>
+        Clear
+      </button>
+    </div>
+  );
+}
+
+/** A row's tick box (or a table's "every row on this page" one). */
+export function PickBox({ label, testid, checked, onPick }: { label: string; testid: string; checked: boolean; onPick: (checked: boolean) => void }) {
+  return <input type="checkbox" aria-label={label} data-testid={testid} checked={checked} onChange={(e) => onPick(e.currentTarget.checked)} />;
+}

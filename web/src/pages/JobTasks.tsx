@@ -1,7 +1,7 @@
 // A job page's task table: the state tabs, the "Task #" box, a selection with its actions, and the pager.
 import { useState } from 'preact/hooks';
 import { api, messageOf, query, type Job, type Task, type TaskStatus } from '../api.ts';
-import { Empty, ErrorBanner, Pager, StatusBadge, Tabs, type TabItem } from '../components.tsx';
+import { Empty, ErrorBanner, Pager, PickBox, SelectionBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
 import { attemptsTitle, duration, liveDuration, num } from '../format.ts';
 import { TASK_FILTERS, TASK_PAGE, type TaskFilter, type TaskPage } from './useJobData.ts';
 
@@ -53,30 +53,25 @@ export function JobTasks({
       <Tabs label="Task status" items={taskTabs} active={filter} onSelect={(key) => go({ filter: key as TaskFilter, offset: 0 })} />
       <ErrorBanner error={tasksError} />
       {picked.size > 0 && (
-        <div class="selection-bar" data-testid="task-selection">
-          <span>{picked.size} task(s) selected</span>
+        <SelectionBar count={picked.size} noun="task" testid="task-selection" onClear={() => setPicked(new Set())}>
           <button type="button" class="btn" disabled={!!acting} onClick={() => actOnTasks('retry', [...picked])} data-testid="tasks-retry">
             ↻ Rerun
           </button>
           <button type="button" class="btn btn-danger" disabled={!!acting} onClick={() => actOnTasks('stop', [...picked])} data-testid="tasks-stop">
             ■ Stop
           </button>
-          <button type="button" class="btn btn-ghost" onClick={() => setPicked(new Set())}>
-            Clear
-          </button>
-        </div>
+        </SelectionBar>
       )}
       <div class="table-wrap">
         <table class="table table-tasks" data-testid="task-table">
           <thead>
             <tr>
               <th class="col-pick">
-                <input
-                  type="checkbox"
-                  aria-label="Select every task on this page"
-                  data-testid="task-pick-all"
+                <PickBox
+                  label="Select every task on this page"
+                  testid="task-pick-all"
                   checked={!!tasks && tasks.tasks.length > 0 && tasks.tasks.every((t) => picked.has(t.index))}
-                  onChange={(e) => setPicked(e.currentTarget.checked ? new Set([...picked, ...(tasks?.tasks ?? []).map((t) => t.index)]) : new Set())}
+                  onPick={(on) => setPicked(on ? new Set([...picked, ...(tasks?.tasks ?? []).map((t) => t.index)]) : new Set())}
                 />
               </th>
               <th class="num col-index">#</th>
@@ -106,14 +101,13 @@ export function JobTasks({
                 }}
               >
                 <td class="col-pick" onClick={(e) => e.stopPropagation()}>
-                  <input
-                    type="checkbox"
-                    aria-label={`Select task ${task.index}`}
-                    data-testid="task-pick"
+                  <PickBox
+                    label={`Select task ${task.index}`}
+                    testid="task-pick"
                     checked={picked.has(task.index)}
-                    onChange={(e) => {
+                    onPick={(on) => {
                       const next = new Set(picked);
-                      if (e.currentTarget.checked) next.add(task.index);
+                      if (on) next.add(task.index);
                       else next.delete(task.index);
                       setPicked(next);
                     }}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, apiUrl, isAbort, messageOf, query, type Job, type JobActionResults, type JobList, type User } from '../api.ts';
-import { Empty, ErrorBanner, PageHeader, Pager, ProgressBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
+import { Empty, ErrorBanner, PageHeader, Pager, PickBox, ProgressBar, SelectionBar, StatusBadge, Tabs, type TabItem } from '../components.tsx';
 import { dateTime, duration, fullDateTime, liveDuration } from '../format.ts';
 import { useDebounced, useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
@@ -158,29 +158,24 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
         </div>
       )}
       {picked.size > 0 && (
-        <div class="selection-bar" data-testid="job-selection">
-          <span>{picked.size} job(s) selected</span>
+        <SelectionBar count={picked.size} noun="job" testid="job-selection" onClear={() => setPicked(new Set())}>
           {(status === 'archived' ? (['unarchive', 'delete'] as const) : (['start', 'stop', 'retry', 'archive', 'delete'] as const)).map((action) => (
             <button key={action} type="button" class={`btn${action === 'delete' || action === 'stop' ? ' btn-danger' : ''}`} disabled={acting} onClick={() => act(action)} data-testid={`jobs-${action}`}>
               {action[0]!.toUpperCase() + action.slice(1)}
             </button>
           ))}
-          <button type="button" class="btn btn-ghost" onClick={() => setPicked(new Set())}>
-            Clear
-          </button>
-        </div>
+        </SelectionBar>
       )}
       <div class="table-wrap">
         <table class="table table-jobs" data-testid="job-table">
           <thead>
             <tr>
               <th class="col-pick">
-                <input
-                  type="checkbox"
-                  aria-label="Select every job on this page"
-                  data-testid="job-pick-all"
+                <PickBox
+                  label="Select every job on this page"
+                  testid="job-pick-all"
                   checked={allPicked}
-                  onChange={(e) => setPicked(e.currentTarget.checked ? new Set([...picked, ...shown.map((j) => j.id)]) : new Set())}
+                  onPick={(on) => setPicked(on ? new Set([...picked, ...shown.map((j) => j.id)]) : new Set())}
                 />
               </th>
               <SortHeader column="name" label="Name" sort={sort} order={order} onSort={sortBy} />
@@ -272,7 +267,7 @@ function JobRow({ job, now, picked, onPick }: { job: Job; now: number; picked: b
       }}
     >
       <td class="col-pick">
-        <input type="checkbox" aria-label={`Select job ${job.name}`} data-testid="job-pick" checked={picked} onChange={(e) => onPick(e.currentTarget.checked)} />
+        <PickBox label={`Select job ${job.name}`} testid="job-pick" checked={picked} onPick={onPick} />
       </td>
       <td class="col-name">
         <a href={link} class="job-name" data-testid="job-link">
