@@ -1,6 +1,7 @@
 // Leases and results on SQLite and PostgreSQL (run by sqlite.test.ts and postgres.test.ts): core fit
 // and backfill, many agents at once, grouped results, blocklists, retries, lease expiry racing
 // completions, heartbeats and stopped jobs, with the real services on a real ServiceContext.
+import type { JobRequirements } from '../../src/core/job-requirements.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpError } from '../../src/coordinator/errors.js';
@@ -51,6 +52,29 @@ export function leasingSuite(store: StoreUnderTest): void {
       const agent = await addAgent(env.ctx, 'cpu-only');
       const leased = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 2 });
       assert.deepEqual(leased.map((t) => [t.jobId, t.index]), [[plain, 1], [plain, 2]]);
+    });
+
+    test('an agent leases the jobs whose GPUs, memory and labels it meets, in priority order, and none of those asking more', async () => {
+      // The jobs it cannot run outrank all the others: a wrong match or a skipped job shows.
+      const meets = {
+        oneGpu: await scriptJob(env, 'one gpu', 1, { priority: 90, requirements: { gpus: 1 } }),
+        memory: await scriptJob(env, '4 GiB', 1, { priority: 89, requirements: { memoryMiB: 4096 } }),
+        label: await scriptJob(env, 'pool a', 1, { priority: 88, requirements: { labels: { pool: 'a' } } }),
+        all: await scriptJob(env, 'all three', 1, { priority: 87, requirements: { gpus: 1, memoryMiB: 8192, labels: { pool: 'a' } } }),
+      };
+      const beyond: JobRequirements[] = [{ gpus: 2 }, { memoryMiB: 9000 }, { labels: { pool: 'b' } }, { gpus: 1, labels: { tier: 'x' } }];
+      for (const requirements of beyond) {
+        await scriptJob(env, `beyond ${JSON.stringify(requirements)}`, 1, { priority: 95, requirements });
+      }
+      const plain = await scriptJob(env, 'plain', 1, { priority: 10 });
+      const agent = await addAgent(env.ctx, 'gpu-a', 8, { gpus: 1, labels: { pool: 'a' } });
+      const leased = await leaseTasks(env.ctx, agent, { freeCores: 8, maxTasks: 10 });
+      assert.deepEqual(leased.map((t) => t.jobId), [meets.oneGpu, meets.memory, meets.label, meets.all, plain]);
+      // An agent with no GPUs and no labels takes none of those; nothing is left that it could run.
+      const job = await scriptJob(env, 'gpu again', 1, { priority: 90, requirements: { gpus: 1 } });
+      const bare = await addAgent(env.ctx, 'bare', 8);
+      assert.deepEqual(await leaseTasks(env.ctx, bare, { freeCores: 8, maxTasks: 10 }), []);
+      assert.deepEqual((await leaseTasks(env.ctx, agent, { freeCores: 8, maxTasks: 10 })).map((t) => t.jobId), [job]);
     });
 
     test('prefetch fills an agent\'s hold up to its slot, one waiting task and its share of the queue (queued / online agents)', async () => {

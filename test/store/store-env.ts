@@ -67,9 +67,21 @@ async function newEnv(store: StoreUnderTest): Promise<Env> {
   };
 }
 
-export async function addAgent(ctx: ServiceContext, name: string, slots = 4): Promise<AgentPrincipal> {
-  const { agentId } = await registerAgent(ctx, JOIN, JOIN, { name, cores: slots, memoryBytes: 8 * 1024 ** 3, labels: {}, slots, sandbox: false, version: 'test' });
-  return { kind: 'agent', id: agentId, name, slots, host: { cores: slots, memoryMiB: 8192, gpus: 0, os: 'linux', arch: 'x86_64', labels: {} } };
+/** An agent of `slots` cores and 8 GiB; `facts` gives it GPUs and labels. */
+export async function addAgent(ctx: ServiceContext, name: string, slots = 4, facts: { gpus?: number; labels?: Record<string, string> } = {}): Promise<AgentPrincipal> {
+  const labels = facts.labels ?? {};
+  const gpus = facts.gpus ?? 0;
+  const { agentId } = await registerAgent(ctx, JOIN, JOIN, {
+    name,
+    cores: slots,
+    memoryBytes: 8 * 1024 ** 3,
+    labels,
+    slots,
+    sandbox: false,
+    version: 'test',
+    ...(gpus > 0 ? { attributes: { os: 'linux', arch: 'x86_64', gpus } } : {}),
+  });
+  return { kind: 'agent', id: agentId, name, slots, host: { cores: slots, memoryMiB: 8192, gpus, os: 'linux', arch: 'x86_64', labels } };
 }
 
 /** A started script job of `tasks` tasks whose files the user owns. */
