@@ -25,6 +25,8 @@ export interface CliOptions {
   input?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** Called with all it printed on stderr so far, as it prints: a test can wait for a stage. */
+  onStderr?: (stderr: string) => void;
 }
 
 /** Runs `drover ARGS` as a process and collects what it printed. */
@@ -38,7 +40,10 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      opts.onStderr?.(stderr);
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`drover ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));

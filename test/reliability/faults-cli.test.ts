@@ -61,7 +61,8 @@ describe('the CLI against faults', { timeout: 600_000 }, () => {
     const big = await finishedJob('big', { 'work.sh': 'mkdir -p run-result\nfor i in 1 2 3 4; do head -c 40000000 /dev/urandom > run-result/part-$i.bin; done\n', 'x.txt': 'x' });
     const results = (await api<{ files: { path: string; sha256: string }[] }>(server.url, token, 'GET', `/jobs/${big.id}/results`)).body.files;
     const ws = await makeWorkspace({ 'slow.sh': 'sleep 20\necho slept\n', 'x.txt': 'x' });
-    const waiting = cli(['job', 'create', '-n', 'waits', '-s', join(ws, 'slow.sh'), '-i', join(ws, 'x.txt'), '-w'], { timeoutMs: 300_000 });
+    let waitingSaid = '';
+    const waiting = cli(['job', 'create', '-n', 'waits', '-s', join(ws, 'slow.sh'), '-i', join(ws, 'x.txt'), '-w'], { timeoutMs: 300_000, onStderr: (all) => (waitingSaid = all) });
     const slow = await eventually(async () => ((await api<{ jobs: JobJson[] }>(server.url, token, 'GET', '/jobs?status=running')).body.jobs ?? [])[0], 30_000, 'the waited job to run');
     const following = cli(['job', 'logs', slow.id, '--task', '1', '-f'], { timeoutMs: 300_000 });
 
@@ -70,6 +71,9 @@ describe('the CLI against faults', { timeout: 600_000 }, () => {
     const downloading = cli(['job', 'download-results', big.id, '-d', dest], { timeoutMs: 300_000 });
     const taskDir = join(dest, big.id, 'task-0001');
     await eventually(async () => (await readdir(taskDir).catch(() => [] as string[])).some((f) => f.endsWith('.part')), 60_000, 'the download to be under way');
+    // -w rides out an outage once the job is submitted: on a loaded machine the CLI can still be
+    // reading the submission's answer when the job already runs, and a kill then is a failed submission.
+    await eventually(async () => /"waits": 1 task\(s\)/.test(waitingSaid), 60_000, 'the -w command to follow its job');
     const port = Number(new URL(server.url).port);
     await server.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 40_000));
