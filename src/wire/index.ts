@@ -16,3 +16,4 @@ export * from './workers.js';
 export * from './results.js';
 export * from './storage.js';
 export * from './usage.js';
+export * from './webhooks.js';

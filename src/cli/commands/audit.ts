@@ -3,14 +3,8 @@ import type { Command } from 'commander';
 import { positiveInt } from '../parse.js';
 import { table } from '../format.js';
 import { signedInClient } from '../session.js';
+import type { AuditEntry } from '../../wire/webhooks.js';
 
-interface AuditEntry {
-  time: string;
-  user: string;
-  action: string;
-  target: string;
-  details: Record<string, unknown>;
-}
 
 function detailsText(details: Record<string, unknown>): string {
   return Object.entries(details)

@@ -3,26 +3,7 @@ import type { Command } from 'commander';
 import { positiveInt } from '../parse.js';
 import { table } from '../format.js';
 import { signedInClient } from '../session.js';
-
-interface WebhookView {
-  id: string;
-  url: string;
-  events: string[];
-  createdAt: string;
-}
-
-interface DeliveryView {
-  id: string;
-  event: string;
-  jobId: string;
-  status: string;
-  createdAt: string;
-  attempts: number;
-  nextAttemptAt: string | null;
-  deliveredAt: string | null;
-  lastStatus: number | null;
-  lastError: string | null;
-}
+import type { DeliveryView, WebhookView } from '../../wire/webhooks.js';
 
 const eventList = (text: string): string[] =>
   text

@@ -35,15 +35,8 @@ export type AuditAction =
   | 'image.add'
   | 'image.remove';
 
-export interface AuditEntry {
-  time: string;
-  user: string;
-  userId: string;
-  action: string;
-  /** What was acted on: a job id, a user name, a token or webhook id. */
-  target: string;
-  details: Record<string, unknown>;
-}
+import type { AuditEntry } from '../../wire/webhooks.js';
+export type { AuditEntry };
 
 /** Records that `who` did `action` to `target`. Never carries a secret: callers pass names and ids. */
 export async function audit(ctx: ServiceContext, who: Pick<UserPrincipal, 'id' | 'name'>, action: AuditAction, target: string, details: Record<string, unknown> = {}): Promise<void> {

@@ -9,20 +9,15 @@ import { audit } from './audit.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { PrivateAddressError, assertDeliverable } from './webhook-http.js';
 
-export const WEBHOOK_EVENTS = ['job.done', 'job.error', 'job.canceled'] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+import { WEBHOOK_EVENTS, type DeliveryView, type WebhookEvent, type WebhookView } from '../../wire/webhooks.js';
+
+export { WEBHOOK_EVENTS, type DeliveryView, type WebhookEvent, type WebhookView };
 
 /** The event a job's end is, by the status it ended in. */
 export function eventOfJobStatus(status: string): WebhookEvent | null {
   return status === 'done' ? 'job.done' : status === 'error' ? 'job.error' : status === 'canceled' ? 'job.canceled' : null;
 }
 
-export interface WebhookView {
-  id: string;
-  url: string;
-  events: WebhookEvent[];
-  createdAt: string;
-}
 
 function webhookView(row: webhooksRepo.WebhookRow): WebhookView {
   return { id: row.id, url: row.url, events: row.events.split(',') as WebhookEvent[], createdAt: row.created_at };
@@ -65,19 +60,6 @@ export async function removeWebhook(ctx: ServiceContext, me: UserPrincipal, id: 
   await audit(ctx, me, 'webhook.remove', id);
 }
 
-export interface DeliveryView {
-  id: string;
-  event: string;
-  jobId: string;
-  status: 'pending' | 'delivered' | 'failed';
-  createdAt: string;
-  attempts: number;
-  nextAttemptAt: string | null;
-  deliveredAt: string | null;
-  lastStatus: number | null;
-  lastError: string | null;
-  tries: { time: string; status: number | null; error: string | null }[];
-}
 
 export async function deliveriesOf(ctx: ServiceContext, me: UserPrincipal, webhookId: string, limit: number): Promise<DeliveryView[]> {
   if (!(await webhooksRepo.webhookOf(ctx.db, me.id, webhookId))) throw notFound(`webhook ${webhookId}`);

@@ -1,19 +1,12 @@
 // The audit log (#/audit, admins): who did what to what, and when, newest first; filtered by user,
 // action and start date (kept in the address, so a filtered view can be shared).
 import { useEffect, useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api, messageOf, type AuditEntry } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 import { useDocumentTitle } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 
-interface AuditEntry {
-  time: string;
-  user: string;
-  action: string;
-  target: string;
-  details: Record<string, unknown>;
-}
 
 const ACTIONS = ['job.create', 'job.start', 'job.stop', 'job.retry', 'job.set', 'job.archive', 'job.unarchive', 'job.delete', 'worker.pause', 'worker.resume', 'worker.remove', 'worker.label', 'user.create', 'user.remove', 'user.role', 'user.quota', 'user.password', 'password.change', 'token.create', 'token.revoke', 'webhook.add', 'webhook.remove', 'image.add', 'image.remove'];
 

@@ -1,30 +1,12 @@
 // One's webhooks (Account page): add one (its signing secret shown once), remove, read deliveries.
 import { useEffect, useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api, messageOf, type Delivery, type Webhook } from '../api.ts';
 import { ErrorBanner } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 import { href } from '../router.ts';
 
+// The wire's WEBHOOK_EVENTS, written here as a value: importing it would bring TypeBox into the bundle.
 const EVENTS = ['job.done', 'job.error', 'job.canceled'] as const;
-
-interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  createdAt: string;
-}
-
-interface Delivery {
-  id: string;
-  event: string;
-  jobId: string;
-  status: 'pending' | 'delivered' | 'failed';
-  createdAt: string;
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastStatus: number | null;
-  lastError: string | null;
-}
 
 export function Webhooks() {
   const [hooks, setHooks] = useState<Webhook[] | null>(null);
