@@ -98,7 +98,8 @@ describe('quotas', { timeout: 600_000 }, () => {
     const held = await submit(erin, 'over budget', 'short.sh', 12);
     const spent = await eventually(async () => {
       const j = await job(held);
-      return j.waiting && /monthly budget of 0.001 core-hours is spent/.test(j.waiting) && (j.counts.running ?? 0) === 0 ? j : null;
+      // A task still uploading its results is done later: wait for it too, or `done` moves after this.
+      return j.waiting && /monthly budget of 0.001 core-hours is spent/.test(j.waiting) && (j.counts.running ?? 0) + (j.counts.uploading ?? 0) === 0 ? j : null;
     }, 60_000, "erin's budget to be spent and her running tasks to end");
     assert.ok((spent.counts.queued ?? 0) > 0, 'tasks are left waiting');
     const doneBefore = spent.counts.done ?? 0;
