@@ -10,12 +10,13 @@ else
   mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 
-# Type-checking runs beside the tests (they do not need it, and most of their time is spent waiting
-# on processes); its verdict counts the same: the suite fails on a type error.
-echo "drover: type-checking (beside the tests; its output comes at the end)"
+# Type-checking and the linter run beside the tests (they do not need them, and most of their time
+# is spent waiting on processes); their verdict counts the same: the suite fails on a type error or
+# a lint error (eslint.config.mjs: floating promises, non-exhaustive switches, hooks rules).
+echo "drover: type-checking and linting (beside the tests; their output comes at the end)"
 mkdir -p .test-output
 typecheck_log=.test-output/typecheck.log
-(npx tsc --noEmit -p . && npx tsc --noEmit -p web) >"$typecheck_log" 2>&1 &
+(npx tsc --noEmit -p . && npx tsc --noEmit -p web && npx eslint --max-warnings 0 .) >"$typecheck_log" 2>&1 &
 typecheck=$!
 
 # Built once for all test files: the web app (each browser test used to rebuild it, emptying
@@ -33,10 +34,10 @@ node --import tsx --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" \
   "${files[@]}" || status=$?
 
 if wait "$typecheck"; then
-  echo "drover: type-check passed"
+  echo "drover: type-check and lint passed"
 else
   cat "$typecheck_log"
-  echo "drover: type-check FAILED (above)"
+  echo "drover: type-check or lint FAILED (above)"
   status=1
 fi
 exit "$status"

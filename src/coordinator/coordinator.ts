@@ -37,6 +37,9 @@ export interface RunningCoordinator {
 }
 
 /** Opens the blob store `config.blobs` names; an S3 bucket must answer before the coordinator starts. */
+/** How long requests under way may take to finish once the coordinator is asked to stop. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 async function openBlobStore(config: CoordinatorConfig): Promise<{ store: BlobStore; label: string; close(): void }> {
   let location;
   try {
@@ -131,7 +134,12 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       clearInterval(checker);
       await webhooks.stop();
       housekeeping.stop();
+      // Requests under way get a few seconds to finish; then their connections are cut. A client
+      // whose request never ends (an upload whose body stopped coming through a proxy) kept the
+      // coordinator from ever stopping: Fastify waits for every request, and sets no time limit.
+      const cut = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await app.close();
+      clearTimeout(cut);
       await relay?.close();
       await handle.close();
       blobStore.close();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   chunkFrames,
+  countChunks,
   formatFrameList,
   frameRangeOf,
   FrameExpressionError,
@@ -152,6 +153,44 @@ test('property: contiguous input gives the minimum number of range chunks', () =
       const chunks = chunkFrames(frames, size);
       assert.equal(chunks.length, Math.ceil(n / size));
       assert.ok(chunks.every((c) => c.range?.step === 1));
+    }),
+  );
+});
+
+/** The packing rule as first written (runs cut to the size, packed while they fit), kept as the oracle. */
+function packedChunks(sorted: number[], size: number): number[][] {
+  const out: number[][] = [];
+  let run: number[] = [];
+  let current: number[] = [];
+  for (let i = 0; i <= sorted.length; i++) {
+    const f = sorted[i];
+    if (run.length > 0 && (f === undefined || f !== run[run.length - 1]! + 1 || run.length === size)) {
+      if (current.length + run.length > size) {
+        out.push(current);
+        current = [];
+      }
+      current.push(...run);
+      run = [];
+    }
+    if (f !== undefined) run.push(f);
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+test('property: chunks are the packing rule, and countChunks counts them without making them', () => {
+  fc.assert(
+    fc.property(frameList, fc.integer({ min: 1, max: 40 }), (frames, size) => {
+      const expected = packedChunks([...frames].sort((a, b) => a - b), size);
+      assert.deepEqual(chunkFrames(frames, size).map((c) => c.frames), expected);
+      assert.equal(countChunks(frames, size), expected.length);
+    }),
+  );
+  // One arithmetic run is counted by arithmetic: the same count.
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 40 }), (start, n, step, size) => {
+      const frames = Array.from({ length: n }, (_, i) => start + i * step);
+      assert.equal(countChunks(frames, size), packedChunks(frames, size).length);
     }),
   );
 });

@@ -94,7 +94,7 @@ function sortedUnique(frames: number[]): number[] {
  * consecutive frames become "A-B", arithmetic runs of three or more become "A-B:STEP".
  */
 export function formatFrameList(frames: readonly number[]): string {
-  const sorted = sortedUnique([...frames]);
+  const sorted = ascendingFrames(frames);
   const parts: string[] = [];
   let i = 0;
   while (i < sorted.length) {
@@ -150,27 +150,45 @@ export function chunkFrames(frames: readonly number[], chunkSize: number): Frame
  * it comes instead of holding a million chunks at once.
  */
 export function* chunkFramesLazily(frames: readonly number[], chunkSize: number): Generator<FrameChunk> {
+  const sorted = ascendingFrames(frames);
+  for (const [from, to] of chunkSpans(sorted, chunkSize)) yield chunkOf(sorted.slice(from, to));
+}
+
+/** How many chunks chunkFrames makes, without making them (a million-frame job is counted in milliseconds). */
+export function countChunks(frames: readonly number[], chunkSize: number): number {
+  const sorted = ascendingFrames(frames);
+  // One arithmetic run ("1-1000000", "1-999:2"), the usual case: chunks of chunkSize but the last.
+  if (frameRangeOf(sorted) && Number.isSafeInteger(chunkSize) && chunkSize >= 1) return Math.ceil(sorted.length / chunkSize);
+  let count = 0;
+  for (const _ of chunkSpans(sorted, chunkSize)) count++;
+  return count;
+}
+
+const ascendingFrames = (frames: readonly number[]): readonly number[] => (strictlyAscending(frames) ? frames : sortedUnique([...frames]));
+
+/**
+ * The chunking rule itself, as spans [from, to) of the sorted frames (a chunk is always a
+ * contiguous slice of them). A piece is a run of consecutive frames of at most chunkSize; pieces
+ * are packed into the current chunk while they fit.
+ */
+function* chunkSpans(sorted: readonly number[], chunkSize: number): Generator<[number, number]> {
   if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
     throw new RangeError(`chunk size must be a whole number of at least 1, got ${chunkSize}`);
   }
-  const sorted = strictlyAscending(frames) ? frames : sortedUnique([...frames]);
-  // A piece is a run of consecutive frames of at most chunkSize; pieces are packed into the
-  // current chunk while they fit.
-  let run: number[] = [];
-  let current: number[] = [];
+  let chunkStart = 0;
+  let runStart = 0;
   for (let i = 0; i <= sorted.length; i++) {
     const f = sorted[i];
-    if (run.length > 0 && (f === undefined || f !== run[run.length - 1]! + 1 || run.length === chunkSize)) {
-      if (current.length + run.length > chunkSize) {
-        yield chunkOf(current);
-        current = [];
+    const run = i - runStart;
+    if (run > 0 && (f === undefined || f !== sorted[i - 1]! + 1 || run === chunkSize)) {
+      if (runStart - chunkStart + run > chunkSize) {
+        yield [chunkStart, runStart];
+        chunkStart = runStart;
       }
-      for (const g of run) current.push(g);
-      run = [];
+      runStart = i;
     }
-    if (f !== undefined) run.push(f);
   }
-  if (current.length > 0) yield chunkOf(current);
+  if (sorted.length > chunkStart) yield [chunkStart, sorted.length];
 }
 
 function strictlyAscending(frames: readonly number[]): boolean {

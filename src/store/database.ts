@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { Pool } from 'pg';
 import type { Database } from './schema.js';
 import { createPrivateFileSync, restrictSqliteFilesSync } from './private-files.js';
+import { attachOffThreadReader } from './off-thread-reads.js';
 import * as initial from './migrations/0001_initial.js';
 import * as images from './migrations/0002_images.js';
 import * as agentBlocklist from './migrations/0003_agent_blocklist.js';
@@ -105,7 +106,16 @@ export function openSqlite(path: string): DatabaseHandle {
   // The WAL and shared-memory files exist now; an older farm's are fixed along with the database.
   if (onDisk) restrictSqliteFilesSync(path);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  // Reads of a huge job's rows run on a second connection in a worker (off-thread-reads.ts).
+  const closeReader = onDisk ? attachOffThreadReader(db, path) : async () => undefined;
+  return {
+    db,
+    dialect: 'sqlite',
+    close: async () => {
+      await closeReader();
+      await db.destroy();
+    },
+  };
 }
 
 /**

@@ -49,6 +49,11 @@ class UploadGate {
       answer.pipe(res);
     });
     upstream.on('error', () => res.destroy());
+    // A client gone while its upload was held: the coordinator is not left waiting for its body.
+    if (req.destroyed) return void upstream.destroy();
+    req.on('close', () => {
+      if (!req.complete) upstream.destroy();
+    });
     req.pipe(upstream);
   }
 

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,8 @@ const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
+
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
 function integrityOk(dataDir: string): boolean {
   const db = openStore(dataDir);
@@ -96,6 +100,13 @@ describe('coordinator faults', { timeout: 400_000 }, () => {
     const events = new AbortController();
     const stream = await fetch(`${server.url}/api/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${token}` }, signal: events.signal });
     assert.equal(stream.status, 200);
+    // And a client whose upload stopped halfway: its body never comes, yet the coordinator stops
+    // (requests under way get a few seconds, then their connections are cut).
+    const stuck = connect(port, '127.0.0.1');
+    cleanups.push(async () => void stuck.destroy());
+    await once(stuck, 'connect');
+    stuck.write(`PUT /api/v1/blobs/${sha256Hex('never all sent')} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
+    await eventually(async () => stuck.bytesWritten > 0, 5_000, 'the half upload to be sent');
     const exited = server.kill('SIGTERM');
     await eventually(async () => server.proc.exitCode !== null || server.proc.signalCode !== null, 30_000, 'the coordinator to exit');
     await exited;

@@ -9,6 +9,7 @@ import { completeTask } from '../../src/coordinator/services/leasing.js';
 import { leaseTasks } from '../../src/coordinator/services/dispatch.js';
 import { appendTaskLogs, readTaskLogs } from '../../src/coordinator/services/task-logs.js';
 import { migrateToLatest } from '../../src/store/database.js';
+import * as framesRepo from '../../src/store/repositories/frames.js';
 import * as jobsRepo from '../../src/store/repositories/jobs.js';
 import * as tasksRepo from '../../src/store/repositories/tasks.js';
 import * as usersRepo from '../../src/store/repositories/users.js';
@@ -129,6 +130,39 @@ export function storeSuite(store: StoreUnderTest): void {
       assert.deepEqual(await list('duration', 'desc', 0, 100, at(90)), ['p2b', 'p1', 'p2a', 'p4', 'p0']);
       const pages = [...(await list('duration', 'desc', 0, 3, at(90))), ...(await list('duration', 'desc', 3, 3, at(90)))];
       assert.deepEqual(pages, await list('duration', 'desc', 0, 100, at(90)));
+    });
+
+    test("a big job's whole-job reads (counts, step counts, frames, attempt times) give what the small-job reads give", async () => {
+      const id = await scriptJob(env, 'timed', 4);
+      const agent = await addAgent(env.ctx, 'timer', 4);
+      const leased = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 3 });
+      // Attempts of known lengths: 90 s and 1.5 s done, 2.25 s failed (then queued again).
+      const lengths = [90_000, 1_500, 2_250];
+      for (const [i, t] of leased.entries()) {
+        await env.ctx.db.updateTable('task_attempts').set({ started_at: new Date(Date.now() - lengths[i]!).toISOString() }).where('task_id', '=', t.taskId).execute();
+      }
+      await completeTask(env.ctx, agent, leased[0]!.taskId, done(leased[0]!));
+      await completeTask(env.ctx, agent, leased[1]!.taskId, done(leased[1]!));
+      await completeTask(env.ctx, agent, leased[2]!.taskId, failed(leased[2]!));
+      // What each attempt took, from its two times, as a person would add them up.
+      const attempts = await env.ctx.db.selectFrom('task_attempts').select(['status', 'started_at', 'finished_at']).where('task_id', 'in', leased.map((t) => t.taskId)).execute();
+      const ms = (a: (typeof attempts)[number]) => Date.parse(a.finished_at!) - Date.parse(a.started_at);
+      const doneMs = attempts.filter((a) => a.status === 'done').map(ms);
+      for (const big of [false, true]) {
+        const timing = await jobsRepo.jobTimingStats(env.ctx.db, id, big);
+        assert.equal(timing.attemptMs, attempts.map(ms).reduce((a, b) => a + b, 0), `attempt time (big: ${big})`);
+        assert.equal(timing.meanDoneMs, (doneMs[0]! + doneMs[1]!) / 2, `mean done time (big: ${big})`);
+        assert.ok(timing.attemptMs >= 93_750);
+        const counts = (await jobsRepo.taskCountsFor(env.ctx.db, [id], undefined, big)).get(id)!;
+        assert.deepEqual([counts.done, counts.queued, counts.running], [2, 2, 0], `counts (big: ${big})`);
+        const steps = await jobsRepo.stepCountsFor(env.ctx.db, id, big);
+        assert.deepEqual([...steps.keys()], [0]);
+        assert.equal(steps.get(0)!.done, 2);
+        assert.deepEqual(await framesRepo.frameStats(env.ctx.db, id, big), { total: 0, done: 0 });
+      }
+      // A job nobody ran has no attempt time yet.
+      const idle = await scriptJob(env, 'idle', 2);
+      assert.deepEqual(await jobsRepo.jobTimingStats(env.ctx.db, idle, true), { meanDoneMs: null, attemptMs: 0 });
     });
 
     test('/metrics reads the farm from the store', async () => {

@@ -135,7 +135,7 @@ export class SessionPool {
       if (this.closed) throw new Error('the agent is stopping');
     }
     // Make room: idle sessions of other projects go first, the least recently used first.
-    while (this.size >= this.opts.maxSessions && this.idle.length > 0) this.retire(this.idle[0]!, 'making room for another project');
+    while (this.size >= this.opts.maxSessions && this.idle.length > 0) void this.retire(this.idle[0]!, 'making room for another project');
     this.hasRendered = true;
     const project = { key, job: needs.job, files: needs.files, threads: needs.threads, network: needs.job.network };
     // A spare has no network in the sandbox: it serves projects that need none.
@@ -145,7 +145,7 @@ export class SessionPool {
     this.busy.add(session);
     // A session that dies while idle is dropped at once; a busy one is dealt with by release().
     void session.exited.then(() => {
-      if (this.idle.includes(session)) this.retire(session, 'Blender ended');
+      if (this.idle.includes(session)) void this.retire(session, 'Blender ended');
     });
     session.attach(sink);
     try {
@@ -222,7 +222,7 @@ export class SessionPool {
               ? `Blender uses ${Math.round(session.lastRssMb)} MB (limit ${this.opts.maxRssMb} MB)`
               : null;
     if (reason) {
-      this.retire(session, reason);
+      void this.retire(session, reason);
       waiter?.take(null);
       return this.scheduleSpare();
     }
@@ -251,7 +251,7 @@ export class SessionPool {
   jobsEnded(ended: readonly string[]): void {
     const gone = new Set(ended);
     for (const s of [...this.idle]) {
-      if ([...s.jobs].every((j) => gone.has(j))) this.retire(s, s.jobs.size === 1 ? 'its job ended' : 'its jobs ended');
+      if ([...s.jobs].every((j) => gone.has(j))) void this.retire(s, s.jobs.size === 1 ? 'its job ended' : 'its jobs ended');
     }
   }
 
@@ -264,8 +264,8 @@ export class SessionPool {
     if (spare) this.closing.add(spare.started.then(() => this.retire(spare.session, 'the agent is stopping')));
     for (const w of this.waiting.splice(0)) w.take(null);
     for (const s of [...this.busy]) s.kill();
-    for (const s of [...this.idle]) this.retire(s, 'the agent is stopping');
-    for (const s of [...this.busy]) this.retire(s, 'the agent is stopping');
+    for (const s of [...this.idle]) void this.retire(s, 'the agent is stopping');
+    for (const s of [...this.busy]) void this.retire(s, 'the agent is stopping');
     await Promise.all([...this.closing]);
   }
 

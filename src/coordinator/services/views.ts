@@ -11,6 +11,7 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import * as dependenciesRepo from '../../store/repositories/dependencies.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import type { Db } from '../../store/schema.js';
+import { isBigJob } from '../../store/off-thread-reads.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
 import { waitingReasons } from './waiting.js';
@@ -72,8 +73,9 @@ export async function jobCounts(db: Db, rows: readonly JobRow[]): Promise<Map<st
     byStep.set(step, [...(byStep.get(step) ?? []), row.id]);
   }
   const counts = new Map<string, JobCounts>();
+  const big = rows.some(isBigJob);
   for (const [step, ids] of byStep) {
-    const states = await jobsRepo.taskCountsFor(db, ids, step);
+    const states = await jobsRepo.taskCountsFor(db, ids, step, big);
     // Only jobs with running tasks can have some uploading: most lists ask about none.
     const active = ids.filter((id) => (states.get(id)?.running ?? 0) > 0);
     const uploading = await jobsRepo.uploadingCountsFor(db, active, step);
@@ -89,7 +91,7 @@ export async function jobCounts(db: Db, rows: readonly JobRow[]): Promise<Map<st
 export async function detailedJobView(db: Db, row: JobRow, owner: string, agentFailureLimit = 3): Promise<JobView> {
   const counts = (await jobCounts(db, [row])).get(row.id) ?? { ...emptyCounts(), uploading: 0 };
   const view = baseJobView(row, owner, counts);
-  const timing = await jobsRepo.jobTimingStats(db, row.id);
+  const timing = await jobsRepo.jobTimingStats(db, row.id, isBigJob(row));
   view.cpuSeconds = Math.round((timing.attemptMs * row.cores) / 100) / 10;
   const remaining = counts.queued + counts.running;
   if (timing.meanDoneMs !== null && remaining > 0 && (view.status === 'running' || view.status === 'queued')) {

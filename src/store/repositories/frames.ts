@@ -1,4 +1,5 @@
 // Render frames: one row per frame of a render job, filled in as agents upload each frame.
+import { readRows } from '../off-thread-reads.js';
 import type { Db, FramesTable } from '../schema.js';
 
 const INSERT_CHUNK = 500;
@@ -50,13 +51,13 @@ export function listFrames(db: Db, jobId: string, offset: number, limit: number)
     .execute();
 }
 
-export async function frameStats(db: Db, jobId: string): Promise<{ total: number; done: number }> {
-  const row = await db
+export async function frameStats(db: Db, jobId: string, big = false): Promise<{ total: number; done: number }> {
+  const query = db
     .selectFrom('frames')
     .select((eb) => [eb.fn.countAll<number>().as('total'), eb.fn.count<number>('sha256').as('done')])
-    .where('job_id', '=', jobId)
-    .executeTakeFirstOrThrow();
-  return { total: Number(row.total), done: Number(row.done) };
+    .where('job_id', '=', jobId);
+  const [row] = await readRows(db, query, big);
+  return { total: Number(row?.total ?? 0), done: Number(row?.done ?? 0) };
 }
 
 export function lastFrame(db: Db, jobId: string) {

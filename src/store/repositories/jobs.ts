@@ -2,6 +2,7 @@
 import { sql } from 'kysely';
 import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
+import { readRows } from '../off-thread-reads.js';
 import type { Db, JobsTable } from '../schema.js';
 import type { JobSortKey } from '../../wire/jobs.js';
 
@@ -143,17 +144,17 @@ export async function listJobs(db: Db, q: JobListQuery) {
 }
 
 /** Task counts per state for each of `jobIds` (of their tasks in `step` only, when given). */
-export async function taskCountsFor(db: Db, jobIds: readonly string[], step?: number): Promise<Map<string, TaskCounts>> {
+export async function taskCountsFor(db: Db, jobIds: readonly string[], step?: number, big = false): Promise<Map<string, TaskCounts>> {
   const result = new Map<string, TaskCounts>();
   for (const id of jobIds) result.set(id, emptyCounts());
   if (jobIds.length === 0) return result;
-  const rows = await db
+  const query = db
     .selectFrom('tasks')
     .select(['job_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('job_id', 'in', [...jobIds])
     .$if(step !== undefined, (qb) => qb.where('step', '=', step!))
-    .groupBy(['job_id', 'status'])
-    .execute();
+    .groupBy(['job_id', 'status']);
+  const rows = await readRows(db, query, big);
   for (const r of rows) result.get(r.job_id)![r.status as TaskStatus] = Number(r.n);
   return result;
 }
@@ -180,13 +181,13 @@ export async function uploadingCountsFor(db: Db, jobIds: readonly string[], step
 }
 
 /** Task counts of each step of a job (template jobs), by step index. */
-export async function stepCountsFor(db: Db, jobId: string): Promise<Map<number, TaskCounts>> {
-  const rows = await db
+export async function stepCountsFor(db: Db, jobId: string, big = false): Promise<Map<number, TaskCounts>> {
+  const query = db
     .selectFrom('tasks')
     .select(['step', 'status', (eb) => eb.fn.countAll<number>().as('n')])
     .where('job_id', '=', jobId)
-    .groupBy(['step', 'status'])
-    .execute();
+    .groupBy(['step', 'status']);
+  const rows = await readRows(db, query, big);
   const result = new Map<number, TaskCounts>();
   for (const r of rows) {
     const counts = result.get(r.step) ?? emptyCounts();
@@ -203,24 +204,23 @@ export interface JobTimingStats {
   attemptMs: number;
 }
 
-export async function jobTimingStats(db: Db, jobId: string): Promise<JobTimingStats> {
-  const rows = await db
+export async function jobTimingStats(db: Db, jobId: string, big = false): Promise<JobTimingStats> {
+  // Summed in the store: a finished million-task job would otherwise send a million rows here.
+  // Each attempt's time is rounded to whole milliseconds, as its two ISO times give it.
+  const ms = isPostgres(db)
+    ? sql<number>`round(extract(epoch from (task_attempts.finished_at::timestamptz - task_attempts.started_at::timestamptz)) * 1000)`
+    : sql<number>`round((julianday(task_attempts.finished_at) - julianday(task_attempts.started_at)) * 86400000)`;
+  const query = db
     .selectFrom('task_attempts')
     .innerJoin('tasks', 'tasks.id', 'task_attempts.task_id')
-    .select(['task_attempts.status', 'task_attempts.started_at', 'task_attempts.finished_at'])
+    .select([
+      sql<number | null>`sum(${ms})`.as('attemptMs'),
+      sql<number | null>`sum(case when task_attempts.status = 'done' then ${ms} end)`.as('doneMs'),
+      sql<number>`count(case when task_attempts.status = 'done' then 1 end)`.as('doneCount'),
+    ])
     .where('tasks.job_id', '=', jobId)
-    .where('task_attempts.finished_at', 'is not', null)
-    .execute();
-  let doneMs = 0;
-  let doneCount = 0;
-  let attemptMs = 0;
-  for (const r of rows) {
-    const ms = Date.parse(r.finished_at!) - Date.parse(r.started_at);
-    attemptMs += ms;
-    if (r.status === 'done') {
-      doneMs += ms;
-      doneCount++;
-    }
-  }
-  return { meanDoneMs: doneCount ? doneMs / doneCount : null, attemptMs };
+    .where('task_attempts.finished_at', 'is not', null);
+  const [row] = await readRows(db, query, big);
+  const doneCount = Number(row?.doneCount ?? 0);
+  return { meanDoneMs: doneCount ? Number(row!.doneMs) / doneCount : null, attemptMs: Number(row?.attemptMs ?? 0) };
 }

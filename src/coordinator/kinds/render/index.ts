@@ -1,5 +1,6 @@
 // The render kind: Blender over frame chunks on agents, then a preview step (ffmpeg on an agent).
 import * as framesRepo from '../../../store/repositories/frames.js';
+import { isBigJob } from '../../../store/off-thread-reads.js';
 import type { JobKindDefinition } from '../kind.js';
 import { leasePreview, settlePreview } from './preview.js';
 import { PREVIEW_STEP, RENDER_STEP, RENDER_STEPS, type RenderJobRequest, type RenderJobSpec, createRenderJob, renderView } from './render-jobs.js';
@@ -39,7 +40,7 @@ export const renderKind: JobKindDefinition<RenderJobRequest> = {
   settleTask: async (trx, task, ending) => (task.step === PREVIEW_STEP ? settlePreview(trx, task, ending) : ending),
   async detail(db, row, view) {
     const spec = JSON.parse(row.spec) as RenderJobSpec;
-    view.render = await renderView(db, row.id, spec.render);
+    view.render = await renderView(db, row.id, spec.render, isBigJob(row));
   },
   resultsIndex: renderResultsIndex,
 };

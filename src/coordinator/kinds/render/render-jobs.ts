@@ -5,7 +5,7 @@
 import { checkBlendFile } from '../../../render/blend-file.js';
 import { PROJECT_DIR, type ImageFormat, type PreviewStatus, type RenderJobSpec, type RenderSettings, type RenderView, type SceneSettingsSeen } from '../../../wire/render.js';
 import type { TaskStatus } from '../../../core/states.js';
-import { chunkFramesLazily, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
+import { chunkFramesLazily, countChunks, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
 import type { InstanceType } from '../../../core/instance-types.js';
 import { relativePathProblem } from '../../../core/inputs.js';
 import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
@@ -87,8 +87,7 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
   if (!check.isBlend) throw badRequest(`"${req.project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
 
   // Chunks are made as they are stored: a million of them are never all in memory (only counted first).
-  let chunkCount = 0;
-  for (const _ of chunkFramesLazily(frames, chunk)) chunkCount++;
+  const chunkCount = countChunks(frames, chunk);
   const spec: RenderJobSpec = {
     render: {
       blend: req.project.blend,
@@ -131,9 +130,9 @@ export async function createRenderJob(ctx: ServiceContext, user: UserPrincipal, 
 }
 
 /** The render part of a job's view: settings, progress by frame, the last frame, the preview and the task making it. */
-export async function renderView(db: Db, jobId: string, settings: RenderSettings): Promise<RenderView> {
+export async function renderView(db: Db, jobId: string, settings: RenderSettings, big = false): Promise<RenderView> {
   const [stats, last, preview, previewTask] = await Promise.all([
-    framesRepo.frameStats(db, jobId),
+    framesRepo.frameStats(db, jobId, big),
     framesRepo.lastFrame(db, jobId),
     framesRepo.findPreview(db, jobId),
     previewTaskOf(db, jobId),

@@ -3,6 +3,7 @@
 import { deriveJobStatus, emptyCounts, type JobStatus, type TaskCounts } from '../../../core/states.js';
 import { hostFactsOf, hostRequirementProblem } from '../../../core/templates/host-match.js';
 import * as agentsRepo from '../../../store/repositories/agents.js';
+import { isBigJob } from '../../../store/off-thread-reads.js';
 import * as jobsRepo from '../../../store/repositories/jobs.js';
 import type { JobRow } from '../../../store/repositories/jobs.js';
 import type { Db } from '../../../store/schema.js';
@@ -22,7 +23,7 @@ export function stepStatus(counts: TaskCounts): StepStatus {
 
 export async function stepViews(db: Db, row: JobRow): Promise<StepView[]> {
   const spec = JSON.parse(row.spec) as TemplateJobSpec;
-  const counts = await jobsRepo.stepCountsFor(db, row.id);
+  const counts = await jobsRepo.stepCountsFor(db, row.id, isBigJob(row));
   const live = row.status === 'queued' || row.status === 'running' || row.status === 'created';
   const hosts = live && spec.steps.some((s) => s.hostRequirements) ? (await agentsRepo.onlineAgentHosts(db)).map((a) => ({ name: a.name, host: hostFactsOf(a) })) : [];
   return spec.steps.map((s, index) => {
