@@ -1,12 +1,13 @@
 // The coordinator's HTTP server: the API under /api/v1, its OpenAPI document, health checks and
 // the web app. Every error leaves as {"error": {"code", "message"}}.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HttpError, errorBody } from './errors.js';
+import { ErrorBody } from '../wire/common.js';
 import { registerMetrics } from './metrics.js';
 import type { ServiceContext } from './services/context.js';
 import { principalResolver } from './api/principal.js';
@@ -28,6 +29,15 @@ import { serveWebApp } from './web-app.js';
 import { DROVER_VERSION } from '../version.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
+/**
+ * Every API route answers its errors with the one error body (errors.ts): each route's OpenAPI
+ * entry says so, beside the answers the route declares itself.
+ */
+function withErrorAnswers(route: RouteOptions): void {
+  if ((route.schema as { hide?: boolean } | undefined)?.hide) return;
+  route.schema = { ...route.schema, response: { '4xx': ErrorBody, '5xx': ErrorBody, ...(route.schema?.response as object | undefined) } };
+}
 
 export async function buildServer(ctx: ServiceContext, joinToken: string, extraRoutes?: (api: FastifyInstance) => void): Promise<FastifyInstance> {
   const app = Fastify({
@@ -110,6 +120,7 @@ export async function buildServer(ctx: ServiceContext, joinToken: string, extraR
   await app.register(
     async (api) => {
       api.addHook('onRequest', principalResolver(ctx));
+      api.addHook('onRoute', withErrorAnswers);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       api.get('/version', { schema: { hide: true } }, async () => ({ version: DROVER_VERSION }));
       accountRoutes(api, ctx);

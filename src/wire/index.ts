@@ -17,3 +17,4 @@ export * from './results.js';
 export * from './storage.js';
 export * from './usage.js';
 export * from './webhooks.js';
+export * from './images.js';

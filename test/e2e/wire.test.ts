@@ -88,5 +88,16 @@ describe('the wire contract', { timeout: 300_000 }, () => {
     assert.ok(answer('/api/v1/tasks/{id}', 'get', '200')?.properties?.attempts);
     assert.ok(answer('/api/v1/agent/lease', 'post', '200')?.properties?.tasks, 'the agent protocol is described too');
     assert.ok(answer('/api/v1/workers', 'get', '200')?.properties?.workers);
+    assert.ok(answer('/api/v1/images', 'get', '200')?.properties?.images, 'images are described');
+    assert.ok(answer('/api/v1/images', 'post', '201')?.properties?.ref);
+    // Every API route says what its errors look like: {"error": {"code", "message"}}.
+    const operations = Object.entries(doc.paths).filter(([path]) => path.startsWith('/api/v1/')).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method, op })));
+    assert.ok(operations.length > 50, `${operations.length} operations`);
+    for (const { path, method, op } of operations) {
+      for (const status of ['4XX', '5XX']) {
+        const body = op.responses?.[status]?.content?.['application/json']?.schema;
+        assert.ok(body?.properties?.error, `${method.toUpperCase()} ${path} describes its ${status} answers`);
+      }
+    }
   });
 });

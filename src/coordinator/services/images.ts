@@ -6,12 +6,8 @@ import type { Db } from '../../store/schema.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { type ServiceContext, nowIso } from './context.js';
 
-export interface ImageView {
-  name: string;
-  ref: string;
-  default: boolean;
-  createdAt: string;
-}
+export type { ImageView } from '../../wire/images.js';
+import type { ImageView } from '../../wire/images.js';
 
 export function imageView(row: imagesRepo.ImageRow): ImageView {
   return { name: row.name, ref: row.ref, default: row.is_default === 1, createdAt: row.created_at };

@@ -54,7 +54,7 @@ export function NewTemplateJob() {
     void import('../template-document.ts').then(setLib, (e) => setError(messageOf(e)));
   }, []);
   const busy = phase.step !== 'idle';
-  const defs = read?.template.parameterDefinitions ?? [];
+  const defs = useMemo(() => read?.template.parameterDefinitions ?? [], [read]);
   // A file picked before the checker has loaded is read once it has.
   const [picked, setPicked] = useState<File | null>(null);
   useEffect(() => {
