@@ -19,7 +19,7 @@ import { type PoolOptions, SessionPool } from './warm/session-pool.js';
 import { warmRenderProgram } from './warm/warm-render-program.js';
 import { templateProgram } from './template/template-program.js';
 import { TemplateSessions } from './template/template-sessions.js';
-import { leaseWish, workRequest, type Completion, type CompletionResult, type LeaseWish } from './protocol.js';
+import { nextLeaseRequest, workRequest, type Completion, type CompletionResult, type LeaseRequest } from './protocol.js';
 
 export interface AgentOptions {
   servers: string[];
@@ -156,7 +156,7 @@ export class Agent {
     let prefetchAskedAt = -1;
     while (!this.stopping.signal.aborted && !this.draining) {
       this.startHeld(deps);
-      const wish = leaseWish({
+      const wish = nextLeaseRequest({
         slots: this.slots,
         usedCores: this.usedCores,
         held: this.held.length,
@@ -283,7 +283,7 @@ export class Agent {
    * tasks it leased until their leases ran out; the reports are then retried on their own, for as
    * long as it takes (each run's `delivery` says how long and hears of each retry).
    */
-  private async send(reports: QueuedReport[], wish: LeaseWish | null): Promise<LeasedTask[]> {
+  private async send(reports: QueuedReport[], wish: LeaseRequest | null): Promise<LeasedTask[]> {
     const request = workRequest(
       reports.map((r) => r.completion),
       wish,
