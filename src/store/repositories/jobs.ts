@@ -224,3 +224,9 @@ export async function jobTimingStats(db: Db, jobId: string): Promise<JobTimingSt
   }
   return { meanDoneMs: doneCount ? doneMs / doneCount : null, attemptMs };
 }
+
+/** The ids of a user's running jobs. */
+export async function runningJobIdsOf(db: Db, userId: string): Promise<Set<string>> {
+  const rows = await db.selectFrom('jobs').select('id').where('user_id', '=', userId).where('status', '=', 'running').execute();
+  return new Set(rows.map((j) => j.id));
+}
