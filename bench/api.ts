@@ -4,7 +4,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeScene } from '../test/helpers/scenes.js';
-import { leaseWish } from '../src/agent/protocol.js';
+import { nextLeaseRequest } from '../src/agent/protocol.js';
 import { SimAgent, fmt, hasBatchEndpoint, percentile, procSample, request, scriptJobSpec, startCoordinator, upload, type Leased, type Row } from './lib.js';
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -82,7 +82,7 @@ export async function apiBench(opts: { renderFrames: number; totalTasks: number;
     await upload(c, agents[0]!.token, Buffer.alloc(0));
     let done = 0;
     // As the real agent with 100 slots: report what ended and lease the next in one request.
-    const wish = leaseWish({ slots: 100, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
+    const wish = nextLeaseRequest({ slots: 100, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
     await Promise.all(
       agents.map(async (a) => {
         let tasks: Leased[] = await a.ask([], wish);

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { freePort } from '../test/helpers/postgres.js';
 import { createRequire } from 'node:module';
 import { queueBacklog } from './backlog.js';
-import { leaseWish } from '../src/agent/protocol.js';
+import { nextLeaseRequest } from '../src/agent/protocol.js';
 import { EMPTY_SHA, SimAgent, fmt, hasBatchEndpoint, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface DispatchOptions {
@@ -39,7 +39,7 @@ export async function droverDispatch(label: string, opts: DispatchOptions, db?: 
     // Agents long-poll before the job exists, as real ones do.
     // Each is the real agent with `batch` slots running no-op tasks: it reports those that ended and
     // leases the next in one request, and long-polls when it has nothing to report.
-    const wish = leaseWish({ slots: opts.batch, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
+    const wish = nextLeaseRequest({ slots: opts.batch, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
     const loops = agents.map(async (a) => {
       let ended: Leased[] = [];
       while (!stopping) {

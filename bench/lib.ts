@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BIN, REPO } from '../test/helpers/farm.js';
-import { workRequest, type Completion, type LeaseWish } from '../src/agent/protocol.js';
+import { workRequest, type Completion, type LeaseRequest } from '../src/agent/protocol.js';
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -283,7 +283,7 @@ export class SimAgent {
    * the no-op tasks that ended, reported with `wish`, the lease, in one request; or the lease alone
    * (a long-poll when it may start work now). Returns the tasks leased.
    */
-  async ask(ended: readonly Leased[], wish: LeaseWish | null): Promise<Leased[]> {
+  async ask(ended: readonly Leased[], wish: LeaseRequest | null): Promise<Leased[]> {
     if (!this.batchEndpoint && ended.length > 0) {
       // A coordinator older than POST /agent/complete (or --per-task): a report per task, then the lease.
       await Promise.all(ended.map(({ taskId, ...t }) => request(this.url, this.token, 'POST', `/agent/tasks/${taskId}/complete`, noopCompletion({ taskId, ...t }))));

@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProcess } from '../src/render/run-process.js';
+import { runProcess } from '../src/process/run-process.js';
 import { ADMIN_PASSWORD, runCli, startAgent, startServer } from '../test/helpers/farm.js';
 import { BLENDER, makeScene } from '../test/helpers/scenes.js';
 import { fmt, type Row } from './lib.js';

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { queueBacklog } from './backlog.js';
-import { leaseWish } from '../src/agent/protocol.js';
+import { nextLeaseRequest } from '../src/agent/protocol.js';
 import { SimAgent, fmt, hasBatchEndpoint, percentile, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, timeJob, upload, type Leased, type Row } from './lib.js';
 
 export interface ScaleOptions {
@@ -84,7 +84,7 @@ function workLoops(agents: readonly SimAgent[], opts: ScaleOptions, batch: boole
 export function oneAtATime(agents: readonly SimAgent[], opts: ScaleOptions, _batch: boolean, timeline: Timeline): WorkLoops {
   let done = 0;
   let stopping = false;
-  const wish = leaseWish({ slots: 1, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
+  const wish = nextLeaseRequest({ slots: 1, usedCores: 0, held: 0, holding: 0, prefetch: 0, prefetchAsked: false });
   const loops = agents.map(async (a, k) => {
     let ended: Leased[] = [];
     while (!stopping) {
@@ -140,7 +140,7 @@ export function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, ti
         const talk = () => {
           if (inFlight) return;
           if (stopping) return ended();
-          const wish = leaseWish({ slots: 1, usedCores: running ? 1 : 0, held: held.length, holding: held.length + (running ? 1 : 0), prefetch, prefetchAsked: prefetchAskedAt === changes });
+          const wish = nextLeaseRequest({ slots: 1, usedCores: running ? 1 : 0, held: held.length, holding: held.length + (running ? 1 : 0), prefetch, prefetchAsked: prefetchAskedAt === changes });
           if (ran.length === 0 && !wish) return; // until a task ends
           if (wish && wish.freeCores === 0) prefetchAskedAt = changes;
           inFlight = true;

@@ -9,7 +9,7 @@ import type { CompleteBatchBody, CompletionResult } from '../wire/agents.js';
 export const LEASE_WAIT_SECONDS = 20;
 
 /** What an agent asks for when it leases: the body of POST /agent/lease, less `waitSeconds`. */
-export interface LeaseWish {
+export interface LeaseRequest {
   /** Cores free to start tasks on now (0: only tasks to hold). */
   freeCores: number;
   /** Tasks to hold besides those it can start now. */
@@ -37,7 +37,7 @@ export interface AgentWorkState {
  * What to ask for, or null to ask for nothing until something changes. Work to start now only when
  * no held task waits for cores; otherwise only more to hold, once per change.
  */
-export function leaseWish(s: AgentWorkState): LeaseWish | null {
+export function nextLeaseRequest(s: AgentWorkState): LeaseRequest | null {
   const free = s.slots - s.usedCores;
   const room = s.prefetch - s.held;
   const now = free >= 1 && s.held === 0;
@@ -57,12 +57,12 @@ export interface ProtocolRequest {
 }
 
 /**
- * The next request about work: every completion not reported yet, with the lease wish in the same
+ * The next request about work: every completion not reported yet, with the lease request in the same
  * request; a lease alone when there is nothing to report (a long-poll when it may start work now);
  * null when there is neither.
  */
-export function workRequest(completions: readonly Completion[], wish: LeaseWish | null): ProtocolRequest | null {
-  if (completions.length > 0) return { path: '/agent/complete', body: { completions: [...completions], ...(wish ? { lease: wish } : {}) } };
-  if (wish) return { path: '/agent/lease', body: { ...wish, waitSeconds: wish.freeCores > 0 ? LEASE_WAIT_SECONDS : 0 } };
+export function workRequest(completions: readonly Completion[], lease: LeaseRequest | null): ProtocolRequest | null {
+  if (completions.length > 0) return { path: '/agent/complete', body: { completions: [...completions], ...(lease ? { lease } : {}) } };
+  if (lease) return { path: '/agent/lease', body: { ...lease, waitSeconds: lease.freeCores > 0 ? LEASE_WAIT_SECONDS : 0 } };
   return null;
 }

@@ -7,6 +7,7 @@ import { relativePathProblem } from '../core/inputs.js';
 import { RESULTS_REQUIRED_ERROR, missingRequiredResults } from '../core/task-results.js';
 import type { CompleteBody, LeasedTask } from '../wire/agents.js';
 import type { ProcessSpec } from './isolation/process-spec.js';
+import { terminateProcessGroup } from '../process/process-group.js';
 import type { BlobCache } from './blob-cache.js';
 import { CappedFile } from './capped-file.js';
 import { ApiError, type ApiClient, type RequestOptions } from '../client/api-client.js';
@@ -112,17 +113,7 @@ export class TaskRun {
     this.abort.abort(reason);
     const child = this.child;
     if (!child || child.exitCode !== null || child.pid === undefined) return;
-    const pid = child.pid;
-    const kill = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // already gone
-      }
-    };
-    kill('SIGTERM');
-    const timer = setTimeout(() => kill('SIGKILL'), KILL_GRACE_MS);
-    child.once('exit', () => clearTimeout(timer));
+    child.once('exit', terminateProcessGroup(child.pid, KILL_GRACE_MS));
   }
 
   private async run(): Promise<void> {

@@ -22,7 +22,7 @@ export function failAndExit(err: unknown): never {
     const hint = err.status === 401 ? ' (run `drover login`)' : '';
     console.error(`error: ${err.message}${hint}`);
   } else if (err instanceof CliError || (err instanceof Error && err.name === 'ConfigError')) {
-    // ConfigError (coordinator/config.ts): a setting of `drover server`/`up` that cannot be used.
+    // ConfigError (src/env-settings.ts): a setting of `drover server`/`up`/`agent` that cannot be used.
     console.error(`error: ${err.message}`);
   } else if (err instanceof Error && TLS_TRUST_ERRORS.test(String((err as { cause?: { code?: string } }).cause?.code ?? ''))) {
     const cause = (err as { cause?: { message?: string } }).cause;

@@ -2,6 +2,7 @@
 import { DEFAULT_INSTANCE_CORES, type InstanceTypeCores } from '../core/instance-types.js';
 import type { TaskNetworkPolicy } from '../core/task-network.js';
 import { defaultDataDir } from '../data-dir.js';
+import { ConfigError, envBytesOrZero, envNumber } from '../env-settings.js';
 
 export interface CoordinatorConfig {
   dataDir: string;
@@ -65,25 +66,7 @@ export interface CoordinatorConfig {
 export { defaultDataDir };
 
 /** A setting of the coordinator's (environment or flag) that cannot be used: the CLI prints it as one line. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number, not "${raw}"`);
-  return value;
-}
-
-function envBytesOrZero(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number of bytes (0 or more), not "${raw}"`);
-  return value;
-}
+export { ConfigError };
 
 export function coordinatorConfig(overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
   return {

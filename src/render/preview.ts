@@ -7,7 +7,7 @@
 import { copyFile, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ProgramNotFoundError, runProcess } from './run-process.js';
+import { ProgramNotFoundError, runProcess } from '../process/run-process.js';
 
 export type PreviewVideoResult =
   | { ok: true; path: string; frameCount: number; fps: number; bytes: number }

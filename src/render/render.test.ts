@@ -11,7 +11,7 @@ import { BLENDER, makeScene } from '../../test/helpers/scenes.js';
 import { buildBlenderCommand, type RenderTaskSpec } from './blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from './blender-output.js';
 import { makePreviewVideo } from './preview.js';
-import { runProcess } from './run-process.js';
+import { runProcess } from '../process/run-process.js';
 import { decodePixels, makeThumbnails } from './thumbnails.js';
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'drover-render-'));

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { findExecutable } from '../agent/isolation/find-executable.js';
+import { findExecutable } from '../process/find-executable.js';
 
 const MAX_ENTRIES = 256;
 

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runProcess } from './run-process.js';
+import { runProcess } from '../process/run-process.js';
 import { cacheSceneInfo, readCachedSceneInfo, sceneInfoKey } from './scene-info-cache.js';
 
 export const SCENE_INFO_PY = fileURLToPath(new URL('./blender/scene_info.py', import.meta.url));

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ProgramNotFoundError, runProcess } from './run-process.js';
+import { ProgramNotFoundError, runProcess } from '../process/run-process.js';
 
 export type ThumbnailFormat = 'jpeg' | 'webp';
 

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runProcess } from '../../src/render/run-process.js';
+import { runProcess } from '../../src/process/run-process.js';
 
 export const MAKE_SCENE_PY = fileURLToPath(new URL('../fixtures/scenes/make_scene.py', import.meta.url));
 export const BLENDER = process.env.DROVER_BLENDER ?? 'blender';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ContainerEngine, ImageNotFoundError, type ContainerRunOptions } from './container-engine.js';
 import type { ProcessSpec } from './process-spec.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from '../../process/run-command.js';
 import { ensureTestImage } from '../../../test/helpers/images.js';
 
 const agentLabel = { 'drover.agent': `test-${randomBytes(4).toString('hex')}` };

@@ -3,9 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { findExecutable } from './find-executable.js';
+import { findExecutable } from '../../process/find-executable.js';
 import type { ProcessSpec } from './process-spec.js';
-import { lastLine, runCommand } from './run-command.js';
+import { lastLine, runCommand } from '../../process/run-command.js';
 import { grantDirectoriesTo, NOBODY } from './task-dir-access.js';
 
 export type EngineName = 'docker' | 'podman';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { findExecutable } from './find-executable.js';
+import { findExecutable } from '../../process/find-executable.js';
 import type { ProcessSpec } from './process-spec.js';
 
 /** What an agent can enforce on its host tasks, as it reports at join and `worker list` shows. */

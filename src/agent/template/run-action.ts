@@ -2,6 +2,7 @@
 // the agent's launcher (bubblewrap or a container), its output streamed, stopped on cancel or timeout.
 import { spawn } from 'node:child_process';
 import type { ProcessSpec } from '../isolation/process-spec.js';
+import { terminateProcessGroup } from '../../process/process-group.js';
 import type { Launch } from '../task-runner.js';
 
 export interface ActionIO {
@@ -29,15 +30,8 @@ export async function runAction(launch: (spec: ProcessSpec) => Promise<Launch>, 
       const kill = (why: string) => {
         if (reason) return;
         reason = why;
-        const signal = (s: NodeJS.Signals) => {
-          try {
-            if (child.pid) process.kill(-child.pid, s);
-          } catch {
-            // already gone
-          }
-        };
-        signal('SIGTERM');
-        setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS).unref();
+        // The SIGKILL is not canceled when the action exits: it also ends what it left running.
+        if (child.pid) terminateProcessGroup(child.pid, KILL_GRACE_MS);
       };
       const onAbort = () => kill('canceled');
       io.signal.addEventListener('abort', onAbort, { once: true });

@@ -14,6 +14,7 @@ import type { FileRef } from '../../wire/common.js';
 import type { BlobCache } from '../blob-cache.js';
 import { confineWithBwrap } from '../isolation/bwrap.js';
 import type { ProcessSpec } from '../isolation/process-spec.js';
+import { signalProcessGroup } from '../../process/process-group.js';
 
 export const WARM_DRIVER_PY = fileURLToPath(new URL('../../render/blender/warm_driver.py', import.meta.url));
 const OUT_DIR = 'out';
@@ -229,11 +230,7 @@ export class WarmSession {
   kill(): void {
     const pid = this.child?.pid;
     if (pid === undefined || this.exit !== null) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    signalProcessGroup(pid, 'SIGKILL');
   }
 
   private nextReply(): Promise<Reply> {

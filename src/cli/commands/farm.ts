@@ -12,6 +12,7 @@ import { parseInstanceCores } from '../../core/instance-types.js';
 import { parseTaskNetworkPolicy, type TaskNetworkPolicy } from '../../core/task-network.js';
 import { nonNegativeInt, parsePort, positiveInt, positiveNumber } from '../parse.js';
 import { CliError } from '../session.js';
+import type { AgentFlags } from '../../agent/config.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/drover.js', import.meta.url));
 
@@ -199,54 +200,40 @@ export function registerFarmCommands(program: Command): void {
     .requiredOption('--server <urls>', 'coordinator URL (several, comma-separated, are tried in turn)')
     .option('--token <token>', 'the agent join token (or DROVER_AGENT_TOKEN)')
     .option('--slots <n>', 'cores this agent offers to tasks (default: all)', positiveInt('--slots'))
-    .option('--name <name>', 'the name shown for this agent', hostname())
-    .option('--work-dir <dir>', 'where the agent keeps its cache and task directories', join(defaultDataDir(), 'agent'))
+    .option('--name <name>', 'the name shown for this agent (default: this machine\'s host name)')
+    .option('--work-dir <dir>', 'where the agent keeps its cache and task directories (default: DATA/agent)')
     .option('--label <k=v...>', 'labels describing this agent; jobs\' --require key=value match them')
     .option('--gpus <n>', 'GPUs this agent offers (default: as many as nvidia-smi lists, else 0)', nonNegativeInt('--gpus'))
     .option('--no-sandbox', 'run host tasks without bubblewrap confinement (trusted farms)')
     .option('--engine <engine>', 'container engine for jobs that name an image: docker or podman')
     .option('--prefetch <n>', 'tasks to hold besides the running ones, started the moment cores free (for short tasks; default 0)', nonNegativeInt('--prefetch'))
     .option('--task-processes <n>', 'processes and threads each task may run at once (default 4096)', positiveInt('--task-processes'))
-    .action(async (opts: { server: string; token?: string; slots?: number; prefetch?: number; name: string; workDir: string; label?: string[]; gpus?: number; sandbox: boolean; engine?: string; taskProcesses?: number }) => {
-      const joinToken = opts.token ?? process.env.DROVER_AGENT_TOKEN;
-      if (!joinToken) throw new CliError('give the agent join token with --token or DROVER_AGENT_TOKEN (the coordinator keeps it in DATA/agent-token)');
-      if (opts.engine && opts.engine !== 'docker' && opts.engine !== 'podman') throw new CliError('--engine is docker or podman');
+    .action(async (flags: AgentFlags) => {
+      const { agentConfig } = await import('../../agent/config.js');
+      // Flags and DROVER_* variables, checked before anything starts (a bad one is a one-line error).
+      const config = agentConfig(flags);
       // The token must not reach task processes: they get a fresh environment, and we drop it here too.
       delete process.env.DROVER_AGENT_TOKEN;
-      const labels: Record<string, string> = {};
-      for (const l of opts.label ?? []) {
-        const [k, ...v] = l.split('=');
-        if (!k || v.length === 0) throw new CliError(`--label takes KEY=VALUE, not "${l}"`);
-        labels[k] = v.join('=');
-      }
       const [{ Agent, AgentRefusedError }, { createLauncher }, { lockWorkDir, WorkDirBusyError }] = await Promise.all([
         import('../../agent/agent.js'),
         import('../../agent/launcher.js'),
         import('../../agent/work-dir-lock.js'),
       ]);
-      await mkdir(opts.workDir, { recursive: true, mode: 0o700 });
+      await mkdir(config.workDir, { recursive: true, mode: 0o700 });
       // Before anything else touches the work directory (the launcher clears leftover containers there).
-      await lockWorkDir(opts.workDir).catch((err: unknown) => {
+      await lockWorkDir(config.workDir).catch((err: unknown) => {
         throw err instanceof WorkDirBusyError ? new CliError(err.message) : err;
       });
       const launch = await createLauncher({
-        sandbox: opts.sandbox,
-        workDir: opts.workDir,
-        ...(opts.engine ? { engine: opts.engine as 'docker' | 'podman' } : {}),
-        ...(opts.taskProcesses ? { taskProcesses: opts.taskProcesses } : {}),
+        sandbox: config.sandbox,
+        workDir: config.workDir,
+        ...(config.engine ? { engine: config.engine } : {}),
+        ...(config.taskProcesses ? { taskProcesses: config.taskProcesses } : {}),
       });
-      const agent = new Agent({
-        servers: opts.server.split(',').map((s) => s.trim().replace(/\/+$/, '')),
-        joinToken,
-        name: opts.name,
-        workDir: opts.workDir,
-        labels,
-        ...(opts.gpus !== undefined ? { gpus: opts.gpus } : {}),
+      const agent = new Agent(config, {
         launcher: launch.launcher,
-        sandbox: launch.sandboxed,
+        sandboxed: launch.sandboxed,
         limits: launch.limits,
-        ...(opts.slots ? { slots: opts.slots } : {}),
-        ...(opts.prefetch ? { prefetch: opts.prefetch } : {}),
         ...(launch.programs ? { programs: launch.programs } : {}),
       });
       onSignals({ SIGINT: () => agent.stop(), SIGTERM: () => agent.drain() });
@@ -254,7 +241,7 @@ export function registerFarmCommands(program: Command): void {
       // closes and this agent stops too (its tasks killed), rather than living on as an orphan.
       if (process.channel) {
         process.on('disconnect', () => {
-          console.log(`[agent ${opts.name}] the drover up that started this agent is gone: stopping`);
+          console.log(`[agent ${config.name}] the drover up that started this agent is gone: stopping`);
           agent.stop();
           setTimeout(() => process.exit(1), 15_000).unref();
         });

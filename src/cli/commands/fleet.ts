@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { findExecutable } from '../../agent/isolation/find-executable.js';
+import { findExecutable } from '../../process/find-executable.js';
 import { defaultDataDir } from '../../data-dir.js';
 import { parseInstanceCores } from '../../core/instance-types.js';
 import { Fleet } from '../../fleet/fleet.js';

@@ -11,7 +11,7 @@ import type { JobView } from '../../wire/jobs.js';
 import { checkBlendFile } from '../../render/blend-file.js';
 import { IMAGE_FORMATS, type ImageFormat, isImageFormat } from '../../render/blender-command.js';
 import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type HashedProjectFile, type Project } from '../../render/project.js';
-import { ProgramNotFoundError } from '../../render/run-process.js';
+import { ProgramNotFoundError } from '../../process/run-process.js';
 import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
 import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';

@@ -1,22 +1,15 @@
 // Sign-in, sign-out and user administration.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import * as users from '../../store/repositories/users.js';
-import { apiTokensOf, changeOwnPassword, createApiToken, createUserByAdmin, login, logout, removeUser, revokeApiToken, revokeTokenOfUser, tokensOf, updateUserByAdmin, userView } from '../services/accounts.js';
+import { apiTokensOf, changeOwnPassword, createApiToken, createUserByAdmin, login, logout, removeUser, revokeApiToken, revokeTokenOfUser, tokensOf, updateUserByAdmin } from '../services/accounts.js';
 import type { ServiceContext } from '../services/context.js';
 import { allQuotaViews, setUserQuota } from '../services/quotas.js';
-import { notFound } from '../errors.js';
+import { currentUser, userNamed, usersWithQuotas } from '../services/user-views.js';
 import { SESSION_COOKIE, requireAdmin, requireUser } from './principal.js';
 import { ApiTokenList, ApiTokenView, ChangePasswordBody, CreatedApiToken, CreateApiTokenBody, CreateUserBody, LoginAnswer, LoginBody, UpdateUserBody, UserList, UserNameParams, UserTokenParams, TokenRefParams, UserTokenList, UserView, UserWithQuota } from '../../wire/index.js';
 
 export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const userNamed = async (name: string) => {
-    const row = await users.findUserByName(ctx.db, name);
-    if (!row) throw notFound(`user "${name}"`);
-    return userView(row);
-  };
-
   r.post('/auth/login', { schema: { body: LoginBody, response: { 200: LoginAnswer }, tags: ['auth'] } }, async (request, reply) => {
     const result = await login(ctx, request.body.username, request.body.password, request.ip);
     reply.setCookie(SESSION_COOKIE, result.token, {
@@ -36,10 +29,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   r.get('/auth/me', { schema: { response: { 200: UserView }, tags: ['auth'] } }, async (request) => {
-    const me = requireUser(request);
-    const row = await users.findUserById(ctx.db, me.id);
-    if (!row) throw notFound('your user');
-    return userView(row);
+    return currentUser(ctx, requireUser(request));
   });
 
   r.post('/auth/password', { schema: { body: ChangePasswordBody, tags: ['auth'] } }, async (request, reply) => {
@@ -52,7 +42,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const { admin, password, maxCores, monthlyCoreHours, overBudget } = request.body;
     // The role first: it may be refused (the last admin), while the quota's values were checked by the schema already.
     const roleChange = { ...(admin !== undefined ? { admin } : {}), ...(password !== undefined ? { password } : {}) };
-    const user = Object.keys(roleChange).length > 0 ? await updateUserByAdmin(ctx, request.params.name, roleChange, actor) : await userNamed(request.params.name);
+    const user = Object.keys(roleChange).length > 0 ? await updateUserByAdmin(ctx, request.params.name, roleChange, actor) : await userNamed(ctx, request.params.name);
     const quotaChange = { ...(maxCores !== undefined ? { maxCores } : {}), ...(monthlyCoreHours !== undefined ? { monthlyCoreHours } : {}), ...(overBudget !== undefined ? { overBudget } : {}) };
     const quota = Object.keys(quotaChange).length > 0 ? await setUserQuota(ctx, request.params.name, quotaChange, actor) : undefined;
     return { ...user, quota: quota ?? (await allQuotaViews(ctx.db)).get(user.id)! };
@@ -80,8 +70,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/users', { schema: { response: { 200: UserList }, tags: ['users'] } }, async (request) => {
     requireAdmin(request);
     // Each with their use against their limits (`quota`: cap, budget, running cores, this month's core-seconds).
-    const quotas = await allQuotaViews(ctx.db);
-    return { users: (await users.listUsers(ctx.db)).map((u) => ({ ...userView(u), quota: quotas.get(u.id)! })) };
+    return usersWithQuotas(ctx);
   });
 
   r.post('/users', { schema: { body: CreateUserBody, response: { 201: UserView }, tags: ['users'] } }, async (request, reply) => {

@@ -5,9 +5,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { BlobHashMismatchError, BlobStorageFullError, BlobTooLargeError } from '../../store/blob-store.js';
-import * as blobsRepo from '../../store/repositories/blobs.js';
-import * as collectionRepo from '../../store/repositories/blob-collection.js';
 import { type ServiceContext, nowIso } from '../services/context.js';
+import { claimBlobsInUse, missingBlobs, recordStoredBlobs } from '../services/blob-uploads.js';
 import { badRequest, insufficientStorage, notFound, tooLarge, unauthorized } from '../errors.js';
 import { requireAgent } from './principal.js';
 import { MissingBlobsAnswer, MissingBlobsBody, ShaParams } from '../../wire/index.js';
@@ -24,14 +23,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.post('/blobs/missing', { schema: { body: MissingBlobsBody, response: { 200: MissingBlobsAnswer }, tags: ['files'] }, preValidation: signedIn }, async (request) => {
     const p = request.principal;
     if (!p) throw unauthorized('sign in first');
-    const hashes = [...new Set(request.body.hashes)];
-    // Whoever asks is about to use these: collection spares them for its grace period.
-    await collectionRepo.claimBlobs(ctx.db, hashes, nowIso());
-    // Users are told what *they* have not sent, agents what the store lacks.
-    const present = p.kind === 'user' ? await blobsRepo.ownedBlobs(ctx.db, p.id, hashes) : await blobsRepo.knownBlobs(ctx.db, hashes);
-    const missing: string[] = [];
-    for (const h of hashes) if (!present.has(h) || !(await ctx.blobs.has(h))) missing.push(h);
-    return { missing };
+    return { missing: await missingBlobs(ctx, p, [...new Set(request.body.hashes)]) };
   });
 
   r.put('/blobs/:sha256', { schema: { params: ShaParams, tags: ['files'] }, preValidation: signedIn }, async (request, reply) => {
@@ -43,7 +35,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (!body || typeof (body as Readable).pipe !== 'function') throw badRequest('send the file as raw bytes with Content-Type: application/octet-stream');
     let stored;
     // Claimed before a byte is written: a collection running meanwhile leaves this content alone.
-    await collectionRepo.claimBlobs(ctx.db, [request.params.sha256], nowIso());
+    await claimBlobsInUse(ctx, [request.params.sha256]);
     try {
       await ctx.blobs.assertRoomFor?.(Number.isFinite(declared) ? declared : 0);
       stored = await ctx.blobs.put(body, request.params.sha256, ctx.config.maxUploadBytes);
@@ -54,8 +46,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw insufficientStorage('the coordinator ran out of disk space while storing the file; nothing was stored');
       throw err;
     }
-    await blobsRepo.recordBlob(ctx.db, stored.sha256, stored.size, nowIso());
-    if (p.kind === 'user') await blobsRepo.recordBlobOwner(ctx.db, p.id, stored.sha256);
+    await recordStoredBlobs(ctx, p, [stored]);
     return reply.code(201).send(stored);
   });
 
@@ -75,7 +66,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     }
     const stored = [];
     const now = nowIso();
-    await collectionRepo.claimBlobs(ctx.db, batch.records.map((r) => r.sha256), now);
+    await claimBlobsInUse(ctx, batch.records.map((r) => r.sha256), now);
     try {
       await ctx.blobs.assertRoomFor?.(body.length);
       for (const record of batch.records) stored.push(await ctx.blobs.put(Readable.from([record.bytes]), record.sha256, ctx.config.maxUploadBytes));
@@ -84,10 +75,7 @@ export function blobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw insufficientStorage(`the coordinator ran out of disk space; ${stored.length} of the batch's files were stored`);
       throw err;
     }
-    for (const s of stored) {
-      await blobsRepo.recordBlob(ctx.db, s.sha256, s.size, now);
-      if (p.kind === 'user') await blobsRepo.recordBlobOwner(ctx.db, p.id, s.sha256);
-    }
+    await recordStoredBlobs(ctx, p, stored, now);
     return reply.code(201).send({ stored });
   });
 

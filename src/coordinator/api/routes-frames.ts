@@ -1,11 +1,10 @@
 // Render frames: listed and served to the job's owner, uploaded by the agent rendering them.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import * as framesRepo from '../../store/repositories/frames.js';
 import { notFound } from '../errors.js';
-import type { TaskStatus } from '../../core/states.js';
 import type { ServiceContext } from '../services/context.js';
 import { recordFrameUpload } from '../services/frames.js';
+import { framePageOf, readyPreview, renderedFrame } from '../services/frame-views.js';
 import { jobFor } from '../services/jobs.js';
 import { requireAgent, requireUser } from './principal.js';
 import { FrameListQuery, FramePage, FrameParams, FrameUploadBody, JobIdParams, TaskIdParams } from '../../wire/index.js';
@@ -29,32 +28,13 @@ export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   r.get('/jobs/:id/frames', { schema: { params: JobIdParams, querystring: FrameListQuery, response: { 200: FramePage }, tags: ['render'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
-    const rows = await framesRepo.listFrames(ctx.db, job.id, request.query.offset ?? 0, request.query.limit ?? 1000);
-    const stats = await framesRepo.frameStats(ctx.db, job.id);
-    return {
-      total: stats.total,
-      done: stats.done,
-      frames: rows.map((f) => ({
-        frame: f.frame,
-        status: f.sha256 ? 'done' : (f.task_status as TaskStatus),
-        taskIndex: f.task_index,
-        path: f.path,
-        sha256: f.sha256,
-        size: f.size === null ? null : Number(f.size),
-        thumbnail: f.thumb_sha,
-        preview: f.preview_sha,
-        renderMs: f.render_ms,
-        attempt: f.attempt,
-        finishedAt: f.finished_at,
-      })),
-    };
+    return framePageOf(ctx, job, request.query.offset ?? 0, request.query.limit ?? 1000);
   });
 
   for (const variant of ['image', 'thumbnail', 'preview'] as const) {
     r.get(`/jobs/:id/frames/:frame/${variant}`, { schema: { params: FrameParams, tags: ['render'] } }, async (request, reply) => {
       const job = await jobFor(ctx, requireUser(request), request.params.id);
-      const frame = await framesRepo.findFrame(ctx.db, job.id, request.params.frame);
-      if (!frame || !frame.sha256) throw notFound(`frame ${request.params.frame} of job ${job.id}`);
+      const frame = await renderedFrame(ctx, job, request.params.frame);
       if (variant === 'image') return sendBlob(ctx, reply, frame.sha256, frame.path ?? 'frame');
       return sendBlob(ctx, reply, variant === 'thumbnail' ? frame.thumb_sha : frame.preview_sha, `${variant} of frame ${frame.frame}.jpg`);
     });
@@ -62,8 +42,7 @@ export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   r.get('/jobs/:id/preview.mp4', { schema: { params: JobIdParams, tags: ['render'] } }, async (request, reply) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
-    const preview = await framesRepo.findPreview(ctx.db, job.id);
-    if (!preview || preview.status !== 'ready') throw notFound(`the preview video of job ${job.id}`);
+    const preview = await readyPreview(ctx, job);
     return sendBlob(ctx, reply, preview.sha256, 'preview.mp4');
   });
 

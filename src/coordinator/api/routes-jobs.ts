@@ -1,54 +1,24 @@
 // Jobs, their tasks, results and live events, for their owner (and admins).
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import * as jobsRepo from '../../store/repositories/jobs.js';
-import * as tasksRepo from '../../store/repositories/tasks.js';
-import * as usersRepo from '../../store/repositories/users.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
-import * as agentsRepo from '../../store/repositories/agents.js';
-import type { JobRow, JobSort } from '../../store/repositories/jobs.js';
-import { unschedulableReason } from '../../core/scheduling.js';
+import { notFound } from '../errors.js';
 import type { ServiceContext } from '../services/context.js';
 import { jobFor, jobViewFor, retryJob, setJobPriority, startJob, stopJob } from '../services/jobs.js';
 import { resultsIndex, resultsZip } from '../services/results.js';
-import { baseJobView, detailedJobView, jobCounts, taskView, type JobCounts } from '../services/views.js';
-import { waitingReasons } from '../services/waiting.js';
 import { requireUser } from './principal.js';
 import { CreateJobBody, JobActionResults, JobActionsBody, JobDeleted, JobFileParams, JobIdParams, JobList, JobListQuery, JobPatchBody, JobView, ResultsIndex, TaskActionAnswer, TaskListQuery, TaskPage, TaskSelectionBody, TemplateCheckAnswer, TemplateCheckBody } from '../../wire/index.js';
-import { countedSteps, createJob, kindOf } from '../kinds/index.js';
+import { createJob } from '../kinds/index.js';
 import { checkTemplateRequest } from '../kinds/template/template-jobs.js';
-import * as framesRepo from '../../store/repositories/frames.js';
 import { openSse } from './sse.js';
-import { isTerminalJob, type JobStatus } from '../../core/states.js';
 import { jobCreationRate } from '../services/large-jobs.js';
 import { audit } from '../services/audit.js';
 import { archiveJob, unarchiveJob } from '../services/job-archive.js';
 import { actOnJobs } from '../services/bulk-actions.js';
 import { deleteJob } from '../services/job-deletion.js';
 import { retryTasks, stopTasks } from '../services/task-control.js';
-
-/**
- * The job list's rows: why each waiting job waits (one look at the agents for the page), and for
- * render jobs the last finished frame, whose thumbnail the list shows.
- */
-async function listedJobViews(ctx: ServiceContext, rows: (JobRow & { owner: string })[], counts: Map<string, JobCounts>) {
-  const waiting = (status: string) => status === 'queued' || status === 'running' || status === 'created';
-  const capacities = rows.some((row) => waiting(row.status)) ? await agentsRepo.onlineAgentCapacities(ctx.db) : [];
-  const lastFrames = new Map(
-    await Promise.all(rows.filter((row) => row.kind === 'render').map(async (row) => [row.id, await framesRepo.lastFrame(ctx.db, row.id)] as const)),
-  );
-  const reasons = await waitingReasons(ctx.db, rows, counts, ctx.config.agentFailureLimit);
-  return rows.map((row) => {
-    const view = baseJobView(row, row.owner, counts.get(row.id)!);
-    view.waiting = reasons.get(row.id) ?? null;
-    if (waiting(row.status)) view.unschedulable = unschedulableReason(row.cores, capacities);
-    const last = lastFrames.get(row.id);
-    if (view.render && typeof view.render === 'object') {
-      view.render = { ...view.render, lastFrame: last ? { frame: last.frame, thumbnail: last.thumb_sha, finishedAt: last.finished_at } : null };
-    }
-    return view;
-  });
-}
+import { listJobsFor } from '../services/job-list.js';
+import { assertJobFile, taskPageOf } from '../services/job-tasks.js';
+import { currentJobView, jobHasEnded, listedTaskViews, ownerNameOf } from '../services/job-events.js';
 
 export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -69,26 +39,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   });
 
   r.get('/jobs', { schema: { querystring: JobListQuery, response: { 200: JobList }, tags: ['jobs'] } }, async (request) => {
-    const user = requireUser(request);
-    const q = request.query;
-    if (q.owner !== undefined && !user.admin && q.owner !== user.name) throw forbidden("only admins see other people's jobs");
-    const before = q.createdBefore !== undefined ? new Date(q.createdBefore) : undefined;
-    if (before && Number.isNaN(before.getTime())) throw badRequest(`createdBefore is not a time: "${q.createdBefore}"`);
-    const { rows, total, countsByStatus } = await jobsRepo.listJobs(ctx.db, {
-      userId: user.admin ? null : user.id,
-      ...(q.status ? { status: q.status } : {}),
-      ...(q.q ? { nameContains: q.q } : {}),
-      ...(q.owner !== undefined ? { ownerName: q.owner } : {}),
-      ...(q.archived ? { archived: true } : {}),
-      ...(before ? { createdBefore: before.toISOString() } : {}),
-      ...(q.sort ? { sort: q.sort as JobSort } : {}),
-      ...(q.sort === 'progress' ? { countedSteps: countedSteps() } : {}),
-      ...(q.order ? { order: q.order } : {}),
-      offset: q.offset ?? 0,
-      limit: q.limit ?? 50,
-    });
-    const counts = await jobCounts(ctx.db, rows);
-    return { jobs: await listedJobViews(ctx, rows, counts), total, countsByStatus };
+    return listJobsFor(ctx, requireUser(request), request.query);
   });
 
   r.get('/jobs/:id', { schema: { params: JobIdParams, response: { 200: JobView }, tags: ['jobs'] } }, async (request) => jobViewFor(ctx, requireUser(request), request.params.id));
@@ -146,11 +97,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   r.get('/jobs/:id/tasks', { schema: { params: JobIdParams, querystring: TaskListQuery, response: { 200: TaskPage }, tags: ['jobs'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
-    const q = request.query;
-    // The tasks its counts are of (render: the chunks; the preview task shows as render.previewTask).
-    const step = kindOf(job.kind).countedStep;
-    const rows = await tasksRepo.listTasks(ctx.db, job.id, { offset: q.offset ?? 0, limit: q.limit ?? 100, ...(q.status ? { status: q.status } : {}), ...(step !== undefined ? { step } : {}) });
-    return { tasks: rows.map((t) => taskView(t, job.max_attempts)), total: await tasksRepo.countTasks(ctx.db, job.id, q.status, step) };
+    return taskPageOf(ctx, job, request.query);
   });
 
   r.get('/jobs/:id/results', { schema: { params: JobIdParams, response: { 200: ResultsIndex }, tags: ['results'] } }, async (request) => {
@@ -168,8 +115,7 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   r.get('/jobs/:id/files/:sha256', { schema: { params: JobFileParams, tags: ['results'] } }, async (request, reply) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
-    const sha = request.params.sha256;
-    if (!(await tasksRepo.jobHasFile(ctx.db, job.id, sha)) && !(await framesRepo.jobHasFrameFile(ctx.db, job.id, sha))) throw notFound(`file ${request.params.sha256} of job ${job.id}`);
+    await assertJobFile(ctx, job, request.params.sha256);
     const size = await ctx.blobs.size(request.params.sha256);
     if (size === null) throw notFound(`file ${request.params.sha256}`);
     reply.header('content-type', 'application/octet-stream').header('content-length', size);
@@ -179,15 +125,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   r.get('/jobs/:id/events', { schema: { params: JobIdParams, tags: ['jobs'] } }, async (request, reply) => {
     const user = requireUser(request);
     const job = await jobFor(ctx, user, request.params.id);
-    const owner = (await usersRepo.findUserById(ctx.db, job.user_id))?.name ?? '?';
+    const owner = await ownerNameOf(ctx, job);
     const stream = openSse(request, reply);
     stream.send('job', await jobViewFor(ctx, user, job.id));
     // Coalesce bursts: at most one job view every 250 ms, each changed task once per flush. A change
     // after a quiet spell goes out at once, and so does the end of the job.
     const dirtyTasks = new Set<string>();
-    // As GET /jobs/:id/tasks lists them: the render preview's task is shown in the job view instead.
-    const countedStep = kindOf(job.kind).countedStep;
-    const listed = (step: number) => countedStep === undefined || step === countedStep;
     let jobDirty = false;
     let timer: NodeJS.Timeout | null = null;
     let lastFlush = 0;
@@ -196,14 +139,12 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       lastFlush = Date.now();
       const tasks = [...dirtyTasks];
       dirtyTasks.clear();
-      // One query per flush, in chunks that stay under the database's parameter limit.
-      for (let i = 0; i < tasks.length; i += 500) {
-        for (const t of await tasksRepo.listTasksByIds(ctx.db, tasks.slice(i, i + 500))) if (listed(t.step)) stream.send('task', taskView(t, job.max_attempts));
-      }
+      // As GET /jobs/:id/tasks lists them: the render preview's task is shown in the job view instead.
+      for (const view of await listedTaskViews(ctx, job, tasks)) stream.send('task', view);
       if (jobDirty) {
         jobDirty = false;
-        const current = await jobsRepo.findJob(ctx.db, job.id);
-        if (current) stream.send('job', await detailedJobView(ctx.db, current, owner, ctx.config.agentFailureLimit));
+        const current = await currentJobView(ctx, job.id, owner);
+        if (current) stream.send('job', current);
       }
     };
     // Flushes run one after another, so views go out in the order they were read.
@@ -221,8 +162,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         jobDirty = true;
         schedule();
         // The job has ended: say so at once (a CLI waiting on it exits), not at the next tick of 250 ms.
-        void jobsRepo.findJob(ctx.db, job.id).then((j) => {
-          if (j && isTerminalJob(j.status as JobStatus) && timer) flushNow();
+        void jobHasEnded(ctx, job.id).then((ended) => {
+          if (ended && timer) flushNow();
         }, () => undefined);
       }
     });

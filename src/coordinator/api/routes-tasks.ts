@@ -1,49 +1,21 @@
 // One task: its attempts and its logs, read back or followed live.
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { isTerminalTask, type TaskStatus } from '../../core/states.js';
-import * as framesRepo from '../../store/repositories/frames.js';
-import * as tasksRepo from '../../store/repositories/tasks.js';
-import { notFound } from '../errors.js';
+import { isTerminalTask } from '../../core/states.js';
 import type { ServiceContext } from '../services/context.js';
 import { jobFor } from '../services/jobs.js';
 import { readTaskLogs } from '../services/task-logs.js';
-import { taskView } from '../services/views.js';
+import { currentTaskView, taskDetail, taskFor } from '../services/task-detail.js';
 import { requireUser } from './principal.js';
 import { LogPage, LogQuery, TaskDetail, TaskIdParams } from '../../wire/index.js';
 import { openSse } from './sse.js';
-import type { UserPrincipal } from '../services/accounts.js';
-
-async function taskFor(ctx: ServiceContext, user: UserPrincipal, taskId: string) {
-  const task = await tasksRepo.findTaskWithOwner(ctx.db, taskId);
-  if (!task || (!user.admin && task.user_id !== user.id)) throw notFound(`task ${taskId}`);
-  return task;
-}
 
 export function taskRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/tasks/:id', { schema: { params: TaskIdParams, response: { 200: TaskDetail }, tags: ['tasks'] } }, async (request) => {
     const task = await taskFor(ctx, requireUser(request), request.params.id);
-    const [row] = await tasksRepo.listTasksByIds(ctx.db, [task.id]);
-    const [attempts, files, frames] = await Promise.all([tasksRepo.listAttempts(ctx.db, task.id), tasksRepo.filesOfTask(ctx.db, task.id), framesRepo.doneFramesOfTask(ctx.db, task.id)]);
-    return {
-      ...taskView(row!, task.max_attempts),
-      // what it delivered, each downloadable from GET /jobs/:id/files/:sha256
-      files: [
-        ...frames.map((f) => ({ path: f.path ?? `frames/${f.frame}`, sha256: f.sha256!, size: Number(f.size ?? 0) })),
-        ...files.map((f) => ({ path: f.path, sha256: f.sha256, size: Number(f.size) })),
-      ],
-      attempts: attempts.map((a) => ({
-        attempt: a.attempt,
-        agent: a.agent_name ?? null,
-        status: a.status,
-        startedAt: a.started_at,
-        finishedAt: a.finished_at,
-        exitCode: a.exit_code,
-        error: a.error,
-      })),
-    };
+    return taskDetail(ctx, task);
   });
 
   r.get('/tasks/:id/logs', { schema: { params: TaskIdParams, querystring: LogQuery, response: { 200: LogPage }, tags: ['tasks'] } }, async (request) => {
@@ -71,10 +43,10 @@ export function taskRoutes(app: FastifyInstance, ctx: ServiceContext): void {
       }
     });
     const sendTaskAndMaybeEnd = async () => {
-      const [row] = await tasksRepo.listTasksByIds(ctx.db, [task.id]);
+      const row = await currentTaskView(ctx, task);
       if (!row) return;
-      stream.send('task', taskView(row, task.max_attempts));
-      if (isTerminalTask(row.status as TaskStatus)) {
+      stream.send('task', row);
+      if (isTerminalTask(row.status)) {
         // Logs the agent sent before completing are stored already; send any left, then end.
         for (const e of await readTaskLogs(ctx, task.id, { ...(attempt ? { attempt } : {}), after })) {
           after = e.seq;

@@ -5,8 +5,8 @@
 // value, which the engine copies from its own environment, so it is never on a command line (it
 // does show in `<engine> inspect`, as any container environment does).
 import { readFileSync } from 'node:fs';
-import { findExecutable } from '../../agent/isolation/find-executable.js';
-import { lastLine, runCommand, type CommandResult } from '../../agent/isolation/run-command.js';
+import { findExecutable } from '../../process/find-executable.js';
+import { lastLine, runCommand, type CommandResult } from '../../process/run-command.js';
 import { agentArgs, type AgentHandle, type AgentProvider, type AgentSpec } from './provider.js';
 
 export type Engine = 'podman' | 'docker';

@@ -224,3 +224,9 @@ export async function jobTimingStats(db: Db, jobId: string, big = false): Promis
   const doneCount = Number(row?.doneCount ?? 0);
   return { meanDoneMs: doneCount ? Number(row!.doneMs) / doneCount : null, attemptMs: Number(row?.attemptMs ?? 0) };
 }
+
+/** The ids of a user's running jobs. */
+export async function runningJobIdsOf(db: Db, userId: string): Promise<Set<string>> {
+  const rows = await db.selectFrom('jobs').select('id').where('user_id', '=', userId).where('status', '=', 'running').execute();
+  return new Set(rows.map((j) => j.id));
+}

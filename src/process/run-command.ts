@@ -1,6 +1,8 @@
-// A small, bounded child-process runner for the isolation layer's probes and engine calls.
-// Every call has a timeout: a wedged engine must never hang the agent.
+// A small, bounded child-process runner for probes and engine calls (the agent's isolation layer,
+// the fleet's container provider). Every call has a timeout: a wedged engine must never hang the
+// agent.
 import { spawn } from 'node:child_process';
+import { signalProcessGroup } from './process-group.js';
 
 export interface CommandResult {
   code: number | null;
@@ -45,7 +47,7 @@ export function runCommand(file: string, args: string[], opts: RunCommandOptions
 
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid);
+      if (child.pid !== undefined) signalProcessGroup(child.pid, 'SIGKILL');
     }, opts.timeoutMs);
 
     const lineSplitter = (): ((chunk: string) => void) => {
@@ -71,15 +73,6 @@ export function runCommand(file: string, args: string[], opts: RunCommandOptions
     child.on('error', (err) => finish({ code: null, stdout, stderr, timedOut, spawnError: err }));
     child.on('close', (code) => finish({ code, stdout, stderr, timedOut }));
   });
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
 
 /** Last non-empty line of a command's error output: engines put the useful message there. */
