@@ -205,6 +205,12 @@ describe('web app file handling in Chromium', { timeout: 180_000 }, () => {
     const noBlend = await zipOf([{ name: 'readme.txt', data: Buffer.from('hi') }]);
     assert.equal((await readZip(noBlend, 'none.zip', roomy)).error, 'ProjectError: none.zip holds no .blend file.');
 
+    // An entry that says it is smaller than it unpacks to (a zip bomb's trick) is stopped, not held.
+    const liar = await zipOf([{ name: 'scene.blend', data: Buffer.from(pattern(100_000)) }]);
+    const central = liar.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    liar.writeUInt32LE(10_000, central + 24); // the central directory's uncompressed size
+    assert.match((await readZip(liar, 'liar.zip', roomy)).error ?? '', /^ProjectError: entry "scene\.blend" of liar\.zip (expands beyond its declared size|cannot be unpacked: .+)\.$/);
+
     assert.match((await readZip(Buffer.from(pattern(3000)), 'junk.zip', roomy)).error ?? '', /^ProjectError: junk\.zip is not a readable zip \(.+\)\.$/);
     const cut = await zipOf([{ name: 'scene.blend', data: Buffer.from(pattern(50_000)) }]);
     assert.match((await readZip(cut.subarray(0, cut.length - 30), 'cut.zip', roomy)).error ?? '', /^ProjectError: cut\.zip is not a readable zip/);

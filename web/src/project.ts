@@ -119,13 +119,17 @@ const ZIP_READ_OPTIONS = { strictness: 'tolerant', filenameValidation: 'tolerant
 async function readCentralDirectory(zip: File, limits: ZipLimits): Promise<ZipEntry[]> {
   const { ZipReader, BlobReader } = await import('@zip.js/zip.js/lib/zip-core-custom.js');
   const utf8 = new TextDecoder('utf-8');
-  let listed: ZipJsEntry[];
+  const listed: ZipJsEntry[] = [];
   try {
-    listed = await new ZipReader(new BlobReader(zip), ZIP_READ_OPTIONS).getEntries();
+    // One by one, so a zip of a million entries is refused without listing them all.
+    for await (const entry of new ZipReader(new BlobReader(zip), ZIP_READ_OPTIONS).getEntriesGenerator()) {
+      if (listed.length === limits.maxEntries) throw new ProjectError(`${zip.name} has more than ${limits.maxEntries.toLocaleString('en-US')} entries.`);
+      listed.push(entry);
+    }
   } catch (error) {
+    if (error instanceof ProjectError) throw error;
     throw new ProjectError(`${zip.name} is not a readable zip (${String((error as Error).message ?? error).toLowerCase()}).`);
   }
-  if (listed.length > limits.maxEntries) throw new ProjectError(`${zip.name} has more than ${limits.maxEntries.toLocaleString('en-US')} entries.`);
   return listed.map((entry) => ({
     // Windows "\\" becomes "/".
     name: utf8.decode(entry.rawFilename).replace(/\\/g, '/'),
