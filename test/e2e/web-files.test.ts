@@ -211,6 +211,11 @@ describe('web app file handling in Chromium', { timeout: 180_000 }, () => {
     liar.writeUInt32LE(10_000, central + 24); // the central directory's uncompressed size
     assert.match((await readZip(liar, 'liar.zip', roomy)).error ?? '', /^ProjectError: entry "scene\.blend" of liar\.zip (expands beyond its declared size|cannot be unpacked: .+)\.$/);
 
+    // bzip2 (12), say: only stored and deflated entries are unpacked in the browser.
+    const bzip2 = await zipOf([{ name: 'scene.blend', data: Buffer.from(pattern(1000)) }]);
+    bzip2.writeUInt16LE(12, bzip2.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 10);
+    assert.equal((await readZip(bzip2, 'bzip2.zip', roomy)).error, 'ProjectError: entry "scene.blend" of bzip2.zip uses compression method 12; only stored and deflated entries can be unpacked in the browser.');
+
     assert.match((await readZip(Buffer.from(pattern(3000)), 'junk.zip', roomy)).error ?? '', /^ProjectError: junk\.zip is not a readable zip \(.+\)\.$/);
     const cut = await zipOf([{ name: 'scene.blend', data: Buffer.from(pattern(50_000)) }]);
     assert.match((await readZip(cut.subarray(0, cut.length - 30), 'cut.zip', roomy)).error ?? '', /^ProjectError: cut\.zip is not a readable zip/);

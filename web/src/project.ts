@@ -113,7 +113,10 @@ interface ZipEntry {
   source: ZipJsEntry;
 }
 
-/** The same reading for every entry: old tools' CP437 names are read as UTF-8 too, as the CLI does. */
+/**
+ * Read as the hand-made reader before it did: what zip.js would refuse or warn about (odd names,
+ * local headers that disagree with the directory) is left to the checks below; no workers.
+ */
 const ZIP_READ_OPTIONS = { strictness: 'tolerant', filenameValidation: 'tolerant', useWebWorkers: false } as const;
 
 async function readCentralDirectory(zip: File, limits: ZipLimits): Promise<ZipEntry[]> {
@@ -131,6 +134,7 @@ async function readCentralDirectory(zip: File, limits: ZipLimits): Promise<ZipEn
     throw new ProjectError(`${zip.name} is not a readable zip (${String((error as Error).message ?? error).toLowerCase()}).`);
   }
   return listed.map((entry) => ({
+    // Names are UTF-8 (flag 11) or, in old tools, CP437: both are read as UTF-8;
     // Windows "\\" becomes "/".
     name: utf8.decode(entry.rawFilename).replace(/\\/g, '/'),
     encrypted: entry.encrypted,
@@ -175,6 +179,7 @@ function sizeText(n: number): string {
 }
 
 const STORED = 0;
+const DEFLATED = 8;
 const LOCAL_HEADER = 0x04034b50;
 
 /**
@@ -203,6 +208,9 @@ async function extractEntry(zip: File, entry: ZipEntry): Promise<Blob> {
   const source = entry.source;
   if (source.directory) throw new ProjectError(`entry "${entry.name}" of ${zip.name} is a folder.`);
   if (source.compressionMethod === STORED) return storedEntry(zip, entry);
+  if (source.compressionMethod !== DEFLATED) {
+    throw new ProjectError(`entry "${entry.name}" of ${zip.name} uses compression method ${source.compressionMethod}; only stored and deflated entries can be unpacked in the browser.`);
+  }
   const parts: Uint8Array[] = [];
   let produced = 0;
   const sink = new WritableStream<Uint8Array>({
@@ -216,11 +224,7 @@ async function extractEntry(zip: File, entry: ZipEntry): Promise<Blob> {
     await source.getData(sink, ZIP_READ_OPTIONS);
   } catch (error) {
     if (error instanceof ProjectError) throw error;
-    const message = String((error as Error).message ?? error);
-    if (/compression method/i.test(message)) {
-      throw new ProjectError(`entry "${entry.name}" of ${zip.name} uses a compression method that cannot be unpacked in the browser (only stored and deflated entries can).`);
-    }
-    throw new ProjectError(`entry "${entry.name}" of ${zip.name} cannot be unpacked: ${message}.`);
+    throw new ProjectError(`entry "${entry.name}" of ${zip.name} cannot be unpacked: ${String((error as Error).message ?? error)}.`);
   }
   if (produced !== entry.size) throw new ProjectError(`entry "${entry.name}" of ${zip.name} unpacked to ${produced} bytes, not the ${entry.size} it declares.`);
   return new Blob(parts as BlobPart[]);
