@@ -1,27 +1,16 @@
-// `/metrics` in the Prometheus text format (0.0.4), written by hand: a few gauges read from the
-// store at scrape time and two histograms. The farm-wide numbers (tasks, agents, jobs, attempt
+// `/metrics` in the Prometheus text format (0.0.4), written by prom-client: a few gauges read from
+// the store at scrape time and two histograms. The farm-wide numbers (tasks, agents, jobs, attempt
 // durations) come from the shared store, so every replica reports the same values: aggregate them
-// with max(), not sum(). Request latency is per replica.
+// with max(), not sum(). Request latency is per replica. Each server has its own registry (tests
+// run several servers in one process).
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
+import { Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { isPostgres } from '../store/dialect.js';
 import type { ServiceContext } from './services/context.js';
 import { DROVER_VERSION } from '../version.js';
 
 type Labels = Record<string, string>;
-
-const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
-
-const numberText = (n: number) => (n === Infinity ? '+Inf' : Number.isFinite(n) ? String(n) : 'NaN');
-
-function header(name: string, help: string, type: 'gauge' | 'histogram' | 'counter'): string[] {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
-}
 
 interface HistogramSeries {
   labels: Labels;
@@ -29,51 +18,6 @@ interface HistogramSeries {
   counts: number[];
   sum: number;
   count: number;
-}
-
-function histogramLines(name: string, bounds: readonly number[], series: Iterable<HistogramSeries>): string[] {
-  const lines: string[] = [];
-  for (const s of series) {
-    let cumulative = 0;
-    bounds.forEach((le, i) => {
-      cumulative += s.counts[i] ?? 0;
-      lines.push(`${name}_bucket${labelText({ ...s.labels, le: numberText(le) })} ${cumulative}`);
-    });
-    lines.push(`${name}_sum${labelText(s.labels)} ${numberText(s.sum)}`);
-    lines.push(`${name}_count${labelText(s.labels)} ${s.count}`);
-  }
-  return lines;
-}
-
-/** A histogram kept in memory, fed as things happen. */
-export class Histogram {
-  private readonly series = new Map<string, HistogramSeries>();
-  readonly bounds: readonly number[];
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    bounds: readonly number[],
-  ) {
-    this.bounds = [...bounds, Infinity];
-  }
-
-  observe(labels: Labels, value: number): void {
-    const key = labelText(labels);
-    let s = this.series.get(key);
-    if (!s) {
-      s = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, s);
-    }
-    const i = this.bounds.findIndex((b) => value <= b);
-    s.counts[i]!++;
-    s.sum += value;
-    s.count++;
-  }
-
-  render(): string[] {
-    return [...header(this.name, this.help, 'histogram'), ...histogramLines(this.name, this.bounds, this.series.values())];
-  }
 }
 
 const HTTP_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -113,8 +57,16 @@ async function attemptDurations(ctx: ServiceContext): Promise<HistogramSeries[]>
   });
 }
 
-async function storeMetrics(ctx: ServiceContext): Promise<string[]> {
-  const tasks = await ctx.db
+interface StoreReading {
+  /** Per instance type and status (queued, running). */
+  tasks: { instanceType: string; status: string; n: number }[];
+  agents: Map<string, number>;
+  jobs: Map<string, number>;
+  durations: HistogramSeries[];
+}
+
+async function readStore(ctx: ServiceContext): Promise<StoreReading> {
+  const rows = await ctx.db
     .selectFrom('tasks')
     .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
     .select(['jobs.instance_type', 'tasks.status', (eb) => eb.fn.countAll<number>().as('n')])
@@ -126,46 +78,121 @@ async function storeMetrics(ctx: ServiceContext): Promise<string[]> {
     .execute();
   const taskCounts = new Map<string, number>();
   for (const t of Object.keys(ctx.config.instanceCores)) for (const s of ['queued', 'running']) taskCounts.set(`${t}\u0000${s}`, 0);
-  for (const r of tasks) taskCounts.set(`${r.instance_type}\u0000${r.status}`, Number(r.n));
-  const [agents, jobs, durations] = await Promise.all([countBy(ctx, 'agents'), countBy(ctx, 'jobs'), attemptDurations(ctx)]);
-
-  const lines = [...header('drover_tasks', 'Tasks of started jobs waiting for an agent (queued) or running, per instance type.', 'gauge')];
-  for (const [key, n] of taskCounts) {
+  for (const r of rows) taskCounts.set(`${r.instance_type}\u0000${r.status}`, Number(r.n));
+  const tasks = [...taskCounts].map(([key, n]) => {
     const [instanceType, status] = key.split('\u0000') as [string, string];
-    lines.push(`drover_tasks${labelText({ instance_type: instanceType, status })} ${n}`);
-  }
-  lines.push(...header('drover_agents', 'Agents known to the farm, by status.', 'gauge'));
-  for (const s of new Set([...AGENT_STATUSES, ...agents.keys()])) lines.push(`drover_agents${labelText({ status: s })} ${agents.get(s) ?? 0}`);
-  lines.push(...header('drover_jobs', 'Jobs, by status.', 'gauge'));
-  for (const s of new Set([...JOB_STATUSES, ...jobs.keys()])) lines.push(`drover_jobs${labelText({ status: s })} ${jobs.get(s) ?? 0}`);
-  lines.push(...header('drover_task_attempt_duration_seconds', 'Wall time of finished task attempts, by outcome (done, error, lost, interrupted, canceled).', 'histogram'));
-  lines.push(...histogramLines('drover_task_attempt_duration_seconds', [...TASK_BOUNDS, Infinity], durations));
-  return lines;
+    return { instanceType, status, n };
+  });
+  const [agents, jobs, durations] = await Promise.all([countBy(ctx, 'agents'), countBy(ctx, 'jobs'), attemptDurations(ctx)]);
+  return { tasks, agents, jobs, durations };
+}
+
+/**
+ * A histogram whose buckets are counted elsewhere (here: inside the store, by one query). prom-client
+ * has no public way to fill a histogram with counts it did not observe, so this one hands its
+ * registry the values it would have made itself (cumulative `_bucket`s, `_sum`, `_count`); the
+ * registry writes the text.
+ */
+export function precountedHistogram(name: string, help: string, bounds: readonly number[], read: () => Promise<HistogramSeries[]>): Metric {
+  const le = (b: number) => (b === Infinity ? '+Inf' : String(b));
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'max',
+    async get() {
+      const values = [];
+      for (const s of await read()) {
+        let cumulative = 0;
+        for (const [i, bound] of bounds.entries()) {
+          cumulative += s.counts[i] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: le(bound) }, value: cumulative });
+        }
+        values.push({ metricName: `${name}_sum`, labels: s.labels, value: s.sum });
+        values.push({ metricName: `${name}_count`, labels: s.labels, value: s.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'max', values };
+    },
+  };
+  return metric as unknown as Metric;
 }
 
 /** Adds GET /metrics (no auth, like /healthz) and the request-latency hook. Call before routes. */
 export function registerMetrics(app: FastifyInstance, ctx: ServiceContext): void {
-  const http = new Histogram('drover_http_request_duration_seconds', 'Time to answer API requests on this replica, by method, route and status code.', HTTP_BOUNDS);
+  const registry = new Registry();
+  const registers = [registry];
+
+  // Scrapes closer together than STORE_READ_CACHE_MS share one reading of the store, and so do the
+  // metrics of one scrape.
+  let cached: { at: number; reading: Promise<StoreReading> } | null = null;
+  const storeReading = (): Promise<StoreReading> => {
+    if (!cached || Date.now() - cached.at > STORE_READ_CACHE_MS) {
+      const reading = readStore(ctx);
+      cached = { at: Date.now(), reading };
+      reading.catch(() => (cached = null));
+    }
+    return cached.reading;
+  };
+  /** The gauge's series are those of the latest reading, and no others. */
+  const fromStore = (fill: (gauge: Gauge, reading: StoreReading) => void) =>
+    async function (this: Gauge) {
+      const reading = await storeReading();
+      this.reset();
+      fill(this, reading);
+    };
+
+  new Gauge({ name: 'drover_build_info', help: 'The running Drover version.', labelNames: ['version'], registers }).set({ version: DROVER_VERSION }, 1);
+  new Gauge({
+    name: 'drover_tasks',
+    help: 'Tasks of started jobs waiting for an agent (queued) or running, per instance type.',
+    labelNames: ['instance_type', 'status'],
+    registers,
+    collect: fromStore((gauge, { tasks }) => {
+      for (const t of tasks) gauge.set({ instance_type: t.instanceType, status: t.status }, t.n);
+    }),
+  });
+  new Gauge({
+    name: 'drover_agents',
+    help: 'Agents known to the farm, by status.',
+    labelNames: ['status'],
+    registers,
+    collect: fromStore((gauge, { agents }) => {
+      for (const s of new Set([...AGENT_STATUSES, ...agents.keys()])) gauge.set({ status: s }, agents.get(s) ?? 0);
+    }),
+  });
+  new Gauge({
+    name: 'drover_jobs',
+    help: 'Jobs, by status.',
+    labelNames: ['status'],
+    registers,
+    collect: fromStore((gauge, { jobs }) => {
+      for (const s of new Set([...JOB_STATUSES, ...jobs.keys()])) gauge.set({ status: s }, jobs.get(s) ?? 0);
+    }),
+  });
+  registry.registerMetric(
+    precountedHistogram(
+      'drover_task_attempt_duration_seconds',
+      'Wall time of finished task attempts, by outcome (done, error, lost, interrupted, canceled).',
+      [...TASK_BOUNDS, Infinity],
+      async () => (await storeReading()).durations,
+    ),
+  );
+  const http = new Histogram({
+    name: 'drover_http_request_duration_seconds',
+    help: 'Time to answer API requests on this replica, by method, route and status code.',
+    labelNames: ['method', 'route', 'status'],
+    buckets: HTTP_BOUNDS,
+    registers,
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL: ids in paths would make a series per job.
     const route = request.routeOptions.url ?? 'unmatched';
     http.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  let cached: { at: number; lines: Promise<string[]> } | null = null;
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    if (!cached || Date.now() - cached.at > STORE_READ_CACHE_MS) {
-      const lines = storeMetrics(ctx);
-      cached = { at: Date.now(), lines };
-      lines.catch(() => (cached = null));
-    }
-    const body = [
-      ...header('drover_build_info', 'The running Drover version.', 'gauge'),
-      `drover_build_info${labelText({ version: DROVER_VERSION })} 1`,
-      ...(await cached.lines),
-      ...http.render(),
-      '',
-    ].join('\n');
-    return reply.type('text/plain; version=0.0.4; charset=utf-8').send(body);
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
   });
 }

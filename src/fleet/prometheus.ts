@@ -1,6 +1,9 @@
 // A reader for the Prometheus text format (0.0.4), enough for the fleet: samples with their labels.
 // Written carefully rather than with a regex per line, because label values may hold any
 // character (quotes, commas, braces, escaped newlines) and a sample may carry a timestamp.
+// Kept hand-made while the writer moved to prom-client (issue #25): prom-client writes the format
+// but cannot read it, and the fleet needs flat samples from its own coordinator only; these lines,
+// covered by prometheus.test.ts (escapes, special values, malformed lines), cost less than another dependency.
 
 export interface Sample {
   name: string;

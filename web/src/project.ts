@@ -1,8 +1,7 @@
 // A render job's PROJECT as the browser sees it: one .blend file, a folder picked with
-// <input webkitdirectory>, or a .zip unpacked here (fflate), entry by entry so only one entry is
+// <input webkitdirectory>, or a .zip unpacked here (zip.js), entry by entry so only one entry is
 // in memory at a time. The same rules as the CLI (src/render/project.ts): backups, VCS folders
 // and system files are left out; unsafe zip entries are refused with a readable message.
-import { Inflate } from 'fflate';
 import { compareNatural } from './format.ts';
 
 export interface ProjectFile {
@@ -84,8 +83,10 @@ export function projectFromFolder(list: FileList | File[]): BrowserProject {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Zips: the central directory is read from the end of the file; each entry is then sliced out of
-// the File and inflated on its own. Zip64 is understood; encryption and symlinks are refused.
+// Zips: zip.js reads the central directory from the end of the File (zip64 included) without
+// loading the rest; each entry is then unpacked on its own when asked for. zip.js is imported only
+// when a zip is picked, so the page's own bundle does not carry it. Its own name checks are off
+// ("tolerant"): the checks below give the readable messages the CLI gives.
 
 export interface ZipLimits {
   /** Total uncompressed bytes. */
@@ -99,97 +100,50 @@ export interface ZipLimits {
 
 export const ZIP_LIMITS: ZipLimits = { maxTotalBytes: 20 * 1024 ** 3, maxRatio: 500, ratioMinBytes: 1024 ** 2, maxEntries: 100_000 };
 
+type ZipJs = typeof import('@zip.js/zip.js/lib/zip-core-custom.js');
+type ZipJsEntry = Awaited<ReturnType<InstanceType<ZipJs['ZipReader']>['getEntries']>>[number];
+
 interface ZipEntry {
   name: string;
-  method: number;
-  flags: number;
+  encrypted: boolean;
   compressedSize: number;
   size: number;
-  localOffset: number;
   madeBy: number;
   externalAttributes: number;
+  source: ZipJsEntry;
 }
 
-const EOCD = 0x06054b50;
-const EOCD64 = 0x06064b50;
-const EOCD64_LOCATOR = 0x07064b50;
-const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
-
-async function bytesOf(blob: Blob, start: number, end: number): Promise<DataView> {
-  return new DataView(await blob.slice(start, end).arrayBuffer());
-}
-
-function u64(view: DataView, at: number): number {
-  return view.getUint32(at, true) + view.getUint32(at + 4, true) * 0x1_0000_0000;
-}
+/**
+ * Read as the hand-made reader before it did: what zip.js would refuse or warn about (odd names,
+ * local headers that disagree with the directory) is left to the checks below; no workers.
+ */
+const ZIP_READ_OPTIONS = { strictness: 'tolerant', filenameValidation: 'tolerant', useWebWorkers: false } as const;
 
 async function readCentralDirectory(zip: File, limits: ZipLimits): Promise<ZipEntry[]> {
-  const damaged = (why: string) => new ProjectError(`${zip.name} is not a readable zip (${why}).`);
-  // The end-of-central-directory record: 22 bytes plus a comment of up to 64 KiB.
-  const tailStart = Math.max(0, zip.size - 22 - 0xffff);
-  const tail = await bytesOf(zip, tailStart, zip.size);
-  let eocd = -1;
-  for (let i = tail.byteLength - 22; i >= 0; i--) {
-    if (tail.getUint32(i, true) === EOCD) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw damaged('no end of central directory');
-  let count = tail.getUint16(eocd + 10, true);
-  let cdSize = tail.getUint32(eocd + 12, true);
-  let cdOffset = tail.getUint32(eocd + 16, true);
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    const locatorAt = eocd - 20;
-    if (locatorAt < 0 || tail.getUint32(locatorAt, true) !== EOCD64_LOCATOR) throw damaged('zip64 locator missing');
-    const eocd64Offset = u64(tail, locatorAt + 8);
-    const record = await bytesOf(zip, eocd64Offset, eocd64Offset + 56);
-    if (record.byteLength < 56 || record.getUint32(0, true) !== EOCD64) throw damaged('zip64 record missing');
-    count = u64(record, 32);
-    cdSize = u64(record, 40);
-    cdOffset = u64(record, 48);
-  }
-  if (count > limits.maxEntries) throw new ProjectError(`${zip.name} has more than ${limits.maxEntries.toLocaleString('en-US')} entries.`);
-  if (cdOffset + cdSize > zip.size) throw damaged('central directory beyond the end of the file');
-  const cd = await bytesOf(zip, cdOffset, cdOffset + cdSize);
+  const { ZipReader, BlobReader } = await import('@zip.js/zip.js/lib/zip-core-custom.js');
   const utf8 = new TextDecoder('utf-8');
-  const entries: ZipEntry[] = [];
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    if (at + 46 > cd.byteLength || cd.getUint32(at, true) !== CENTRAL) throw damaged('bad central directory entry');
-    const nameLength = cd.getUint16(at + 28, true);
-    const extraLength = cd.getUint16(at + 30, true);
-    const commentLength = cd.getUint16(at + 32, true);
-    const entry: ZipEntry = {
-      madeBy: cd.getUint16(at + 4, true),
-      flags: cd.getUint16(at + 8, true),
-      method: cd.getUint16(at + 10, true),
-      compressedSize: cd.getUint32(at + 20, true),
-      size: cd.getUint32(at + 24, true),
-      externalAttributes: cd.getUint32(at + 38, true),
-      localOffset: cd.getUint32(at + 42, true),
-      // Names are UTF-8 (flag 11) or, in old tools, CP437: read both as UTF-8; Windows "\" becomes "/".
-      name: utf8.decode(new Uint8Array(cd.buffer, cd.byteOffset + at + 46, nameLength)).replace(/\\/g, '/'),
-    };
-    // Zip64 extra field: the 64-bit values replace the 0xFFFFFFFF ones, in this order.
-    let extra = at + 46 + nameLength;
-    const extraEnd = extra + extraLength;
-    while (extra + 4 <= extraEnd) {
-      const id = cd.getUint16(extra, true);
-      const length = cd.getUint16(extra + 2, true);
-      if (id === 0x0001) {
-        let p = extra + 4;
-        if (entry.size === 0xffffffff) (entry.size = u64(cd, p)), (p += 8);
-        if (entry.compressedSize === 0xffffffff) (entry.compressedSize = u64(cd, p)), (p += 8);
-        if (entry.localOffset === 0xffffffff) entry.localOffset = u64(cd, p);
-      }
-      extra += 4 + length;
+  const listed: ZipJsEntry[] = [];
+  try {
+    // One by one, so a zip of a million entries is refused without listing them all.
+    for await (const entry of new ZipReader(new BlobReader(zip), ZIP_READ_OPTIONS).getEntriesGenerator()) {
+      if (listed.length === limits.maxEntries) throw new ProjectError(`${zip.name} has more than ${limits.maxEntries.toLocaleString('en-US')} entries.`);
+      listed.push(entry);
     }
-    entries.push(entry);
-    at = extraEnd + commentLength;
+  } catch (error) {
+    if (error instanceof ProjectError) throw error;
+    throw new ProjectError(`${zip.name} is not a readable zip (${String((error as Error).message ?? error).toLowerCase()}).`);
   }
-  return entries;
+  return listed.map((entry) => ({
+    // Names are UTF-8 (flag 11) or, in old tools, CP437: both are read as UTF-8;
+    // Windows "\\" becomes "/".
+    name: utf8.decode(entry.rawFilename).replace(/\\/g, '/'),
+    encrypted: entry.encrypted,
+    compressedSize: entry.compressedSize,
+    size: entry.uncompressedSize,
+    madeBy: entry.versionMadeBy,
+    externalAttributes: entry.externalFileAttributes,
+    source: entry,
+  }));
 }
 
 /** Why an entry name is unsafe to unpack, or undefined. */
@@ -224,42 +178,53 @@ function sizeText(n: number): string {
   return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
 }
 
-const READ_CHUNK = 4 * 1024 * 1024;
-const pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+const STORED = 0;
+const DEFLATED = 8;
+const LOCAL_HEADER = 0x04034b50;
 
-async function extractEntry(zip: File, entry: ZipEntry): Promise<Blob> {
-  const local = await bytesOf(zip, entry.localOffset, entry.localOffset + 30);
-  if (local.byteLength < 30 || local.getUint32(0, true) !== LOCAL) {
+/**
+ * A stored (uncompressed) entry is a slice of the File itself: no copy at all, where zip.js would
+ * copy it through memory (a stored multi-GB .blend is common: .blend files compress poorly). Its
+ * data starts after the 30-byte local header and the name and extra field that header counts.
+ */
+async function storedEntry(zip: File, entry: ZipEntry): Promise<Blob> {
+  const offset = entry.source.offset;
+  const local = new DataView(await zip.slice(offset, offset + 30).arrayBuffer());
+  if (local.byteLength < 30 || local.getUint32(0, true) !== LOCAL_HEADER) {
     throw new ProjectError(`${zip.name} is damaged: entry "${entry.name}" has no local header.`);
   }
-  const dataStart = entry.localOffset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
+  const dataStart = offset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
   const dataEnd = dataStart + entry.compressedSize;
   if (dataEnd > zip.size) throw new ProjectError(`${zip.name} is damaged: entry "${entry.name}" runs past the end of the file.`);
-  if (entry.method === 0) {
-    if (entry.compressedSize !== entry.size) throw new ProjectError(`${zip.name} is damaged: entry "${entry.name}" has inconsistent sizes.`);
-    return zip.slice(dataStart, dataEnd); // stored: no copy at all
-  }
-  if (entry.method !== 8) {
-    throw new ProjectError(`entry "${entry.name}" of ${zip.name} uses compression method ${entry.method}; only stored and deflated entries can be unpacked in the browser.`);
+  if (entry.compressedSize !== entry.size) throw new ProjectError(`${zip.name} is damaged: entry "${entry.name}" has inconsistent sizes.`);
+  return zip.slice(dataStart, dataEnd);
+}
+
+/**
+ * Unpacks one entry. The bytes are counted as they come: an entry that expands beyond the size it
+ * declares (a zip bomb's trick) is stopped there, not held in memory whole.
+ */
+async function extractEntry(zip: File, entry: ZipEntry): Promise<Blob> {
+  const source = entry.source;
+  if (source.directory) throw new ProjectError(`entry "${entry.name}" of ${zip.name} is a folder.`);
+  if (source.compressionMethod === STORED) return storedEntry(zip, entry);
+  if (source.compressionMethod !== DEFLATED) {
+    throw new ProjectError(`entry "${entry.name}" of ${zip.name} uses compression method ${source.compressionMethod}; only stored and deflated entries can be unpacked in the browser.`);
   }
   const parts: Uint8Array[] = [];
   let produced = 0;
-  const inflate = new Inflate((data) => {
-    produced += data.length;
-    if (produced > entry.size) throw new ProjectError(`entry "${entry.name}" of ${zip.name} expands beyond its declared size.`);
-    parts.push(data);
+  const sink = new WritableStream<Uint8Array>({
+    write(data) {
+      produced += data.length;
+      if (produced > entry.size) throw new ProjectError(`entry "${entry.name}" of ${zip.name} expands beyond its declared size.`);
+      parts.push(data);
+    },
   });
-  for (let offset = dataStart; offset < dataEnd || offset === dataStart; offset += READ_CHUNK) {
-    const end = Math.min(dataEnd, offset + READ_CHUNK);
-    const chunk = new Uint8Array(await zip.slice(offset, end).arrayBuffer());
-    try {
-      inflate.push(chunk, end >= dataEnd);
-    } catch (error) {
-      if (error instanceof ProjectError) throw error;
-      throw new ProjectError(`entry "${entry.name}" of ${zip.name} cannot be unpacked: ${(error as Error).message}.`);
-    }
-    if (end >= dataEnd) break;
-    await pause(); // keep the page responsive between chunks
+  try {
+    await source.getData(sink, ZIP_READ_OPTIONS);
+  } catch (error) {
+    if (error instanceof ProjectError) throw error;
+    throw new ProjectError(`entry "${entry.name}" of ${zip.name} cannot be unpacked: ${String((error as Error).message ?? error)}.`);
   }
   if (produced !== entry.size) throw new ProjectError(`entry "${entry.name}" of ${zip.name} unpacked to ${produced} bytes, not the ${entry.size} it declares.`);
   return new Blob(parts as BlobPart[]);
@@ -290,7 +255,7 @@ export async function projectFromZip(zip: File, limits: ZipLimits = ZIP_LIMITS):
       skipped.push({ path: entry.name, reason });
       continue;
     }
-    if (entry.flags & 1) throw unsafe(entry, 'it is encrypted');
+    if (entry.encrypted) throw unsafe(entry, 'it is encrypted');
     if (seen.has(entry.name)) throw unsafe(entry, 'it appears twice');
     seen.add(entry.name);
     total += entry.size;

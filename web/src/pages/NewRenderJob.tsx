@@ -1,16 +1,13 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, API_BASE, isAbort, messageOf, type ImageFormat, type InstanceType, type Job, type RenderJobSpec } from '../api.ts';
-import { ErrorBanner, PageHeader } from '../components.tsx';
+import { API_BASE, messageOf, type ImageFormat, type RenderJobSpec } from '../api.ts';
 import { bytes, num, plural } from '../format.ts';
 import { chunkFrames, FrameExpressionError, parseFrames } from '../frames.ts';
 import { useDebounced, useDocumentTitle } from '../hooks.ts';
 import { projectFromBlend, projectFromFolder, projectFromZip, isZipName, ProjectError, type BrowserProject } from '../project.ts';
-import { href, navigate } from '../router.ts';
-import { uploadFiles, type UploadPhase } from '../upload.ts';
+import { uploadFiles } from '../upload.ts';
 import type { BlendContents, BlendScene } from '../blend-read.ts';
 import { FRAME_FORMATS } from '../frame-formats.ts';
-import { JobKindSwitch, SIZES, SizePicker, UploadProgress } from './job-form.tsx';
-import { SchedulingFields, coresOf, emptyScheduling, schedulingRequest } from '../SchedulingFields.tsx';
+import { JobForm, runRequest, useJobForm, type TimeoutRule } from './job-form.tsx';
 
 const FORMATS: { value: ImageFormat | ''; label: string }[] = [
   { value: '', label: 'As saved' },
@@ -45,6 +42,12 @@ function optionalInt(text: string, min: number, max: number): number | undefined
   return Number.isInteger(n) && n >= min && n <= max ? n : null;
 }
 
+/** Whole seconds, at most a week, or none. */
+const RENDER_TIMEOUT: TimeoutRule = {
+  read: (text) => optionalInt(text, 1, 7 * 86400),
+  problem: 'The task timeout must be a whole number of seconds, at most a week.',
+};
+
 export function NewRenderJob() {
   const [name, setName] = useState('');
   const [project, setProject] = useState<BrowserProject | null>(null);
@@ -57,22 +60,14 @@ export function NewRenderJob() {
   const [samples, setSamples] = useState('');
   const [width, setWidth] = useState('');
   const [height, setHeight] = useState('');
-  const [size, setSize] = useState<InstanceType>('s');
-  const [start, setStart] = useState(true);
-  const [scheduling, setScheduling] = useState(emptyScheduling);
-  const [maxAttempts, setMaxAttempts] = useState('3');
-  const [timeout, setTimeoutValue] = useState('');
-  const [phase, setPhase] = useState<UploadPhase>({ step: 'idle' });
-  const [error, setError] = useState<string | null>(null);
-  const abort = useRef<AbortController | null>(null);
+  const form = useJobForm();
+  const { busy, setError } = form;
   useDocumentTitle('New render job');
 
-  const busy = phase.step !== 'idle';
   // A million-frame expression takes a moment to cut: do it once typing pauses.
   const typedFrames = useDebounced(frames, 120);
   const typedChunk = useDebounced(chunk, 120);
   const plan = useMemo(() => planFrames(typedFrames, typedChunk), [typedFrames, typedChunk]);
-  const cores = coresOf(scheduling) ?? SIZES.find((s) => s.type === size)!.cores;
   const projectBytes = useMemo(() => project?.files.reduce((sum, f) => sum + f.size, 0) ?? 0, [project]);
   const defaultName = blend ? blend.split('/').pop()!.replace(/\.blend$/i, '') : '';
 
@@ -111,7 +106,6 @@ export function NewRenderJob() {
   }, [fromScene]);
   const movie = !!fromScene && !FRAME_FORMATS.has(fromScene.fileFormat);
 
-
   const pickProject = async (kind: 'file' | 'folder', list: FileList | null) => {
     setProjectError(null);
     setError(null);
@@ -146,37 +140,27 @@ export function NewRenderJob() {
     const h = optionalInt(height, 4, 65_536);
     if (w === null || h === null) return setError('The resolution must be whole numbers from 4 to 65,536 pixels.');
     if ((w === undefined) !== (h === undefined)) return setError('Give both the width and the height, or neither.');
-    const attempts = Number(maxAttempts);
-    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) return setError('Max attempts must be between 1 and 20.');
-    const timeoutSeconds = optionalInt(timeout, 1, 7 * 86400);
-    if (timeoutSeconds === null) return setError('The task timeout must be a whole number of seconds, at most a week.');
-    const scheduled = schedulingRequest(scheduling);
-    if ('problem' in scheduled) return setError(scheduled.problem);
+    const run = runRequest(form.run, RENDER_TIMEOUT);
+    if ('problem' in run) return setError(run.problem);
 
-    const controller = new AbortController();
-    abort.current = controller;
-    try {
+    await form.submitJob(async (signal) => {
       // zips are unpacked entry by entry here; picked files are used as they are
       const blobs: Blob[] = [];
-      if (project.kind === 'zip') setPhase({ step: 'unpacking', done: 0, total: project.files.length });
+      if (project.kind === 'zip') form.setPhase({ step: 'unpacking', done: 0, total: project.files.length });
       for (const file of project.files) {
-        if (controller.signal.aborted) throw new DOMException('canceled', 'AbortError');
+        if (signal.aborted) throw new DOMException('canceled', 'AbortError');
         blobs.push(await file.open());
-        if (project.kind === 'zip') setPhase({ step: 'unpacking', done: blobs.length, total: project.files.length });
+        if (project.kind === 'zip') form.setPhase({ step: 'unpacking', done: blobs.length, total: project.files.length });
       }
-      const hashes = await uploadFiles(blobs, setPhase, controller.signal);
+      const hashes = await uploadFiles(blobs, form.setPhase, signal);
 
-      setPhase({ step: 'creating' });
       const spec: RenderJobSpec = {
         kind: 'render',
         name: name.trim() || defaultName,
         project: { files: project.files.map((f, i) => ({ path: f.path, sha256: hashes.get(blobs[i]!)! })), blend },
         frames: frames.trim(),
         chunk: Number(chunk),
-        instanceType: size,
-        maxAttempts: attempts,
-        start,
-        ...scheduled.fields,
+        ...run.fields,
       };
       if (scene.trim()) spec.scene = scene.trim();
       if (format) spec.format = format;
@@ -194,204 +178,147 @@ export function NewRenderJob() {
       }
       if (samplesValue !== undefined) spec.samples = samplesValue;
       if (w !== undefined && h !== undefined) spec.resolution = { width: w, height: h };
-      if (timeoutSeconds !== undefined) spec.taskTimeoutSeconds = timeoutSeconds;
-      const job = await api<Job>('jobs', { body: spec, signal: controller.signal });
-      navigate(`/jobs/${encodeURIComponent(job.id)}`);
-    } catch (e) {
-      setPhase({ step: 'idle' });
-      setError(isAbort(e) ? 'Upload canceled.' : e instanceof ProjectError ? e.message : messageOf(e));
-    } finally {
-      abort.current = null;
-    }
+      return spec;
+    });
   };
 
   const tasks = plan && !('error' in plan) ? plan.tasks : 0;
   return (
-    <div class="page page-narrow" data-testid="new-job-page">
-      <PageHeader title="New job" sub="A render job: Blender renders the frames of a .blend, a chunk of frames per task.">
-        {/* The same zip as `drover blender-addon`: artists submit from Blender's Output Properties. */}
+    <JobForm
+      kind="render"
+      sub="A render job: Blender renders the frames of a .blend, a chunk of frames per task."
+      headerActions={
+        // The same zip as `drover blender-addon`: artists submit from Blender's Output Properties.
         <a class="btn btn-ghost" href={`${API_BASE}downloads/blender-addon.zip`} download="drover_blender.zip" data-testid="blender-addon-download" title="Install in Blender: Edit › Preferences › Add-ons › Install">
           Blender add-on
         </a>
-      </PageHeader>
-      <JobKindSwitch kind="render" disabled={busy} />
-      {/* A message about what was typed goes once the form changes: it would be stale. */}
-      <form class="form panel" onSubmit={submit} onInput={() => setError(null)} data-testid="new-render-form" noValidate>
-        <ErrorBanner error={error} onDismiss={() => setError(null)} scrollIntoView />
-        <label class="field">
-          <span>Job title</span>
-          <input
-            name="name"
-            maxLength={200}
-            placeholder={defaultName || 'e.g. Shot 042 lighting'}
-            value={name}
-            disabled={busy}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </label>
-
-        <div class="field">
-          <span class="field-title">Project</span>
-          <div class="project-pickers">
-            <label class="picker">
-              <span>A .blend file or a .zip</span>
-              <input
-                type="file"
-                accept=".blend,.zip,application/zip"
-                disabled={busy}
-                data-testid="project-file-input"
-                onChange={(e) => {
-                  void pickProject('file', e.currentTarget.files);
-                  e.currentTarget.value = '';
-                }}
-              />
-            </label>
-            <span class="muted picker-or">or</span>
-            <label class="picker">
-              <span>A project folder</span>
-              <input
-                type="file"
-                // @ts-expect-error: webkitdirectory is not in the DOM typings, every browser knows it
-                webkitdirectory={true}
-                multiple
-                disabled={busy}
-                data-testid="project-folder-input"
-                onChange={(e) => {
-                  void pickProject('folder', e.currentTarget.files);
-                  e.currentTarget.value = '';
-                }}
-              />
-            </label>
-          </div>
-          <span class="hint">A folder or zip carries the textures and caches the .blend uses through relative paths (//textures/…).</span>
-          {projectError && (
-            <div class="banner banner-error" role="alert" data-testid="project-error">
-              <span>{projectError}</span>
-            </div>
-          )}
-          {project && (
-            <ProjectSummary
-              project={project}
-              bytes={projectBytes}
-              blend={blend}
-              busy={busy}
-              onBlend={(b) => {
-                setBlend(b);
-                setError(null);
+      }
+      formTestId="new-render-form"
+      state={form}
+      onSubmit={submit}
+      title={{ value: name, onInput: setName, placeholder: defaultName || 'e.g. Shot 042 lighting' }}
+      summary={{
+        tasks,
+        details: (
+          <>
+            <span data-testid="frame-count">{plural(plan && !('error' in plan) ? plan.frames : 0, 'frame')}</span>
+            <span class="muted">·</span>
+          </>
+        ),
+        bytes: projectBytes,
+        files: project?.files.length ?? 0,
+      }}
+      submitNoun="render"
+    >
+      <div class="field">
+        <span class="field-title">Project</span>
+        <div class="project-pickers">
+          <label class="picker">
+            <span>A .blend file or a .zip</span>
+            <input
+              type="file"
+              accept=".blend,.zip,application/zip"
+              disabled={busy}
+              data-testid="project-file-input"
+              onChange={(e) => {
+                void pickProject('file', e.currentTarget.files);
+                e.currentTarget.value = '';
               }}
             />
-          )}
-        </div>
-
-        <div class="grid-3">
-          <label class="field span-xs">
-            <span>Frames</span>
+          </label>
+          <span class="muted picker-or">or</span>
+          <label class="picker">
+            <span>A project folder</span>
             <input
-              name="frames"
-              required
-              placeholder="e.g. 1-250, 1-250:5, 1,5,10-20"
-              value={frames}
+              type="file"
+              // @ts-expect-error: webkitdirectory is not in the DOM typings, every browser knows it
+              webkitdirectory={true}
+              multiple
               disabled={busy}
-              aria-invalid={plan !== null && 'error' in plan}
-              onInput={(e) => setFrames(e.currentTarget.value)}
-              data-testid="frames-input"
+              data-testid="project-folder-input"
+              onChange={(e) => {
+                void pickProject('folder', e.currentTarget.files);
+                e.currentTarget.value = '';
+              }}
             />
           </label>
-          <label class="field">
-            <span>Chunk size</span>
-            <input type="number" name="chunk" min={1} max={100000} value={chunk} disabled={busy} onInput={(e) => setChunk(e.currentTarget.value)} data-testid="chunk-input" />
-          </label>
-          <label class="field">
-            <span>Scene</span>
-            <input name="scene" placeholder="the file's active scene" value={scene} disabled={busy} onInput={(e) => setScene(e.currentTarget.value)} />
-          </label>
         </div>
-        {plan && 'error' in plan ? (
-          <div class="hint err-text" data-testid="frames-error">
-            {plan.error}
+        <span class="hint">A folder or zip carries the textures and caches the .blend uses through relative paths (//textures/…).</span>
+        {projectError && (
+          <div class="banner banner-error" role="alert" data-testid="project-error">
+            <span>{projectError}</span>
           </div>
-        ) : (
-          <SceneHint read={sceneRead?.blend === blend ? sceneRead : null} scene={fromScene} sceneName={sceneName} movie={movie} />
         )}
+        {project && (
+          <ProjectSummary
+            project={project}
+            bytes={projectBytes}
+            blend={blend}
+            busy={busy}
+            onBlend={(b) => {
+              setBlend(b);
+              setError(null);
+            }}
+          />
+        )}
+      </div>
 
-        <div class="grid-3">
-          <label class="field">
-            <span>Format</span>
-            <select name="format" value={format} disabled={busy} onChange={(e) => setFormat(e.currentTarget.value as ImageFormat | '')} data-testid="format-select">
-              {FORMATS.map((f) => (
-                <option key={f.value} value={f.value}>
-                  {f.value === '' && fromScene ? (movie ? `PNG (the scene writes ${fromScene.fileFormat}, a movie)` : `As saved (${fromScene.fileFormat})`) : f.label}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label class="field">
-            <span>Samples</span>
-            <input type="number" name="samples" min={1} placeholder={fromScene?.samples ? `${fromScene.samples} (scene)` : 'as saved'} value={samples} disabled={busy} onInput={(e) => setSamples(e.currentTarget.value)} />
-          </label>
-          <div class="field span-xs">
-            <span>Resolution</span>
-            <div class="resolution">
-              <input type="number" name="width" min={4} placeholder={fromScene ? String(fromScene.resolution.x) : 'width'} aria-label="Width" value={width} disabled={busy} onInput={(e) => setWidth(e.currentTarget.value)} />
-              <span class="muted">×</span>
-              <input type="number" name="height" min={4} placeholder={fromScene ? String(fromScene.resolution.y) : 'height'} aria-label="Height" value={height} disabled={busy} onInput={(e) => setHeight(e.currentTarget.value)} />
-            </div>
-          </div>
-        </div>
-
-        <SizePicker size={size} disabled={busy} onChange={setSize} />
-        <SchedulingFields value={scheduling} disabled={busy} onChange={setScheduling} />
-
-        <details class="advanced">
-          <summary>Advanced</summary>
-          <div class="grid-3">
-            <label class="field">
-              <span>Max attempts</span>
-              <input type="number" name="maxAttempts" min={1} max={20} value={maxAttempts} disabled={busy} onInput={(e) => setMaxAttempts(e.currentTarget.value)} />
-            </label>
-            <label class="field">
-              <span>Task timeout (s)</span>
-              <input type="number" name="taskTimeoutSeconds" min={1} placeholder="none" value={timeout} disabled={busy} onInput={(e) => setTimeoutValue(e.currentTarget.value)} />
-            </label>
-          </div>
-        </details>
-
-        <label class="check">
-          <input type="checkbox" name="start" checked={start} disabled={busy} onChange={(e) => setStart(e.currentTarget.checked)} data-testid="start-now" />
-          <span>Start the job now</span>
+      <div class="grid-3">
+        <label class="field span-xs">
+          <span>Frames</span>
+          <input
+            name="frames"
+            required
+            placeholder="e.g. 1-250, 1-250:5, 1,5,10-20"
+            value={frames}
+            disabled={busy}
+            aria-invalid={plan !== null && 'error' in plan}
+            onInput={(e) => setFrames(e.currentTarget.value)}
+            data-testid="frames-input"
+          />
         </label>
-
-        <div class="summary" data-testid="task-summary">
-          <span>
-            <strong data-testid="task-count">{num(tasks)}</strong> {tasks === 1 ? 'task' : 'tasks'}
-          </span>
-          <span class="muted">·</span>
-          <span data-testid="frame-count">{plural(plan && !('error' in plan) ? plan.frames : 0, 'frame')}</span>
-          <span class="muted">·</span>
-          <span>{plural(cores, 'core')} each</span>
-          <span class="muted">·</span>
-          <span>
-            {bytes(projectBytes)} in {plural(project?.files.length ?? 0, 'file')}
-          </span>
+        <label class="field">
+          <span>Chunk size</span>
+          <input type="number" name="chunk" min={1} max={100000} value={chunk} disabled={busy} onInput={(e) => setChunk(e.currentTarget.value)} data-testid="chunk-input" />
+        </label>
+        <label class="field">
+          <span>Scene</span>
+          <input name="scene" placeholder="the file's active scene" value={scene} disabled={busy} onInput={(e) => setScene(e.currentTarget.value)} />
+        </label>
+      </div>
+      {plan && 'error' in plan ? (
+        <div class="hint err-text" data-testid="frames-error">
+          {plan.error}
         </div>
+      ) : (
+        <SceneHint read={sceneRead?.blend === blend ? sceneRead : null} scene={fromScene} sceneName={sceneName} movie={movie} />
+      )}
 
-        {busy && <UploadProgress phase={phase} />}
-
-        <div class="form-actions">
-          <a class="btn btn-ghost" href={href('/jobs')}>
-            Cancel
-          </a>
-          {busy && phase.step !== 'creating' && (
-            <button type="button" class="btn" onClick={() => abort.current?.abort()}>
-              Stop upload
-            </button>
-          )}
-          <button type="submit" class="btn btn-primary" disabled={busy} data-testid="submit-job">
-            {busy ? 'Submitting…' : `Submit render${tasks ? ` (${plural(tasks, 'task')})` : ''}`}
-          </button>
+      <div class="grid-3">
+        <label class="field">
+          <span>Format</span>
+          <select name="format" value={format} disabled={busy} onChange={(e) => setFormat(e.currentTarget.value as ImageFormat | '')} data-testid="format-select">
+            {FORMATS.map((f) => (
+              <option key={f.value} value={f.value}>
+                {f.value === '' && fromScene ? (movie ? `PNG (the scene writes ${fromScene.fileFormat}, a movie)` : `As saved (${fromScene.fileFormat})`) : f.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>Samples</span>
+          <input type="number" name="samples" min={1} placeholder={fromScene?.samples ? `${fromScene.samples} (scene)` : 'as saved'} value={samples} disabled={busy} onInput={(e) => setSamples(e.currentTarget.value)} />
+        </label>
+        <div class="field span-xs">
+          <span>Resolution</span>
+          <div class="resolution">
+            <input type="number" name="width" min={4} placeholder={fromScene ? String(fromScene.resolution.x) : 'width'} aria-label="Width" value={width} disabled={busy} onInput={(e) => setWidth(e.currentTarget.value)} />
+            <span class="muted">×</span>
+            <input type="number" name="height" min={4} placeholder={fromScene ? String(fromScene.resolution.y) : 'height'} aria-label="Height" value={height} disabled={busy} onInput={(e) => setHeight(e.currentTarget.value)} />
+          </div>
         </div>
-      </form>
-    </div>
+      </div>
+    </JobForm>
   );
 }
 
