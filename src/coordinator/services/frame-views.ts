@@ -2,6 +2,7 @@
 import type { TaskStatus } from '../../core/states.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
+import { isBigJob } from '../../store/off-thread-reads.js';
 import type { FramePage } from '../../wire/index.js';
 import { notFound } from '../errors.js';
 import type { ServiceContext } from './context.js';
@@ -9,7 +10,7 @@ import type { ServiceContext } from './context.js';
 /** A page of the job's frames, with how many there are and how many are done. */
 export async function framePageOf(ctx: ServiceContext, job: JobRow, offset: number, limit: number): Promise<FramePage> {
   const rows = await framesRepo.listFrames(ctx.db, job.id, offset, limit);
-  const stats = await framesRepo.frameStats(ctx.db, job.id);
+  const stats = await framesRepo.frameStats(ctx.db, job.id, isBigJob(job));
   return {
     total: stats.total,
     done: stats.done,

@@ -3,6 +3,7 @@ import { jobOrder } from '../../core/priority.js';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
+import { readRows } from '../off-thread-reads.js';
 import { placeholderRows, runShaped } from '../shaped-sql.js';
 import { insertBatches } from '../statement-shapes.js';
 import { recordEndedAttempts } from './usage.js';
@@ -55,7 +56,7 @@ export function findTaskWithOwner(db: Db, id: string) {
 }
 
 /** A job's tasks in index order (of one step only, with `step`). */
-export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: number; status?: TaskStatus; step?: number }) {
+export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: number; status?: TaskStatus; step?: number }, big = false) {
   let q = db
     .selectFrom('tasks')
     .leftJoin('agents', 'agents.id', 'tasks.agent_id')
@@ -64,14 +65,16 @@ export function listTasks(db: Db, jobId: string, opts: { offset: number; limit: 
     .where('tasks.job_id', '=', jobId);
   if (opts.status) q = q.where('tasks.status', '=', opts.status);
   if (opts.step !== undefined) q = q.where('tasks.step', '=', opts.step);
-  return q.orderBy('tasks.idx').offset(opts.offset).limit(opts.limit).execute();
+  // A page deep into a huge job walks the index up to its offset: off the event loop (off-thread-reads.ts).
+  return readRows(db, q.orderBy('tasks.idx').offset(opts.offset).limit(opts.limit), big && opts.offset > 10_000);
 }
 
-export async function countTasks(db: Db, jobId: string, status?: TaskStatus, step?: number): Promise<number> {
+export async function countTasks(db: Db, jobId: string, status?: TaskStatus, step?: number, big = false): Promise<number> {
   let q = db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', jobId);
   if (status) q = q.where('status', '=', status);
   if (step !== undefined) q = q.where('step', '=', step);
-  return Number((await q.executeTakeFirstOrThrow()).n);
+  const [row] = await readRows(db, q, big);
+  return Number(row?.n ?? 0);
 }
 
 export async function anyTaskStarted(db: Db, jobId: string): Promise<boolean> {
