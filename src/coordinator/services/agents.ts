@@ -94,7 +94,7 @@ export async function registerAgent(
     slots: resources.slots,
     sandbox: resources.sandbox ? 1 : 0,
     version: resources.version,
-    status: 'online',
+    status: 'online' as const,
     last_seen_at: now,
   };
   if (previousToken) {

@@ -3,7 +3,7 @@
 import type { InstanceType } from '../../core/instance-types.js';
 import type { JobRequirements } from '../../core/job-requirements.js';
 import { unschedulableReason } from '../../core/scheduling.js';
-import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import type { TemplateTaskSpec } from '../kinds/template/template-jobs.js';
 import { kindOf } from '../kinds/index.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
@@ -30,7 +30,7 @@ export function baseJobView(row: JobRow, owner: string, counts: JobCounts): JobV
   return {
     id: row.id,
     name: row.name,
-    kind: row.kind as JobView['kind'],
+    kind: row.kind,
     status: row.status as JobStatus,
     owner,
     instanceType: row.instance_type as InstanceType,
@@ -111,7 +111,7 @@ export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttem
     id: row.id,
     jobId: row.job_id,
     index: row.idx,
-    status: row.status as TaskStatus,
+    status: row.status,
     input: row.input_name,
     attempts: row.attempt,
     tries: row.tries,

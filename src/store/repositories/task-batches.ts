@@ -1,6 +1,7 @@
 // Set-at-a-time statements over many tasks, for the hot paths of a busy farm: leasing a batch of
 // tasks and accepting a batch of results each take a handful of statements, not a few per task.
 import type { TaskStatus } from '../../core/states.js';
+import type { JobKind } from '../../wire/jobs.js';
 import { isPostgres } from '../dialect.js';
 import { recordEndedAttempts } from './usage.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
@@ -43,10 +44,10 @@ export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[])
 export interface HeldTask {
   id: string;
   job_id: string;
-  status: string;
+  status: TaskStatus;
   agent_id: string | null;
   attempt: number;
-  job_kind: string;
+  job_kind: JobKind;
 }
 
 /**
