@@ -4,7 +4,7 @@ import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.
 import { waitingReason } from '../../core/waiting.js';
 import { quotaWaitingReason } from '../../core/quotas.js';
 import { limitedUses } from './quotas.js';
-import { type JobRequirements, noAgentMeets } from '../../core/job-requirements.js';
+import { noAgentMeets } from '../../core/job-requirements.js';
 import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { dependencyOutcome } from '../../core/dependencies.js';
 import * as dependenciesRepo from '../../store/repositories/dependencies.js';
@@ -13,6 +13,7 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import * as queueRepo from '../../store/repositories/queue.js';
 import type { Db } from '../../store/schema.js';
+import { jobRequirementsOf } from '../../store/json-columns.js';
 
 /** Each job's reason to wait (null when nothing holds it back or it is not waiting). */
 export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: ReadonlyMap<string, TaskCounts>, failureLimit: number): Promise<Map<string, string | null>> {
@@ -38,6 +39,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
   const freeCores = new Map(online.map((a) => [a.id, a.slots - (running.get(a.id) ?? 0)]));
   const blocked = await agentFailuresRepo.blockedAgentIds(db, waiting.map((r) => r.id), failureLimit);
   for (const row of waiting) {
+    const requirements = jobRequirementsOf(row);
     out.set(
       row.id,
       waitingReason({
@@ -47,7 +49,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
         queued: (counts.get(row.id) ?? emptyCounts()).queued,
         online,
         pausedOnline,
-        requirementsUnmet: row.requirements ? noAgentMeets(JSON.parse(row.requirements) as JobRequirements, await hosts()) : null,
+        requirementsUnmet: requirements ? noAgentMeets(requirements, await hosts()) : null,
         blocked: blocked.get(row.id) ?? new Set(),
         failureLimit,
         freeCores,
