@@ -3,6 +3,7 @@
 // Status and kind columns carry the unions of the values our code writes (Kysely checks writes and
 // comparisons against them, and reads need no cast): the store is written by Drover alone.
 import type { Generated, Kysely, Transaction } from 'kysely';
+import type { InstanceType } from '../core/instance-types.js';
 import type { OverBudget } from '../core/quotas.js';
 import type { JobStatus, TaskStatus } from '../core/states.js';
 import type { JobKind } from '../wire/jobs.js';
@@ -85,7 +86,7 @@ export interface JobsTable {
   name: string;
   kind: JobKind;
   status: StoredJobStatus;
-  instance_type: string;
+  instance_type: InstanceType;
   cores: number;
   max_attempts: number;
   task_timeout_seconds: number | null;

@@ -1,6 +1,5 @@
 // The shapes the API answers with, built from rows. One place, so the CLI, the web app and the
 // SSE streams all see the same job and task.
-import type { InstanceType } from '../../core/instance-types.js';
 import { unschedulableReason } from '../../core/scheduling.js';
 import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import { kindOf } from '../kinds/index.js';
@@ -32,7 +31,7 @@ export function baseJobView(row: JobRow, owner: string, counts: JobCounts): JobV
     kind: row.kind,
     status: row.status as JobStatus,
     owner,
-    instanceType: row.instance_type as InstanceType,
+    instanceType: row.instance_type,
     cores: row.cores,
     maxAttempts: row.max_attempts,
     priority: row.priority,
