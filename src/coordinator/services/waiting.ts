@@ -1,6 +1,6 @@
 // `waiting` on job views: why each created or queued job's tasks are not running yet (core/waiting.ts),
 // from facts read once for the whole list. Counts only: no other user's job is named.
-import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
+import { emptyCounts, type TaskCounts } from '../../core/states.js';
 import { waitingReason } from '../../core/waiting.js';
 import { quotaWaitingReason } from '../../core/quotas.js';
 import { limitedUses } from './quotas.js';
@@ -29,7 +29,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
       out.set(row.id, waitingReason({ ...RUNNING_FACTS, jobId: row.id, status: 'running', cores: row.cores, queued: (counts.get(row.id) ?? emptyCounts()).queued, quota: quotaOf(row) }));
     }
   }
-  const waiting = rows.filter((r) => r.status === 'created' || r.status === 'queued');
+  const waiting = rows.filter((r): r is JobRow & { status: 'created' | 'queued' } => r.status === 'created' || r.status === 'queued');
   if (waiting.length === 0) return out;
   const online = await agentsRepo.onlineAgentSlots(db);
   const pausedOnline = await agentsRepo.countPausedOnline(db);
@@ -44,7 +44,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
       row.id,
       waitingReason({
         jobId: row.id,
-        status: row.status as JobStatus,
+        status: row.status,
         cores: row.cores,
         queued: (counts.get(row.id) ?? emptyCounts()).queued,
         online,
