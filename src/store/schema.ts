@@ -1,6 +1,34 @@
 // The tables as Kysely sees them. Times are ISO-8601 UTC strings (fixed width, so they sort and
 // compare as text on SQLite and PostgreSQL alike); JSON documents are text; booleans are 0/1.
+// Status and kind columns carry the unions of the values our code writes (Kysely checks writes and
+// comparisons against them, and reads need no cast): the store is written by Drover alone.
 import type { Generated, Kysely, Transaction } from 'kysely';
+import type { InstanceType } from '../core/instance-types.js';
+import type { OverBudget } from '../core/quotas.js';
+import type { JobStatus, TaskStatus } from '../core/states.js';
+import type { JobKind } from '../wire/jobs.js';
+import type { PreviewStatus } from '../wire/render.js';
+import type { LogStream } from '../wire/tasks.js';
+import type { AgentStatus } from '../wire/workers.js';
+
+/**
+ * A job half there, seen by nobody: its tasks are still being inserted, or it is being deleted
+ * (jobs.ts HIDDEN_STATUSES).
+ */
+export type HiddenJobStatus = 'inserting' | 'deleting';
+
+/** What a job's status column holds: a status people see, or a hidden one. */
+export type StoredJobStatus = JobStatus | HiddenJobStatus;
+
+/**
+ * How an attempt stands: running, then uploading once its agent sends results; it ends done, error,
+ * canceled (stopped by a person or a quota), interrupted (its agent gave it back) or lost (its
+ * lease expired).
+ */
+export type AttemptStatus = 'running' | 'uploading' | 'done' | 'error' | 'canceled' | 'interrupted' | 'lost';
+
+/** A webhook delivery: waiting for its (next) try, delivered, or given up. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 export interface UsersTable {
   id: string;
@@ -13,7 +41,7 @@ export interface UsersTable {
   /** Core-hours the user may use per calendar month (UTC); null: no budget. */
   monthly_core_hours: number | null;
   /** What happens once the month's budget is spent: 'hold' (no new task starts) or 'stop'. */
-  over_budget: string | null;
+  over_budget: OverBudget | null;
 }
 
 export interface ApiTokensTable {
@@ -37,7 +65,7 @@ export interface AgentsTable {
   slots: number;
   sandbox: number;
   version: string;
-  status: string;
+  status: AgentStatus;
   /** Host facts host requirements match (JSON: os, arch, gpus), from 0006_templates. */
   attributes: string;
   /** 1: takes no new tasks until resumed (0009_agent_management). */
@@ -56,9 +84,9 @@ export interface JobsTable {
   id: string;
   user_id: string;
   name: string;
-  kind: string;
-  status: string;
-  instance_type: string;
+  kind: JobKind;
+  status: StoredJobStatus;
+  instance_type: InstanceType;
   cores: number;
   max_attempts: number;
   task_timeout_seconds: number | null;
@@ -85,7 +113,7 @@ export interface TasksTable {
   id: string;
   job_id: string;
   idx: number;
-  status: string;
+  status: TaskStatus;
   input_name: string;
   input_sha: string | null;
   spec: string | null;
@@ -110,7 +138,7 @@ export interface TaskAttemptsTable {
   task_id: string;
   attempt: number;
   agent_id: string;
-  status: string;
+  status: AttemptStatus;
   started_at: string;
   finished_at: string | null;
   exit_code: number | null;
@@ -122,7 +150,7 @@ export interface TaskLogsTable {
   id: Generated<number>;
   task_id: string;
   attempt: number;
-  stream: string;
+  stream: LogStream;
   data: string;
   created_at: string;
 }
@@ -168,7 +196,7 @@ export interface FramesTable {
 
 export interface JobPreviewsTable {
   job_id: string;
-  status: string;
+  status: PreviewStatus;
   sha256: string | null;
   size: number | null;
   error: string | null;
@@ -239,7 +267,7 @@ export interface WebhookDeliveriesTable {
   event: string;
   job_id: string;
   created_at: string;
-  status: string;
+  status: DeliveryStatus;
   body: string | null;
   attempts: number;
   next_attempt_at: string;

@@ -21,8 +21,9 @@ const kinds: { [K in JobKind]: JobKindDefinition<Extract<JobRequest, { kind: K }
 };
 
 /** The definition of a stored job's kind (its `kind` column). */
-export function kindOf(kind: string): JobKindDefinition<never> {
-  const definition = kinds[kind as JobKind];
+export function kindOf(kind: JobKind): JobKindDefinition<never> {
+  // A store written by a later Drover may hold a kind this one does not know.
+  const definition: JobKindDefinition<never> | undefined = kinds[kind];
   if (!definition) throw new Error(`unknown job kind "${kind}"`);
   return definition;
 }

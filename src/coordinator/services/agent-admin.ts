@@ -3,6 +3,7 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import { conflict, notFound } from '../errors.js';
 import { forgetAgentPrincipal, mergeLabels } from './agents.js';
 import { type ServiceContext } from './context.js';
+import { labelsOf } from '../../store/json-columns.js';
 
 /** An agent by its id or, as people type it, its name. */
 export async function agentByIdOrName(ctx: ServiceContext, idOrName: string) {
@@ -21,8 +22,8 @@ export async function setAgentPaused(ctx: ServiceContext, name: string, paused: 
 /** Sets (or, with an empty value, removes) labels of an agent from the coordinator; kept over what it reports. */
 export async function labelAgent(ctx: ServiceContext, name: string, changes: Record<string, string>): Promise<Record<string, string>> {
   const row = await agentByIdOrName(ctx, name);
-  const setLabels = { ...(JSON.parse(row.set_labels || '{}') as Record<string, string>), ...changes };
-  const labels = mergeLabels(JSON.parse(row.labels || '{}') as Record<string, string>, changes);
+  const setLabels = { ...labelsOf(row.set_labels), ...changes };
+  const labels = mergeLabels(labelsOf(row.labels), changes);
   await agentsRepo.setAgentFlags(ctx.db, row.id, { labels: JSON.stringify(labels), set_labels: JSON.stringify(setLabels) });
   forgetAgentPrincipal(ctx, row.token_hash);
   ctx.bus.emit('work');

@@ -14,6 +14,7 @@ import { type ServiceContext, isoIn, nowIso } from './context.js';
 import { transact } from '../../store/group-commit.js';
 import { wakeForQuotas } from './quotas.js';
 import type { TaskAttempt } from '../../wire/agents.js';
+import { labelsOf } from '../../store/json-columns.js';
 
 export interface AgentPrincipal {
   kind: 'agent';
@@ -94,14 +95,14 @@ export async function registerAgent(
     slots: resources.slots,
     sandbox: resources.sandbox ? 1 : 0,
     version: resources.version,
-    status: 'online',
+    status: 'online' as const,
     last_seen_at: now,
   };
   if (previousToken) {
     const existing = await agentsRepo.findAgentByTokenHash(ctx.db, digestToken(previousToken));
     if (existing) {
       // Labels set from the coordinator (`drover worker label`) stay over what the agent says.
-      const labels = JSON.stringify(mergeLabels(resources.labels, JSON.parse(existing.set_labels || '{}') as Record<string, string>));
+      const labels = JSON.stringify(mergeLabels(resources.labels, labelsOf(existing.set_labels)));
       await agentsRepo.updateAgentResources(ctx.db, existing.id, { ...fields, labels });
       principalCache(ctx).delete(existing.token_hash); // its name may have changed
       return { agentId: existing.id, agentToken: previousToken };

@@ -36,6 +36,7 @@ export type AuditAction =
   | 'image.remove';
 
 import type { AuditEntry } from '../../wire/webhooks.js';
+import { auditDetailsOf } from '../../store/json-columns.js';
 export type { AuditEntry };
 
 /** Records that `who` did `action` to `target`. Never carries a secret: callers pass names and ids. */
@@ -55,5 +56,5 @@ export async function auditEntries(ctx: ServiceContext, filter: { user?: string;
     ...(filter.action !== undefined ? { action: filter.action } : {}),
     limit: filter.limit ?? 200,
   });
-  return rows.map((r) => ({ time: r.time, user: r.user_name, userId: r.user_id, action: r.action, target: r.target, details: JSON.parse(r.details) as Record<string, unknown> }));
+  return rows.map((r) => ({ time: r.time, user: r.user_name, userId: r.user_id, action: r.action, target: r.target, details: auditDetailsOf(r) }));
 }

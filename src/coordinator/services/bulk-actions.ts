@@ -1,7 +1,6 @@
 // One action on many jobs, each answered on its own: a job that cannot take it (not yours, in the
 // wrong state) is reported and the others go on.
 import type { JobAction } from '../../core/job-actions.js';
-import type { JobStatus } from '../../core/states.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import { HttpError } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
@@ -30,7 +29,7 @@ export async function actOnJobs(ctx: ServiceContext, user: UserPrincipal, action
       error = err.message;
     }
     const row = await jobsRepo.findJobFor(ctx.db, id, user.admin ? null : user.id);
-    const status = row ? (row.status as JobStatus) : error === null ? 'deleted' : null;
+    const status = row ? row.status : error === null ? 'deleted' : null;
     results.push({ id, ok: error === null, status, archived: row ? row.archived_at !== null : false, error });
   }
   return results;

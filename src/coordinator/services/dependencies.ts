@@ -23,7 +23,7 @@ export async function checkAfter(ctx: ServiceContext, user: UserPrincipal, after
   for (const id of ids) {
     const row = await jobsRepo.findJobFor(ctx.db, id, user.admin ? null : user.id);
     if (!row) throw badRequest(`--after: job ${id} does not exist or is not yours`);
-    deps.push({ id, status: row.status as JobStatus });
+    deps.push({ id, status: row.status });
   }
   const outcome = dependencyOutcome(any, deps);
   if (outcome.kind === 'cancel') throw badRequest(`--after: ${outcome.reason.replace(', which it waits for (--after),', '')}; it can never be done (--after-any waits for jobs to end whatever their state)`);

@@ -1,6 +1,7 @@
 // Deleting a job: its tasks, attempts, logs, result records, frames and preview go, then the blobs
 // nothing else refers to (blob-collection.ts). The job is hidden at once (status `deleting`) and
 // its rows removed in batches; a coordinator restarted mid-way finishes the deletion.
+import type { StoredJobStatus } from '../../store/schema.js';
 import { conflict } from '../errors.js';
 import type { UserPrincipal } from './accounts.js';
 import { collectBlobs } from './blob-collection.js';
@@ -17,7 +18,7 @@ export async function deleteJob(ctx: ServiceContext, user: UserPrincipal, jobId:
 }
 
 /** Removes a job whoever asks (people after their checks, retention), then collects what it freed. */
-export async function removeJob(ctx: ServiceContext, jobId: string, expectedStatus: string): Promise<void> {
+export async function removeJob(ctx: ServiceContext, jobId: string, expectedStatus: StoredJobStatus): Promise<void> {
   // Hidden in one step, and only from the state it was seen in (a start or a retry may come first).
   const hidden = await ctx.db.updateTable('jobs').set({ status: DELETING }).where('id', '=', jobId).where('status', '=', expectedStatus).executeTakeFirst();
   if (Number(hidden.numUpdatedRows) === 0) throw conflict(`job ${jobId} changed meanwhile; look again and retry`);

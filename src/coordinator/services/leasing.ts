@@ -246,7 +246,7 @@ async function leaseSet(ctx: ServiceContext, trx: Db, asks: readonly FitAsk[], b
   for (const [k, chosen] of picks.entries()) {
     const out: LeasedTask[] = [];
     for (const before of chosen) {
-      const task = { ...before, status: 'running', agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
+      const task = { ...before, status: 'running' as const, agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
       let job = jobs.get(task.job_id);
       if (!job) {
         const row = (await jobsRepo.findJob(trx, task.job_id))!;

@@ -8,6 +8,7 @@ import { kindOf } from '../kinds/index.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import { anyTaskIn } from '../../store/repositories/task-batches.js';
 import type { Db } from '../../store/schema.js';
+import type { TaskStatus } from '../../core/states.js';
 
 /** A job's steps as the gate reads them (from its kind's `steps`). */
 export interface StepGraph {
@@ -45,7 +46,7 @@ export function graphOf(steps: readonly { name: string; dependsOn: readonly numb
   return { names: steps.map((s) => s.name), dependsOn: steps.map((s) => [...s.dependsOn]), order };
 }
 
-async function anyInSteps(db: Db, jobId: string, steps: readonly number[], statuses: readonly string[]): Promise<boolean> {
+async function anyInSteps(db: Db, jobId: string, steps: readonly number[], statuses: readonly TaskStatus[]): Promise<boolean> {
   const row = await db.selectFrom('tasks').select('id').where('job_id', '=', jobId).where('step', 'in', [...steps]).where('status', 'in', [...statuses]).limit(1).executeTakeFirst();
   return row !== undefined;
 }

@@ -3,6 +3,7 @@
 import type { HostRequirements } from '../../core/templates/template.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import type { Db } from '../../store/schema.js';
+import { jobSpecOf } from '../../store/json-columns.js';
 
 const cache = new Map<string, (HostRequirements | null)[] | null>();
 const CACHE_MAX = 2000;
@@ -13,7 +14,7 @@ export async function stepRequirements(db: Db, jobId: string): Promise<(HostRequ
   const job = await jobsRepo.findJob(db, jobId);
   let reqs: (HostRequirements | null)[] | null = null;
   if (job?.kind === 'template') {
-    const spec = JSON.parse(job.spec) as { steps: { hostRequirements: HostRequirements | null }[] };
+    const spec = jobSpecOf(job, 'template');
     if (spec.steps.some((s) => s.hostRequirements)) reqs = spec.steps.map((s) => s.hostRequirements);
   }
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);

@@ -5,7 +5,7 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import { leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
-import type { LogEntry, LogStream } from '../../wire/tasks.js';
+import type { LogEntry } from '../../wire/tasks.js';
 
 export interface LogChunk {
   stream: 'stdout' | 'stderr' | 'system';
@@ -46,5 +46,5 @@ export async function appendTaskLogs(ctx: ServiceContext, agent: AgentPrincipal,
 
 export async function readTaskLogs(ctx: ServiceContext, taskId: string, opts: { attempt?: number; after?: number; limit?: number }): Promise<LogEntry[]> {
   const rows = await logsRepo.readLogs(ctx.db, taskId, { ...opts, limit: opts.limit ?? 5000 });
-  return rows.map((r) => ({ seq: Number(r.id), attempt: r.attempt, stream: r.stream as LogStream, data: r.data, time: r.created_at }));
+  return rows.map((r) => ({ seq: Number(r.id), attempt: r.attempt, stream: r.stream, data: r.data, time: r.created_at }));
 }

@@ -1,10 +1,7 @@
 // The shapes the API answers with, built from rows. One place, so the CLI, the web app and the
 // SSE streams all see the same job and task.
-import type { InstanceType } from '../../core/instance-types.js';
-import type { JobRequirements } from '../../core/job-requirements.js';
 import { unschedulableReason } from '../../core/scheduling.js';
-import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
-import type { TemplateTaskSpec } from '../kinds/template/template-jobs.js';
+import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import { kindOf } from '../kinds/index.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
@@ -15,7 +12,8 @@ import { isBigJob } from '../../store/off-thread-reads.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { TaskRow } from '../../store/repositories/tasks.js';
 import { waitingReasons } from './waiting.js';
-import type { JobCounts, JobView, RenderView, TaskView } from '../../wire/index.js';
+import type { JobCounts, JobView, TaskView } from '../../wire/index.js';
+import { jobRequirementsOf, sharedJobSpecOf, templateTaskSpecOf } from '../../store/json-columns.js';
 
 // The shapes themselves are the wire contract's (src/wire/jobs.ts, tasks.ts): the CLI and the web
 // app read the same types, and the OpenAPI document describes them.
@@ -27,20 +25,20 @@ function durationMs(start: string | null, end: string | null): number | null {
 }
 
 export function baseJobView(row: JobRow, owner: string, counts: JobCounts): JobView {
-  const spec = JSON.parse(row.spec) as { render?: RenderView; network?: boolean; requireResults?: boolean };
+  const spec = sharedJobSpecOf(row);
   return {
     id: row.id,
     name: row.name,
-    kind: row.kind as JobView['kind'],
+    kind: row.kind,
     status: row.status as JobStatus,
     owner,
-    instanceType: row.instance_type as InstanceType,
+    instanceType: row.instance_type,
     cores: row.cores,
     maxAttempts: row.max_attempts,
     priority: row.priority,
     after: [],
     afterAny: row.after_any === 1,
-    requirements: row.requirements ? (JSON.parse(row.requirements) as JobRequirements) : null,
+    requirements: jobRequirementsOf(row),
     taskTimeoutSeconds: row.task_timeout_seconds,
     image: row.image,
     network: spec.network ?? false,
@@ -113,7 +111,7 @@ export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttem
     id: row.id,
     jobId: row.job_id,
     index: row.idx,
-    status: row.status as TaskStatus,
+    status: row.status,
     input: row.input_name,
     attempts: row.attempt,
     tries: row.tries,
@@ -134,6 +132,6 @@ export function taskView(row: TaskRow & { agent_name?: string | null }, maxAttem
 /** The template fields of a task view (none for other kinds, whose spec has no `parameters`). */
 function templateTaskFields(row: TaskRow): Partial<TaskView> {
   if (!row.spec || !row.spec.startsWith('{"step"')) return {};
-  const own = JSON.parse(row.spec) as TemplateTaskSpec;
+  const own = templateTaskSpecOf(row.spec);
   return { step: own.stepName, parameters: own.parameters, progress: row.progress, message: row.message };
 }

@@ -1,10 +1,10 @@
 // `waiting` on job views: why each created or queued job's tasks are not running yet (core/waiting.ts),
 // from facts read once for the whole list. Counts only: no other user's job is named.
-import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
+import { emptyCounts, type TaskCounts } from '../../core/states.js';
 import { waitingReason } from '../../core/waiting.js';
 import { quotaWaitingReason } from '../../core/quotas.js';
 import { limitedUses } from './quotas.js';
-import { type JobRequirements, noAgentMeets } from '../../core/job-requirements.js';
+import { noAgentMeets } from '../../core/job-requirements.js';
 import { type HostFacts, hostFactsOf } from '../../core/templates/host-match.js';
 import { dependencyOutcome } from '../../core/dependencies.js';
 import * as dependenciesRepo from '../../store/repositories/dependencies.js';
@@ -13,6 +13,7 @@ import * as agentsRepo from '../../store/repositories/agents.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import * as queueRepo from '../../store/repositories/queue.js';
 import type { Db } from '../../store/schema.js';
+import { jobRequirementsOf } from '../../store/json-columns.js';
 
 /** Each job's reason to wait (null when nothing holds it back or it is not waiting). */
 export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: ReadonlyMap<string, TaskCounts>, failureLimit: number): Promise<Map<string, string | null>> {
@@ -28,7 +29,7 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
       out.set(row.id, waitingReason({ ...RUNNING_FACTS, jobId: row.id, status: 'running', cores: row.cores, queued: (counts.get(row.id) ?? emptyCounts()).queued, quota: quotaOf(row) }));
     }
   }
-  const waiting = rows.filter((r) => r.status === 'created' || r.status === 'queued');
+  const waiting = rows.filter((r): r is JobRow & { status: 'created' | 'queued' } => r.status === 'created' || r.status === 'queued');
   if (waiting.length === 0) return out;
   const online = await agentsRepo.onlineAgentSlots(db);
   const pausedOnline = await agentsRepo.countPausedOnline(db);
@@ -38,16 +39,17 @@ export async function waitingReasons(db: Db, rows: readonly JobRow[], counts: Re
   const freeCores = new Map(online.map((a) => [a.id, a.slots - (running.get(a.id) ?? 0)]));
   const blocked = await agentFailuresRepo.blockedAgentIds(db, waiting.map((r) => r.id), failureLimit);
   for (const row of waiting) {
+    const requirements = jobRequirementsOf(row);
     out.set(
       row.id,
       waitingReason({
         jobId: row.id,
-        status: row.status as JobStatus,
+        status: row.status,
         cores: row.cores,
         queued: (counts.get(row.id) ?? emptyCounts()).queued,
         online,
         pausedOnline,
-        requirementsUnmet: row.requirements ? noAgentMeets(JSON.parse(row.requirements) as JobRequirements, await hosts()) : null,
+        requirementsUnmet: requirements ? noAgentMeets(requirements, await hosts()) : null,
         blocked: blocked.get(row.id) ?? new Set(),
         failureLimit,
         freeCores,

@@ -13,6 +13,7 @@ import { detailedJobView, taskView } from './views.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import { kindOf } from '../kinds/index.js';
 import { postSigned } from './webhook-http.js';
+import { deliveryTriesOf } from '../../store/json-columns.js';
 
 const TIMEOUT_MS = 15_000;
 /** Longer than a try can take (the timeout), so a live claim is never taken over. */
@@ -73,7 +74,7 @@ async function deliverOne(ctx: ServiceContext, d: webhooksRepo.ClaimedDelivery):
   }
   const now = nowIso();
   const attempts = d.attempts + 1;
-  const tries = [...(JSON.parse(d.tries) as unknown[]), { time: now, status, error }];
+  const tries = [...deliveryTriesOf(d), { time: now, status, error }];
   const kept = tries.length > TRIES_KEPT ? [tries[0], ...tries.slice(-(TRIES_KEPT - 1))] : tries;
   const ok = error === null;
   const next = new Date(Date.now() + retryDelaySeconds(attempts, ctx.config.webhookRetryBaseSeconds) * 1000);

@@ -10,6 +10,7 @@ import { type ServiceContext, nowIso } from './context.js';
 import { PrivateAddressError, assertDeliverable } from './webhook-http.js';
 
 import { WEBHOOK_EVENTS, type DeliveryView, type WebhookEvent, type WebhookView } from '../../wire/webhooks.js';
+import { deliveryTriesOf } from '../../store/json-columns.js';
 
 export { WEBHOOK_EVENTS, type DeliveryView, type WebhookEvent, type WebhookView };
 
@@ -67,13 +68,13 @@ export async function deliveriesOf(ctx: ServiceContext, me: UserPrincipal, webho
     id: d.id,
     event: d.event,
     jobId: d.job_id,
-    status: d.status as DeliveryView['status'],
+    status: d.status,
     createdAt: d.created_at,
     attempts: d.attempts,
     nextAttemptAt: d.status === 'pending' ? d.next_attempt_at : null,
     deliveredAt: d.delivered_at,
     lastStatus: d.last_status,
     lastError: d.last_error,
-    tries: JSON.parse(d.tries) as DeliveryView['tries'],
+    tries: deliveryTriesOf(d),
   }));
 }

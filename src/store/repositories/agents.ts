@@ -1,5 +1,6 @@
 // Agents: their identity, resources and last contact.
 import type { AgentsTable, Db } from '../schema.js';
+import type { AgentStatus } from '../../wire/workers.js';
 import { inLists } from '../statement-shapes.js';
 
 export type AgentRow = AgentsTable;
@@ -20,7 +21,7 @@ export async function updateAgentResources(
   await db.updateTable('agents').set(fields).where('id', '=', id).execute();
 }
 
-export async function touchAgent(db: Db, id: string, now: string, status: string): Promise<void> {
+export async function touchAgent(db: Db, id: string, now: string, status: AgentStatus): Promise<void> {
   await db.updateTable('agents').set({ last_seen_at: now, status, removed: 0 }).where('id', '=', id).execute();
 }
 

@@ -1,6 +1,7 @@
 // Job dependencies: which jobs each held job waits for.
 import type { JobStatus } from '../../core/states.js';
 import type { Db } from '../schema.js';
+import { statusAsSeen } from './jobs.js';
 
 export async function insertDependencies(db: Db, jobId: string, afterIds: readonly string[]): Promise<void> {
   if (afterIds.length === 0) return;
@@ -16,7 +17,7 @@ export async function dependenciesOf(db: Db, jobId: string): Promise<{ id: strin
     .where('job_dependencies.job_id', '=', jobId)
     .orderBy('jobs.created_at')
     .execute();
-  return rows.map((r) => ({ id: r.id, status: r.status as JobStatus }));
+  return rows.map((r) => ({ id: r.id, status: statusAsSeen(r.status) }));
 }
 
 /** Jobs still held for their dependencies (not ended). */

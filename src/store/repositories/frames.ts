@@ -1,6 +1,7 @@
 // Render frames: one row per frame of a render job, filled in as agents upload each frame.
 import { readRows } from '../off-thread-reads.js';
 import type { Db, FramesTable } from '../schema.js';
+import type { PreviewStatus } from '../../wire/render.js';
 
 const INSERT_CHUNK = 500;
 
@@ -99,7 +100,7 @@ export function findPreview(db: Db, jobId: string) {
   return db.selectFrom('job_previews').selectAll().where('job_id', '=', jobId).executeTakeFirst();
 }
 
-export async function setPreview(db: Db, jobId: string, fields: { status: string; sha256: string | null; size: number | null; error: string | null; updated_at: string }): Promise<void> {
+export async function setPreview(db: Db, jobId: string, fields: { status: PreviewStatus; sha256: string | null; size: number | null; error: string | null; updated_at: string }): Promise<void> {
   await db
     .insertInto('job_previews')
     .values({ job_id: jobId, ...fields })

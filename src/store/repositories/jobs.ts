@@ -1,15 +1,23 @@
 // Jobs: rows, listing with counts, and per-job task statistics.
 import { sql } from 'kysely';
-import { emptyCounts, type JobStatus, type TaskCounts, type TaskStatus } from '../../core/states.js';
+import { emptyCounts, type JobStatus, type TaskCounts } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import { readRows } from '../off-thread-reads.js';
-import type { Db, JobsTable } from '../schema.js';
+import type { Db, HiddenJobStatus, JobsTable, StoredJobStatus } from '../schema.js';
 import type { JobSortKey } from '../../wire/jobs.js';
 
 export type JobRow = JobsTable;
 
 /** Jobs half there: tasks still being inserted, or being deleted. Nobody sees them. */
-export const HIDDEN_STATUSES = ['inserting', 'deleting'];
+export const HIDDEN_STATUSES: readonly HiddenJobStatus[] = ['inserting', 'deleting'];
+
+/**
+ * A job's status for those who only ask whether it has ended (agents told which jobs ended, jobs
+ * waiting for it): a job half there has not ended, so it reads as one still at work.
+ */
+export function statusAsSeen(status: StoredJobStatus): JobStatus {
+  return status === 'inserting' || status === 'deleting' ? 'running' : status;
+}
 
 export async function insertJob(db: Db, row: JobRow): Promise<void> {
   await db.insertInto('jobs').values(row).execute();
@@ -19,7 +27,7 @@ export async function insertJob(db: Db, row: JobRow): Promise<void> {
 export function findJobFor(db: Db, id: string, userId: string | null) {
   // A job whose tasks are still being inserted (status `inserting`) is seen by no one yet, and one
   // being deleted (`deleting`) by no one any more.
-  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', 'not in', HIDDEN_STATUSES);
+  let q = db.selectFrom('jobs').selectAll().where('id', '=', id).where('status', 'not in', HIDDEN_STATUSES).$narrowType<{ status: JobStatus }>();
   if (userId !== null) q = q.where('user_id', '=', userId);
   return q.executeTakeFirst();
 }
@@ -32,7 +40,7 @@ export function findJob(db: Db, id: string) {
 export async function jobStatuses(db: Db, ids: readonly string[]): Promise<Map<string, JobStatus>> {
   if (ids.length === 0) return new Map();
   const rows = await db.selectFrom('jobs').select(['id', 'status']).where('id', 'in', [...ids]).execute();
-  return new Map(rows.map((r) => [r.id, r.status as JobStatus]));
+  return new Map(rows.map((r) => [r.id, statusAsSeen(r.status)]));
 }
 
 /**
@@ -116,10 +124,10 @@ export async function listJobs(db: Db, q: JobListQuery) {
   if (q.userId !== null) base = base.where('jobs.user_id', '=', q.userId);
   if (q.nameContains) base = base.where(sql<boolean>`lower(jobs.name) like ${'%' + escapeLike(q.nameContains.toLowerCase()) + '%'} escape '\\'`);
   if (q.ownerName !== undefined) base = base.where('jobs.user_id', 'in', db.selectFrom('users').select('id').where('name', '=', q.ownerName));
-  const byStatus = await base.select(['jobs.status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('jobs.status').execute();
+  const byStatus = await base.select(['jobs.status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('jobs.status').$narrowType<{ status: JobStatus }>().execute();
   let page = base;
   if (q.status) page = page.where('jobs.status', '=', q.status);
-  const sorted = page.innerJoin('users', 'users.id', 'jobs.user_id').selectAll('jobs').select('users.name as owner');
+  const sorted = page.innerJoin('users', 'users.id', 'jobs.user_id').selectAll('jobs').select('users.name as owner').$narrowType<{ status: JobStatus }>();
   const order = q.order ?? 'desc';
   const bySort = () => {
     if (q.sort === 'progress' || q.sort === 'duration') {
@@ -136,7 +144,7 @@ export async function listJobs(db: Db, q: JobListQuery) {
     .execute();
   const countsByStatus: Record<JobStatus | 'all', number> = { all: 0, created: 0, queued: 0, running: 0, done: 0, error: 0, canceled: 0 };
   for (const r of byStatus) {
-    countsByStatus[r.status as JobStatus] = Number(r.n);
+    countsByStatus[r.status] = Number(r.n);
     countsByStatus.all += Number(r.n);
   }
   const total = q.status ? countsByStatus[q.status] : countsByStatus.all;
@@ -155,7 +163,7 @@ export async function taskCountsFor(db: Db, jobIds: readonly string[], step?: nu
     .$if(step !== undefined, (qb) => qb.where('step', '=', step!))
     .groupBy(['job_id', 'status']);
   const rows = await readRows(db, query, big);
-  for (const r of rows) result.get(r.job_id)![r.status as TaskStatus] = Number(r.n);
+  for (const r of rows) result.get(r.job_id)![r.status] = Number(r.n);
   return result;
 }
 
@@ -191,7 +199,7 @@ export async function stepCountsFor(db: Db, jobId: string, big = false): Promise
   const result = new Map<number, TaskCounts>();
   for (const r of rows) {
     const counts = result.get(r.step) ?? emptyCounts();
-    counts[r.status as TaskStatus] = Number(r.n);
+    counts[r.status] = Number(r.n);
     result.set(r.step, counts);
   }
   return result;

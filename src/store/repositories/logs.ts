@@ -1,10 +1,11 @@
 // Task log chunks, kept per attempt.
 import type { Db } from '../schema.js';
+import type { LogStream } from '../../wire/tasks.js';
 
 export interface LogChunkRow {
   task_id: string;
   attempt: number;
-  stream: string;
+  stream: LogStream;
   data: string;
   created_at: string;
 }

@@ -1,11 +1,20 @@
 // Set-at-a-time statements over many tasks, for the hot paths of a busy farm: leasing a batch of
 // tasks and accepting a batch of results each take a handful of statements, not a few per task.
+import { sql } from 'kysely';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import { recordEndedAttempts } from './usage.js';
-import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
+import type { Db, JobsTable, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
-import { placeholderRows, placeholders, runShaped } from '../shaped-sql.js';
+import { columnsOf, runShaped } from '../shaped-sql.js';
+
+/**
+ * `(values (?, ?), …) as <alias>`: pairs as a table to join in an UPDATE … FROM. SQLite and
+ * PostgreSQL alike name its columns column1 and column2.
+ */
+function pairsTable<A extends string>(pairs: readonly (readonly [string, string])[], alias: A) {
+  return sql<{ column1: string; column2: string }>`(values ${sql.join(pairs.map((pair) => sql`(${sql.join(pair)})`))})`.as(alias);
+}
 
 /**
  * Leases queued tasks in one statement, each to its agent (a group of agents leases together): each
@@ -21,7 +30,23 @@ export async function markLeased(db: Db, leases: readonly { taskId: string; agen
       db,
       `markLeased ${part.length}`,
       () =>
-        `update tasks set status = 'running', agent_id = v.column2, attempt = attempt + 1, tries = tries + 1, lease_expires_at = ?, started_at = ?, finished_at = null, exit_code = null, error = null, progress = null, message = null from (values ${placeholderRows(part.length, 2)}) as v where tasks.id = v.column1`,
+        db
+          .updateTable('tasks')
+          .from(pairsTable(part.map((l) => [l.taskId, l.agentId] as const), 'v'))
+          .set((eb) => ({
+            status: sql.lit<TaskStatus>('running'),
+            agent_id: eb.ref('v.column2'),
+            attempt: eb('attempt', '+', sql.lit(1)),
+            tries: eb('tries', '+', sql.lit(1)),
+            lease_expires_at: f.expires,
+            started_at: f.now,
+            finished_at: sql.lit(null),
+            exit_code: sql.lit(null),
+            error: sql.lit(null),
+            progress: sql.lit(null),
+            message: sql.lit(null),
+          }))
+          .whereRef('tasks.id', '=', 'v.column1'),
       [f.expires, f.now, ...part.flatMap((l) => [l.taskId, l.agentId])],
     );
   }
@@ -34,20 +59,13 @@ export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[])
     await runShaped(
       db,
       `insertAttempts ${part.length}`,
-      () => `insert into task_attempts (${ATTEMPT_COLUMNS.join(', ')}) values ${placeholderRows(part.length, ATTEMPT_COLUMNS.length)}`,
+      () => db.insertInto('task_attempts').values(part.map((r) => columnsOf(r, ATTEMPT_COLUMNS))),
       part.flatMap((r) => ATTEMPT_COLUMNS.map((c) => r[c])),
     );
   }
 }
 
-export interface HeldTask {
-  id: string;
-  job_id: string;
-  status: string;
-  agent_id: string | null;
-  attempt: number;
-  job_kind: string;
-}
+export type HeldTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' | 'attempt'> & { job_kind: JobsTable['kind'] };
 
 /**
  * Tasks with what a completion checks (status, holder, attempt, the job's kind), locked on
@@ -58,10 +76,15 @@ export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTas
   const sorted = [...ids].sort();
   for (const part of inLists(sorted)) {
     if (isPostgres(db)) await db.selectFrom('tasks').select('id').where('id', 'in', part).orderBy('id').forUpdate().execute();
-    const found = await runShaped<HeldTask>(
+    const found = await runShaped(
       db,
       `heldTasks ${part.length}`,
-      () => `select tasks.id, tasks.job_id, tasks.status, tasks.agent_id, tasks.attempt, jobs.kind as job_kind from tasks inner join jobs on jobs.id = tasks.job_id where tasks.id in (${placeholders(part.length)})`,
+      () =>
+        db
+          .selectFrom('tasks')
+          .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+          .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'jobs.kind as job_kind'])
+          .where('tasks.id', 'in', part),
       part,
     );
     rows.push(...found.rows);
@@ -80,7 +103,12 @@ export async function finishAttempts(
     await runShaped(
       db,
       `finishAttempts ${part.length}`,
-      () => `update task_attempts set status = ?, finished_at = ?, exit_code = ?, error = ? where attempt = ? and task_id in (${placeholders(part.length)})`,
+      () =>
+        db
+          .updateTable('task_attempts')
+          .set({ status: fields.status, finished_at: fields.finished_at, exit_code: fields.exit_code, error: fields.error })
+          .where('attempt', '=', attempt)
+          .where('task_id', 'in', part),
       [fields.status, fields.finished_at, fields.exit_code, fields.error, attempt, ...part],
     );
   }
@@ -90,13 +118,13 @@ export async function finishAttempts(
 /** Replaces the result files of many tasks at once. */
 export async function replaceFilesOfTasks(db: Db, taskIds: readonly string[], files: readonly { task_id: string; path: string; sha256: string; size: number }[]): Promise<void> {
   for (const part of inLists(taskIds)) {
-    await runShaped(db, `deleteTaskFiles ${part.length}`, () => `delete from task_files where task_id in (${placeholders(part.length)})`, part);
+    await runShaped(db, `deleteTaskFiles ${part.length}`, () => db.deleteFrom('task_files').where('task_id', 'in', part), part);
   }
   for (const part of insertBatches(files)) {
     await runShaped(
       db,
       `insertTaskFiles ${part.length}`,
-      () => `insert into task_files (task_id, path, sha256, size) values ${placeholderRows(part.length, 4)}`,
+      () => db.insertInto('task_files').values(part.map((f) => ({ task_id: f.task_id, path: f.path, sha256: f.sha256, size: f.size }))),
       part.flatMap((f) => [f.task_id, f.path, f.sha256, f.size]),
     );
   }
@@ -110,7 +138,7 @@ export async function updateTasks(db: Db, ids: readonly string[], fields: Partia
     await runShaped(
       db,
       `updateTasks ${columns.join(',')} ${part.length}`,
-      () => `update tasks set ${columns.map((c) => `${c} = ?`).join(', ')} where id in (${placeholders(part.length)})`,
+      () => db.updateTable('tasks').set(Object.fromEntries(columns.map((c) => [c, fields[c]]))).where('id', 'in', part),
       [...columns.map((c) => fields[c]), ...part],
     );
   }

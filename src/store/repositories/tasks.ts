@@ -4,7 +4,7 @@ import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import type { Db, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { readRows } from '../off-thread-reads.js';
-import { placeholderRows, runShaped } from '../shaped-sql.js';
+import { columnsOf, runShaped } from '../shaped-sql.js';
 import { insertBatches } from '../statement-shapes.js';
 import { recordEndedAttempts } from './usage.js';
 
@@ -27,7 +27,7 @@ export async function insertTasks(db: Db, rows: readonly TaskRow[]): Promise<voi
     await runShaped(
       db,
       `insertTasks ${part.length}`,
-      () => `insert into tasks (${TASK_COLUMNS.join(', ')}) values ${placeholderRows(part.length, TASK_COLUMNS.length)}`,
+      () => db.insertInto('tasks').values(part.map((r) => columnsOf(r, TASK_COLUMNS))),
       rowParams(part),
     );
   }

@@ -5,6 +5,7 @@ import { splitByDay } from '../../core/usage.js';
 import type { Db, UsageLedgerTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
 import type { UsageSums } from '../../wire/usage.js';
+import { jobRequirementsOf } from '../json-columns.js';
 
 /**
  * Records the ended attempt `attempt` of each task: its duration (per UTC day) times the cores its
@@ -38,7 +39,7 @@ export async function recordEndedAttempts(db: Db, taskIds: readonly string[], at
       .where('task_attempts.finished_at', 'is not', null)
       .execute();
     for (const a of ended) {
-      const gpus = a.requirements ? ((JSON.parse(a.requirements) as { gpus?: number }).gpus ?? 0) : 0;
+      const gpus = jobRequirementsOf(a)?.gpus ?? 0;
       for (const { day, seconds } of splitByDay(a.started_at, a.finished_at!)) {
         rows.push({
           task_id: a.task_id,

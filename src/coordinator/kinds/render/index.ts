@@ -3,8 +3,9 @@ import * as framesRepo from '../../../store/repositories/frames.js';
 import { isBigJob } from '../../../store/off-thread-reads.js';
 import type { JobKindDefinition } from '../kind.js';
 import { leasePreview, settlePreview } from './preview.js';
-import { PREVIEW_STEP, RENDER_STEP, RENDER_STEPS, type RenderJobRequest, type RenderJobSpec, createRenderJob, renderView } from './render-jobs.js';
+import { PREVIEW_STEP, RENDER_STEP, RENDER_STEPS, type RenderJobRequest, createRenderJob, renderView } from './render-jobs.js';
 import { renderResultsIndex } from './results.js';
+import { jobSpecOf } from '../../../store/json-columns.js';
 
 export const renderKind: JobKindDefinition<RenderJobRequest> = {
   create: createRenderJob,
@@ -39,7 +40,7 @@ export const renderKind: JobKindDefinition<RenderJobRequest> = {
   },
   settleTask: async (trx, task, ending) => (task.step === PREVIEW_STEP ? settlePreview(trx, task, ending) : ending),
   async detail(db, row, view) {
-    const spec = JSON.parse(row.spec) as RenderJobSpec;
+    const spec = jobSpecOf(row, 'render');
     view.render = await renderView(db, row.id, spec.render, isBigJob(row));
   },
   resultsIndex: renderResultsIndex,

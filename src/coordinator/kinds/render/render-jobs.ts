@@ -3,8 +3,7 @@
 // chunks), then "Preview" (one task, pending until every chunk is done) that an agent turns into
 // the job's H.264 preview.
 import { checkBlendFile } from '../../../render/blend-file.js';
-import { PROJECT_DIR, type ImageFormat, type PreviewStatus, type RenderJobSpec, type RenderSettings, type RenderView, type SceneSettingsSeen } from '../../../wire/render.js';
-import type { TaskStatus } from '../../../core/states.js';
+import { PROJECT_DIR, type ImageFormat, type RenderJobSpec, type RenderSettings, type RenderView, type SceneSettingsSeen } from '../../../wire/render.js';
 import { chunkFramesLazily, countChunks, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
 import type { InstanceType } from '../../../core/instance-types.js';
 import { relativePathProblem } from '../../../core/inputs.js';
@@ -143,7 +142,7 @@ export async function renderView(db: Db, jobId: string, settings: RenderSettings
     lastFrame: last
       ? { frame: last.frame, path: last.path, sha256: last.sha256, thumbnail: last.thumb_sha, preview: last.preview_sha, renderMs: last.render_ms, finishedAt: last.finished_at }
       : null,
-    preview: preview ? { status: preview.status as PreviewStatus, sha256: preview.sha256, size: preview.size === null ? null : Number(preview.size), error: preview.error } : null,
+    preview: preview ? { status: preview.status, sha256: preview.sha256, size: preview.size === null ? null : Number(preview.size), error: preview.error } : null,
     previewTask,
   };
 }
@@ -160,5 +159,5 @@ async function previewTaskOf(db: Db, jobId: string) {
   if (!row) return null;
   // As taskView: a done task's error column holds its warning.
   const done = row.status === 'done';
-  return { id: row.id, index: row.idx, status: row.status as TaskStatus, attempts: row.attempt, agent: row.agent ?? null, error: done ? null : row.error, warning: done ? row.error : null };
+  return { id: row.id, index: row.idx, status: row.status, attempts: row.attempt, agent: row.agent ?? null, error: done ? null : row.error, warning: done ? row.error : null };
 }

@@ -4,14 +4,14 @@ import type { JobRow } from '../../../store/repositories/jobs.js';
 import { pick, stepFolder, taskFolder } from '../../services/result-layout.js';
 import type { ResultFileEntry, ResultsIndex } from '../../services/results.js';
 import type { ResultTaskRow } from '../kind.js';
-import type { TemplateJobSpec, TemplateTaskSpec } from './template-jobs.js';
+import { jobSpecOf, templateTaskSpecOf } from '../../../store/json-columns.js';
 
 export function templateResultsIndex(
   job: JobRow,
   tasks: readonly ResultTaskRow[],
   byTask: ReadonlyMap<string, ResultsIndex['tasks'][number]['files']>,
 ): ResultsIndex {
-  const spec = JSON.parse(job.spec) as TemplateJobSpec;
+  const spec = jobSpecOf(job, 'template');
   const outputs = new Map<string, ResultFileEntry>();
   const logs: ResultFileEntry[] = [];
   const numberInStep = new Map<number, number>();
@@ -25,7 +25,7 @@ export function templateResultsIndex(
       if (f.path.startsWith('outputs/')) outputs.set(f.path, { path: f.path, ...pick(f) });
       else if (f.path === 'stdout.txt' || f.path === 'stderr.txt') logs.push({ path: `${folder}.${f.path}`, ...pick(f) });
     }
-    const own = t.spec ? (JSON.parse(t.spec) as TemplateTaskSpec) : null;
+    const own = t.spec ? templateTaskSpecOf(t.spec) : null;
     return {
       index: t.idx,
       id: t.id,

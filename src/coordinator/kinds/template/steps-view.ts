@@ -7,8 +7,8 @@ import { isBigJob } from '../../../store/off-thread-reads.js';
 import * as jobsRepo from '../../../store/repositories/jobs.js';
 import type { JobRow } from '../../../store/repositories/jobs.js';
 import type { Db } from '../../../store/schema.js';
-import type { TemplateJobSpec } from './template-jobs.js';
 import type { StepStatus, StepView } from '../../../wire/templates.js';
+import { jobSpecOf } from '../../../store/json-columns.js';
 
 // A step as the job view shows it is part of the wire contract.
 export type { StepStatus, StepView } from '../../../wire/templates.js';
@@ -22,7 +22,7 @@ export function stepStatus(counts: TaskCounts): StepStatus {
 }
 
 export async function stepViews(db: Db, row: JobRow): Promise<StepView[]> {
-  const spec = JSON.parse(row.spec) as TemplateJobSpec;
+  const spec = jobSpecOf(row, 'template');
   const counts = await jobsRepo.stepCountsFor(db, row.id, isBigJob(row));
   const live = row.status === 'queued' || row.status === 'running' || row.status === 'created';
   const hosts = live && spec.steps.some((s) => s.hostRequirements) ? (await agentsRepo.onlineAgentHosts(db)).map((a) => ({ name: a.name, host: hostFactsOf(a) })) : [];

@@ -19,6 +19,7 @@ import { resolveJobImage } from '../../services/images.js';
 import { type FileRef, type NewTask, assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type RunRequest, runSettings } from '../../services/job-creation.js';
 import { NETWORK_DEFAULTS } from '../../../core/task-network.js';
 import type { DataParameter, TemplateJobSpec, TemplateTaskSpec } from '../../../wire/templates.js';
+import { jobSpecOf } from '../../../store/json-columns.js';
 
 /** With what every kind says about running and scheduling its tasks (RunRequest). */
 export interface TemplateJobRequest extends RunRequest {
@@ -166,7 +167,7 @@ export async function stepInputs(ctx: ServiceContext, agent: AgentPrincipal, job
   if (!holds) throw notFound(`job ${jobId}`);
   const job = await ctx.db.selectFrom('jobs').select(['kind', 'spec']).where('id', '=', jobId).executeTakeFirst();
   if (!job || job.kind !== 'template') throw notFound(`template job ${jobId}`);
-  const spec = JSON.parse(job.spec) as TemplateJobSpec;
+  const spec = jobSpecOf(job, 'template');
   if (!spec.steps[step]) throw badRequest(`job ${jobId} has no step ${step}`);
   const ancestors = new Set<number>();
   const visit = (s: number) => {
