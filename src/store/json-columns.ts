@@ -49,6 +49,12 @@ export function labelsOf(text: string): Record<string, string> {
   return JSON.parse(text || '{}') as Record<string, string>;
 }
 
+/** What an agent can hold its host tasks to (agents.limits), or null for an agent too old to say. */
+export function agentLimitsOf(row: { limits: string | null }): { memory: boolean; processes: boolean; how: string } | null {
+  const limits = JSON.parse(row.limits || '{}') as { memory: boolean; processes: boolean; how?: string };
+  return limits.how ? { ...limits, how: limits.how } : null;
+}
+
 /** What an audit entry says changed (audit_log.details). */
 export function auditDetailsOf(row: { details: string }): Record<string, unknown> {
   return JSON.parse(row.details) as Record<string, unknown>;

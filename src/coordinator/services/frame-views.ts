@@ -1,5 +1,4 @@
 // A render job's frames and preview video as its owner (or an admin) reads them.
-import type { TaskStatus } from '../../core/states.js';
 import * as framesRepo from '../../store/repositories/frames.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import { isBigJob } from '../../store/off-thread-reads.js';
@@ -16,7 +15,7 @@ export async function framePageOf(ctx: ServiceContext, job: JobRow, offset: numb
     done: stats.done,
     frames: rows.map((f) => ({
       frame: f.frame,
-      status: f.sha256 ? 'done' : (f.task_status as TaskStatus),
+      status: f.sha256 ? 'done' : f.task_status,
       taskIndex: f.task_index,
       path: f.path,
       sha256: f.sha256,

@@ -2,10 +2,11 @@
 // what runs on it and, for an admin or the job's owner, which jobs those tasks are of.
 import { INSTANCE_GPUS, INSTANCE_TYPES } from '../../core/instance-types.js';
 import { hostFactsOf } from '../../core/templates/host-match.js';
+import { agentLimitsOf, labelsOf } from '../../store/json-columns.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
-import type { AgentStatus, WorkerDetail, WorkerList } from '../../wire/workers.js';
+import type { WorkerDetail, WorkerList } from '../../wire/workers.js';
 import type { UserPrincipal } from './accounts.js';
 import { agentByIdOrName } from './agent-admin.js';
 import type { ServiceContext } from './context.js';
@@ -76,15 +77,15 @@ function workerFacts(a: agentsRepo.AgentRow) {
   return {
     id: a.id,
     name: a.name,
-    status: a.status as AgentStatus,
+    status: a.status,
     paused: a.paused === 1,
     cores: a.cores,
     memoryBytes: Number(a.memory_bytes),
-    labels: JSON.parse(a.labels) as Record<string, string>,
+    labels: labelsOf(a.labels),
     slots: a.slots,
     sandbox: a.sandbox === 1,
     // What it holds host tasks to; null for an agent too old to say.
-    limits: (JSON.parse(a.limits || '{}') as { how?: string }).how ? (JSON.parse(a.limits) as { memory: boolean; processes: boolean; how: string }) : null,
+    limits: agentLimitsOf(a),
     version: a.version,
     lastSeenAt: a.last_seen_at,
   };
