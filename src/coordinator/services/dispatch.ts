@@ -3,9 +3,10 @@
 // arrive in one turn of the event loop are served together, set at a time, in one transaction: one
 // read of the tasks they report, one UPDATE per kind of change for all of them, one candidate read
 // and one lease UPDATE for all the agents asking for work. Each request is still judged on its own,
-// by the same rule as `completeTask` judges it (core/completion-outcome.ts): a result is accepted only from the agent holding the task's
-// current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
-// get if the requests came one after another, in the order they arrived.
+// by the rule `completeTask` judges it by (core/completion-outcome.ts): a result is accepted only
+// from the agent holding the task's current lease at that attempt (409 lease_lost otherwise), and
+// each agent's lease is what it would get if the requests came one after another, in the order
+// they arrived.
 import { type DoneTask, judgeAttempt, plainSuccess, taskOutcome } from '../../core/completion-outcome.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
