@@ -12,7 +12,7 @@ import { EventBus } from './events.js';
 import { ensureAdmin } from './services/accounts.js';
 import { ensureJoinToken } from './services/agents.js';
 import { type ServiceContext } from './services/context.js';
-import { expireLeases } from './services/leasing.js';
+import { expireLeases } from './services/lease-expiry.js';
 import { renewLeasesAfterRestart } from './services/restart-grace.js';
 import { repairInterruptedBatches } from './services/large-jobs.js';
 import { endJobsWithoutAgents } from './services/agent-choice.js';

@@ -88,7 +88,7 @@ test('the job order the store reads in agrees: priority, then fewest cores runni
   );
 });
 
-/** An agent takes from the lease order what it may take and what fits, as leaseSet does. */
+/** An agent takes from the lease order what it may take and what fits, as leaseFromWindow (services/leasing.ts) does. */
 test('an agent never takes a task of a job it is blocklisted for, one whose requirement it misses, or one it should leave to another agent; what it skips that it may take did not fit', () => {
   const agents: OnlineAgent[] = [
     { id: 'a1', name: 'one', slots: 4 },

@@ -117,9 +117,9 @@ export interface TasksTable {
   input_name: string;
   input_sha: string | null;
   spec: string | null;
-  /** The number of the latest attempt; never goes back, so attempt numbers stay unique. */
+  /** The number of the latest attempt: every lease counts, whatever became of it; never goes back, so attempt numbers stay unique. */
   attempt: number;
-  /** Attempts used since the task was last (re)queued by a person; compared with max_attempts. */
+  /** Attempts used since the task was last (re)queued by a person (one its agent gave back at shutdown does not count); compared with max_attempts. */
   tries: number;
   agent_id: string | null;
   lease_expires_at: string | null;

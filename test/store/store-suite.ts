@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildServer } from '../../src/coordinator/server.js';
 import { createUser, ensureAdmin } from '../../src/coordinator/services/accounts.js';
-import { completeTask } from '../../src/coordinator/services/leasing.js';
+import { completeTask } from '../../src/coordinator/services/completion.js';
 import { leaseTasks } from '../../src/coordinator/services/dispatch.js';
 import { appendTaskLogs, readTaskLogs } from '../../src/coordinator/services/task-logs.js';
 import { migrateToLatest } from '../../src/store/database.js';

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { unauthorized } from '../errors.js';
 import { heartbeat, registerAgent } from '../services/agents.js';
 import type { ServiceContext } from '../services/context.js';
-import { completeTask, releaseTask } from '../services/leasing.js';
+import { completeTask, releaseTask } from '../services/completion.js';
 import { completeTasks, leaseTasks } from '../services/dispatch.js';
 import { appendTaskLogs } from '../services/task-logs.js';
 import { requireAgent } from './principal.js';

@@ -7,7 +7,8 @@ import type { TaskRow } from '../../store/repositories/tasks.js';
 import type { Db } from '../../store/schema.js';
 import type { UserPrincipal } from '../services/accounts.js';
 import type { ServiceContext } from '../services/context.js';
-import type { LeasedTask, ResultFile } from '../services/leasing.js';
+import type { ResultFile } from '../services/completion.js';
+import type { LeasedTask } from '../services/leasing.js';
 import type { ResultsIndex } from '../services/results.js';
 import type { JobView } from '../services/views.js';
 

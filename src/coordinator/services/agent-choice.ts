@@ -2,6 +2,7 @@
 // a failed attempt is retried on another agent when one may run it, and a job whose queued tasks no
 // online agent may run any more (each is blocklisted for it) errors with that reason.
 import { agentsThatMayRun, leaveToAnotherAgent, noAgentLeftReason } from '../../core/agent-choice.js';
+import { lastUncountedAttempt } from '../../core/completion-outcome.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
@@ -24,7 +25,7 @@ interface Candidate {
 export async function retryPlacement(db: Db, candidates: readonly Candidate[], failureLimit: number): Promise<((agentId: string, c: Candidate) => boolean) | null> {
   const failed = candidates.filter((c) => c.tries > 0);
   if (failed.length === 0) return null;
-  const failedOn = await agentFailuresRepo.failedAgentsOfTasks(db, failed.map((c) => ({ id: c.id, sinceAttempt: c.attempt - c.tries })));
+  const failedOn = await agentFailuresRepo.failedAgentsOfTasks(db, failed.map((c) => ({ id: c.id, sinceAttempt: lastUncountedAttempt(c) })));
   if (failedOn.size === 0) return null;
   const online = await agentsRepo.onlineAgentSlots(db);
   const jobs = [...new Set(failed.map((c) => c.job_id))];

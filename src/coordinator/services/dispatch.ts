@@ -3,10 +3,11 @@
 // arrive in one turn of the event loop are served together, set at a time, in one transaction: one
 // read of the tasks they report, one UPDATE per kind of change for all of them, one candidate read
 // and one lease UPDATE for all the agents asking for work. Each request is still judged on its own,
-// exactly as `completeTask` judges it: a result is accepted only from the agent holding the task's
-// current lease at that attempt (409 lease_lost otherwise), and each agent's lease is what it would
-// get if the requests came one after another, in the order they arrived.
-import { NO_RESULTS_WARNING, producedNothing } from '../../core/task-results.js';
+// by the rule `completeTask` judges it by (core/completion-outcome.ts): a result is accepted only
+// from the agent holding the task's current lease at that attempt (409 lease_lost otherwise), and
+// each agent's lease is what it would get if the requests came one after another, in the order
+// they arrived.
+import { type DoneTask, judgeAttempt, plainSuccess, taskOutcome } from '../../core/completion-outcome.js';
 import * as blobsRepo from '../../store/repositories/blobs.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import { transact } from '../../store/group-commit.js';
@@ -16,7 +17,8 @@ import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
 import { kindOf } from '../kinds/index.js';
-import { type Completion, type Lease, type LeaseAsk, type LeasedTask, announceLease, completeTask, filesProblem, leaseForMany, leftovers, notUploaded, resultFiles } from './leasing.js';
+import { type Completion, completeTask, filesProblem, notUploaded, reportOf, resultFiles } from './completion.js';
+import { type Lease, type LeaseRequest, type LeasedTask, announceLease, leaseForMany } from './leasing.js';
 import { wakeForQuotas } from './quotas.js';
 
 export interface TaskCompletion extends Completion {
@@ -29,7 +31,7 @@ const refused = (taskId: string, err: HttpError): CompletionResult => ({ taskId,
 
 /**
  * What an agent asks for: up to `maxTasks` tasks fitting `freeCores` now, and up to `prefetch` to
- * hold, given that it holds `holding` already (see LeaseAsk).
+ * hold, given that it holds `holding` already (see LeaseRequest).
  */
 export interface LeaseWish {
   freeCores: number;
@@ -41,7 +43,7 @@ export interface LeaseWish {
 /** Leases what the agent asks for (served with the others asking now). */
 export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, wish: LeaseWish): Promise<LeasedTask[]> {
   if ((wish.freeCores < 1 || wish.maxTasks < 1) && !wish.prefetch) return [];
-  const served = await groupOf(ctx).serve({ agent, items: [], quick: [], next: wish });
+  const served = await groupOf(ctx).serve({ agent, items: [], grouped: [], next: wish });
   announceLease(ctx, served.lease!);
   return served.lease!.tasks;
 }
@@ -62,22 +64,22 @@ export async function completeTasks(
   next?: LeaseWish,
 ): Promise<{ results: CompletionResult[]; tasks?: LeasedTask[] }> {
   const results = new Map<number, CompletionResult>();
-  const quick: number[] = [];
-  const slow: number[] = [];
+  const grouped: number[] = [];
+  const oneByOne: number[] = [];
   const seen = new Set<string>();
   items.forEach((c, i) => {
-    if (seen.has(c.taskId)) return slow.push(i); // the second report of a task: judged after the first
+    if (seen.has(c.taskId)) return oneByOne.push(i); // the second report of a task: judged after the first
     seen.add(c.taskId);
     const problem = filesProblem(c);
     if (problem) return results.set(i, refused(c.taskId, badRequest(problem)));
-    (c.exitCode === 0 && !c.error && !c.warning ? quick : slow).push(i);
+    (plainSuccess(c) ? grouped : oneByOne).push(i);
   });
 
   let lease: Lease | undefined;
-  if (quick.length > 0 || (next && slow.length === 0)) {
-    const served = await groupOf(ctx).serve({ agent, items, quick, next: slow.length === 0 ? next : undefined });
+  if (grouped.length > 0 || (next && oneByOne.length === 0)) {
+    const served = await groupOf(ctx).serve({ agent, items, grouped, next: oneByOne.length === 0 ? next : undefined });
     for (const [i, r] of served.results) results.set(i, r);
-    slow.push(...served.slow);
+    oneByOne.push(...served.oneByOne);
     for (const a of served.accepted) ctx.bus.emit('task', a.taskId, a.jobId);
     for (const jobId of new Set(served.accepted.map((a) => a.jobId))) ctx.bus.emit('job', jobId);
     if (served.accepted.length > 0) wakeForQuotas(ctx);
@@ -85,7 +87,7 @@ export async function completeTasks(
     if (lease) announceLease(ctx, lease);
   }
 
-  for (const i of slow.sort((a, b) => a - b)) {
+  for (const i of oneByOne.sort((a, b) => a - b)) {
     const { taskId, ...completion } = items[i]!;
     try {
       await completeTask(ctx, agent, taskId, completion);
@@ -105,7 +107,7 @@ interface Part {
   agent: AgentPrincipal;
   items: readonly TaskCompletion[];
   /** Indexes into `items` of the successes to judge set at a time. */
-  quick: readonly number[];
+  grouped: readonly number[];
   /** Lease in the same transaction, unless a completion turns out to need `completeTask`. */
   next: LeaseWish | undefined;
 }
@@ -114,7 +116,7 @@ interface Served {
   results: Map<number, CompletionResult>;
   accepted: { taskId: string; jobId: string }[];
   /** Completions to be judged one by one after all (render tasks: their frames are checked). */
-  slow: number[];
+  oneByOne: number[];
   lease?: Lease;
 }
 
@@ -170,26 +172,34 @@ function groupOf(ctx: ServiceContext): RequestGroup {
 }
 
 async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<Served[]> {
-  const served: Served[] = parts.map(() => ({ results: new Map(), accepted: [], slow: [] }));
-  const reported = parts.flatMap((p) => p.quick.map((i) => p.items[i]!));
+  const served: Served[] = parts.map(() => ({ results: new Map(), accepted: [], oneByOne: [] }));
+  const reported = parts.flatMap((p) => p.grouped.map((i) => p.items[i]!));
   const known = reported.length ? await blobsRepo.knownBlobs(trx, [...new Set(reported.flatMap((c) => resultFiles(c).map((f) => f.sha256)))]) : new Set<string>();
   const held = new Map((reported.length ? await taskBatches.heldTasks(trx, [...new Set(reported.map((c) => c.taskId))]) : []).map((t) => [t.id, t]));
 
   // Judge each completion as if the requests came one after another: a task reported twice (two
   // requests of one agent) is accepted once; the second finds it no longer running.
   const taken = new Set<string>();
-  const take: { item: TaskCompletion; jobId: string }[] = [];
+  const take: { item: TaskCompletion; jobId: string; outcome: DoneTask }[] = [];
   parts.forEach((p, k) => {
-    for (const i of p.quick) {
+    for (const i of p.grouped) {
       const c = p.items[i]!;
       const t = held.get(c.taskId);
       const missing = resultFiles(c).filter((f) => !known.has(f.sha256));
       if (missing.length > 0) served[k]!.results.set(i, refused(c.taskId, badRequest(notUploaded(missing))));
       else if (!t || taken.has(c.taskId) || t.status !== 'running' || t.agent_id !== p.agent.id || t.attempt !== c.attempt) served[k]!.results.set(i, refused(c.taskId, leaseLost(c.taskId)));
-      else if (!kindOf(t.job_kind).quickCompletion) served[k]!.slow.push(i); // e.g. render: frames are checked by completeTask
       else {
+        // Judged as completeTask judges it, but with nothing to read first: kinds of quick
+        // completion have no success check. Any other (render: frames are checked), or anything
+        // but a success, is judged by completeTask after all.
+        const kind = kindOf(t.job_kind);
+        const verdict = kind.quickCompletion ? judgeAttempt(reportOf(c), { successProblem: null, warnsWhenNothingProduced: kind.warnsWhenNothingProduced }) : null;
+        if (!verdict?.succeeded) {
+          served[k]!.oneByOne.push(i);
+          continue;
+        }
         taken.add(c.taskId);
-        take.push({ item: c, jobId: t.job_id });
+        take.push({ item: c, jobId: t.job_id, outcome: taskOutcome(verdict) });
         served[k]!.results.set(i, { taskId: c.taskId, accepted: true });
         served[k]!.accepted.push({ taskId: c.taskId, jobId: t.job_id });
       }
@@ -200,20 +210,24 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
     const now = nowIso();
     const byAttempt = new Map<number, string[]>();
     for (const { item } of take) byAttempt.set(item.attempt, [...(byAttempt.get(item.attempt) ?? []), item.taskId]);
+    // Successes all: their attempt rows end alike (done, exit code 0, no error).
     for (const [attempt, ids] of byAttempt) await taskBatches.finishAttempts(trx, ids, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
     const ids = take.map((t) => t.item.taskId);
     await taskBatches.replaceFilesOfTasks(trx, ids, take.flatMap(({ item }) => resultFiles(item).map((f) => ({ task_id: item.taskId, path: f.path, sha256: f.sha256, size: f.size }))));
-    // As completeTask on success: done, the agent kept, the lease cleared; a task that left nothing
-    // gets a warning (kept where a done task has no error, see taskView).
-    const empty = new Set(take.filter(({ item }) => producedNothing(leftovers(item))).map(({ item }) => item.taskId));
-    const full = empty.size === 0 ? ids : ids.filter((id) => !empty.has(id));
-    if (full.length > 0) await taskBatches.updateTasks(trx, full, { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: null });
-    if (empty.size > 0) await taskBatches.updateTasks(trx, [...empty], { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: NO_RESULTS_WARNING });
+    // Done, the agent kept, the lease cleared, each with its warning (kept where a done task has no
+    // error, see taskView): one UPDATE per warning (a task that left nothing gets one).
+    const byWarning = new Map<string | null, string[]>();
+    for (const { item, outcome } of take) {
+      const tasks = byWarning.get(outcome.error);
+      if (tasks) tasks.push(item.taskId);
+      else byWarning.set(outcome.error, [item.taskId]);
+    }
+    for (const [warning, tasks] of byWarning) await taskBatches.updateTasks(trx, tasks, { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: warning });
     for (const jobId of new Set(take.map((t) => t.jobId))) await refreshJobStatus(trx, jobId);
   }
 
   // Leases for the requests whose completions are all settled; the others lease after theirs.
-  const asking = parts.flatMap((p, k) => (p.next && served[k]!.slow.length === 0 ? [{ k, ask: { agent: p.agent, ...p.next } satisfies LeaseAsk }] : []));
+  const asking = parts.flatMap((p, k) => (p.next && served[k]!.oneByOne.length === 0 ? [{ k, ask: { agent: p.agent, ...p.next } satisfies LeaseRequest }] : []));
   if (asking.length > 0) {
     const leases = await leaseForMany(ctx, trx, asking.map((a) => a.ask));
     asking.forEach(({ k }, n) => (served[k]!.lease = leases[n]!));

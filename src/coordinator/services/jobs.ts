@@ -1,7 +1,7 @@
 // Jobs: the people-facing actions (creation is each kind's, in ../kinds/), and keeping a job's
 // status in step with its tasks.
 import { priorityProblem } from '../../core/priority.js';
-import { StateError, assertJobAction, deriveJobStatus, isTerminalJob, type JobStatus } from '../../core/states.js';
+import { type JobStatus, type JobTaskFacts, StateError, assertJobAction, decideJobStatus, factsOfCounts, isTerminalJob } from '../../core/states.js';
 import * as agentFailuresRepo from '../../store/repositories/agent-failures.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
@@ -59,16 +59,11 @@ export async function stopJob(ctx: ServiceContext, user: UserPrincipal, jobId: s
   // The job and its running tasks at once; its waiting tasks (a million, in a huge job) after, in
   // batches that leave the store to other requests: a canceled job's tasks are never leased.
   const changed = await ctx.db.transaction().execute(async (trx) => {
-    const live = await trx.selectFrom('tasks').select(['id', 'status', 'attempt']).where('job_id', '=', jobId).where('status', '=', 'running').execute();
+    const live = await tasksRepo.tasksOfJobIn(trx, jobId, ['running']);
     for (const t of live) {
       await tasksRepo.finishAttempt(trx, t.id, t.attempt, { status: 'canceled', finished_at: now, exit_code: null, error: 'stopped by a person' });
     }
-    await trx
-      .updateTable('tasks')
-      .set({ status: 'canceled', finished_at: now, lease_expires_at: null, error: 'the job was stopped' })
-      .where('job_id', '=', jobId)
-      .where('status', '=', 'running')
-      .execute();
+    await tasksRepo.updateTasksOfJobIn(trx, jobId, ['running'], { status: 'canceled', finished_at: now, lease_expires_at: null, error: 'the job was stopped' });
     await jobsRepo.updateJob(trx, jobId, { status: 'canceled', finished_at: now });
     await webhooksRepo.enqueueJobEvent(trx, jobId, 'job.canceled', now);
     return live;
@@ -98,14 +93,9 @@ export async function retryJob(ctx: ServiceContext, user: UserPrincipal, jobId: 
   const row = await jobFor(ctx, user, jobId);
   checkAction('retry', row.status);
   const retried = await ctx.db.transaction().execute(async (trx) => {
-    const tasks = await trx.selectFrom('tasks').select('id').where('job_id', '=', jobId).where('status', 'in', ['error', 'canceled']).execute();
+    const tasks = await tasksRepo.tasksOfJobIn(trx, jobId, ['error', 'canceled']);
     if (tasks.length === 0) return tasks;
-    await trx
-      .updateTable('tasks')
-      .set({ status: 'queued', tries: 0, agent_id: null, finished_at: null, exit_code: null, error: null, lease_expires_at: null })
-      .where('job_id', '=', jobId)
-      .where('status', 'in', ['error', 'canceled'])
-      .execute();
+    await tasksRepo.updateTasksOfJobIn(trx, jobId, ['error', 'canceled'], { status: 'queued', tries: 0, agent_id: null, finished_at: null, exit_code: null, error: null, lease_expires_at: null });
     await agentFailuresRepo.forgetAgentFailures(trx, jobId);
     // Jobs of steps: tasks whose steps wait for others go back to pending.
     if (kindOf(row.kind).steps) await advanceSteps(trx, jobId);
@@ -127,11 +117,12 @@ export async function refreshJobStatus(db: Db, jobId: string, onQueued?: () => v
   const job = await jobsRepo.findJob(db, jobId);
   if (!job) return false;
   if (kindOf(job.kind).steps && job.status !== 'canceled' && (await advanceSteps(db, jobId)) > 0) onQueued?.();
-  if (job.status === 'running') return refreshRunningJob(db, job);
-  const counts = (await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!;
-  const started = counts.running + counts.done + counts.error > 0 || (await tasksRepo.anyTaskStarted(db, jobId));
-  const next = deriveJobStatus(job.status as JobStatus, counts, started);
-  if (next === job.status) return false;
+  const current = job.status as JobStatus;
+  // A running job (every completion, release and expiry: the hot path) is probed, O(1); another's
+  // tasks are counted (a job a person requeued, a queued one).
+  const facts = current === 'running' ? {} : factsOfCounts((await jobsRepo.taskCountsFor(db, [jobId])).get(jobId)!);
+  const next = await decideWithProbes(db, jobId, current, facts);
+  if (next === current) return false;
   const now = nowIso();
   await jobsRepo.updateJob(db, jobId, {
     status: next,
@@ -143,19 +134,29 @@ export async function refreshJobStatus(db: Db, jobId: string, onQueued?: () => v
 }
 
 /**
- * The hot path of `refreshJobStatus` (every completion, release and expiry of a running job), O(1)
- * instead of counting the job's tasks: what `deriveJobStatus` would say, from indexed LIMIT 1 probes.
- * A running job has a started task, and a task's attempt never goes back to 0, so it stays running
- * while any task is queued or running; otherwise it is done when every task is, else error.
+ * The job's status as core/states.ts decides it, reading each fact it still needs with an indexed
+ * LIMIT 1 probe (a running job that has tasks left costs one), in the order it asks for them.
  */
-async function refreshRunningJob(db: Db, job: jobsRepo.JobRow): Promise<boolean> {
-  if (await taskBatches.anyTaskIn(db, job.id, ['pending', 'queued', 'running'])) return false;
-  const failed = await taskBatches.anyTaskIn(db, job.id, ['error', 'canceled']);
-  const next: JobStatus = !failed && (await taskBatches.anyTaskIn(db, job.id, ['done'])) ? 'done' : 'error';
-  const now = nowIso();
-  await jobsRepo.updateJob(db, job.id, { status: next, started_at: job.started_at ?? now, finished_at: now });
-  await queueJobEnd(db, job.id, next, now);
-  return true;
+async function decideWithProbes(db: Db, jobId: string, current: JobStatus, known: JobTaskFacts): Promise<JobStatus> {
+  const facts = { ...known };
+  for (;;) {
+    const decision = decideJobStatus(current, facts);
+    if (decision.status) return decision.status;
+    facts[decision.needs] = await probeTasks(db, jobId, decision.needs);
+  }
+}
+
+function probeTasks(db: Db, jobId: string, fact: keyof JobTaskFacts): Promise<boolean> {
+  switch (fact) {
+    case 'unfinished':
+      return taskBatches.anyTaskIn(db, jobId, ['pending', 'queued', 'running']);
+    case 'failed':
+      return taskBatches.anyTaskIn(db, jobId, ['error', 'canceled']);
+    case 'done':
+      return taskBatches.anyTaskIn(db, jobId, ['done']);
+    case 'started':
+      return tasksRepo.anyTaskStarted(db, jobId);
+  }
 }
 
 /** Queues the webhook deliveries of a job's end, in the transaction that ended it. */

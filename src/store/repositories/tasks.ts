@@ -95,6 +95,16 @@ export async function updateTask(db: Db, id: string, fields: Partial<TaskRow>): 
   await db.updateTable('tasks').set(fields).where('id', '=', id).execute();
 }
 
+/** A job's tasks in one of `statuses`: their ids and latest attempts. */
+export function tasksOfJobIn(db: Db, jobId: string, statuses: readonly TaskStatus[]) {
+  return db.selectFrom('tasks').select(['id', 'attempt']).where('job_id', '=', jobId).where('status', 'in', [...statuses]).execute();
+}
+
+/** Sets `fields` on each of a job's tasks in one of `statuses`. */
+export async function updateTasksOfJobIn(db: Db, jobId: string, statuses: readonly TaskStatus[], fields: Partial<TaskRow>): Promise<void> {
+  await db.updateTable('tasks').set(fields).where('job_id', '=', jobId).where('status', 'in', [...statuses]).execute();
+}
+
 export function listAttempts(db: Db, taskId: string) {
   return db
     .selectFrom('task_attempts')
