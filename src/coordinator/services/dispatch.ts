@@ -30,10 +30,10 @@ export type CompletionResult = { taskId: string; accepted: true } | { taskId: st
 const refused = (taskId: string, err: HttpError): CompletionResult => ({ taskId, accepted: false, status: err.status, error: { code: err.code, message: err.message } });
 
 /**
- * What an agent asks for: up to `maxTasks` tasks fitting `freeCores` now, and up to `prefetch` to
+ * The room an agent has for tasks: up to `maxTasks` tasks fitting `freeCores` now, and up to `prefetch` to
  * hold, given that it holds `holding` already (see LeaseRequest).
  */
-export interface LeaseWish {
+export interface LeaseRoom {
   freeCores: number;
   maxTasks: number;
   prefetch?: number;
@@ -41,7 +41,7 @@ export interface LeaseWish {
 }
 
 /** Leases what the agent asks for (served with the others asking now). */
-export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, wish: LeaseWish): Promise<LeasedTask[]> {
+export async function leaseTasks(ctx: ServiceContext, agent: AgentPrincipal, wish: LeaseRoom): Promise<LeasedTask[]> {
   if ((wish.freeCores < 1 || wish.maxTasks < 1) && !wish.prefetch) return [];
   const served = await groupOf(ctx).serve({ agent, items: [], grouped: [], next: wish });
   announceLease(ctx, served.lease!);
@@ -61,7 +61,7 @@ export async function completeTasks(
   ctx: ServiceContext,
   agent: AgentPrincipal,
   items: readonly TaskCompletion[],
-  next?: LeaseWish,
+  next?: LeaseRoom,
 ): Promise<{ results: CompletionResult[]; tasks?: LeasedTask[] }> {
   const results = new Map<number, CompletionResult>();
   const grouped: number[] = [];
@@ -109,7 +109,7 @@ interface Part {
   /** Indexes into `items` of the successes to judge set at a time. */
   grouped: readonly number[];
   /** Lease in the same transaction, unless a completion turns out to need `completeTask`. */
-  next: LeaseWish | undefined;
+  next: LeaseRoom | undefined;
 }
 
 interface Served {

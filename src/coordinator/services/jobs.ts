@@ -34,9 +34,9 @@ export async function jobViewFor(ctx: ServiceContext, user: UserPrincipal, jobId
   return detailedJobView(ctx.db, row, owner?.name ?? '?', ctx.config.agentFailureLimit);
 }
 
-function checkAction(action: 'start' | 'stop' | 'retry', status: string): void {
+function checkAction(action: 'start' | 'stop' | 'retry', status: JobStatus): void {
   try {
-    assertJobAction(action, status as JobStatus);
+    assertJobAction(action, status);
   } catch (err) {
     if (err instanceof StateError) throw conflict(err.message);
     throw err;
@@ -81,7 +81,7 @@ export async function setJobPriority(ctx: ServiceContext, user: UserPrincipal, j
   const problem = priorityProblem(priority);
   if (problem) throw badRequest(problem);
   const row = await jobFor(ctx, user, jobId);
-  if (isTerminalJob(row.status as JobStatus)) throw conflict(`cannot change the priority of a job that is ${row.status}`);
+  if (isTerminalJob(row.status)) throw conflict(`cannot change the priority of a job that is ${row.status}`);
   await jobsRepo.updateJob(ctx.db, jobId, { priority });
   ctx.bus.emit('job', jobId);
   // A job moved ahead may now fit agents that found nothing to take.
