@@ -4,29 +4,18 @@
 // bench` (it measures the browser, not the farm).
 //
 //   node --import tsx bench/web-hashing.ts [MiB]     (default 64; median of 3 rounds)
-import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
-import { launchChromium } from '../test/helpers/browser.js';
+import { bundleForBrowser, launchChromium } from '../test/helpers/browser.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const mib = Number(process.argv[2] ?? 64);
 
-const bundle = await build({
-  stdin: { contents: `import { sha256InChunks } from './web/src/sha256.ts'; window.sha256InChunks = sha256InChunks;`, resolveDir: ROOT, loader: 'ts' },
-  bundle: true,
-  format: 'iife',
-  platform: 'browser',
-  target: 'chrome110',
-  write: false,
-  logLevel: 'silent',
-});
+const bundle = await bundleForBrowser(`import { sha256InChunks } from './web/src/sha256.ts'; window.sha256InChunks = sha256InChunks;`);
 const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   // localhost: a secure context, so crypto.subtle is there to compare with.
   await page.route('http://localhost/bench', (route) => route.fulfill({ body: '<title>hashing</title>', contentType: 'text/html' }));
   await page.goto('http://localhost/bench');
-  await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+  await page.addScriptTag({ content: bundle });
   const times = await page.evaluate(async (mib) => {
     const chunked = (window as unknown as { sha256InChunks: (b: Blob) => Promise<string> }).sha256InChunks;
     const data = new Uint8Array(mib * 1024 * 1024);

@@ -92,6 +92,26 @@ export function schedulingFields(opts: SchedulingOptions) {
   return { ...(opts.priority !== undefined ? { priority: opts.priority } : {}), ...afterFields(opts), ...requirementFields(opts) };
 }
 
+/** What `--max-attempts`, `--timeout` and `--image` parse to, beside the scheduling options. */
+export interface RunOptions extends SchedulingOptions {
+  maxAttempts?: number;
+  timeout?: number;
+  image?: string;
+}
+
+/**
+ * The request fields every job-submitting command (script, render, template) takes alike: attempts,
+ * scheduling, task timeout and image, each sent only when given (otherwise the farm's default).
+ */
+export function runFields(opts: RunOptions) {
+  return {
+    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+    ...schedulingFields(opts),
+    ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
+    ...(opts.image ? { image: opts.image } : {}),
+  };
+}
+
 const AGE_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /** A parser for an age such as `30d`, `12h`, `45m` (a bare number is days), in milliseconds. */

@@ -5,11 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Farm, api, eventually, startAgent, startFarm } from '../helpers/farm.js';
+import { makeWorkspace } from '../helpers/reliability.js';
 import { ensureTestImage } from '../helpers/images.js';
 
 const exec = promisify(execFile);
@@ -20,15 +21,6 @@ interface JobJson {
   status: string;
   image: string | null;
   tasks: { index: number; status: string; error: string | null }[];
-}
-
-async function makeWorkspace(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'drover-ws-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true });
-    await writeFile(join(dir, name), content);
-  }
-  return dir;
 }
 
 /** IDs of containers (running or not) carrying a label, straight from podman. */

@@ -2,10 +2,11 @@
 // delivers a new result, never the old one), and one action on many jobs at once, on a real farm.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Farm, ADMIN_PASSWORD, api, eventually, startFarm } from '../helpers/farm.js';
+import { makeWorkspace as workspace } from '../helpers/reliability.js';
 import { buildWebApp, launchChromium, signIn } from '../helpers/browser.js';
 import { makeScene } from '../helpers/scenes.js';
 
@@ -38,15 +39,6 @@ os.makedirs('run-result', exist_ok=True)
 open('run-result/stamp.txt', 'w').write(name + ' ' + uuid.uuid4().hex)
 print('stamped', name)
 `;
-
-async function workspace(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'drover-ws-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true });
-    await writeFile(join(dir, name), content);
-  }
-  return dir;
-}
 
 describe('job and task control', { timeout: 600_000 }, () => {
   let farm: Farm;

@@ -3,25 +3,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Farm, api, eventually, startAgent, startFarm } from '../helpers/farm.js';
+import { makeWorkspace } from '../helpers/reliability.js';
 
 interface JobJson {
   id: string;
   status: string;
   counts: Record<string, number>;
   tasks: { index: number; status: string; attempts: number; agent: string | null; input: string; error: string | null }[];
-}
-
-async function makeWorkspace(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'drover-ws-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true });
-    await writeFile(join(dir, name), content);
-  }
-  return dir;
 }
 
 const TRANSFORM_SCRIPT = `

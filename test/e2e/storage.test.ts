@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_PASSWORD, type CliResult, type Farm, api, eventually, runCli, startAgent, startFarm, startServer } from '../helpers/farm.js';
+import { makeWorkspace as workspace } from '../helpers/reliability.js';
 import { type TestS3, startS3 } from '../helpers/s3.js';
 import { postgresUnavailable, startPostgres } from '../helpers/postgres.js';
 
@@ -31,15 +32,6 @@ tr a-z A-Z < "$1" > run-result/own.txt
 for i in $(seq 1 2000); do echo "the same in every job"; done > run-result/shared.txt
 echo "did $(basename "$1")"
 `;
-
-async function workspace(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'drover-ws-'));
-  for (const [name, content] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true });
-    await writeFile(join(dir, name), content);
-  }
-  return dir;
-}
 
 /** Bytes of the blobs in a disk blob store (its tmp/ aside). */
 async function diskBytes(root: string): Promise<number> {

@@ -6,10 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { build } from 'esbuild';
 import yazl from 'yazl';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, ROOT } from '../helpers/browser.js';
+import { bundleForBrowser, launchChromium } from '../helpers/browser.js';
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -71,28 +70,16 @@ describe('web app file handling in Chromium', { timeout: 180_000 }, () => {
   let page: Page;
 
   before(async () => {
-    const bundle = await build({
-      stdin: {
-        contents: `import { sha256File, sha256InChunks } from './web/src/sha256.ts';
-          import { projectFromZip } from './web/src/project.ts';
-          window.drover = { sha256File, sha256InChunks, projectFromZip };`,
-        resolveDir: ROOT,
-        loader: 'ts',
-      },
-      bundle: true,
-      format: 'iife',
-      platform: 'browser',
-      target: 'chrome110',
-      write: false,
-      logLevel: 'silent',
-    });
+    const bundle = await bundleForBrowser(`import { sha256File, sha256InChunks } from './web/src/sha256.ts';
+      import { projectFromZip } from './web/src/project.ts';
+      window.drover = { sha256File, sha256InChunks, projectFromZip };`);
     browser = await launchChromium();
     page = await browser.newPage();
     // localhost is a secure context, as the farm's own address is on the machine that runs it:
     // crypto.subtle is there (plain http across a network has none; sha256InChunks is that path).
     await page.route('http://localhost/files', (route) => route.fulfill({ body: '<!doctype html><title>files</title>', contentType: 'text/html' }));
     await page.goto('http://localhost/files');
-    await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+    await page.addScriptTag({ content: bundle });
   });
 
   after(async () => {

@@ -74,6 +74,26 @@ function webBuildIsFresh(): boolean {
   return sources.every((path) => (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0) <= built.mtimeMs);
 }
 
+/**
+ * Web modules bundled as they are for a plain page (one IIFE, for page.addScriptTag): `entry` is a
+ * module's text whose imports are relative to the repository root and which puts what it needs on
+ * window. For tests and benchmarks that run web/src code without the app; esbuild is loaded only
+ * by them.
+ */
+export async function bundleForBrowser(entry: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const bundle = await build({
+    stdin: { contents: entry, resolveDir: ROOT, loader: 'ts' },
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome110',
+    write: false,
+    logLevel: 'silent',
+  });
+  return bundle.outputFiles[0]!.text;
+}
+
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,

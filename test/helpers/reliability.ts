@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { ADMIN_PASSWORD, type CliOptions, type CliResult, api, eventually, runCli } from './farm.js';
 
+/** A fresh folder holding `files` (name → content; names may hold subfolders): the end-to-end suites' job inputs. */
 export async function makeWorkspace(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'drover-ws-'));
   for (const [name, content] of Object.entries(files)) {

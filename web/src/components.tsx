@@ -3,6 +3,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import type { TaskCounts } from './api.ts';
 import { num } from './format.ts';
+import { href } from './router.ts';
 
 export function StatusBadge({ status, testid }: { status: string; testid?: string }) {
   return (
@@ -224,4 +225,20 @@ export function SelectionBar({ count, noun, testid, onClear, children }: { count
 /** A row's tick box (or a table's "every row on this page" one). */
 export function PickBox({ label, testid, checked, onPick }: { label: string; testid: string; checked: boolean; onPick: (checked: boolean) => void }) {
   return <input type="checkbox" aria-label={label} data-testid={testid} checked={checked} onChange={(e) => onPick(e.currentTarget.checked)} />;
+}
+
+/**
+ * A page that cannot be shown (an unknown address, a job or agent that is not there, an admins'
+ * page): its title, what is wrong when there is more to say, and the way back.
+ */
+export function Unavailable({ title, testid, note, back, className = 'panel' }: { title: string; testid: string; note?: ComponentChildren; back: { to: string; label: string }; className?: string }) {
+  return (
+    <div class={className} data-testid={testid}>
+      <h1>{title}</h1>
+      {note !== undefined && <p class="muted">{note}</p>}
+      <p>
+        <a href={href(back.to)}>{back.label}</a>
+      </p>
+    </div>
+  );
 }

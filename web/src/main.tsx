@@ -3,7 +3,7 @@ import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, ApiError, messageOf, setUnauthorizedHandler, type User } from './api.ts';
 import { href, navigate, useRoute } from './router.ts';
-import { Spinner } from './components.tsx';
+import { Spinner, Unavailable } from './components.tsx';
 import { Login } from './pages/Login.tsx';
 import { Jobs } from './pages/Jobs.tsx';
 import { NewJob } from './pages/NewJob.tsx';
@@ -17,6 +17,8 @@ import { Usage } from './pages/Usage.tsx';
 import './styles.css';
 
 type Session = { state: 'loading' } | { state: 'out'; error?: string } | { state: 'in'; user: User };
+
+const BACK_TO_JOBS = { to: '/jobs', label: 'Back to the jobs' };
 
 function App() {
   const route = useRoute();
@@ -86,24 +88,9 @@ function App() {
     page = <Users me={user} />;
   } else if (section === 'users') {
     // Not even asked of the coordinator: it would answer 403.
-    page = (
-      <div class="panel" data-testid="admins-only">
-        <h1>Users</h1>
-        <p class="muted">Only administrators manage users. Ask one to add people or change roles.</p>
-        <p>
-          <a href={href('/jobs')}>Back to the jobs</a>
-        </p>
-      </div>
-    );
+    page = <Unavailable title="Users" testid="admins-only" note="Only administrators manage users. Ask one to add people or change roles." back={BACK_TO_JOBS} />;
   } else {
-    page = (
-      <div class="panel" data-testid="not-found">
-        <h1>Page not found</h1>
-        <p>
-          <a href={href('/jobs')}>Back to the jobs</a>
-        </p>
-      </div>
-    );
+    page = <Unavailable title="Page not found" testid="not-found" back={BACK_TO_JOBS} />;
   }
 
   const nav = [

@@ -12,7 +12,7 @@ import type { ResultFileEntry, ResultsIndex } from '../../wire/results.js';
 import type { JobList, JobView, LogPage, ScriptJobBody, TaskPage, TaskView } from '../../wire/index.js';
 import { readEvents, waitForJob } from '../follow.js';
 import { countsLine, duration, table } from '../format.js';
-import { type SchedulingOptions, addSchedulingOptions, positiveInt, priorityArg, schedulingFields } from '../parse.js';
+import { type SchedulingOptions, addSchedulingOptions, positiveInt, priorityArg, runFields } from '../parse.js';
 import { CliError, patientRetry, signedInClient, untilReachable } from '../session.js';
 import { alreadyThere, fittingName, realDirectory, UnsafeDestinationError, writeSafely } from '../safe-files.js';
 import { uploadFiles } from '../upload.js';
@@ -224,10 +224,7 @@ export function registerJobCommands(program: Command): void {
         inputs: rest.slice(constants.length),
         instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
         start: opts.run || opts.wait,
-        ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
-        ...schedulingFields(opts),
-        ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
-        ...(opts.image ? { image: opts.image } : {}),
+        ...runFields(opts),
         // Said only when the user said it: otherwise the farm's default applies.
         ...(opts.network !== undefined ? { network: opts.network } : {}),
         ...(opts.requireResults ? { requireResults: true } : {}),

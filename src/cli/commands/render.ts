@@ -17,7 +17,7 @@ import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
-import { type SchedulingOptions, addSchedulingOptions, positiveInt, schedulingFields } from '../parse.js';
+import { type SchedulingOptions, addSchedulingOptions, positiveInt, runFields } from '../parse.js';
 import { CliError, patientRetry, signedInClient } from '../session.js';
 import { downloadResults, exitForJob } from './jobs.js';
 import type { MissingBlobsAnswer } from '../../wire/blobs.js';
@@ -204,10 +204,7 @@ export function registerRenderCommand(program: Command): void {
               },
             }
           : {}),
-        ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
-        ...schedulingFields(opts),
-        ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
-        ...(opts.image ? { image: opts.image } : {}),
+        ...runFields(opts),
         ...(opts.network ? { network: true } : {}),
       });
       const summary = { upload: { files: upload.files.length, sentFiles: upload.sentFiles, sentBytes: upload.sentBytes }, warnings };

@@ -11,7 +11,7 @@ import { TemplateError, describeProblem } from '../../core/templates/problems.js
 import type { JobTemplate } from '../../core/templates/template.js';
 import { checkTemplate } from '../../core/templates/validate.js';
 import type { JobView } from '../../wire/jobs.js';
-import { type SchedulingOptions, addSchedulingOptions, positiveInt, schedulingFields } from '../parse.js';
+import { type SchedulingOptions, addSchedulingOptions, positiveInt, runFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
 import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
@@ -120,10 +120,7 @@ export function registerTemplateCommands(job: Command): void {
         ...(Object.keys(files).length > 0 ? { files } : {}),
         instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
         start: opts.run || opts.wait,
-        ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
-        ...schedulingFields(opts),
-        ...(opts.timeout ? { taskTimeoutSeconds: opts.timeout } : {}),
-        ...(opts.image ? { image: opts.image } : {}),
+        ...runFields(opts),
         ...(opts.network ? {} : { network: false }),
       });
       const steps = created.steps?.map((s) => `${s.name} (${s.taskCount})`).join(', ') ?? '';

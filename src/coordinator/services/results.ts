@@ -10,7 +10,7 @@ import * as tasksRepo from '../../store/repositories/tasks.js';
 import type { JobRow } from '../../store/repositories/jobs.js';
 import type { ServiceContext } from './context.js';
 import { kindOf } from '../kinds/index.js';
-import { pick, taskFolder } from './result-layout.js';
+import { perTaskIndex, pick, taskFolder } from './result-layout.js';
 import type { ResultFileEntry, ResultsIndex } from '../../wire/results.js';
 
 // The index's shape is part of the wire contract (the CLI downloads by it).
@@ -35,22 +35,7 @@ export async function resultsIndex(ctx: ServiceContext, job: JobRow): Promise<Re
     const folder = taskFolder(t.idx);
     for (const f of byTask.get(t.id) ?? []) files.push({ path: `${folder}/${f.path}`, ...pick(f) });
   }
-  return {
-    jobId: job.id,
-    name: job.name,
-    kind: job.kind,
-    status: job.status,
-    files,
-    tasks: tasks.map((t) => ({
-      index: t.idx,
-      id: t.id,
-      input: t.input_name,
-      status: t.status,
-      attempts: t.attempt,
-      folder: taskFolder(t.idx),
-      files: byTask.get(t.id) ?? [],
-    })),
-  };
+  return perTaskIndex(job, files, tasks, byTask);
 }
 
 export function resultsZip(ctx: ServiceContext, index: ResultsIndex): Readable {

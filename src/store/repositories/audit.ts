@@ -1,14 +1,8 @@
 // The audit log: people's actions, newest first.
-import type { Db } from '../schema.js';
+import type { AuditLogTable, Db } from '../schema.js';
 
-export interface AuditEntryRow {
-  time: string;
-  user_id: string;
-  user_name: string;
-  action: string;
-  target: string;
-  details: string;
-}
+/** A new entry: every column of audit_log but its generated id (schema.ts says what each holds). */
+export type AuditEntryRow = Omit<AuditLogTable, 'id'>;
 
 export async function insertAuditEntry(db: Db, row: AuditEntryRow): Promise<void> {
   await db.insertInto('audit_log').values(row).execute();

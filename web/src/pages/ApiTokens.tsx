@@ -1,8 +1,9 @@
 // One's named API tokens (Account page): create one for a script or CI (shown once), list, revoke.
-import { useEffect, useState } from 'preact/hooks';
-import { api, messageOf, type ApiToken, type CreatedApiToken } from '../api.ts';
+import { useState } from 'preact/hooks';
+import { api, type ApiToken, type CreatedApiToken } from '../api.ts';
 import { ErrorBanner } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
+import { useOwnedList } from './useOwnedList.ts';
 
 
 const LIFETIMES: [label: string, seconds: number | null][] = [
@@ -14,50 +15,22 @@ const LIFETIMES: [label: string, seconds: number | null][] = [
 ];
 
 export function ApiTokens() {
-  const [tokens, setTokens] = useState<ApiToken[] | null>(null);
+  const { items: tokens, created, error, setError, busy, create, remove } = useOwnedList<ApiToken, { name: string; token: string }>('tokens', 'tokens');
   const [name, setName] = useState('');
   const [lifetime, setLifetime] = useState(0);
-  const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
-  const load = async () => {
-    try {
-      setTokens((await api<{ tokens: ApiToken[] }>('tokens')).tokens);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
-  useEffect(() => void load(), []);
+  const submit = (event: Event) =>
+    create(
+      event,
+      async () => {
+        const seconds = LIFETIMES[lifetime]![1];
+        const answer = await api<CreatedApiToken>('tokens', { body: { name: name.trim(), ...(seconds !== null ? { expiresInSeconds: seconds } : {}) } });
+        return { name: answer.name, token: answer.token };
+      },
+      () => setName(''),
+    );
 
-  const create = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setCreated(null);
-    try {
-      const seconds = LIFETIMES[lifetime]![1];
-      const answer = await api<CreatedApiToken>('tokens', { body: { name: name.trim(), ...(seconds !== null ? { expiresInSeconds: seconds } : {}) } });
-      setCreated({ name: answer.name, token: answer.token });
-      setName('');
-      setError(null);
-      await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const revoke = async (token: ApiToken) => {
-    if (!confirm(`Revoke the token ${token.name}? Scripts using it stop working at once.`)) return;
-    try {
-      await api(`tokens/${encodeURIComponent(token.id)}`, { method: 'DELETE' });
-      if (created?.name === token.name) setCreated(null);
-      await load();
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+  const revoke = (token: ApiToken) => remove(token.id, `Revoke the token ${token.name}? Scripts using it stop working at once.`, (shown) => shown.name === token.name);
 
   return (
     <section class="panel" aria-label="API tokens" data-testid="api-tokens">
@@ -76,7 +49,7 @@ export function ApiTokens() {
           </code>
         </div>
       )}
-      <form class="form form-inline" onSubmit={create} aria-label="Create an API token">
+      <form class="form form-inline" onSubmit={submit} aria-label="Create an API token">
         <label class="field">
           <span>Token name</span>
           <input name="token-name" autocomplete="off" placeholder="e.g. ci" value={name} onInput={(e) => setName(e.currentTarget.value)} />

@@ -1,6 +1,6 @@
 import { useCallback, useRef, useState } from 'preact/hooks';
 import { api, apiUrl, messageOf, taskNumbersSpec, type Job } from '../api.ts';
-import { ErrorBanner, StatusBadge } from '../components.tsx';
+import { ErrorBanner, StatusBadge, Unavailable } from '../components.tsx';
 import { fullDateTime, num } from '../format.ts';
 import { useDocumentTitle, useNow } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
@@ -104,13 +104,7 @@ export function JobPage({ jobId, params }: { jobId: string; params: URLSearchPar
   if (notFound) {
     return (
       <div class="page">
-        <div class="panel not-found" data-testid="job-not-found">
-          <h1>Job not found</h1>
-          <p class="muted">{notFound}</p>
-          <p>
-            <a href={href('/jobs')}>Back to the jobs</a>
-          </p>
-        </div>
+        <Unavailable className="panel not-found" title="Job not found" testid="job-not-found" note={notFound} back={{ to: '/jobs', label: 'Back to the jobs' }} />
       </div>
     );
   }

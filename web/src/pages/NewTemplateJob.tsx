@@ -2,14 +2,13 @@
 // browser, a form is made from its parameterDefinitions (honouring their userInterface hints), the
 // files of IN/INOUT PATH parameters are uploaded content-addressed, and the job is created.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, isAbort, messageOf, type InstanceType, type Job } from '../api.ts';
+import { messageOf, type InstanceType } from '../api.ts';
 import { ErrorBanner, PageHeader } from '../components.tsx';
 import { num, plural } from '../format.ts';
 import { useDocumentTitle } from '../hooks.ts';
-import { navigate } from '../router.ts';
 import type { JobParameterDefinition, ReadTemplate } from '../template-document.ts';
 import { uploadFiles, type UploadPhase } from '../upload.ts';
-import { JobKindSwitch, SizePicker, UploadProgress } from './job-form.tsx';
+import { JobKindSwitch, SizePicker, UploadProgress, submitJobWith } from './job-form.tsx';
 import { SchedulingFields, emptyScheduling, schedulingRequest } from '../SchedulingFields.tsx';
 
 type Lib = typeof import('../template-document.ts');
@@ -108,26 +107,17 @@ export function NewTemplateJob() {
     if (preview && 'problem' in preview) return setError(preview.problem);
     const scheduled = schedulingRequest(scheduling);
     if ('problem' in scheduled) return setError(scheduled.problem);
-    const controller = new AbortController();
-    abort.current = controller;
-    try {
+    await submitJobWith({ abort, setPhase, setError }, async (signal) => {
       const all = Object.values(files).flat();
-      const hashes = all.length > 0 ? await uploadFiles(all, setPhase, controller.signal) : new Map<File, string>();
-      setPhase({ step: 'creating' });
+      const hashes = all.length > 0 ? await uploadFiles(all, setPhase, signal) : new Map<File, string>();
       const sent: Record<string, { path: string; sha256: string }[]> = {};
       for (const d of defs) {
         if (!takesFiles(d)) continue;
         // A folder's files keep their place inside it; a single file is the parameter's file.
         sent[d.name] = (files[d.name] ?? []).map((f) => ({ path: f.webkitRelativePath ? f.webkitRelativePath.split('/').slice(1).join('/') : f.name, sha256: hashes.get(f)! }));
       }
-      const job = await api<Job>('jobs', { body: { kind: 'template', template: read.doc, parameters, files: sent, instanceType: size, start, ...scheduled.fields }, signal: controller.signal });
-      navigate(`/jobs/${encodeURIComponent(job.id)}`);
-    } catch (e) {
-      setPhase({ step: 'idle' });
-      setError(isAbort(e) ? 'Upload canceled.' : messageOf(e));
-    } finally {
-      abort.current = null;
-    }
+      return { kind: 'template', template: read.doc, parameters, files: sent, instanceType: size, start, ...scheduled.fields };
+    });
   };
 
   const groups = new Map<string, JobParameterDefinition[]>();

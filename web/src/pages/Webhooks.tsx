@@ -4,55 +4,28 @@ import { api, messageOf, type Delivery, type Webhook } from '../api.ts';
 import { ErrorBanner } from '../components.tsx';
 import { dateTime, fullDateTime } from '../format.ts';
 import { href } from '../router.ts';
+import { useOwnedList } from './useOwnedList.ts';
 
 // The wire's WEBHOOK_EVENTS, written here as a value: importing it would bring TypeBox into the bundle.
 const EVENTS = ['job.done', 'job.error', 'job.canceled'] as const;
 
 export function Webhooks() {
-  const [hooks, setHooks] = useState<Webhook[] | null>(null);
+  const { items: hooks, created, error, setError, busy, create, remove: removeHook } = useOwnedList<Webhook, { id: string; secret: string }>('webhooks', 'webhooks');
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<Set<string>>(new Set(EVENTS));
-  const [created, setCreated] = useState<{ id: string; secret: string } | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
-  const load = async () => {
-    try {
-      setHooks((await api<{ webhooks: Webhook[] }>('webhooks')).webhooks);
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
-  useEffect(() => void load(), []);
+  const add = (event: Event) =>
+    create(
+      event,
+      async () => {
+        const answer = await api<Webhook & { secret: string }>('webhooks', { body: { url: url.trim(), events: EVENTS.filter((e) => events.has(e)) } });
+        return { id: answer.id, secret: answer.secret };
+      },
+      () => setUrl(''),
+    );
 
-  const add = async (event: Event) => {
-    event.preventDefault();
-    setBusy(true);
-    setCreated(null);
-    try {
-      const answer = await api<Webhook & { secret: string }>('webhooks', { body: { url: url.trim(), events: EVENTS.filter((e) => events.has(e)) } });
-      setCreated({ id: answer.id, secret: answer.secret });
-      setUrl('');
-      setError(null);
-      await load();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const remove = async (hook: Webhook) => {
-    if (!confirm(`Remove the webhook to ${hook.url}?`)) return;
-    try {
-      await api(`webhooks/${encodeURIComponent(hook.id)}`, { method: 'DELETE' });
-      if (created?.id === hook.id) setCreated(null);
-      await load();
-    } catch (e) {
-      setError(messageOf(e));
-    }
-  };
+  const remove = (hook: Webhook) => removeHook(hook.id, `Remove the webhook to ${hook.url}?`, (shown) => shown.id === hook.id);
 
   const toggle = (name: string, on: boolean) => {
     const next = new Set(events);

@@ -1,7 +1,7 @@
 // One agent's page (#/workers/ID): what it is and can run, its latest task attempts and failures.
 import { useState } from 'preact/hooks';
 import { api, ApiError, isAbort, messageOf, type WorkerDetail } from '../api.ts';
-import { Empty, ErrorBanner, StatusBadge } from '../components.tsx';
+import { Empty, ErrorBanner, StatusBadge, Unavailable } from '../components.tsx';
 import { ago, bytes, dateTime, duration, fullDateTime, num, plural } from '../format.ts';
 import { useDocumentTitle, useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
@@ -34,12 +34,7 @@ export function WorkerPage({ workerId, admin = false }: { workerId: string; admi
   if (missing) {
     return (
       <div class="page">
-        <div class="panel not-found" data-testid="worker-not-found">
-          <h1>Agent not found</h1>
-          <p>
-            <a href={href('/workers')}>Back to the workers</a>
-          </p>
-        </div>
+        <Unavailable className="panel not-found" title="Agent not found" testid="worker-not-found" back={{ to: '/workers', label: 'Back to the workers' }} />
       </div>
     );
   }

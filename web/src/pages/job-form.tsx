@@ -144,6 +144,34 @@ export function runRequest(run: RunSettings, timeoutRule: TimeoutRule): { fields
   return { fields };
 }
 
+/** What a submission drives of its form: the Stop upload controller, the progress and the error shown. */
+export interface SubmitState {
+  abort: { current: AbortController | null };
+  setPhase: (phase: UploadPhase) => void;
+  setError: (error: string | null) => void;
+}
+
+/**
+ * Uploads what `upload` sends and creates the job it describes, then opens the job's page; a
+ * failure (or Stop upload) goes back to the form with its message. Every job form submits through
+ * this (the template form too, which keeps its own state), so they end a submission alike.
+ */
+export async function submitJobWith(form: SubmitState, upload: (signal: AbortSignal) => Promise<object>): Promise<void> {
+  const controller = new AbortController();
+  form.abort.current = controller;
+  try {
+    const spec = await upload(controller.signal);
+    form.setPhase({ step: 'creating' });
+    const job = await api<Job>('jobs', { body: spec, signal: controller.signal });
+    navigate(`/jobs/${encodeURIComponent(job.id)}`);
+  } catch (e) {
+    form.setPhase({ step: 'idle' });
+    form.setError(isAbort(e) ? 'Upload canceled.' : messageOf(e));
+  } finally {
+    form.abort.current = null;
+  }
+}
+
 /** The state of a job form beside its kind's own fields; `submitJob` runs a submission. */
 export function useJobForm() {
   const [run, setRun] = useState<RunSettings>(() => ({ size: 's', start: true, scheduling: emptyScheduling(), maxAttempts: '3', timeout: '', imageChoice: '', image: '' }));
@@ -154,25 +182,7 @@ export function useJobForm() {
   const cores = coresOf(run.scheduling) ?? SIZES.find((s) => s.type === run.size)!.cores;
   const changeRun = (change: Partial<RunSettings>) => setRun((current) => ({ ...current, ...change }));
 
-  /**
-   * Uploads what `upload` sends and creates the job it describes, then opens the job's page; a
-   * failure (or Stop upload) goes back to the form with its message.
-   */
-  const submitJob = async (upload: (signal: AbortSignal) => Promise<object>) => {
-    const controller = new AbortController();
-    abort.current = controller;
-    try {
-      const spec = await upload(controller.signal);
-      setPhase({ step: 'creating' });
-      const job = await api<Job>('jobs', { body: spec, signal: controller.signal });
-      navigate(`/jobs/${encodeURIComponent(job.id)}`);
-    } catch (e) {
-      setPhase({ step: 'idle' });
-      setError(isAbort(e) ? 'Upload canceled.' : messageOf(e));
-    } finally {
-      abort.current = null;
-    }
-  };
+  const submitJob = (upload: (signal: AbortSignal) => Promise<object>) => submitJobWith({ abort, setPhase, setError }, upload);
   return { run, changeRun, phase, setPhase, error, setError, busy, cores, abort, submitJob };
 }
 

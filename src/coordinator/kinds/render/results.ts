@@ -3,7 +3,7 @@
 import * as framesRepo from '../../../store/repositories/frames.js';
 import type { JobRow } from '../../../store/repositories/jobs.js';
 import type { ServiceContext } from '../../services/context.js';
-import { pick, taskFolder } from '../../services/result-layout.js';
+import { perTaskIndex, pick, taskFolder } from '../../services/result-layout.js';
 import type { ResultFileEntry, ResultsIndex } from '../../services/results.js';
 import type { ResultTaskRow } from '../kind.js';
 import { PREVIEW_FILE } from './preview.js';
@@ -27,12 +27,5 @@ export async function renderResultsIndex(
       else files.push({ path: `${folder}/${f.path}`, ...pick(f) });
     }
   }
-  return {
-    jobId: job.id,
-    name: job.name,
-    kind: job.kind,
-    status: job.status,
-    files,
-    tasks: tasks.map((t) => ({ index: t.idx, id: t.id, input: t.input_name, status: t.status, attempts: t.attempt, folder: taskFolder(t.idx), files: byTask.get(t.id) ?? [] })),
-  };
+  return perTaskIndex(job, files, tasks, byTask);
 }
