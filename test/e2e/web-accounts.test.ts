@@ -90,6 +90,8 @@ describe('account pages in the web app', { timeout: 600_000 }, () => {
     assert.equal((JSON.parse(posts[0]!) as { event: string; job: { id: string } }).job.id, jobId);
     await eventually(async () => {
       await hooks.getByTestId('show-deliveries').click();
+      // The log loads after the click: count once it has (a table, or its "No deliveries yet").
+      await hooks.locator('[data-testid="deliveries"], p.muted:has-text("No deliveries yet")').first().waitFor();
       const delivered = await hooks.locator('[data-testid="delivery"][data-status="delivered"]').count();
       if (delivered === 0) await hooks.getByTestId('show-deliveries').click(); // closed again, to reload
       return delivered > 0;
