@@ -306,9 +306,13 @@ export function registerJobCommands(program: Command): void {
     .option('--raw', 'write the logs byte-exact even to a terminal', false)
     .action(async (id: string, opts: { task?: number; follow: boolean; raw: boolean }) => {
       const client = await signedInClient();
-      const view = await client.json<JobView>('GET', `/jobs/${id}`);
-      if (opts.task === undefined && view.taskCount > 1 && opts.follow) throw new CliError(`job ${id} has ${view.taskCount} tasks: choose one to follow with --task N`);
-      const targets = opts.task !== undefined ? [await taskByIndex(client, id, opts.task)] : (await allTasks(client, id)).tasks;
+      const lookUp = async () => {
+        const view = await client.json<JobView>('GET', `/jobs/${id}`);
+        if (opts.task === undefined && view.taskCount > 1 && opts.follow) throw new CliError(`job ${id} has ${view.taskCount} tasks: choose one to follow with --task N`);
+        return opts.task !== undefined ? [await taskByIndex(client, id, opts.task)] : (await allTasks(client, id)).tasks;
+      };
+      // Following rides out an outage from its first request on, as it does once it follows.
+      const targets = opts.follow ? await untilReachable(`following the log of job ${id}`, lookUp) : await lookUp();
       for (const task of targets) {
         const prefix = targets.length > 1 ? `[task ${task.index}] ` : '';
         if (opts.follow) await followTaskLog(client, task, prefix, opts.raw);
