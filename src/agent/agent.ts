@@ -41,6 +41,12 @@ export class Agent {
   private readonly loop: WorkLoop;
   private readonly heartbeat: Heartbeat;
   private readonly stopping = new AbortController();
+  /**
+   * Aborted once the agent has nothing left to say: the heartbeat outlives a stop so the leases of
+   * tasks being killed and given back stay alive until they are (a short lease would otherwise run
+   * out while a loaded machine tears them down, and the attempt would count as lost).
+   */
+  private readonly finished = new AbortController();
   private draining = false;
   private pool: SessionPool | null = null;
   private sessions: TemplateSessions | null = null;
@@ -56,6 +62,7 @@ export class Agent {
     const common = { client: this.client, tasks: this.tasks, signal: this.stopping.signal, draining: () => this.draining, rejoin: () => this.join(), log: this.log };
     this.heartbeat = new Heartbeat({
       ...common,
+      signal: this.finished.signal,
       idleJobs: () => [...(this.pool?.idleJobs() ?? []), ...(this.sessions?.idleJobs() ?? [])],
       jobsEnded: (jobs) => {
         this.pool?.jobsEnded(jobs);
@@ -109,6 +116,7 @@ export class Agent {
     await warm?.closeAll();
     await sessions.closeAll();
     this.stopping.abort();
+    this.finished.abort();
     await heartbeats;
   }
 
