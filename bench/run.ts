@@ -1,11 +1,11 @@
 // `npm run bench [-- SECTION… --option value…]`: runs the benchmarks, prints their tables and
 // appends them, with the date, the machine and the exact command, to bench/RESULTS.md (append only:
 // other sections of the file, e.g. the warm-Blender one, are never touched).
-//   sections: dispatch scale render api huge (default: all)
+//   sections: dispatch scale render render-fresh api huge (default: all; render runs render-fresh too)
 //   --tasks 20000 --agents 8 --batch 64        dispatch
 //   --backlog 1000                             dispatch, scale: rows with that many unrunnable jobs queued ahead (0: none)
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
-//   --render-frames 40 --chunk 5 --rounds 2
+//   --render-frames 40 --chunk 5 --rounds 2          render, render-fresh
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
 //   --huge-frames 1000000                      huge
 //   --no-record                                print only
@@ -18,6 +18,7 @@ import { bullmqDispatch, bullmqUnavailable, droverDispatch, graphileWorkerDispat
 import { BACKLOG_NOTE } from './backlog.js';
 import { machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
+import { freshRender } from './render-fresh.js';
 import { medianOf, scale, scaleFloor } from './scale.js';
 import { postgresUnavailable, startPostgres } from '../test/helpers/postgres.js';
 
@@ -103,6 +104,14 @@ try {
     emit(`\n### Render overhead: ${o.frames} frames, chunks of ${o.chunk}, ${o.rounds} rounds (load at start ${load()})\n`);
     emit('Each drover run is the whole `drover render … --wait` command, from its start (reading the scene, hashing and uploading the project) to its exit. A first submission reads the scene with Blender in the CLI (about 1.5 s); submitting the same file again takes that from the CLI\'s scene cache. Before the rounds the agent renders one frame, as an agent of a working farm has; it then keeps a spare Blender started while idle, which the next job\'s first task loads its project into.\n');
     const r = await renderOverhead(o);
+    emit(table(r.rows));
+    emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);
+  }
+  if (want('render') || want('render-fresh')) {
+    const o = { frames: opt('render-frames', 40), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };
+    emit(`\n### Render on a farm that has just started: ${o.frames} frames, ${o.rounds} rounds (load at start ${load()})\n`);
+    emit("Each round starts a new coordinator and agent (not timed; the agent has joined) and times the first `drover render … --wait` they see, from the command's start (reading the scene, hashing and uploading the project) to its exit: nothing was rendered on that farm before. First frame: Drover's, when the coordinator has a frame to download (the job's `render.lastFrame`, polled every 10 ms); plain Blender's, when its first frame is on disk. The modes alternate within each round.\n");
+    const r = await freshRender(o);
     emit(table(r.rows));
     emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);
   }
