@@ -35,7 +35,7 @@ test('the defaults an agent runs with when given only a server and a token', () 
   assert.equal(config.nameWaitSeconds, 90);
   assert.ok(config.warm);
   assert.equal(config.warm.maxSessions, config.slots);
-  assert.equal(config.warm.spare, true);
+  assert.equal(config.warm.spare, 'after-render');
 });
 
 test('the environment sets what the flags do not', () => {
@@ -50,7 +50,9 @@ test('the environment sets what the flags do not', () => {
   assert.deepEqual(config.labels, { gpu: 'a=b', site: 'x' });
   assert.ok(config.warm);
   assert.equal(config.warm.maxSessions, 4);
-  assert.equal(config.warm.spare, false);
+  assert.equal(config.warm.spare, 'off');
+  const renderNode = withEnv({ DROVER_WARM_SPARE: 'start' }, () => agentConfig({ server: 'http://a', token: 't' }));
+  assert.equal(renderNode.warm && renderNode.warm.spare, 'at-start');
   assert.equal(withEnv({ DROVER_WARM: '0' }, () => agentConfig({ server: 'http://a', token: 't' })).warm, false);
 });
 
@@ -63,4 +65,5 @@ test('a setting that cannot be used is refused with its name and value', () => {
   refused({ DROVER_LOG_LIMIT_BYTES: 'lots' }, {}, /DROVER_LOG_LIMIT_BYTES must be a positive number, not "lots"/);
   refused({ DROVER_AGENT_NAME_WAIT_SECONDS: '-1' }, {}, /DROVER_AGENT_NAME_WAIT_SECONDS must be a number of seconds \(0 or more\), not "-1"/);
   refused({ DROVER_WARM_MAX_FRAMES: '0' }, {}, /DROVER_WARM_MAX_FRAMES must be a positive number, not "0"/);
+  refused({ DROVER_WARM_SPARE: 'yes' }, {}, /DROVER_WARM_SPARE is 0, 1 or start, not "yes"/);
 });

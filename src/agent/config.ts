@@ -26,6 +26,9 @@ export interface AgentFlags {
 }
 
 /** Warm Blender sessions for render jobs (docs/warm-sessions.md). */
+/** When an agent keeps a spare Blender started (see PoolOptions.spare in warm/session-pool.ts). */
+export type SpareMode = 'off' | 'after-render' | 'at-start';
+
 export interface WarmSettings {
   /** Close a session idle this long (DROVER_WARM_IDLE_SECONDS, default 60). */
   idleSeconds: number;
@@ -35,8 +38,11 @@ export interface WarmSettings {
   maxRssMb: number;
   /** Most sessions at once (DROVER_WARM_MAX_SESSIONS, default the agent's slots). */
   maxSessions: number;
-  /** Keep a spare Blender started once the agent has rendered (DROVER_WARM_SPARE=0 turns it off). */
-  spare: boolean;
+  /**
+   * When to keep a spare Blender started (DROVER_WARM_SPARE): once the agent has rendered (unset or
+   * 1), from the moment it joins (`start`: a render node), never (0).
+   */
+  spare: SpareMode;
 }
 
 export interface AgentConfig {
@@ -117,8 +123,15 @@ function warmSettings(slots: number): WarmSettings {
     maxFrames: envNumber('DROVER_WARM_MAX_FRAMES', 1000),
     maxRssMb: envNumber('DROVER_WARM_MAX_RSS_MB', Math.round(totalmem() / 1024 ** 2 / 2)),
     maxSessions: envNumber('DROVER_WARM_MAX_SESSIONS', slots),
-    spare: process.env.DROVER_WARM_SPARE !== '0',
+    spare: spareMode(process.env.DROVER_WARM_SPARE),
   };
+}
+
+function spareMode(value: string | undefined): SpareMode {
+  if (value === undefined || value === '' || value === '1') return 'after-render';
+  if (value === '0') return 'off';
+  if (value === 'start') return 'at-start';
+  throw new ConfigError(`DROVER_WARM_SPARE is 0, 1 or start, not "${value}"`);
 }
 
 /** `--label KEY=VALUE`, each; the value may itself hold `=`. */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodePixels } from '../../src/render/thumbnails.js';
-import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
+import { type Farm, api, eventually, startAgent, startFarm } from '../helpers/farm.js';
 import { waitForJobStatus } from '../helpers/reliability.js';
 import { BLENDER, makeScene } from '../helpers/scenes.js';
 
@@ -151,6 +151,27 @@ describe('warm Blender sessions', { timeout: 600_000 }, () => {
     const frames = await framesOf(out, job.id);
     assert.deepEqual([...frames.keys()].sort(), [1, 2, 3].map(name));
     for (const f of [1, 2, 3]) await assertSamePixels(frames.get(name(f))!, join(plain, name(f)), `frame ${f} from the spare vs plain Blender`);
+  });
+
+  test('a render node (DROVER_WARM_SPARE=start) starts its spare Blender when it joins: its first job starts in it, with the same pixels', async () => {
+    const node = await startAgent(farm.server, { name: 'render-node', slots: 2, extraArgs: ['--label', 'node=render'], env: { DROVER_WARM_SPARE: 'start' } });
+    try {
+      // Nothing rendered on this agent yet, and a spare Blender is up.
+      const [, spareId] = await node.waitForOutput(/spare Blender ([0-9a-f]+) ready/, 60_000);
+      assert.doesNotMatch(node.output(), /warm session [0-9a-f]+ .*started/);
+      const r = await farm.cli(['render', project, '--frames', '2', '--require', 'node=render', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const job = JSON.parse(r.stdout) as JobJson;
+      await waitForJobStatus(farm.url, await farm.adminToken(), job.id, 'done', 120_000);
+      assert.match((await taskLogs(farm, job.id)).get(1)!, new RegExp(`warm session ${spareId} \\(pid \\d+\\) started from the spare Blender`));
+      const out = join(work, 'out-render-node');
+      assert.equal((await farm.cli(['job', 'download-results', job.id, '-d', out])).code, 0);
+      const plain = join(work, 'plain-render-node');
+      await run(BLENDER, ['-b', blend, '-noaudio', '-o', join(plain, 'frame_#####'), '-F', 'PNG', '-x', '1', '-f', '2'], { maxBuffer: 64 * 1024 * 1024 });
+      await assertSamePixels((await framesOf(out, job.id)).get(name(2))!, join(plain, name(2)), 'frame 2 from the render node vs plain Blender');
+    } finally {
+      await node.kill('SIGINT');
+    }
   });
 
   test('a warm Blender killed mid-frame costs only the unfinished frames', async () => {

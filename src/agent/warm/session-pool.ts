@@ -9,6 +9,7 @@ import type { FileRef } from '../../wire/common.js';
 import type { RenderJobSpec } from '../../wire/render.js';
 import type { BlobCache } from '../blob-cache.js';
 import { type OutputSink, WarmSession } from './warm-session.js';
+import type { SpareMode } from '../config.js';
 
 export interface PoolOptions {
   /** Folder for the sessions' directories (emptied when the pool starts). */
@@ -25,10 +26,12 @@ export interface PoolOptions {
   /** Most sessions at once; idle ones are closed (least recently used first) to make room. */
   maxSessions: number;
   /**
-   * Keep a spare Blender started (no project yet) once the agent has rendered, started while it
-   * is idle: the next job's first task then skips Blender's own start-up.
+   * Keep a spare Blender started (no project yet), started while the agent is idle, so the next
+   * job's first task skips Blender's own start-up: `after-render` once the agent has rendered (an
+   * agent that never renders never starts one), `at-start` from the moment it joins (a render
+   * node's first job on a farm just started), `off` never.
    */
-  spare: boolean;
+  spare: SpareMode;
   log(line: string): void;
   blender?: string;
 }
@@ -83,6 +86,10 @@ export class SessionPool {
   /** Removes session directories an earlier run of the agent left behind. */
   async init(): Promise<void> {
     await rm(this.opts.root, { recursive: true, force: true });
+    if (this.opts.spare === 'at-start') {
+      this.hasRendered = true;
+      this.scheduleSpare();
+    }
   }
 
   get size(): number {
@@ -176,7 +183,7 @@ export class SessionPool {
 
   /** Starts a spare Blender after a moment of idleness, if the agent renders and has none. */
   private scheduleSpare(): void {
-    if (!this.opts.spare || !this.hasRendered || this.closed || this.spare || this.spareTimer || this.busy.size > 0) return;
+    if (this.opts.spare === 'off' || !this.hasRendered || this.closed || this.spare || this.spareTimer || this.busy.size > 0) return;
     this.spareTimer = setTimeout(() => {
       this.spareTimer = null;
       if (this.closed || this.spare || this.busy.size > 0) return;
