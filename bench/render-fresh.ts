@@ -46,12 +46,14 @@ async function plainRun(blend: string, frames: number, out: string): Promise<Tim
 }
 
 /** A new coordinator and agent (not timed), then the first render they see (timed). */
-async function freshFarmRun(blend: string, frames: number, chunk: number, work: string): Promise<Timing> {
+async function freshFarmRun(blend: string, frames: number, chunk: number, work: string, renderNode: boolean): Promise<Timing> {
   const cores = cpus().length;
   // One task at a time with every core, like the one plain Blender process.
   const server = await startServer({ args: ['--instance-cores', `s=${cores},m=${cores},l=${cores},xl=${cores}`] });
   try {
-    const agent = await startAgent(server, { name: 'bench-agent', slots: cores });
+    // A render node starts its spare Blender as it joins (DROVER_WARM_SPARE=start); by default an
+    // agent starts one only once it has rendered.
+    const agent = await startAgent(server, { name: 'bench-agent', slots: cores, ...(renderNode ? { env: { DROVER_WARM_SPARE: 'start' } } : {}) });
     try {
       const env = { DROVER_CONFIG: join(server.dataDir, 'cli.json'), DROVER_SERVER: server.url, XDG_CACHE_HOME: await mkdtemp(join(work, 'cache-')) };
       const login = await runCli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD], { env });
@@ -78,14 +80,22 @@ async function freshFarmRun(blend: string, frames: number, chunk: number, work: 
 export async function freshRender(opts: FreshRenderOptions): Promise<{ rows: Row[]; commands: string[] }> {
   const work = await mkdtemp(join(tmpdir(), 'drover-bench-fresh-'));
   const blend = await makeScene(join(work, 'project'), { frames: [1, opts.frames], resolution: opts.resolution, samples: opts.samples, engine: 'CYCLES' });
-  const modes = { plain: 'plain blender, 1 process', chunk5: 'drover render, chunk 5, farm just started', chunk1: 'drover render, 1 frame per task, farm just started' } as const;
-  const times: Record<keyof typeof modes, Timing[]> = { plain: [], chunk5: [], chunk1: [] };
+  const modes = {
+    plain: 'plain blender, 1 process',
+    chunk5: 'drover render, chunk 5, farm just started',
+    chunk1: 'drover render, 1 frame per task, farm just started',
+    node5: 'drover render, chunk 5, farm just started, render node (DROVER_WARM_SPARE=start)',
+    node1: 'drover render, 1 frame per task, farm just started, render node (DROVER_WARM_SPARE=start)',
+  } as const;
+  const times: Record<keyof typeof modes, Timing[]> = { plain: [], chunk5: [], chunk1: [], node5: [], node1: [] };
   try {
     // Alternated within each round, so that load from other processes falls on every mode alike.
     for (let round = 0; round < opts.rounds; round++) {
       times.plain.push(await plainRun(blend, opts.frames, join(work, `plain-${round}`)));
-      times.chunk5.push(await freshFarmRun(blend, opts.frames, 5, work));
-      times.chunk1.push(await freshFarmRun(blend, opts.frames, 1, work));
+      times.chunk5.push(await freshFarmRun(blend, opts.frames, 5, work, false));
+      times.chunk1.push(await freshFarmRun(blend, opts.frames, 1, work, false));
+      times.node5.push(await freshFarmRun(blend, opts.frames, 5, work, true));
+      times.node1.push(await freshFarmRun(blend, opts.frames, 1, work, true));
     }
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -112,7 +122,7 @@ export async function freshRender(opts: FreshRenderOptions): Promise<{ rows: Row
       `${BLENDER} -b scene.blend -o OUT/frame_#### -F PNG -f 1..${opts.frames}`,
       `drover render scene.blend --frames 1-${opts.frames} --chunk 5 --wait`,
       `drover render scene.blend --frames 1-${opts.frames} --chunk 1 --wait`,
-      `(each drover run: a new drover server --instance-cores s=${cpus().length}… and drover agent --slots ${cpus().length}, started and joined before the clock starts)`,
+      `(each drover run: a new drover server --instance-cores s=${cpus().length}… and drover agent --slots ${cpus().length}, started and joined before the clock starts; render node rows: the agent with DROVER_WARM_SPARE=start)`,
     ],
   };
 }
