@@ -27,6 +27,14 @@ export class BlobCache {
     return join(this.root, sha256.slice(0, 2), sha256);
   }
 
+  /** Whether this agent has the blob already. */
+  async has(sha256: string): Promise<boolean> {
+    return stat(this.pathOf(sha256)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** The local path of the blob, fetching it first if this agent does not have it yet. */
   ensure(sha256: string): Promise<string> {
     let pending = this.inflight.get(sha256);

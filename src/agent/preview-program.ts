@@ -28,8 +28,10 @@ export const previewProgram: ProgramFactory = async ({ task, taskDir, blobs, log
         log('no preview: frames have different file types; a preview needs one');
         return { code: 0, warning: 'frames have different file types; a preview needs one' };
       }
-      log(`making ${PREVIEW_FILE} of ${own.frames.length} frame(s) at ${own.fps} fps`);
-      const frames = { extension, count: own.frames.length, paths: fetchedInOrder(own.frames.map((f) => f.sha256), (sha) => blobs.ensure(sha), FETCH_AHEAD) };
+      const shas = own.frames.map((f) => f.sha256);
+      const here = (await Promise.all(shas.map((sha) => blobs.has(sha)))).filter(Boolean).length;
+      log(`making ${PREVIEW_FILE} of ${shas.length} frame(s) at ${own.fps} fps (${here} of them already on this agent)`);
+      const frames = { extension, count: shas.length, paths: fetchedInOrder(shas, (sha) => blobs.ensure(sha), FETCH_AHEAD) };
       const result = await streamPreviewVideo(frames, join(taskDir, 'run-result', PREVIEW_FILE), { fps: own.fps, signal: io.signal });
       if (!result.ok) {
         log(`no preview: ${result.reason}`);
