@@ -1,11 +1,14 @@
 // Render overhead: the same frames rendered by `drover render` on one local agent and by one plain
 // `blender -b FILE -o OUT -f A..B`. Plain and Drover runs alternate so that load from other
 // processes on the machine falls on both alike; the ratio compares each mode with the plain mean.
-import { mkdtemp, rm } from 'node:fs/promises';
+// Each Drover run also says how long its job went on after its last chunk (the preview step: the
+// job ends when its preview is made), from the job's own times: a cost of a few hundred ms that
+// the wall times, which vary by seconds on a shared machine, cannot resolve.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProcess } from '../src/process/run-process.js';
-import { ADMIN_PASSWORD, runCli, startAgent, startServer } from '../test/helpers/farm.js';
+import { ADMIN_PASSWORD, api, runCli, startAgent, startServer } from '../test/helpers/farm.js';
 import { BLENDER, makeScene } from '../test/helpers/scenes.js';
 import { fmt, type Row } from './lib.js';
 
@@ -27,6 +30,15 @@ export async function renderOverhead(opts: RenderBenchOptions): Promise<{ rows: 
   const env = { DROVER_CONFIG: join(server.dataDir, 'cli.json'), DROVER_SERVER: server.url };
   const login = await runCli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD], { env });
   if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
+  const token = (JSON.parse(await readFile(env.DROVER_CONFIG, 'utf8')) as { token: string }).token;
+  /** The newest job's time from its last chunk's end to its own (what its preview step added). */
+  const afterLastChunk = async (): Promise<number> => {
+    const { jobs } = (await api<{ jobs: { id: string; finishedAt: string | null }[] }>(server.url, token, 'GET', '/jobs?limit=1')).body;
+    const job = jobs[0]!;
+    const { tasks } = (await api<{ tasks: { finishedAt: string | null }[] }>(server.url, token, 'GET', `/jobs/${job.id}/tasks?limit=1000`)).body;
+    const lastChunk = Math.max(...tasks.map((t) => Date.parse(t.finishedAt!)));
+    return (Date.parse(job.finishedAt!) - lastChunk) / 1000;
+  };
   // The agent renders one frame first, as an agent of a working farm has: it then keeps a spare
   // Blender ready for the next job (see docs/warm-sessions.md), which a brand-new agent has not.
   const warmUp = await runCli(['render', blend, '--frames', '1', '--wait'], { env, timeoutMs: 300_000 });
@@ -37,6 +49,7 @@ export async function renderOverhead(opts: RenderBenchOptions): Promise<{ rows: 
   // finds that in the CLI's scene cache (XDG_CACHE_HOME). Each round starts with an empty cache.
   const modes = ['warm', 'again', 'cold'] as const;
   const times: Record<'plain' | (typeof modes)[number], number[]> = { plain: [], warm: [], again: [], cold: [] };
+  const tails: Record<(typeof modes)[number], number[]> = { warm: [], again: [], cold: [] };
   try {
     for (let round = 0; round < opts.rounds; round++) {
       const out = join(work, `plain-${round}`);
@@ -51,6 +64,7 @@ export async function renderOverhead(opts: RenderBenchOptions): Promise<{ rows: 
         const r = await runCli(droverArgs(mode === 'cold'), { env: { ...env, XDG_CACHE_HOME: cache }, timeoutMs: 900_000 });
         if (r.code !== 0) throw new Error(`drover render (${mode}) failed:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
         times[mode].push((performance.now() - t) / 1000);
+        tails[mode].push(await afterLastChunk());
       }
     }
   } finally {
@@ -73,6 +87,7 @@ export async function renderOverhead(opts: RenderBenchOptions): Promise<{ rows: 
     'wall s (each round)': times[m].map((x) => fmt(x, 1)).join(', '),
     'mean s': fmt(mean(times[m]), 1),
     'vs plain': `${fmt(mean(times[m]) / plainMean, 2)}x`,
+    'job end after its last chunk s (each round)': m === 'plain' ? '–' : tails[m].map((x) => fmt(x, 3)).join(', '),
   }));
   return {
     rows,

@@ -1,11 +1,13 @@
 // The agent's cache of job files by sha256: fetched once per agent, verified, then copied into
-// each task's own directory (never linked, so a task cannot change the cached copy). When the
+// each task's own directory (never linked, so a task cannot change the cached copy). Frames this
+// agent rendered are kept here too as it uploads them (adopt), so the job's preview task, which
+// the agent that rendered the last chunk takes, reads them instead of fetching them back. When the
 // coordinator keeps blobs in object storage it hands out presigned URLs and the bytes come straight
 // from there; they are verified all the same.
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ApiClient, backoffMs, sleep } from '../client/api-client.js';
@@ -25,6 +27,14 @@ export class BlobCache {
     return join(this.root, sha256.slice(0, 2), sha256);
   }
 
+  /** Whether this agent has the blob already. */
+  async has(sha256: string): Promise<boolean> {
+    return stat(this.pathOf(sha256)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** The local path of the blob, fetching it first if this agent does not have it yet. */
   ensure(sha256: string): Promise<string> {
     let pending = this.inflight.get(sha256);
@@ -33,6 +43,30 @@ export class BlobCache {
       this.inflight.set(sha256, pending);
     }
     return pending;
+  }
+
+  /**
+   * Copies a file this agent made (a frame it is about to upload) into the cache and returns its
+   * hash, size and cached path. The hash is the copy's, made out of the task's reach, and the copy
+   * is what gets uploaded: a task that changes its file meanwhile cannot make the cache (or the
+   * coordinator) hold bytes that disagree with their hash.
+   */
+  async adopt(file: string): Promise<{ sha256: string; size: number; path: string }> {
+    const tmp = join(this.root, 'tmp', `${randomBytes(8).toString('hex')}.part`);
+    await mkdir(dirname(tmp), { recursive: true });
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(createReadStream(file), hashing(hash, (n) => (size += n)), createWriteStream(tmp));
+      const sha256 = hash.digest('hex');
+      const path = this.pathOf(sha256);
+      await mkdir(dirname(path), { recursive: true });
+      // Over a copy already there, the same bytes replace it atomically.
+      await rename(tmp, path);
+      return { sha256, size, path };
+    } finally {
+      await rm(tmp, { force: true });
+    }
   }
 
   async copyTo(sha256: string, target: string): Promise<void> {
@@ -51,14 +85,8 @@ export class BlobCache {
     const tmp = `${path}.${randomBytes(4).toString('hex')}.part`;
     const body = await this.open(sha256);
     const hash = createHash('sha256');
-    const meter = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
     try {
-      await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream), meter, createWriteStream(tmp));
+      await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream), hashing(hash), createWriteStream(tmp));
       const actual = hash.digest('hex');
       if (actual !== sha256) throw new Error(`file ${sha256} arrived corrupted (it hashes to ${actual})`);
       await rename(tmp, path);
@@ -89,4 +117,15 @@ export class BlobCache {
       await sleep(backoffMs(attempt, 500));
     }
   }
+}
+
+/** Passes bytes through, hashing (and counting) them on the way. */
+function hashing(hash: Hash, counted?: (bytes: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      counted?.(chunk.length);
+      done(null, chunk);
+    },
+  });
 }

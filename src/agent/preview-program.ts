@@ -3,35 +3,36 @@
 // reported as the task's one result file. A preview that cannot be made (no ffmpeg here, frames
 // ffmpeg cannot read) is not a failure: the task succeeds with the reason as its warning, and the
 // job's render ends done with its preview `unavailable`.
-import { mkdir, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { relativePathProblem } from '../core/inputs.js';
+//
+// The job ends when its preview is made, so the task is on the job's critical path: ffmpeg starts
+// at once and is fed each frame in order as it arrives, while the next ones are fetched in parallel
+// (frames already in the cache cost nothing).
+import { extname, join } from 'node:path';
 import type { PreviewTaskSpec } from '../wire/render.js';
 import { PREVIEW_FILE } from '../wire/render.js';
-import { makePreviewVideo } from '../render/preview.js';
+import { streamPreviewVideo } from '../render/preview.js';
 import type { ProgramFactory } from './task-program.js';
 
-/** Where the frames are laid out, beside run-result/ (they are the job's results already). */
-const FRAMES_DIR = 'frames-in';
+/** Frames fetched ahead of the one ffmpeg reads: enough to hide the round trips, few enough to share the coordinator. */
+const FETCH_AHEAD = 8;
 
 export const previewProgram: ProgramFactory = async ({ task, taskDir, blobs, log }) => {
   const own = task.taskSpec as PreviewTaskSpec;
   return {
     argv: [],
-    // The frames are linked from the cache, not copied: a long render's frames can be large.
+    // The frames are read from the cache, never copied into the task directory: a long render's frames can be large.
     ownsFiles: true,
     async execute(io) {
-      const paths: string[] = [];
-      for (const f of own.frames) {
-        const problem = relativePathProblem(f.path);
-        if (problem) throw new Error(`refusing frame ${f.frame}: ${problem}`);
-        const local = join(taskDir, FRAMES_DIR, f.path);
-        await mkdir(dirname(local), { recursive: true });
-        await symlink(await blobs.ensure(f.sha256), local);
-        paths.push(local);
+      const extension = extname(own.frames[0]?.path ?? '').toLowerCase();
+      if (own.frames.some((f) => extname(f.path).toLowerCase() !== extension)) {
+        log('no preview: frames have different file types; a preview needs one');
+        return { code: 0, warning: 'frames have different file types; a preview needs one' };
       }
-      log(`making ${PREVIEW_FILE} of ${paths.length} frame(s) at ${own.fps} fps`);
-      const result = await makePreviewVideo(paths, join(taskDir, 'run-result', PREVIEW_FILE), { fps: own.fps, signal: io.signal });
+      const shas = own.frames.map((f) => f.sha256);
+      const here = (await Promise.all(shas.map((sha) => blobs.has(sha)))).filter(Boolean).length;
+      log(`making ${PREVIEW_FILE} of ${shas.length} frame(s) at ${own.fps} fps (${here} of them already on this agent)`);
+      const frames = { extension, count: shas.length, paths: fetchedInOrder(shas, (sha) => blobs.ensure(sha), FETCH_AHEAD) };
+      const result = await streamPreviewVideo(frames, join(taskDir, 'run-result', PREVIEW_FILE), { fps: own.fps, signal: io.signal });
       if (!result.ok) {
         log(`no preview: ${result.reason}`);
         return { code: 0, warning: result.reason };
@@ -41,3 +42,20 @@ export const previewProgram: ProgramFactory = async ({ task, taskDir, blobs, log
     },
   };
 };
+
+/**
+ * Each item's fetch, in order, with up to `ahead` more started before it is asked for. A fetch that
+ * fails is the caller's to hear of when it reaches that item, never an unhandled rejection when it
+ * stops before.
+ */
+export function* fetchedInOrder<T>(items: readonly T[], fetch: (item: T) => Promise<string>, ahead: number): Generator<Promise<string>> {
+  const started: Promise<string>[] = [];
+  for (let i = 0; i < items.length; i++) {
+    while (started.length < Math.min(items.length, i + 1 + ahead)) {
+      const fetching = fetch(items[started.length]!);
+      fetching.catch(() => undefined);
+      started.push(fetching);
+    }
+    yield started[i]!;
+  }
+}

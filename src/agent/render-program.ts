@@ -1,6 +1,6 @@
 // The render task: Blender renders the task's frames; each frame is uploaded with its thumbnails
 // the moment Blender reports it saved, so a crash loses no finished frame.
-import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { ApiError } from '../client/api-client.js';
 import type { RenderJobSpec } from '../wire/render.js';
@@ -44,7 +44,7 @@ export function renderArgs(job: RenderJobSpec, frames: readonly number[], thread
   return [command.program, ...command.args];
 }
 
-export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir, client, log, stop }): Promise<TaskProgram> => {
+export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir, client, blobs, log, stop }): Promise<TaskProgram> => {
   const job = task.jobSpec as RenderJobSpec;
   const { frames, allFrames } = task.taskSpec as RenderTaskSpec;
   if (frames.length === 0) {
@@ -57,7 +57,7 @@ export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir,
   await mkdir(join(taskDir, FRAMES_DIR), { recursive: true });
   await mkdir(scratchDir, { recursive: true });
 
-  const uploader = frameUploader({ task, taskDir, scratchDir, client, log, stop });
+  const uploader = frameUploader({ task, taskDir, scratchDir, client, blobs, log, stop });
   const parser = new BlenderOutputParser();
   const onEvent = (event: BlenderEvent) => {
     if (event.type !== 'saved' || event.frame === null) return;
@@ -89,16 +89,17 @@ export interface FrameUploader {
 /**
  * Uploads each frame with its thumbnails and reports it (POST /agent/tasks/:id/frames), one after
  * another in the order saved, while the renderer goes on. Shared by cold and warm render tasks.
+ * The frame is uploaded from the copy kept in the agent's blob cache (the job's preview reads it
+ * there when this agent makes it).
  */
-export function frameUploader({ task, taskDir, scratchDir, client, log, stop }: Pick<ProgramContext, 'task' | 'taskDir' | 'scratchDir' | 'client' | 'log' | 'stop'>): FrameUploader {
+export function frameUploader({ task, taskDir, scratchDir, client, blobs, log, stop }: Pick<ProgramContext, 'task' | 'taskDir' | 'scratchDir' | 'client' | 'blobs' | 'log' | 'stop'>): FrameUploader {
   const sent = new Set<string>();
   let uploads: Promise<void> = Promise.resolve();
   const uploadFrame = async (frame: number, relative: string, local: string, elapsedMs: number | null) => {
     try {
-      const size = (await stat(local)).size;
-      const sha256 = await sha256File(local);
+      const { sha256, size, path: kept } = await blobs.adopt(local);
       const thumbs = await makeThumbnails(local, join(scratchDir, 'thumbs'), { baseName: `frame-${frame}` });
-      const files = [{ sha256, absPath: local }];
+      const files = [{ sha256, absPath: kept }];
       let thumbnail: string | undefined;
       let preview: string | undefined;
       if (thumbs.ok) {

@@ -1,6 +1,7 @@
 // Run an external program (Blender, ffmpeg, ffprobe) without blocking the event loop, keeping
 // only the tail of its output so a chatty program cannot exhaust memory.
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 
 export interface RunOptions {
   cwd?: string;
@@ -12,6 +13,12 @@ export interface RunOptions {
   /** How much of each stream to keep for the result (from the end). Default 1 MiB. */
   keepBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Feeds the program's stdin (otherwise it has none) while it runs; stdin is closed when the
+   * returned promise settles. A program that exits early makes writes fail (EPIPE): `feed` should
+   * stop then, and its error is the caller's to read from `RunResult.fed`.
+   */
+  feed?: (stdin: Writable) => Promise<void>;
 }
 
 export interface RunResult {
@@ -20,6 +27,8 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** With `feed`: its error, if it failed (null when it fed everything). */
+  fed?: Error | null;
 }
 
 /** Thrown when the program could not be started at all (ENOENT: not installed). */
@@ -36,9 +45,20 @@ export function runProcess(program: string, args: readonly string[], options: Ru
     const child = spawn(program, args, {
       cwd: options.cwd,
       env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       signal: options.signal,
     });
+    let fed: Promise<Error | null> | undefined;
+    if (options.feed) {
+      const stdin = child.stdin!;
+      // EPIPE when the program exits before reading everything: `feed` hears of it, never the process.
+      stdin.on('error', () => undefined);
+      fed = options.feed(stdin).then(
+        () => null,
+        (err: Error) => err,
+      );
+      void fed.then(() => stdin.end());
+    }
     const tails = { stdout: '', stderr: '' };
     const partial = { stdout: '', stderr: '' };
     let timedOut = false;
@@ -58,8 +78,8 @@ export function runProcess(program: string, args: readonly string[], options: Ru
       partial[stream] = lines.pop() ?? '';
       for (const line of lines) options.onLine(line, stream);
     };
-    child.stdout.on('data', collect('stdout'));
-    child.stderr.on('data', collect('stderr'));
+    child.stdout!.on('data', collect('stdout'));
+    child.stderr!.on('data', collect('stderr'));
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -70,7 +90,10 @@ export function runProcess(program: string, args: readonly string[], options: Ru
       if (options.onLine) {
         for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) options.onLine(partial[stream], stream);
       }
-      resolve({ code, signal, stdout: tails.stdout, stderr: tails.stderr, timedOut });
+      const result = { code, signal, stdout: tails.stdout, stderr: tails.stderr, timedOut };
+      if (!fed) return resolve(result);
+      // The feeder stops once its writes fail, so it settles soon after the program ended.
+      void fed.then((error) => resolve({ ...result, fed: error }));
     });
   });
 }

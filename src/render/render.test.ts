@@ -3,14 +3,14 @@
 // frames make thumbnails and an MP4 preview.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { BLENDER, makeScene } from '../../test/helpers/scenes.js';
 import { buildBlenderCommand, type RenderTaskSpec } from './blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from './blender-output.js';
-import { makePreviewVideo } from './preview.js';
+import { makePreviewVideo, streamPreviewVideo } from './preview.js';
 import { runProcess } from '../process/run-process.js';
 import { decodePixels, makeThumbnails } from './thumbnails.js';
 
@@ -188,4 +188,39 @@ test('an H.264 preview of the rendered frames', async () => {
   const absent = await makePreviewVideo(frames, path.join(dir, 'x.mp4'), { fps: 24, ffmpeg: path.join(dir, 'no-ffmpeg') });
   assert.deepEqual(absent, { ok: false, reason: 'ffmpeg is not installed, so there is no preview video' });
   assert.equal((await makePreviewVideo([], out, { fps: 24 })).ok, false);
+});
+
+test('a preview of frames still arriving is the same video; types ffmpeg cannot pipe are linked once all are here', async () => {
+  await plainDone;
+  const frames = (await readdir(plainDir)).sort().map((f) => path.join(plainDir, f));
+  const whole = path.join(dir, 'stream', 'whole.mp4');
+  assert.ok((await makePreviewVideo(frames, whole, { fps: 24 })).ok);
+  // As the preview task sees them: cache files named by hash, no extension, arriving one by one.
+  const cached = path.join(dir, 'stream', 'cache');
+  await mkdir(cached, { recursive: true });
+  const arriving = frames.map(async (f, i) => {
+    await new Promise((r) => setTimeout(r, 40 * i));
+    const target = path.join(cached, `frame-${i}`);
+    await copyFile(f, target);
+    return target;
+  });
+  const streamed = path.join(dir, 'stream', 'streamed.mp4');
+  const video = await streamPreviewVideo({ extension: '.png', count: frames.length, paths: arriving }, streamed, { fps: 24 });
+  assert.ok(video.ok, !video.ok ? video.reason : '');
+  assert.deepEqual(await readFile(streamed), await readFile(whole), 'the same bytes as from the whole sequence');
+
+  // TGA has no pipe reader in ffmpeg: linked into a numbered sequence, same frames.
+  const tga = path.join(dir, 'stream', 'tga');
+  await mkdir(tga, { recursive: true });
+  const made = await runProcess('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=24', '-frames:v', '3', path.join(tga, '%d.tga')]);
+  assert.equal(made.code, 0, made.stderr);
+  const tgaOut = path.join(dir, 'stream', 'tga.mp4');
+  const tgaVideo = await streamPreviewVideo({ extension: '.tga', count: 3, paths: ['1', '2', '3'].map((n) => Promise.resolve(path.join(tga, `${n}.tga`))) }, tgaOut, { fps: 24 });
+  assert.ok(tgaVideo.ok, !tgaVideo.ok ? tgaVideo.reason : '');
+  assert.equal((await probe(tgaOut)).nb_read_frames, '3');
+
+  // A frame that cannot be fetched fails the preview (its task is retried), it is not a preview made of fewer frames.
+  const lost = Promise.reject(new Error('frame 2 could not be fetched'));
+  lost.catch(() => undefined);
+  await assert.rejects(streamPreviewVideo({ extension: '.png', count: 3, paths: [Promise.resolve(frames[0]!), lost, Promise.resolve(frames[2]!)] }, path.join(dir, 'stream', 'lost.mp4'), { fps: 24 }), /frame 2 could not be fetched/);
 });

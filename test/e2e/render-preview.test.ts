@@ -94,6 +94,10 @@ describe('the preview step of render jobs', { timeout: 600_000 }, () => {
       const previewTask = job.render.previewTask!;
       assert.deepEqual([previewTask.index, previewTask.status, previewTask.warning], [3, 'done', null]);
       assert.equal(previewTask.agent, 'with-ffmpeg', 'the preview task ran on the agent');
+      // The agent rendered every frame: it kept each one it uploaded, and fetched none back.
+      const token = (JSON.parse(await readFile(join(work, 'cli.json'), 'utf8')) as { token: string }).token;
+      const log = (await api<{ entries: { data: string }[] }>(server.url, token, 'GET', `/tasks/${previewTask.id}/logs`)).body.entries.map((e) => e.data).join('');
+      assert.match(log, /making preview\.mp4 of 4 frame\(s\) at 24 fps \(4 of them already on this agent\)/);
 
       // The results layout is unchanged: frames, preview.mp4, and the render tasks' logs only.
       const top = await readdir(join(out, job.id));
