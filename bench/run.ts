@@ -5,7 +5,7 @@
 //   --tasks 20000 --agents 8 --batch 64        dispatch
 //   --backlog 1000                             dispatch, scale: rows with that many unrunnable jobs queued ahead (0: none)
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
-//   --big-agents 10000 --big-tasks 100000 --big-task-ms 2000 --big-prefetch 3 --big-lease-seconds 120   scale10k
+//   --big-agents 10000 --big-tasks 100000 --big-task-ms 2000 --big-prefetch 3 --big-lease-seconds 120 --big-give-up 10   scale10k (a row gives up after 10 × its ideal time)
 //   --render-frames 40 --chunk 5 --rounds 2
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
 //   --huge-frames 1000000                      huge
@@ -101,7 +101,7 @@ try {
     emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
   }
   if (want('scale10k')) {
-    const o = { agents: opt('big-agents', 10_000), tasks: opt('big-tasks', 100_000), taskMs: opt('big-task-ms', 2000), prefetch: opt('big-prefetch', 3), leaseSeconds: opt('big-lease-seconds', 120) };
+    const o = { agents: opt('big-agents', 10_000), tasks: opt('big-tasks', 100_000), taskMs: opt('big-task-ms', 2000), prefetch: opt('big-prefetch', 3), leaseSeconds: opt('big-lease-seconds', 120), giveUpAfter: opt('big-give-up', 10) };
     emit(`\n### Scale to ${fmt(o.agents)} agents (one process), ${fmt(o.tasks)} tasks of ${fmt(o.taskMs)} ms (load at start ${load()})\n`);
     emit(SCALE_10K_NOTE(o));
     const rows = [await scale10kSqlite(o)];

@@ -47,6 +47,10 @@ export class Timeline {
     if (mine) mine.push(at);
     else this.starts.set(agent, [at]);
   }
+  /** When the first task of all started (Infinity before any did). */
+  firstStart(): number {
+    return Math.min(...[...this.starts.values()].map((xs) => xs[0]!));
+  }
   /**
    * The first task's start after t0 (p50 and slowest agent), each agent's mean idle time between
    * tasks, and the fewest and most tasks an agent ran (the job ends with the agents that ran most).
