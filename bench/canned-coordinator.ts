@@ -2,12 +2,14 @@
 // simulated agents use (register, lease, complete+lease) with canned answers and no store, on
 // node:http. Run as its own process, like `drover server`, so the simulated agents pay the same
 // client costs; what the real coordinator adds on top of this is Drover's own cost.
-//   node --import tsx bench/canned-coordinator.ts TOTAL_TASKS
+//   node --import tsx bench/canned-coordinator.ts TOTAL_TASKS [HEARTBEAT_SECONDS]
 // Prints "listening on URL"; POST /api/v1/start releases the tasks (the agents wait in long-polls).
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 
 const total = Number(process.argv[2] ?? 20_000);
+/** The interval the join answer asks heartbeats at (the real coordinator's: a quarter of the lease). */
+const heartbeatSeconds = Number(process.argv[3] ?? 30);
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const script = { name: 'noop.sh', sha256: sha('#!/bin/sh\n') };
 let issued = 0;
@@ -70,7 +72,7 @@ const server = http.createServer((req, res) => {
     switch (req.url) {
       case '/api/v1/agents/register':
         agents++;
-        return send(res, JSON.stringify({ agentId: sha(String(body.name)).slice(0, 32), agentToken: `drv_a_${sha(String(body.name))}`, leaseSeconds: 120, heartbeatSeconds: 30 }));
+        return send(res, JSON.stringify({ agentId: sha(String(body.name)).slice(0, 32), agentToken: `drv_a_${sha(String(body.name))}`, leaseSeconds: heartbeatSeconds * 4, heartbeatSeconds }));
       case '/api/v1/agent/lease': {
         const tasks = nextTasks(body as Wish);
         if (tasks.length > 0) return send(res, JSON.stringify({ tasks }));
@@ -88,6 +90,9 @@ const server = http.createServer((req, res) => {
         const completions = (body.completions as { taskId: string }[]) ?? [];
         return send(res, JSON.stringify({ results: completions.map((c) => ({ taskId: c.taskId, accepted: true })), tasks: body.lease ? nextTasks(body.lease as Wish) : [] }));
       }
+      case '/api/v1/agent/heartbeat':
+        // Every lease renewed, nothing to stop or give back.
+        return send(res, JSON.stringify({ cancel: [], endedJobs: [], giveBack: [] }));
       case '/api/v1/start':
         started = true;
         for (const answer of waiting.slice()) answer(false);

@@ -116,6 +116,20 @@ export class AgentConnection {
     });
   }
 
+  /**
+   * Opens the connection now (the first request would otherwise): thousands of agents connecting in
+   * the same instant overflow the coordinator's accept queue, and a dropped SYN is sent again only
+   * after 1, 3, 7, 15, 31 s, which would pass for the farm's slowness.
+   */
+  open(): Promise<void> {
+    const socket = this.connection();
+    if (!socket.connecting) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+  }
+
   private connection(): net.Socket {
     if (this.socket) return this.socket;
     const socket = net.connect(this.port, this.host);
@@ -178,12 +192,24 @@ function commandNodeFlags(): string[] {
 }
 
 /** `drover server` as its own process (node flags such as --cpu-prof allowed), on a free port. */
-export async function startCoordinator(opts: { db?: string; leaseSeconds?: number; env?: Record<string, string> } = {}): Promise<Coordinator> {
+export async function startCoordinator(
+  opts: {
+    db?: string;
+    leaseSeconds?: number;
+    env?: Record<string, string>;
+    /** More `drover server` flags (replicas: `--blobs DIR`); `--join-token-file` goes in `joinTokenFile`. */
+    args?: string[];
+    /** Where the join token is kept (replicas share one file); default DATA/agent-token. */
+    joinTokenFile?: string;
+  } = {},
+): Promise<Coordinator> {
   const dataDir = await mkdtemp(join(tmpdir(), 'drover-bench-'));
   // DROVER_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' profiles the coordinator of any bench
   // (node 20 refuses --cpu-prof in NODE_OPTIONS, so node is started here, with the command's flags).
   const nodeArgs = process.env.DROVER_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const args = [...commandNodeFlags(), ...nodeArgs, BIN, 'server', '--port', '0', '--data', dataDir, ...(opts.db ? ['--db', opts.db] : [])];
+  if (opts.joinTokenFile) args.push('--join-token-file', opts.joinTokenFile);
+  args.push(...(opts.args ?? []));
   const proc = spawn(process.execPath, args, {
     cwd: REPO,
     env: { ...process.env, DROVER_ADMIN_PASSWORD: ADMIN_PASSWORD, DROVER_LEASE_SECONDS: String(opts.leaseSeconds ?? 120), ...opts.env },
@@ -200,7 +226,7 @@ export async function startCoordinator(opts: { db?: string; leaseSeconds?: numbe
     if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`drover server did not start:\n${output}`);
     await sleep(50);
   }
-  const joinToken = (await readFile(join(dataDir, 'agent-token'), 'utf8')).trim();
+  const joinToken = (await readFile(opts.joinTokenFile ?? join(dataDir, 'agent-token'), 'utf8')).trim();
   const login = await request<{ token: string }>(url, null, 'POST', '/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
   return {
     url,
@@ -254,6 +280,8 @@ export class SimAgent {
   id = '';
   token = '';
   batchEndpoint = false;
+  /** How often the coordinator asked it to send a heartbeat (its join answer). */
+  heartbeatSeconds = 0;
   /** Leases and batch reports, one at a time per agent: its own connection (see AgentConnection). */
   private readonly connection: AgentConnection;
   constructor(
@@ -264,8 +292,13 @@ export class SimAgent {
     this.connection = new AgentConnection(url);
   }
 
+  /** Opens its connection ahead of its first request (see AgentConnection.open). */
+  connect(): Promise<void> {
+    return this.connection.open();
+  }
+
   async register(joinToken: string): Promise<void> {
-    const r = await request<{ agentId: string; agentToken: string }>(this.url, joinToken, 'POST', '/agents/register', {
+    const r = await request<{ agentId: string; agentToken: string; heartbeatSeconds: number }>(this.url, joinToken, 'POST', '/agents/register', {
       name: this.name,
       cores: this.slots,
       memoryBytes: 8 * 1024 ** 3,
@@ -276,6 +309,7 @@ export class SimAgent {
     });
     this.id = r.agentId;
     this.token = r.agentToken;
+    this.heartbeatSeconds = r.heartbeatSeconds;
   }
 
   /**

@@ -1,10 +1,11 @@
 // `npm run bench [-- SECTION… --option value…]`: runs the benchmarks, prints their tables and
 // appends them, with the date, the machine and the exact command, to bench/RESULTS.md (append only:
 // other sections of the file, e.g. the warm-Blender one, are never touched).
-//   sections: dispatch scale render render-fresh api huge (default: all; render runs render-fresh too)
+//   sections: dispatch scale scale10k render render-fresh api huge (default: all; render runs render-fresh too)
 //   --tasks 20000 --agents 8 --batch 64        dispatch
 //   --backlog 1000                             dispatch, scale: rows with that many unrunnable jobs queued ahead (0: none)
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
+//   --big-agents 10000 --big-tasks 100000 --big-task-ms 2000 --big-prefetch 3 --big-lease-seconds 120 --big-give-up 10   scale10k (a row gives up after 10 × its ideal time)
 //   --render-frames 40 --chunk 5 --rounds 2          render, render-fresh
 //   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
 //   --huge-frames 1000000                      huge
@@ -16,10 +17,11 @@ import { apiBench } from './api.js';
 import { hugeJobBench } from './huge-job.js';
 import { bullmqDispatch, bullmqUnavailable, droverDispatch, graphileWorkerDispatch, pgBossDispatch, startRedis } from './dispatch.js';
 import { BACKLOG_NOTE } from './backlog.js';
-import { machine, table, type Row } from './lib.js';
+import { fmt, machine, table, type Row } from './lib.js';
 import { renderOverhead } from './render.js';
 import { freshRender } from './render-fresh.js';
 import { medianOf, scale, scaleFloor } from './scale.js';
+import { SCALE_10K_NOTE, scale10kFloor, scale10kPostgres, scale10kSqlite } from './scale-10k.js';
 import { postgresUnavailable, startPostgres } from '../test/helpers/postgres.js';
 
 const RESULTS = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
@@ -98,6 +100,24 @@ try {
     if (backlog) emit(`${BACKLOG_NOTE}\n`);
     const backlogRows = backlog ? [await scale({ ...o, prefetch: 0, backlog }), await scale({ ...o, backlog })] : [];
     emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
+  }
+  if (want('scale10k')) {
+    const o = { agents: opt('big-agents', 10_000), tasks: opt('big-tasks', 100_000), taskMs: opt('big-task-ms', 2000), prefetch: opt('big-prefetch', 3), leaseSeconds: opt('big-lease-seconds', 120), giveUpAfter: opt('big-give-up', 10) };
+    emit(`\n### Scale to ${fmt(o.agents)} agents (one process), ${fmt(o.tasks)} tasks of ${fmt(o.taskMs)} ms (load at start ${load()})\n`);
+    emit(SCALE_10K_NOTE(o));
+    const rows = [await scale10kSqlite(o)];
+    const pgProblem = postgresUnavailable();
+    if (pgProblem) emit(`PostgreSQL row skipped: ${pgProblem}`);
+    else {
+      const pg = await startPostgres();
+      try {
+        rows.push(await scale10kPostgres(o, await pg.createDatabase('drover_bench_10k')));
+      } finally {
+        await pg.stop();
+      }
+    }
+    rows.push(await scale10kFloor(o));
+    emit(table(rows));
   }
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };

@@ -47,6 +47,10 @@ export class Timeline {
     if (mine) mine.push(at);
     else this.starts.set(agent, [at]);
   }
+  /** When the first task of all started (Infinity before any did). */
+  firstStart(): number {
+    return Math.min(...[...this.starts.values()].map((xs) => xs[0]!));
+  }
   /**
    * The first task's start after t0 (p50 and slowest agent), each agent's mean idle time between
    * tasks, and the fewest and most tasks an agent ran (the job ends with the agents that ran most).
@@ -112,10 +116,12 @@ export function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, ti
   let done = 0;
   let stopping = false;
   const prefetch = opts.prefetch;
+  // What each agent holds a lease for (running or waiting): what its heartbeat names.
+  const holds = agents.map(() => ({ held: [] as Leased[], running: null as Leased | null }));
   const loops = agents.map(
     (a, k) =>
       new Promise<void>((ended) => {
-        const held: Leased[] = [];
+        const held = holds[k]!.held;
         const ran: Leased[] = [];
         let running = false;
         let inFlight = false;
@@ -127,10 +133,12 @@ export function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, ti
           if (running || stopping || held.length === 0) return;
           const task = held.shift()!;
           running = true;
+          holds[k]!.running = task;
           timeline.started(k, at);
           const end = at + opts.taskMs;
           setTimeout(() => {
             running = false;
+            holds[k]!.running = null;
             ran.push(task);
             changes++;
             if (held.length > 0) start(end);
@@ -157,12 +165,14 @@ export function withPrefetch(agents: readonly SimAgent[], opts: ScaleOptions, ti
         talk();
       }),
   );
-  return { done: () => done, stop: () => settle(loops, () => (stopping = true)) };
+  return { done: () => done, stop: () => settle(loops, () => (stopping = true)), holding: (k) => ({ running: holds[k]!.running, held: [...holds[k]!.held] }) };
 }
 
 export interface WorkLoops {
   done(): number;
   stop(): Promise<void>;
+  /** The task agent `k` runs and those it holds, as its heartbeat names them (prefetch loops only). */
+  holding?(k: number): { running: Leased | null; held: Leased[] };
 }
 
 async function settle(loops: Promise<void>[], stop: () => void): Promise<void> {

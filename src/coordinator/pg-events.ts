@@ -31,10 +31,32 @@ interface Envelope {
   e: Wire[];
 }
 
+/** An event waiting to be sent, as its JSON, and its coalescing key if it has one. */
+interface Pending {
+  text: string;
+  key: string | null;
+}
+
+/**
+ * Events whose repeat says nothing new while one is still unsent: a receiver reads the job afresh
+ * (or looks for work) when the event arrives, which is after every change published since. A farm of
+ * thousands of agents publishes a job event per lease and per report; sent one by one they made
+ * the queue outgrow what one NOTIFY at a time carries, and events were dropped.
+ */
+function coalescingKey(event: BusEvent): string | null {
+  if (event.type === 'work') return 'work';
+  if (event.type === 'job') return `job:${event.args[0]}`;
+  return null;
+}
+
 export class PgEventRelay implements EventRelay {
   readonly origin = randomBytes(8).toString('base64url');
   private listener: pg.Client | null = null;
-  private pending: string[] = [];
+  /** Unsent events from `head` on (taken from the front by moving `head`: shifting was O(n) each). */
+  private pending: Pending[] = [];
+  private head = 0;
+  /** Keys of the unsent events that have one (coalescingKey). */
+  private readonly pendingKeys = new Set<string>();
   private flushing: Promise<void> | null = null;
   /** Received events are delivered strictly in order, even when one must first be read back. */
   private delivering: Promise<void> = Promise.resolve();
@@ -58,9 +80,29 @@ export class PgEventRelay implements EventRelay {
 
   publish(event: BusEvent): void {
     if (this.closed) return;
-    this.pending.push(JSON.stringify(this.wireOf(event)));
-    if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);
+    const key = coalescingKey(event);
+    if (key !== null) {
+      if (this.pendingKeys.has(key)) return;
+      this.pendingKeys.add(key);
+    }
+    this.pending.push({ text: JSON.stringify(this.wireOf(event)), key });
+    if (this.queued() > MAX_PENDING) this.take();
     this.kick();
+  }
+
+  private queued(): number {
+    return this.pending.length - this.head;
+  }
+
+  /** The oldest unsent event, off the queue. */
+  private take(): Pending {
+    const item = this.pending[this.head++]!;
+    if (item.key !== null) this.pendingKeys.delete(item.key);
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+    return item;
   }
 
   private kick(): void {
@@ -68,7 +110,7 @@ export class PgEventRelay implements EventRelay {
     this.flushing = this.flush().finally(() => {
       this.flushing = null;
       // Anything published between the last batch and now still goes out.
-      if (this.pending.length > 0) this.kick();
+      if (this.queued() > 0) this.kick();
     });
   }
 
@@ -94,16 +136,16 @@ export class PgEventRelay implements EventRelay {
    * listeners in commit order, so log entries arrive in the order they were stored.
    */
   private async flush(): Promise<void> {
-    while (this.pending.length > 0 && !this.closed) {
+    while (this.queued() > 0 && !this.closed) {
       const batch: string[] = [];
       let bytes = 0;
-      while (this.pending.length > 0) {
-        const next = this.pending[0]!;
+      while (this.queued() > 0) {
+        const next = this.pending[this.head]!.text;
         const size = Buffer.byteLength(next) + 1;
         if (batch.length > 0 && bytes + size > MAX_PAYLOAD_BYTES) break;
         batch.push(next);
         bytes += size;
-        this.pending.shift();
+        this.take();
       }
       const payload = `{"o":${JSON.stringify(this.origin)},"e":[${batch.join(',')}]}`;
       try {

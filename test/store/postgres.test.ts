@@ -92,4 +92,38 @@ describe('events between replicas (LISTEN/NOTIFY)', { timeout: 60_000, ...(unava
       await b.close();
     }
   });
+
+  test('a job or work event already waiting to be sent is not queued again; task events all are', async () => {
+    const url = await server!.createDatabase('relay_coalesce');
+    const a = openPostgres(url);
+    const b = openPostgres(url);
+    const busA = new EventBus();
+    const busB = new EventBus();
+    const relayA = await PgEventRelay.start({ url, pool: a.pool!, bus: busA, db: a.db });
+    const relayB = await PgEventRelay.start({ url, pool: b.pool!, bus: busB, db: b.db });
+    try {
+      const seenB: string[] = [];
+      busB.on('job', (id) => seenB.push(`job ${id}`));
+      busB.on('task', (id) => seenB.push(`task ${id}`));
+      busB.on('work', () => seenB.push('work'));
+      // As a burst of leases and reports: a task event each, a job and a work event with every one.
+      for (let i = 1; i <= 1000; i++) {
+        busA.emit('task', `t_${i}`, 'j_1');
+        busA.emit('job', 'j_1');
+        busA.emit('work');
+      }
+      busA.emit('job', 'j_end');
+      await eventually(() => seenB.includes('job j_end'), 'the last event on replica B');
+      assert.deepEqual(seenB.filter((e) => e.startsWith('task ')), Array.from({ length: 1000 }, (_, i) => `task t_${i + 1}`));
+      // The first task event went out at once, alone; everything after it waited for that NOTIFY,
+      // and the 1,000 job and work events among it as one each.
+      assert.equal(seenB.filter((e) => e === 'job j_1').length, 1);
+      assert.equal(seenB.filter((e) => e === 'work').length, 1);
+    } finally {
+      await relayA.close();
+      await relayB.close();
+      await a.close();
+      await b.close();
+    }
+  });
 });

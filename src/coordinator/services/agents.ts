@@ -7,6 +7,7 @@ import { newSecret, randomId } from '../../core/ids.js';
 import { isTerminalJob } from '../../core/states.js';
 import * as agentsRepo from '../../store/repositories/agents.js';
 import * as jobsRepo from '../../store/repositories/jobs.js';
+import * as taskBatches from '../../store/repositories/task-batches.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import { digestToken, sameDigest } from '../auth/secrets.js';
 import { conflict, unauthorized } from '../errors.js';
@@ -169,17 +170,23 @@ export async function heartbeat(
   const nowUploading = new Set<string>();
   await transact(ctx.db, async (trx) => {
     await agentsRepo.touchAgent(trx, agent.id, nowIso(), draining ? 'draining' : 'online');
-    const expires = isoIn(ctx.config.leaseSeconds);
+    // Set at a time, one read and one lease renewal for all its tasks: 10,000 agents beating every
+    // few seconds with a running task and a few held made a read and a write each, and on
+    // PostgreSQL (no group commit) those round trips held the pool the leases need.
+    const ids = [...new Set(running.map((r) => r.taskId))];
+    const found = new Map((ids.length > 0 ? await taskBatches.heldTasks(trx, ids) : []).map((t) => [t.id, t]));
+    const renew = new Set<string>();
     for (const r of running) {
-      const task = await tasksRepo.findTask(trx, r.taskId);
+      const task = found.get(r.taskId);
       if (!task || task.status !== 'running' || task.agent_id !== agent.id || task.attempt !== r.attempt) {
         cancel.push({ taskId: r.taskId, attempt: r.attempt });
         continue;
       }
-      await tasksRepo.updateTask(trx, task.id, { lease_expires_at: expires });
+      renew.add(task.id);
       // The attempt stays leased (the task `running`); its status says its work is over.
       if (r.uploading && (await tasksRepo.markAttemptUploading(trx, task.id, r.attempt))) nowUploading.add(task.job_id);
     }
+    if (renew.size > 0) await taskBatches.updateTasks(trx, [...renew], { lease_expires_at: isoIn(ctx.config.leaseSeconds) });
   });
   // Their counts changed (a task went from running to uploading): live views update at once.
   for (const jobId of nowUploading) ctx.bus.emit('job', jobId);

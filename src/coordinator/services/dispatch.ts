@@ -223,8 +223,15 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
       else byWarning.set(outcome.error, [item.taskId]);
     }
     for (const [warning, tasks] of byWarning) await taskBatches.updateTasks(trx, tasks, { status: 'done', lease_expires_at: null, finished_at: now, exit_code: 0, error: warning });
-    for (const jobId of new Set(take.map((t) => t.jobId))) await refreshJobStatus(trx, jobId);
   }
+  // Refreshing a job's status locks its row on PostgreSQL until the commit, and every replica's
+  // reports of that job wait for it: 10,000 agents on 2 replicas ran one such transaction at a time.
+  // So jobs without steps are refreshed after the lease, holding the lock only for the refresh and
+  // the commit. A job with steps is refreshed first, as a step it completes queues the next one's
+  // tasks, which the lease below may hand out.
+  const finishing = [...new Set(take.map((t) => t.jobId))];
+  const withSteps = new Set(take.filter((t) => kindOf(held.get(t.item.taskId)!.job_kind).steps).map((t) => t.jobId));
+  for (const jobId of finishing) if (withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
 
   // Leases for the requests whose completions are all settled; the others lease after theirs.
   const asking = parts.flatMap((p, k) => (p.next && served[k]!.oneByOne.length === 0 ? [{ k, ask: { agent: p.agent, ...p.next } satisfies LeaseRequest }] : []));
@@ -232,5 +239,6 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
     const leases = await leaseForMany(ctx, trx, asking.map((a) => a.ask));
     asking.forEach(({ k }, n) => (served[k]!.lease = leases[n]!));
   }
+  for (const jobId of finishing) if (!withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
   return served;
 }
