@@ -97,6 +97,17 @@ try {
     if (backlog) emit(`${BACKLOG_NOTE}\n`);
     const backlogRows = backlog ? [await scale({ ...o, prefetch: 0, backlog }), await scale({ ...o, backlog })] : [];
     emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
+    // The backlog's rows on PostgreSQL too, each beside its flat row (cold, one fresh database each).
+    if (backlog && !postgresUnavailable()) {
+      const pg = await startPostgres();
+      try {
+        const rows: Row[] = [];
+        for (const [i, variant] of [{ prefetch: 0 }, { prefetch: 0, backlog }, {}, { backlog }].entries()) rows.push(await scale({ ...o, ...variant, db: await pg.createDatabase(`drover_scale_${i}`) }));
+        emit(`\nThe same on PostgreSQL 15 (a fresh database for each row):\n\n${table(rows)}`);
+      } finally {
+        await pg.stop();
+      }
+    }
   }
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };

@@ -24,6 +24,8 @@ export interface ScaleOptions {
   warmTasks?: number;
   /** Jobs queued ahead that no agent here can run (bench/backlog.ts); 0 or absent: none. */
   backlog?: number;
+  /** A PostgreSQL database URL for the coordinator; absent: SQLite in its data dir. */
+  db?: string;
 }
 
 interface TimelineSummary {
@@ -205,7 +207,7 @@ function row(
 }
 
 export async function scale(opts: ScaleOptions): Promise<Row> {
-  const c = await startCoordinator();
+  const c = await startCoordinator(opts.db ? { db: opts.db } : {});
   try {
     const batch = await hasBatchEndpoint(c);
     const agents = await registerAll(c.url, c.joinToken, opts.agents);
@@ -225,7 +227,7 @@ export async function scale(opts: ScaleOptions): Promise<Row> {
     }
     const client0 = process.cpuUsage();
     const { submitted, submitSeconds, seconds, stats } = await timeJob(c, spec, opts.tasks, () => work.done() - warm, 100).finally(() => work.stop());
-    const protocol = `${protocolOf(opts, batch)}${warm > 0 ? `; warm: after a job of ${fmt(warm)} tasks` : '; cold: first job'}${opts.backlog ? `; ${fmt(opts.backlog)} jobs (${fmt(backlogTasks)} tasks) of mixed priorities and requirements queued` : ''}`;
+    const protocol = `${opts.db ? 'PostgreSQL 15; ' : ''}${protocolOf(opts, batch)}${warm > 0 ? `; warm: after a job of ${fmt(warm)} tasks` : '; cold: first job'}${opts.backlog ? `; ${fmt(opts.backlog)} jobs (${fmt(backlogTasks)} tasks) of mixed priorities and requirements queued` : ''}`;
     return row(opts, protocol, fmt(submitSeconds, 2), seconds, stats, process.cpuUsage(client0), timeline.summary(submitted, opts.taskMs));
   } finally {
     await c.stop();
