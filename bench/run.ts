@@ -96,18 +96,19 @@ try {
     );
     if (backlog) emit(`${BACKLOG_NOTE}\n`);
     const backlogRows = backlog ? [await scale({ ...o, prefetch: 0, backlog }), await scale({ ...o, backlog })] : [];
-    emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
-    // The backlog's rows on PostgreSQL too, each beside its flat row (cold, one fresh database each).
+    // The backlog's rows on PostgreSQL too, each beside its flat row (cold, a fresh database each);
+    // run before the floor row, whose canned coordinator is killed under agents still polling it.
+    const pgRows: Row[] = [];
     if (backlog && !postgresUnavailable()) {
       const pg = await startPostgres();
       try {
-        const rows: Row[] = [];
-        for (const [i, variant] of [{ prefetch: 0 }, { prefetch: 0, backlog }, {}, { backlog }].entries()) rows.push(await scale({ ...o, ...variant, db: await pg.createDatabase(`drover_scale_${i}`) }));
-        emit(`\nThe same on PostgreSQL 15 (a fresh database for each row):\n\n${table(rows)}`);
+        for (const [i, variant] of [{ prefetch: 0 }, { prefetch: 0, backlog }, {}, { backlog }].entries()) pgRows.push(await scale({ ...o, ...variant, db: await pg.createDatabase(`drover_scale_${i}`) }));
       } finally {
         await pg.stop();
       }
     }
+    emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
+    if (pgRows.length > 0) emit(`\nThe same on PostgreSQL 15 (a fresh database for each row):\n\n${table(pgRows)}`);
   }
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };
