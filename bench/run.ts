@@ -99,7 +99,19 @@ try {
     );
     if (backlog) emit(`${BACKLOG_NOTE}\n`);
     const backlogRows = backlog ? [await scale({ ...o, prefetch: 0, backlog }), await scale({ ...o, backlog })] : [];
+    // The backlog's rows on PostgreSQL too, each beside its flat row (cold, a fresh database each);
+    // run before the floor row, whose canned coordinator is killed under agents still polling it.
+    const pgRows: Row[] = [];
+    if (backlog && !postgresUnavailable()) {
+      const pg = await startPostgres();
+      try {
+        for (const [i, variant] of [{ prefetch: 0 }, { prefetch: 0, backlog }, {}, { backlog }].entries()) pgRows.push(await scale({ ...o, ...variant, db: await pg.createDatabase(`drover_scale_${i}`) }));
+      } finally {
+        await pg.stop();
+      }
+    }
     emit(table([await scale({ ...o, prefetch: 0 }), await scale(o), ...backlogRows, await medianOf(runs, () => scale({ ...o, warmTasks })), await medianOf(runs, () => scaleFloor(o))]));
+    if (pgRows.length > 0) emit(`\nThe same on PostgreSQL 15 (a fresh database for each row):\n\n${table(pgRows)}`);
   }
   if (want('scale10k')) {
     const o = { agents: opt('big-agents', 10_000), tasks: opt('big-tasks', 100_000), taskMs: opt('big-task-ms', 2000), prefetch: opt('big-prefetch', 3), leaseSeconds: opt('big-lease-seconds', 120), giveUpAfter: opt('big-give-up', 10) };

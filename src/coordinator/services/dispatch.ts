@@ -229,7 +229,8 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // So jobs without steps are refreshed after the lease, holding the lock only for the refresh and
   // the commit. A job with steps is refreshed first, as a step it completes queues the next one's
   // tasks, which the lease below may hand out.
-  const finishing = [...new Set(take.map((t) => t.jobId))];
+  // Sorted: every group locks its jobs in one order (no deadlock between two groups).
+  const finishing = [...new Set(take.map((t) => t.jobId))].sort();
   const withSteps = new Set(take.filter((t) => kindOf(held.get(t.item.taskId)!.job_kind).steps).map((t) => t.jobId));
   for (const jobId of finishing) if (withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
 
@@ -239,6 +240,9 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
     const leases = await leaseForMany(ctx, trx, asking.map((a) => a.ask));
     asking.forEach(({ k }, n) => (served[k]!.lease = leases[n]!));
   }
+  // The other jobs of the successes last: their lease costs more the longer the queue is (1,000
+  // jobs queued ahead made every group wait for the others' leases: PostgreSQL dispatch 1.6-2.9x
+  // slower); after it, only the status probe and the commit are paid one group at a time.
   for (const jobId of finishing) if (!withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
   return served;
 }

@@ -17,6 +17,7 @@ import * as jobsRepo from '../../store/repositories/jobs.js';
 import * as tasksRepo from '../../store/repositories/tasks.js';
 import * as taskBatches from '../../store/repositories/task-batches.js';
 import { isPostgres } from '../../store/dialect.js';
+import { MAX_LIST } from '../../store/statement-shapes.js';
 import type { Db } from '../../store/schema.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, isoIn, nowIso } from './context.js';
@@ -169,7 +170,9 @@ async function leaseFromWindow(ctx: ServiceContext, trx: Db, asks: readonly Pick
   };
   // Quotas: what limited users may still take; the same map is spent as this set of asks picks.
   const room = await leaseRoom(trx);
-  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets, room);
+  // Requirements met by none of these asks, among those earlier leases read: not even read this time.
+  const unmet = [...requirementsCache.keys()].filter(noAskerMeets);
+  const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets, room, unmet);
   const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
@@ -290,12 +293,16 @@ function requirementsForAgent(text: string | null): Pick<LeasedTask, 'gpus' | 'm
   return { gpus: req.gpus ?? 0, ...(req.memoryMiB ? { memoryMiB: req.memoryMiB } : {}) };
 }
 
-/** Job requirements by their stored text: a farm has few distinct ones, and every lease reads them all. */
+/**
+ * Job requirements by their stored text: a farm has few distinct ones. Every lease checks them all
+ * against its asks (those none meets are left out of its candidate query), so they are kept to one
+ * query list (MAX_LIST); past that the cache starts again, and the next lease reads them anew.
+ */
 const requirementsCache = new Map<string, JobRequirements>();
 function parsedRequirements(text: string): JobRequirements {
   let req = requirementsCache.get(text);
   if (!req) {
-    if (requirementsCache.size >= 10_000) requirementsCache.clear();
+    if (requirementsCache.size >= MAX_LIST) requirementsCache.clear();
     req = JSON.parse(text) as JobRequirements;
     requirementsCache.set(text, req);
   }
