@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HeartbeatAnswer, HeartbeatBody } from '../src/wire/agents.js';
 import { SimAgent, fmt, hasBatchEndpoint, procSample, request, sampleProcess, scriptJobSpec, sleep, startCoordinator, upload, type Coordinator, type Leased, type Row } from './lib.js';
-import { Timeline, withPrefetch, type WorkLoops } from './scale.js';
+import { Timeline, startCannedCoordinator, withPrefetch, type WorkLoops } from './scale.js';
 
 export interface Scale10kOptions {
   agents: number;
@@ -202,16 +202,8 @@ export async function scale10kPostgres(opts: Scale10kOptions, db: string): Promi
 
 /** The same agents, heartbeats and loop against canned answers: the harness's own ceiling. */
 export async function scale10kFloor(opts: Scale10kOptions): Promise<Row> {
-  const script = fileURLToPath(new URL('./canned-coordinator.ts', import.meta.url));
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, String(opts.tasks), String(opts.leaseSeconds / 4)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { proc, url } = await startCannedCoordinator([String(opts.tasks), String(opts.leaseSeconds / 4)]);
   try {
-    let output = '';
-    proc.stdout!.on('data', (d: Buffer) => (output += d));
-    let url: string | undefined;
-    for (let waited = 0; !(url = /listening on (\S+)/.exec(output)?.[1]); waited += 50) {
-      if (proc.exitCode !== null || waited > 30_000) throw new Error(`the canned coordinator did not start:\n${output}`);
-      await sleep(50);
-    }
     const base = url;
     return await measure('floor: canned answers, no store (node:http)', {
       urls: [base],

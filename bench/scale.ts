@@ -2,7 +2,7 @@
 // fixed time; parallel efficiency = ideal time / measured time, with the coordinator's CPU and memory.
 // Beside it, the floor: the same agents against a stand-in coordinator with canned answers
 // (canned-coordinator.ts), which is what this harness can reach on this machine at all.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { queueBacklog } from './backlog.js';
 import { nextLeaseRequest } from '../src/agent/protocol.js';
@@ -252,18 +252,27 @@ export async function scale(opts: ScaleOptions): Promise<Row> {
   }
 }
 
+/** Starts bench/canned-coordinator.ts with `args`; its process and URL once it listens. */
+export async function startCannedCoordinator(args: string[]): Promise<{ proc: ChildProcess; url: string }> {
+  const script = fileURLToPath(new URL('./canned-coordinator.ts', import.meta.url));
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d));
+  let url: string | undefined;
+  for (let waited = 0; !(url = /listening on (\S+)/.exec(output)?.[1]); waited += 50) {
+    if (proc.exitCode !== null || waited > 30_000) {
+      proc.kill('SIGKILL');
+      throw new Error(`the canned coordinator did not start:\n${output}`);
+    }
+    await sleep(50);
+  }
+  return { proc, url };
+}
+
 /** The same agents and loop against canned answers: the harness's own ceiling on this machine. */
 export async function scaleFloor(opts: ScaleOptions): Promise<Row> {
-  const script = fileURLToPath(new URL('./canned-coordinator.ts', import.meta.url));
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, String(opts.tasks)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { proc, url } = await startCannedCoordinator([String(opts.tasks)]);
   try {
-    let output = '';
-    proc.stdout!.on('data', (d: Buffer) => (output += d));
-    let url: string | undefined;
-    for (let waited = 0; !(url = /listening on (\S+)/.exec(output)?.[1]); waited += 50) {
-      if (proc.exitCode !== null || waited > 30_000) throw new Error(`the canned coordinator did not start:\n${output}`);
-      await sleep(50);
-    }
     const agents = await registerAll(url, 'drv_j_canned', opts.agents);
     for (const a of agents) a.batchEndpoint = true;
     const timeline = new Timeline();
