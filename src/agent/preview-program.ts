@@ -7,10 +7,10 @@
 // The job ends when its preview is made, so the task is on the job's critical path: ffmpeg starts
 // at once and is fed each frame in order as it arrives, while the next ones are fetched in parallel
 // (frames already in the cache cost nothing).
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import type { PreviewTaskSpec } from '../wire/render.js';
 import { PREVIEW_FILE } from '../wire/render.js';
-import { streamPreviewVideo } from '../render/preview.js';
+import { MIXED_TYPES, commonExtension, streamPreviewVideo } from '../render/preview.js';
 import type { ProgramFactory } from './task-program.js';
 
 /** Frames fetched ahead of the one ffmpeg reads: enough to hide the round trips, few enough to share the coordinator. */
@@ -23,10 +23,10 @@ export const previewProgram: ProgramFactory = async ({ task, taskDir, blobs, log
     // The frames are read from the cache, never copied into the task directory: a long render's frames can be large.
     ownsFiles: true,
     async execute(io) {
-      const extension = extname(own.frames[0]?.path ?? '').toLowerCase();
-      if (own.frames.some((f) => extname(f.path).toLowerCase() !== extension)) {
-        log('no preview: frames have different file types; a preview needs one');
-        return { code: 0, warning: 'frames have different file types; a preview needs one' };
+      const extension = commonExtension(own.frames.map((f) => f.path));
+      if (extension === null) {
+        log(`no preview: ${MIXED_TYPES}`);
+        return { code: 0, warning: MIXED_TYPES };
       }
       const shas = own.frames.map((f) => f.sha256);
       const here = (await Promise.all(shas.map((sha) => blobs.has(sha)))).filter(Boolean).length;

@@ -32,11 +32,18 @@ export interface PreviewVideoOptions {
 
 export async function makePreviewVideo(framePaths: readonly string[], outPath: string, options: PreviewVideoOptions): Promise<PreviewVideoResult> {
   if (framePaths.length === 0) return { ok: false, reason: 'no frames to make a preview of' };
-  const extension = path.extname(framePaths[0]!).toLowerCase();
-  if (framePaths.some((p) => path.extname(p).toLowerCase() !== extension)) {
-    return { ok: false, reason: 'frames have different file types; a preview needs one' };
-  }
+  const extension = commonExtension(framePaths);
+  if (extension === null) return { ok: false, reason: MIXED_TYPES };
   return streamPreviewVideo({ extension, count: framePaths.length, paths: framePaths.map((p) => Promise.resolve(p)) }, outPath, options);
+}
+
+/** Why frames of several file types make no preview. */
+export const MIXED_TYPES = 'frames have different file types; a preview needs one';
+
+/** The one file type (`.png`, lower case) of these frame paths, or null when they have several. */
+export function commonExtension(framePaths: readonly string[]): string | null {
+  const extension = path.extname(framePaths[0] ?? '').toLowerCase();
+  return framePaths.every((p) => path.extname(p).toLowerCase() === extension) ? extension : null;
 }
 
 /** Frames for a preview, in order: each a promise of its local path (they may still be arriving). */

@@ -79,7 +79,8 @@ export class SessionPool {
   /** A started (or starting) Blender with no project yet; see PoolOptions.spare. */
   private spare: { session: WarmSession; started: Promise<boolean> } | null = null;
   private spareTimer: NodeJS.Timeout | null = null;
-  private hasRendered = false;
+  /** Whether the agent keeps a spare: once it has rendered (`after-render`), or from the start (`at-start`). */
+  private wantsSpare = false;
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -87,7 +88,7 @@ export class SessionPool {
   async init(): Promise<void> {
     await rm(this.opts.root, { recursive: true, force: true });
     if (this.opts.spare === 'at-start') {
-      this.hasRendered = true;
+      this.wantsSpare = true;
       this.scheduleSpare();
     }
   }
@@ -143,7 +144,7 @@ export class SessionPool {
     }
     // Make room: idle sessions of other projects go first, the least recently used first.
     while (this.size >= this.opts.maxSessions && this.idle.length > 0) void this.retire(this.idle[0]!, 'making room for another project');
-    this.hasRendered = true;
+    this.wantsSpare = true;
     const project = { key, job: needs.job, files: needs.files, threads: needs.threads, network: needs.job.network };
     // A spare has no network in the sandbox: it serves projects that need none.
     const spare = !(project.network && this.opts.sandboxed) ? await this.takeSpare() : null;
@@ -183,7 +184,7 @@ export class SessionPool {
 
   /** Starts a spare Blender after a moment of idleness, if the agent renders and has none. */
   private scheduleSpare(): void {
-    if (this.opts.spare === 'off' || !this.hasRendered || this.closed || this.spare || this.spareTimer || this.busy.size > 0) return;
+    if (this.opts.spare === 'off' || !this.wantsSpare || this.closed || this.spare || this.spareTimer || this.busy.size > 0) return;
     this.spareTimer = setTimeout(() => {
       this.spareTimer = null;
       if (this.closed || this.spare || this.busy.size > 0) return;
