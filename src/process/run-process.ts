@@ -6,7 +6,10 @@ import type { Writable } from 'node:stream';
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** Kill the process (SIGKILL) after this long. */
+  /**
+   * Kill the process (SIGKILL) after this long; with `feed`, this long after it has handed over its
+   * input (which may come slowly: a preview is fed frames as they are rendered).
+   */
   timeoutMs?: number;
   /** Called with each complete line of stdout and stderr as it arrives. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -48,6 +51,16 @@ export function runProcess(program: string, args: readonly string[], options: Ru
       stdio: [options.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       signal: options.signal,
     });
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    let closed = false;
+    const startTimer = () => {
+      if (options.timeoutMs === undefined || closed) return;
+      timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, options.timeoutMs);
+    };
     let fed: Promise<Error | null> | undefined;
     if (options.feed) {
       const stdin = child.stdin!;
@@ -57,18 +70,13 @@ export function runProcess(program: string, args: readonly string[], options: Ru
         () => null,
         (err: Error) => err,
       );
-      void fed.then(() => stdin.end());
-    }
+      void fed.then(() => {
+        stdin.end();
+        startTimer();
+      });
+    } else startTimer();
     const tails = { stdout: '', stderr: '' };
     const partial = { stdout: '', stderr: '' };
-    let timedOut = false;
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-          }, options.timeoutMs);
 
     const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -82,10 +90,12 @@ export function runProcess(program: string, args: readonly string[], options: Ru
     child.stderr!.on('data', collect('stderr'));
 
     child.on('error', (err: NodeJS.ErrnoException) => {
+      closed = true;
       clearTimeout(timer);
       reject(err.code === 'ENOENT' ? new ProgramNotFoundError(program) : err);
     });
     child.on('close', (code, signal) => {
+      closed = true;
       clearTimeout(timer);
       if (options.onLine) {
         for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) options.onLine(partial[stream], stream);

@@ -81,13 +81,35 @@ export type RenderSettings = Static<typeof RenderSettings>;
 export const RenderJobSpec = Type.Object({ render: RenderSettings, files: Type.Array(FileRef), network: Type.Boolean() });
 export type RenderJobSpec = Static<typeof RenderJobSpec>;
 
-/** What the preview task's lease carries as `taskSpec`: every frame, in order, and the scene's fps. */
+/** A rendered frame as the preview task reads it: its place in the results (`frames/frame_00001.png`) and its blob. */
+export const PreviewFrame = Type.Object({ frame: Type.Integer(), path: Type.String(), sha256: Sha256 });
+export type PreviewFrame = Static<typeof PreviewFrame>;
+
+/**
+ * What the preview task's lease carries as `taskSpec`: every frame of the job, in order, and the
+ * scene's fps. The preview step starts once every chunk has started (not ended), so frames still
+ * being rendered have no path or blob yet: the task asks for them as they are recorded
+ * (GET /agent/tasks/:id/preview-frames).
+ */
 export const PreviewTaskSpec = Type.Object({
-  /** Each frame's place in the results (`frames/frame_00001.png`) and its blob. */
-  frames: Type.Array(Type.Object({ frame: Type.Integer(), path: Type.String(), sha256: Sha256 })),
+  frames: Type.Array(Type.Object({ frame: Type.Integer(), path: Nullable(Type.String()), sha256: Nullable(Sha256) })),
   fps: Type.Number(),
 });
 export type PreviewTaskSpec = Static<typeof PreviewTaskSpec>;
+
+/** GET /agent/tasks/:id/preview-frames: the frames from `from` on, once frame `from` is recorded (or `waitSeconds` passed). */
+export const PreviewFramesQuery = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    from: Type.Integer({ minimum: 0, maximum: 1_048_574 }),
+    waitSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })),
+  },
+  strict,
+);
+export type PreviewFramesQuery = Static<typeof PreviewFramesQuery>;
+/** The recorded frames numbered `from` or more, in order (at most 1,000; frames not recorded yet are left out). */
+export const PreviewFramesAnswer = Type.Object({ frames: Type.Array(PreviewFrame) });
+export type PreviewFramesAnswer = Static<typeof PreviewFramesAnswer>;
 
 export const PREVIEW_STATUSES = ['pending', 'ready', 'unavailable', 'failed'] as const;
 export type PreviewStatus = (typeof PREVIEW_STATUSES)[number];

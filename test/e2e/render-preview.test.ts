@@ -1,9 +1,12 @@
 // A render job's preview is a step made on an agent, never in the coordinator: a coordinator whose
 // PATH has no ffmpeg still gets one, from the agent that ran the preview task; an agent without
 // ffmpeg cannot make it, and the job still ends done, its preview `unavailable` with the reason.
+// The preview follows the render: it starts once every chunk has started, and is handed each frame
+// as it is recorded (an agent speaking the protocol by hand shows each move of the step gate).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +100,8 @@ describe('the preview step of render jobs', { timeout: 600_000 }, () => {
       // The agent rendered every frame: it kept each one it uploaded, and fetched none back.
       const token = (JSON.parse(await readFile(join(work, 'cli.json'), 'utf8')) as { token: string }).token;
       const log = (await api<{ entries: { data: string }[] }>(server.url, token, 'GET', `/tasks/${previewTask.id}/logs`)).body.entries.map((e) => e.data).join('');
-      assert.match(log, /making preview\.mp4 of 4 frame\(s\) at 24 fps \(4 of them already on this agent\)/);
+      assert.match(log, /making preview\.mp4 of 4 frame\(s\) at 24 fps/);
+      assert.match(log, /4 of the 4 frame\(s\) were on this agent already/);
 
       // The results layout is unchanged: frames, preview.mp4, and the render tasks' logs only.
       const top = await readdir(join(out, job.id));
@@ -110,6 +114,81 @@ describe('the preview step of render jobs', { timeout: 600_000 }, () => {
       assert.equal(Number(stream.nb_read_frames), 4);
     } finally {
       await agent.kill('SIGINT');
+    }
+  });
+
+  test('the preview is queued once every chunk has started, is given each frame as it is recorded, starts over when a chunk is queued again, and is canceled when a chunk fails', async () => {
+    // Its own coordinator, with leases long enough that the requests below need no heartbeats.
+    const own = await startServer({ leaseSeconds: 600 });
+    const config = join(work, 'cli-follow.json');
+    const ownCli = (args: string[]) => runCli(args, { env: { DROVER_CONFIG: config, DROVER_SERVER: own.url }, timeoutMs: 300_000 });
+    try {
+      assert.equal((await ownCli(['login', '-u', 'admin', '-p', ADMIN_PASSWORD])).code, 0);
+      const created = await ownCli(['render', project, '--frames', '1-4', '--chunk', '2', '--max-attempts', '1', '--json']);
+      assert.equal(created.code, 0, created.stderr);
+      const jobId = (JSON.parse(created.stdout) as { id: string }).id;
+      const admin = (JSON.parse(await readFile(config, 'utf8')) as { token: string }).token;
+      const registered = await api<{ agentToken: string }>(own.url, own.joinToken, 'POST', '/agents/register', { name: 'by-hand', cores: 8, memoryBytes: 8 * 2 ** 30, labels: {}, slots: 8, sandbox: false, version: 'test' });
+      assert.equal(registered.status, 200, JSON.stringify(registered.body));
+      const agent = registered.body.agentToken;
+      type Leased = { taskId: string; attempt: number; kind: string; taskSpec: { frames: { frame: number; path: string | null; sha256: string | null }[] } };
+      const lease = async () => (await api<{ tasks: Leased[] }>(own.url, agent, 'POST', '/agent/lease', { freeCores: 8, maxTasks: 1 })).body.tasks;
+      const previewStatus = async () => (await api<RenderJson>(own.url, admin, 'GET', `/jobs/${jobId}`)).body.render.previewTask?.status;
+      const framesFrom = (t: Leased, from: number, wait: number) => api<{ frames: { frame: number; path: string; sha256: string }[] }>(own.url, agent, 'GET', `/agent/tasks/${t.taskId}/preview-frames?attempt=${t.attempt}&from=${from}&waitSeconds=${wait}`);
+
+      const [first] = await lease();
+      assert.equal(first?.kind, 'render');
+      assert.equal(await previewStatus(), 'pending', 'a chunk is still queued');
+      const [second] = await lease();
+      assert.equal(second?.kind, 'render');
+      assert.equal(await previewStatus(), 'queued', 'every chunk has started: the preview may start too');
+      const [preview] = await lease();
+      assert.equal(preview?.kind, 'preview');
+      assert.deepEqual(preview.taskSpec.frames, [1, 2, 3, 4].map((frame) => ({ frame, path: null, sha256: null })), 'no frame is recorded yet');
+      assert.deepEqual((await framesFrom(preview, 1, 0)).body, { frames: [] });
+
+      // A frame recorded while the preview waits for it ends its wait.
+      const waiting = framesFrom(preview, 1, 30);
+      const png = Buffer.from('not really a png, but bytes with a hash');
+      const sha256 = createHash('sha256').update(png).digest('hex');
+      const put = await fetch(`${own.url}/api/v1/blobs/${sha256}`, { method: 'PUT', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/octet-stream' }, body: png });
+      assert.equal(put.status, 201, await put.text());
+      const recorded = await api(own.url, agent, 'POST', `/agent/tasks/${first!.taskId}/frames`, { attempt: first!.attempt, frame: 1, path: 'frames/frame_0001.png', sha256, size: png.length });
+      assert.equal(recorded.status, 204, JSON.stringify(recorded.body));
+      assert.deepEqual((await waiting).body, { frames: [{ frame: 1, path: 'frames/frame_0001.png', sha256 }] });
+      // Frame 2 is not recorded: asked from there, the answer waits (here: not at all) and lists nothing.
+      assert.deepEqual((await framesFrom(preview, 2, 0)).body, { frames: [] });
+
+      // The second chunk goes back to the queue (given back; a lost lease or a failed attempt does
+      // the same): the preview gives its cores back and waits until that chunk has started again,
+      // so it can never keep the agent its chunk needs.
+      const released = await api(own.url, agent, 'POST', `/agent/tasks/${second!.taskId}/release`, { attempt: second!.attempt, reason: 'given back by the test' });
+      assert.equal(released.status, 200, JSON.stringify(released.body));
+      assert.equal(await previewStatus(), 'pending');
+      assert.equal((await framesFrom(preview, 2, 0)).status, 409, 'the first preview attempt is over');
+      const [again] = await lease();
+      assert.equal(again?.taskId, second!.taskId);
+      assert.equal(await previewStatus(), 'queued');
+      const [previewAgain] = await lease();
+      assert.equal(previewAgain?.kind, 'preview');
+      assert.equal(previewAgain.attempt, preview.attempt + 1);
+      assert.deepEqual(previewAgain.taskSpec.frames[0], { frame: 1, path: 'frames/frame_0001.png', sha256 }, 'frame 1 is recorded by now');
+
+      // The second chunk fails for good: the preview, waiting for its frames, is canceled with the reason.
+      const empty = createHash('sha256').update('').digest('hex');
+      await fetch(`${own.url}/api/v1/blobs/${empty}`, { method: 'PUT', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/octet-stream' }, body: '' });
+      const failed = await api(own.url, agent, 'POST', `/agent/tasks/${again.taskId}/complete`, { attempt: again.attempt, exitCode: 1, error: 'Blender crashed', files: [], stdout: { sha256: empty, size: 0 }, stderr: { sha256: empty, size: 0 } });
+      assert.equal(failed.status, 200, JSON.stringify(failed.body));
+      const gone = await framesFrom(previewAgain, 2, 0);
+      assert.equal(gone.status, 409, 'the attempt is no longer this agent\'s');
+      const job = (await api<RenderJson & { render: { previewTask: { error: string | null } } }>(own.url, admin, 'GET', `/jobs/${jobId}`)).body;
+      assert.equal(job.render.previewTask?.status, 'canceled');
+      assert.match(job.render.previewTask?.error ?? '', /step "Render" did not finish, and step "Preview" depends on it/);
+      const beat = await api<{ cancel: { taskId: string; attempt: number }[] }>(own.url, agent, 'POST', '/agent/heartbeat', { tasks: [{ taskId: previewAgain.taskId, attempt: previewAgain.attempt }] });
+      assert.deepEqual(beat.body.cancel, [{ taskId: previewAgain.taskId, attempt: previewAgain.attempt }], 'the agent hears it must stop the preview');
+    } finally {
+      await own.kill('SIGTERM');
+      if (!process.env.DROVER_KEEP_TEST_DATA) await rm(own.dataDir, { recursive: true, force: true });
     }
   });
 

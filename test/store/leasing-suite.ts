@@ -314,16 +314,18 @@ export function leasingSuite(store: StoreUnderTest): void {
       }
     });
 
-    test('a render job ends with its preview task, leased as `preview` once every chunk is done; a preview whose attempts ran out leaves the job done', async () => {
+    test('a render job ends with its preview task, queued once every chunk has started and leased as `preview`; a preview whose attempts ran out leaves the job done', async () => {
       const now = new Date().toISOString();
       const blend = await env.ctx.blobs.put(Readable.from([Buffer.from(`BLENDER-v300${'x'.repeat(64)}ENDB`, 'latin1')]));
       await blobsRepo.recordBlob(env.ctx.db, blend.sha256, blend.size, now);
       await blobsRepo.recordBlobOwner(env.ctx.db, env.user.id, blend.sha256);
       const id = await createRenderJob(env.ctx, env.user, { kind: 'render', name: 'shot', project: { files: [{ path: 'a.blend', sha256: blend.sha256 }], blend: 'a.blend' }, frames: '1-2', fps: 12, maxAttempts: 1, start: true });
       const agent = await addAgent(env.ctx, 'renderer', 4);
-      // The preview task waits for the chunks: only they are leased.
+      // The preview task waits for the chunks to start: only they are leased, and that queues it.
       const chunks = await leaseTasks(env.ctx, agent, { freeCores: 4, maxTasks: 4 });
       assert.deepEqual(chunks.map((t) => [t.index, t.kind]), [[1, 'render'], [2, 'render']]);
+      const queued = (await jobViewFor(env.ctx, env.user, id)) as Awaited<ReturnType<typeof jobViewFor>> & { render: { previewTask: { status: string } | null } };
+      assert.equal(queued.render.previewTask?.status, 'queued');
       for (const [i, t] of chunks.entries()) {
         const frame = sha(`frame ${i + 1}`);
         await blobsRepo.recordBlob(env.ctx.db, frame, 10, now);

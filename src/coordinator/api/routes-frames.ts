@@ -7,7 +7,8 @@ import { recordFrameUpload } from '../services/frames.js';
 import { framePageOf, readyPreview, renderedFrame } from '../services/frame-views.js';
 import { jobFor } from '../services/jobs.js';
 import { requireAgent, requireUser } from './principal.js';
-import { FrameListQuery, FramePage, FrameParams, FrameUploadBody, JobIdParams, TaskIdParams } from '../../wire/index.js';
+import { FrameListQuery, FramePage, FrameParams, FrameUploadBody, JobIdParams, PreviewFramesAnswer, PreviewFramesQuery, TaskIdParams } from '../../wire/index.js';
+import { previewFramesFrom } from '../kinds/render/preview.js';
 
 const MIME: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', tif: 'image/tiff', exr: 'image/x-exr', mp4: 'video/mp4' };
 
@@ -25,6 +26,12 @@ async function sendBlob(ctx: ServiceContext, reply: FastifyReply, sha256: string
 
 export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Aborted when the coordinator shuts down: waiting preview tasks are answered at once.
+  const closing = new AbortController();
+  app.addHook('preClose', (done) => {
+    closing.abort();
+    done();
+  });
 
   r.get('/jobs/:id/frames', { schema: { params: JobIdParams, querystring: FrameListQuery, response: { 200: FramePage }, tags: ['render'] } }, async (request) => {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
@@ -44,6 +51,20 @@ export function frameRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const job = await jobFor(ctx, requireUser(request), request.params.id);
     const preview = await readyPreview(ctx, job);
     return sendBlob(ctx, reply, preview.sha256, 'preview.mp4');
+  });
+
+  // The preview task's frames as they are recorded (it starts while the last chunks still render).
+  r.get('/agent/tasks/:id/preview-frames', { schema: { params: TaskIdParams, querystring: PreviewFramesQuery, response: { 200: PreviewFramesAnswer }, tags: ['agents'] } }, async (request, reply) => {
+    const agent = requireAgent(request);
+    // The agent hung up (not `request.raw`: its body was read, so it is already closed), or the coordinator stops.
+    const gone = new AbortController();
+    const onGone = () => gone.abort();
+    reply.raw.once('close', onGone);
+    try {
+      return { frames: await previewFramesFrom(ctx, agent, request.params.id, request.query, AbortSignal.any([gone.signal, closing.signal])) };
+    } finally {
+      reply.raw.off('close', onGone);
+    }
   });
 
   r.post('/agent/tasks/:id/frames', { schema: { params: TaskIdParams, body: FrameUploadBody, tags: ['agents'] } }, async (request, reply) => {

@@ -28,6 +28,18 @@ export interface TaskEnding {
   files: readonly ResultFile[];
 }
 
+/** A step of a kind's jobs, as the step gate reads it. */
+export interface JobStep {
+  name: string;
+  dependsOn: readonly number[];
+  /**
+   * Queued as soon as every task of the steps it depends on has started, rather than ended: its
+   * tasks follow their output as it arrives (a render's preview encodes each frame as it is
+   * recorded, so it is ready moments after the last one). Never set for OpenJD steps.
+   */
+  follows?: boolean;
+}
+
 export interface JobKindDefinition<Request = unknown> {
   /** Validates a request and stores the job with its tasks (a 400 naming the problem, nothing stored); returns its id. */
   create(ctx: ServiceContext, user: UserPrincipal, req: Request): Promise<string>;
@@ -35,7 +47,7 @@ export interface JobKindDefinition<Request = unknown> {
    * The job's steps in order and what each depends on (the step gate keeps a step's tasks `pending`
    * until those are done); undefined for kinds whose tasks are all one step.
    */
-  steps?(spec: unknown): readonly { name: string; dependsOn: readonly number[] }[];
+  steps?(spec: unknown): readonly JobStep[];
   /** The step whose tasks make the job's `taskCount` and `counts` (render: the chunks); undefined: every task. */
   countedStep?: number;
   /** Fills in what a lease carries beyond the job's files and the task's spec (render: the frames still to render). */

@@ -16,6 +16,7 @@ import { endJobIfNoAgentLeft } from './agent-choice.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
+import { advanceFollowingSteps } from './step-gate.js';
 import { wakeForQuotas } from './quotas.js';
 
 export interface ResultFile {
@@ -165,6 +166,8 @@ export async function releaseTask(ctx: ServiceContext, agent: AgentPrincipal, ta
     jobId = task.job_id;
     await tasksRepo.finishAttempt(trx, taskId, attempt, { status: 'interrupted', finished_at: nowIso(), exit_code: null, error: reason });
     await tasksRepo.updateTask(trx, taskId, { status: 'queued', agent_id: null, lease_expires_at: null, tries: Math.max(0, task.tries - 1) });
+    // A render's preview follows its chunks: a chunk back in the queue sends it back to waiting.
+    await advanceFollowingSteps(trx, task.job_id);
   });
   ctx.bus.emit('task', taskId, jobId);
   ctx.bus.emit('work');

@@ -6,6 +6,7 @@ import { fitTasks } from '../../core/scheduling.js';
 import { hostFactsOf, hostRequirementProblem } from '../../core/templates/host-match.js';
 import type { HostRequirements } from '../../core/templates/template.js';
 import { stepRequirements } from './step-requirements.js';
+import { advanceFollowingSteps } from './step-gate.js';
 import { retryPlacement } from './agent-choice.js';
 import { fairOrder } from './lease-order.js';
 import { leaseRoom } from './quotas.js';
@@ -36,6 +37,8 @@ export interface Lease {
   tasks: LeasedTask[];
   /** PostgreSQL: candidates this lease locked but did not take (other leasers skipped them). */
   leftLockedCandidates: boolean;
+  /** Tasks of a step that follows another were queued because this lease started that step's last task. */
+  queuedFollowing?: boolean;
 }
 
 /**
@@ -103,7 +106,7 @@ async function leaseOpen(ctx: ServiceContext, trx: Db, asks: readonly LeaseReque
   const leases = got.slice(0, asks.length);
   extra.forEach(({ i }, k) => {
     const more = got[asks.length + k]!;
-    leases[i] = { tasks: [...leases[i]!.tasks, ...more.tasks], leftLockedCandidates: leases[i]!.leftLockedCandidates || more.leftLockedCandidates };
+    leases[i] = { tasks: [...leases[i]!.tasks, ...more.tasks], leftLockedCandidates: leases[i]!.leftLockedCandidates || more.leftLockedCandidates, queuedFollowing: !!(leases[i]!.queuedFollowing || more.queuedFollowing) };
   });
   return leases;
 }
@@ -240,6 +243,8 @@ async function leaseFromWindow(ctx: ServiceContext, trx: Db, asks: readonly Pick
   }
   // PostgreSQL: candidates locked here but left untaken were skipped by concurrent leasers.
   if (taken.size < pool.length && isPostgres(trx)) leases[leases.length - 1]!.leftLockedCandidates = true;
+  // A render's preview follows its chunks: it is queued when the last of them starts.
+  for (const job of jobs.values()) if (job.kind.steps && (await advanceFollowingSteps(trx, job.row.id)) > 0) leases[leases.length - 1]!.queuedFollowing = true;
   return leases;
 }
 
@@ -249,7 +254,8 @@ export function announceLease(ctx: ServiceContext, lease: Lease): void {
   for (const jobId of new Set(lease.tasks.map((t) => t.jobId))) ctx.bus.emit('job', jobId);
   // PostgreSQL: concurrent leasers skipped the candidates we locked but did not take; wake them to
   // look again (only after progress, so agents that fit nothing cannot wake each other forever).
-  if (lease.leftLockedCandidates) ctx.bus.emit('work');
+  // Tasks of a following step were queued by this lease: agents waiting for work may take them.
+  if (lease.leftLockedCandidates || lease.queuedFollowing) ctx.bus.emit('work');
 }
 
 /** The parts of a job's stored spec a lease reads (render jobs carry more, passed on as they are). */

@@ -78,6 +78,24 @@ export function doneFramesOfTask(db: Db, taskId: string) {
   return db.selectFrom('frames').select(['frame', 'path', 'sha256', 'size']).where('task_id', '=', taskId).where('sha256', 'is not', null).orderBy('frame').execute();
 }
 
+/** Every frame of the job in frame order, with its file once recorded (path and blob null until then). */
+export function framesOfJob(db: Db, jobId: string) {
+  return db.selectFrom('frames').select(['frame', 'path', 'sha256']).where('job_id', '=', jobId).orderBy('frame').execute();
+}
+
+/** The job's recorded frames numbered `from` or more, in frame order, at most `limit`. */
+export function recordedFramesFrom(db: Db, jobId: string, from: number, limit: number) {
+  return db
+    .selectFrom('frames')
+    .select(['frame', 'path', 'sha256'])
+    .where('job_id', '=', jobId)
+    .where('frame', '>=', from)
+    .where('sha256', 'is not', null)
+    .orderBy('frame')
+    .limit(limit)
+    .execute();
+}
+
 export function doneFramesOfJob(db: Db, jobId: string) {
   return db.selectFrom('frames').select(['frame', 'path', 'sha256', 'size']).where('job_id', '=', jobId).where('sha256', 'is not', null).orderBy('frame').execute();
 }

@@ -30,7 +30,8 @@ export const renderKind: JobKindDefinition<RenderJobRequest> = {
     if (task.step !== RENDER_STEP) return;
     await framesRepo.forgetFramesOfTask(trx, task.id);
     // The preview was made of the old frames: it is made again once the chunk is rendered anew
-    // (the step gate keeps its task pending until then).
+    // (the step gate keeps its task pending until then; one under way starts over, as the chunk
+    // is queued again).
     const preview = await trx.selectFrom('tasks').select('id').where('job_id', '=', task.job_id).where('step', '=', PREVIEW_STEP).executeTakeFirst();
     if (preview) {
       await trx.deleteFrom('task_files').where('task_id', '=', preview.id).execute();

@@ -1,7 +1,7 @@
 // Render jobs: a Blender project, a frame range cut into chunks, one task per chunk, and every
 // frame tracked on its own so a retry renders only what is missing. Two steps: "Render" (the
-// chunks), then "Preview" (one task, pending until every chunk is done) that an agent turns into
-// the job's H.264 preview.
+// chunks), then "Preview" (one task, pending until every chunk has started) that an agent turns
+// into the job's H.264 preview.
 import { checkBlendFile } from '../../../render/blend-file.js';
 import { PROJECT_DIR, type ImageFormat, type RenderJobSpec, type RenderSettings, type RenderView, type SceneSettingsSeen } from '../../../wire/render.js';
 import { chunkFramesLazily, countChunks, formatFrameList, FrameExpressionError, parseFrames } from '../../../core/frames.js';
@@ -17,6 +17,7 @@ import { type ServiceContext } from '../../services/context.js';
 import { resolveJobImage } from '../../services/images.js';
 import { assertOwnsFiles, insertJobWithTasks, jobNameProblem, jobNetwork, type RunRequest, runSettings } from '../../services/job-creation.js';
 import { assertTaskLimit } from '../../services/large-jobs.js';
+import type { JobStep } from '../kind.js';
 
 /** With what every kind says about running and scheduling its tasks (RunRequest). */
 export interface RenderJobRequest extends RunRequest {
@@ -41,13 +42,17 @@ export interface RenderJobRequest extends RunRequest {
 // What a render job keeps and its leases carry is part of the wire contract (the agent reads it).
 export { PROJECT_DIR, type RenderJobSpec, type RenderSettings, type SceneSettingsSeen } from '../../../wire/render.js';
 
-/** The steps of every render job: the chunks, then the preview made of their frames. */
+/**
+ * The steps of every render job: the chunks, then the preview made of their frames. The preview
+ * follows the render: it starts once every chunk has started and encodes frames as they are
+ * recorded, so the job ends moments after its last frame instead of an encode later.
+ */
 export const RENDER_STEP = 0;
 export const PREVIEW_STEP = 1;
 export const RENDER_STEPS = [
   { name: 'Render', dependsOn: [] },
-  { name: 'Preview', dependsOn: [RENDER_STEP] },
-] as const satisfies readonly { name: string; dependsOn: readonly number[] }[];
+  { name: 'Preview', dependsOn: [RENDER_STEP], follows: true },
+] as const satisfies readonly JobStep[];
 
 /** How the preview task is listed (its `input`). */
 export const PREVIEW_TASK_INPUT = 'preview.mp4';
