@@ -208,10 +208,14 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
 
   if (take.length > 0) {
     const now = nowIso();
-    const byAttempt = new Map<number, string[]>();
-    for (const { item } of take) byAttempt.set(item.attempt, [...(byAttempt.get(item.attempt) ?? []), item.taskId]);
+    const byAttempt = new Map<number, taskBatches.HeldTask[]>();
+    for (const { item } of take) {
+      const tasks = byAttempt.get(item.attempt);
+      if (tasks) tasks.push(held.get(item.taskId)!);
+      else byAttempt.set(item.attempt, [held.get(item.taskId)!]);
+    }
     // Successes all: their attempt rows end alike (done, exit code 0, no error).
-    for (const [attempt, ids] of byAttempt) await taskBatches.finishAttempts(trx, ids, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
+    for (const [attempt, tasks] of byAttempt) await taskBatches.finishAttempts(trx, tasks, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
     const ids = take.map((t) => t.item.taskId);
     await taskBatches.replaceFilesOfTasks(trx, ids, take.flatMap(({ item }) => resultFiles(item).map((f) => ({ task_id: item.taskId, path: f.path, sha256: f.sha256, size: f.size }))));
     // Done, the agent kept, the lease cleared, each with its warning (kept where a done task has no

@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
-import { recordEndedAttempts } from './usage.js';
+import { recordUsage } from './usage.js';
 import type { Db, JobsTable, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
 import { columnsOf, runShaped } from '../shaped-sql.js';
@@ -65,11 +65,23 @@ export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[])
   }
 }
 
-export type HeldTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' | 'attempt'> & { job_kind: JobsTable['kind'] };
+export type HeldTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' | 'attempt'> & {
+  job_kind: JobsTable['kind'];
+  /** The facts the usage ledger records when this attempt ends (null: no row for the attempt). */
+  attempt_agent_id: string | null;
+  attempt_started_at: string | null;
+  job_name: string;
+  cores: number;
+  requirements: string | null;
+  user_id: string;
+  user_name: string;
+};
 
 /**
- * Tasks with what a completion checks (status, holder, attempt, the job's kind), locked on
- * PostgreSQL until commit in id order, so two batches never deadlock on each other's rows.
+ * Tasks with what a completion checks (status, holder, attempt, the job's kind) and what the usage
+ * ledger records of the attempt that ends (read here, with the rows already being read, rather than
+ * read again once the attempts are ended), locked on PostgreSQL until commit in id order, so two
+ * batches never deadlock on each other's rows.
  */
 export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTask[]> {
   const rows: HeldTask[] = [];
@@ -83,7 +95,23 @@ export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTas
         db
           .selectFrom('tasks')
           .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
-          .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'jobs.kind as job_kind'])
+          .innerJoin('users', 'users.id', 'jobs.user_id')
+          .leftJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
+          .select([
+            'tasks.id',
+            'tasks.job_id',
+            'tasks.status',
+            'tasks.agent_id',
+            'tasks.attempt',
+            'jobs.kind as job_kind',
+            'task_attempts.agent_id as attempt_agent_id',
+            'task_attempts.started_at as attempt_started_at',
+            'jobs.name as job_name',
+            'jobs.cores',
+            'jobs.requirements',
+            'users.id as user_id',
+            'users.name as user_name',
+          ])
           .where('tasks.id', 'in', part),
       part,
     );
@@ -92,13 +120,18 @@ export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTas
   return rows;
 }
 
-/** Ends the given attempt of each task (all at the same attempt number) with one outcome. */
+/**
+ * Ends the given attempt of each task (all at the same attempt number) with one outcome, and records
+ * it in the usage ledger from the tasks as `heldTasks` read them (an attempt without a row there
+ * ends nothing and is recorded nowhere).
+ */
 export async function finishAttempts(
   db: Db,
-  taskIds: readonly string[],
+  tasks: readonly HeldTask[],
   attempt: number,
-  fields: Pick<TaskAttemptsTable, 'status' | 'finished_at' | 'exit_code' | 'error'>,
+  fields: Pick<TaskAttemptsTable, 'status' | 'finished_at' | 'exit_code' | 'error'> & { finished_at: string },
 ): Promise<void> {
+  const taskIds = tasks.map((t) => t.id);
   for (const part of inLists(taskIds)) {
     await runShaped(
       db,
@@ -112,7 +145,14 @@ export async function finishAttempts(
       [fields.status, fields.finished_at, fields.exit_code, fields.error, attempt, ...part],
     );
   }
-  await recordEndedAttempts(db, taskIds, attempt);
+  await recordUsage(
+    db,
+    tasks.flatMap((t) =>
+      t.attempt_agent_id !== null && t.attempt_started_at !== null
+        ? [{ ...t, task_id: t.id, attempt, agent_id: t.attempt_agent_id, status: fields.status, started_at: t.attempt_started_at, finished_at: fields.finished_at }]
+        : [],
+    ),
+  );
 }
 
 /** Replaces the result files of many tasks at once. */
