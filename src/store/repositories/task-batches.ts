@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
-import { recordUsage } from './usage.js';
+import { type EndedAttempt, recordUsage } from './usage.js';
 import type { Db, JobsTable, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
 import { columnsOf, runShaped } from '../shaped-sql.js';
@@ -14,6 +14,28 @@ import { columnsOf, runShaped } from '../shaped-sql.js';
  */
 function pairsTable<A extends string>(pairs: readonly (readonly [string, string])[], alias: A) {
   return sql<{ column1: string; column2: string }>`(values ${sql.join(pairs.map((pair) => sql`(${sql.join(pair)})`))})`.as(alias);
+}
+
+// The parameters of the batch statements below, in the order of their placeholders, pushed in
+// plain loops: flatMap made an array per row, thousands per batch, and was a visible share of the
+// report+lease path's CPU.
+function leaseParams(part: readonly { taskId: string; agentId: string }[], f: { expires: string; now: string }): unknown[] {
+  const params: unknown[] = [f.expires, f.now];
+  for (const l of part) params.push(l.taskId, l.agentId);
+  return params;
+}
+
+/** In ATTEMPT_COLUMNS order. */
+function attemptParams(part: readonly TaskAttemptsTable[]): unknown[] {
+  const params: unknown[] = [];
+  for (const r of part) params.push(r.task_id, r.attempt, r.agent_id, r.status, r.started_at, r.finished_at, r.exit_code, r.error, r.log_bytes);
+  return params;
+}
+
+function fileParams(part: readonly { task_id: string; path: string; sha256: string; size: number }[]): unknown[] {
+  const params: unknown[] = [];
+  for (const f of part) params.push(f.task_id, f.path, f.sha256, f.size);
+  return params;
 }
 
 /**
@@ -47,7 +69,7 @@ export async function markLeased(db: Db, leases: readonly { taskId: string; agen
             message: sql.lit(null),
           }))
           .whereRef('tasks.id', '=', 'v.column1'),
-      [f.expires, f.now, ...part.flatMap((l) => [l.taskId, l.agentId])],
+      leaseParams(part, f),
     );
   }
 }
@@ -60,7 +82,7 @@ export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[])
       db,
       `insertAttempts ${part.length}`,
       () => db.insertInto('task_attempts').values(part.map((r) => columnsOf(r, ATTEMPT_COLUMNS))),
-      part.flatMap((r) => ATTEMPT_COLUMNS.map((c) => r[c])),
+      attemptParams(part),
     );
   }
 }
@@ -145,14 +167,25 @@ export async function finishAttempts(
       [fields.status, fields.finished_at, fields.exit_code, fields.error, attempt, ...part],
     );
   }
-  await recordUsage(
-    db,
-    tasks.flatMap((t) =>
-      t.attempt_agent_id !== null && t.attempt_started_at !== null
-        ? [{ ...t, task_id: t.id, attempt, agent_id: t.attempt_agent_id, status: fields.status, started_at: t.attempt_started_at, finished_at: fields.finished_at }]
-        : [],
-    ),
-  );
+  const ended: EndedAttempt[] = [];
+  for (const t of tasks) {
+    if (t.attempt_agent_id === null || t.attempt_started_at === null) continue;
+    ended.push({
+      task_id: t.id,
+      attempt,
+      agent_id: t.attempt_agent_id,
+      status: fields.status,
+      started_at: t.attempt_started_at,
+      finished_at: fields.finished_at,
+      job_id: t.job_id,
+      job_name: t.job_name,
+      cores: t.cores,
+      requirements: t.requirements,
+      user_id: t.user_id,
+      user_name: t.user_name,
+    });
+  }
+  await recordUsage(db, ended);
 }
 
 /** Replaces the result files of many tasks at once. */
@@ -165,7 +198,7 @@ export async function replaceFilesOfTasks(db: Db, taskIds: readonly string[], fi
       db,
       `insertTaskFiles ${part.length}`,
       () => db.insertInto('task_files').values(part.map((f) => ({ task_id: f.task_id, path: f.path, sha256: f.sha256, size: f.size }))),
-      part.flatMap((f) => [f.task_id, f.path, f.sha256, f.size]),
+      fileParams(part),
     );
   }
 }
