@@ -186,7 +186,7 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
     }
   }
   const known = reportedIds.size > 0 ? await blobsRepo.knownBlobs(trx, [...shas]) : new Set<string>();
-  const held = new Map((reportedIds.size > 0 ? await taskBatches.heldTasks(trx, [...reportedIds]) : []).map((t) => [t.id, t]));
+  const held = new Map((reportedIds.size > 0 ? await taskBatches.endingTasks(trx, [...reportedIds]) : []).map((t) => [t.id, t]));
 
   // Judge each completion as if the requests came one after another: a task reported twice (two
   // requests of one agent) is accepted once; the second finds it no longer running.
@@ -204,7 +204,7 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
         // Judged as completeTask judges it, but with nothing to read first: kinds of quick
         // completion have no success check. Any other (render: frames are checked), or anything
         // but a success, is judged by completeTask after all.
-        const kind = kindOf(t.job_kind);
+        const kind = kindOf(t.job.kind);
         const verdict = kind.quickCompletion ? judgeAttempt(reportOf(c), { successProblem: null, warnsWhenNothingProduced: kind.warnsWhenNothingProduced }) : null;
         if (!verdict?.succeeded) {
           served[k]!.oneByOne.push(i);
@@ -220,7 +220,7 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
 
   if (take.length > 0) {
     const now = nowIso();
-    const byAttempt = new Map<number, taskBatches.HeldTask[]>();
+    const byAttempt = new Map<number, taskBatches.EndingTask[]>();
     for (const { item } of take) {
       const tasks = byAttempt.get(item.attempt);
       if (tasks) tasks.push(held.get(item.taskId)!);
@@ -249,7 +249,7 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // tasks, which the lease below may hand out.
   // Sorted: every group locks its jobs in one order (no deadlock between two groups).
   const finishing = [...new Set(take.map((t) => t.jobId))].sort();
-  const withSteps = new Set(take.filter((t) => kindOf(held.get(t.item.taskId)!.job_kind).steps).map((t) => t.jobId));
+  const withSteps = new Set(take.filter((t) => kindOf(held.get(t.item.taskId)!.job.kind).steps).map((t) => t.jobId));
   for (const jobId of finishing) if (withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
 
   // Leases for the requests whose completions are all settled; the others lease after theirs.

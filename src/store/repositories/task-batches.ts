@@ -87,29 +87,17 @@ export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[])
   }
 }
 
-export type HeldTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' | 'attempt'> & {
-  job_kind: JobsTable['kind'];
-  /** The facts the usage ledger records when this attempt ends (null: no row for the attempt). */
-  attempt_agent_id: string | null;
-  attempt_started_at: string | null;
-  job_name: string;
-  cores: number;
-  requirements: string | null;
-  user_id: string;
-  user_name: string;
-};
+export type HeldTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' | 'attempt'> & { job_kind: JobsTable['kind'] };
 
 /**
- * Tasks with what a completion checks (status, holder, attempt, the job's kind) and what the usage
- * ledger records of the attempt that ends (read here, with the rows already being read, rather than
- * read again once the attempts are ended), locked on PostgreSQL until commit in id order, so two
- * batches never deadlock on each other's rows.
+ * Tasks with what a completion checks (status, holder, attempt, the job's kind), locked on
+ * PostgreSQL until commit in id order, so two batches never deadlock on each other's rows.
  */
 export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTask[]> {
   const rows: HeldTask[] = [];
   const sorted = [...ids].sort();
   for (const part of inLists(sorted)) {
-    if (isPostgres(db)) await db.selectFrom('tasks').select('id').where('id', 'in', part).orderBy('id').forUpdate().execute();
+    if (isPostgres(db)) await lockTasks(db, part);
     const found = await runShaped(
       db,
       `heldTasks ${part.length}`,
@@ -117,23 +105,7 @@ export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTas
         db
           .selectFrom('tasks')
           .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
-          .innerJoin('users', 'users.id', 'jobs.user_id')
-          .leftJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
-          .select([
-            'tasks.id',
-            'tasks.job_id',
-            'tasks.status',
-            'tasks.agent_id',
-            'tasks.attempt',
-            'jobs.kind as job_kind',
-            'task_attempts.agent_id as attempt_agent_id',
-            'task_attempts.started_at as attempt_started_at',
-            'jobs.name as job_name',
-            'jobs.cores',
-            'jobs.requirements',
-            'users.id as user_id',
-            'users.name as user_name',
-          ])
+          .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'jobs.kind as job_kind'])
           .where('tasks.id', 'in', part),
       part,
     );
@@ -142,14 +114,77 @@ export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTas
   return rows;
 }
 
+const lockTasks = (db: Db, ids: readonly string[]) => db.selectFrom('tasks').select('id').where('id', 'in', [...ids]).orderBy('id').forUpdate().execute();
+
+/** A job as the end of its tasks' attempts needs it: its kind, and what the usage ledger records. */
+export interface EndingJob {
+  id: string;
+  kind: JobsTable['kind'];
+  name: string;
+  cores: number;
+  requirements: string | null;
+  user_id: string;
+  user_name: string;
+}
+
+/** A task whose attempt a batch of results may end: what `heldTasks` checks, its attempt's row, and its job. */
+export type EndingTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' | 'attempt'> & {
+  /** Null: no row for the task's current attempt. */
+  attempt_agent_id: string | null;
+  attempt_started_at: string | null;
+  job: EndingJob;
+};
+
+/**
+ * As `heldTasks` (locked alike on PostgreSQL), with each task's current attempt row and its job and
+ * owner: what the usage ledger records when the attempts end, read with the rows being checked
+ * rather than read back once they are ended. Jobs are read once each, not joined to every task (a
+ * batch of hundreds of results is mostly of one job).
+ */
+export async function endingTasks(db: Db, ids: readonly string[]): Promise<EndingTask[]> {
+  const rows: Omit<EndingTask, 'job'>[] = [];
+  const sorted = [...ids].sort();
+  for (const part of inLists(sorted)) {
+    if (isPostgres(db)) await lockTasks(db, part);
+    const found = await runShaped(
+      db,
+      `endingTasks ${part.length}`,
+      () =>
+        db
+          .selectFrom('tasks')
+          .leftJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
+          .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'task_attempts.agent_id as attempt_agent_id', 'task_attempts.started_at as attempt_started_at'])
+          .where('tasks.id', 'in', part),
+      part,
+    );
+    rows.push(...found.rows);
+  }
+  const jobs = new Map<string, EndingJob>();
+  for (const part of inLists([...new Set(rows.map((r) => r.job_id))])) {
+    const found = await runShaped(
+      db,
+      `endingJobs ${part.length}`,
+      () =>
+        db
+          .selectFrom('jobs')
+          .innerJoin('users', 'users.id', 'jobs.user_id')
+          .select(['jobs.id', 'jobs.kind', 'jobs.name', 'jobs.cores', 'jobs.requirements', 'users.id as user_id', 'users.name as user_name'])
+          .where('jobs.id', 'in', part),
+      part,
+    );
+    for (const j of found.rows) jobs.set(j.id, j);
+  }
+  return rows.map((r) => Object.assign(r, { job: jobs.get(r.job_id)! }));
+}
+
 /**
  * Ends the given attempt of each task (all at the same attempt number) with one outcome, and records
- * it in the usage ledger from the tasks as `heldTasks` read them (an attempt without a row there
+ * it in the usage ledger from the tasks as `endingTasks` read them (an attempt without a row there
  * ends nothing and is recorded nowhere).
  */
 export async function finishAttempts(
   db: Db,
-  tasks: readonly HeldTask[],
+  tasks: readonly EndingTask[],
   attempt: number,
   fields: Pick<TaskAttemptsTable, 'status' | 'finished_at' | 'exit_code' | 'error'> & { finished_at: string },
 ): Promise<void> {
@@ -178,11 +213,11 @@ export async function finishAttempts(
       started_at: t.attempt_started_at,
       finished_at: fields.finished_at,
       job_id: t.job_id,
-      job_name: t.job_name,
-      cores: t.cores,
-      requirements: t.requirements,
-      user_id: t.user_id,
-      user_name: t.user_name,
+      job_name: t.job.name,
+      cores: t.job.cores,
+      requirements: t.job.requirements,
+      user_id: t.job.user_id,
+      user_name: t.job.user_name,
     });
   }
   await recordUsage(db, ended);
