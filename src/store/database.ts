@@ -24,6 +24,7 @@ import * as webhooks from './migrations/0015_webhooks.js';
 import * as agentLimits from './migrations/0017_agent_limits.js';
 import * as usageLedger from './migrations/0018_usage_ledger.js';
 import * as quotas from './migrations/0019_quotas.js';
+import * as taskFilesOneShaIndex from './migrations/0020_task_files_one_sha_index.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0017_agent_limits': agentLimits,
   '0018_usage_ledger': usageLedger,
   '0019_quotas': quotas,
+  '0020_task_files_one_sha_index': taskFilesOneShaIndex,
 };
 
 class InCodeMigrations implements MigrationProvider {

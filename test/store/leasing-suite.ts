@@ -182,6 +182,27 @@ export function leasingSuite(store: StoreUnderTest): void {
       assert.equal(Number(files.n), 20, 'stdout and stderr of each of the ten, stored once');
       const attempts = await env.ctx.db.selectFrom('task_attempts').select(['status']).execute();
       assert.deepEqual(attempts.map((r) => r.status).sort(), [...Array(10).fill('done'), ...Array(10).fill('running')]);
+      // The usage ledger: each accepted attempt once, with what its attempt row, job and owner say
+      // (the batch reads those facts with the tasks it checks; nothing is read back after the update).
+      const ended = await env.ctx.db
+        .selectFrom('task_attempts')
+        .innerJoin('tasks', 'tasks.id', 'task_attempts.task_id')
+        .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+        .innerJoin('users', 'users.id', 'jobs.user_id')
+        .select(['task_attempts.task_id', 'task_attempts.attempt', 'task_attempts.agent_id', 'task_attempts.started_at', 'task_attempts.finished_at', 'jobs.name as job_name', 'jobs.cores', 'users.id as user_id', 'users.name as user_name'])
+        .where('task_attempts.status', '=', 'done')
+        .execute();
+      const ledger = await env.ctx.db.selectFrom('usage_ledger').selectAll().orderBy('task_id').execute();
+      assert.deepEqual(
+        ledger.map((r) => ({ ...r, seconds: Number(r.seconds), core_seconds: Number(r.core_seconds), gpu_seconds: Number(r.gpu_seconds) })),
+        ended
+          .sort((a, b) => a.task_id.localeCompare(b.task_id))
+          .map((a) => {
+            const seconds = (Date.parse(a.finished_at!) - Date.parse(a.started_at)) / 1000;
+            return { task_id: a.task_id, attempt: 1, day: a.started_at.slice(0, 10), job_id: id, job_name: a.job_name, user_id: a.user_id, user_name: a.user_name, agent_id: a.agent_id, status: 'done', seconds, cores: a.cores, gpus: 0, core_seconds: seconds * a.cores, gpu_seconds: 0, ended_at: a.finished_at };
+          }),
+      );
+      assert.deepEqual(new Set(ledger.map((r) => r.agent_id)), new Set(first.map((f) => f.a.id)));
     });
 
     test('an agent blocklisted for a job, asking with others, gets none of its tasks but still gets work', async () => {

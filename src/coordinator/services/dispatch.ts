@@ -173,9 +173,20 @@ function groupOf(ctx: ServiceContext): RequestGroup {
 
 async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<Served[]> {
   const served: Served[] = parts.map(() => ({ results: new Map(), accepted: [], oneByOne: [] }));
-  const reported = parts.flatMap((p) => p.grouped.map((i) => p.items[i]!));
-  const known = reported.length ? await blobsRepo.knownBlobs(trx, [...new Set(reported.flatMap((c) => resultFiles(c).map((f) => f.sha256)))]) : new Set<string>();
-  const held = new Map((reported.length ? await taskBatches.heldTasks(trx, [...new Set(reported.map((c) => c.taskId))]) : []).map((t) => [t.id, t]));
+  // The blobs and tasks the reports name, each once (most reports name the same empty stdout blob).
+  const shas = new Set<string>();
+  const reportedIds = new Set<string>();
+  for (const p of parts) {
+    for (const i of p.grouped) {
+      const c = p.items[i]!;
+      reportedIds.add(c.taskId);
+      for (const f of c.files) shas.add(f.sha256);
+      shas.add(c.stdout.sha256);
+      shas.add(c.stderr.sha256);
+    }
+  }
+  const known = reportedIds.size > 0 ? await blobsRepo.knownBlobs(trx, [...shas]) : new Set<string>();
+  const held = new Map((reportedIds.size > 0 ? await taskBatches.endingTasks(trx, [...reportedIds]) : []).map((t) => [t.id, t]));
 
   // Judge each completion as if the requests came one after another: a task reported twice (two
   // requests of one agent) is accepted once; the second finds it no longer running.
@@ -185,14 +196,15 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
     for (const i of p.grouped) {
       const c = p.items[i]!;
       const t = held.get(c.taskId);
-      const missing = resultFiles(c).filter((f) => !known.has(f.sha256));
+      const allKnown = known.has(c.stdout.sha256) && known.has(c.stderr.sha256) && c.files.every((f) => known.has(f.sha256));
+      const missing = allKnown ? [] : resultFiles(c).filter((f) => !known.has(f.sha256));
       if (missing.length > 0) served[k]!.results.set(i, refused(c.taskId, badRequest(notUploaded(missing))));
       else if (!t || taken.has(c.taskId) || t.status !== 'running' || t.agent_id !== p.agent.id || t.attempt !== c.attempt) served[k]!.results.set(i, refused(c.taskId, leaseLost(c.taskId)));
       else {
         // Judged as completeTask judges it, but with nothing to read first: kinds of quick
         // completion have no success check. Any other (render: frames are checked), or anything
         // but a success, is judged by completeTask after all.
-        const kind = kindOf(t.job_kind);
+        const kind = kindOf(t.job.kind);
         const verdict = kind.quickCompletion ? judgeAttempt(reportOf(c), { successProblem: null, warnsWhenNothingProduced: kind.warnsWhenNothingProduced }) : null;
         if (!verdict?.succeeded) {
           served[k]!.oneByOne.push(i);
@@ -208,12 +220,18 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
 
   if (take.length > 0) {
     const now = nowIso();
-    const byAttempt = new Map<number, string[]>();
-    for (const { item } of take) byAttempt.set(item.attempt, [...(byAttempt.get(item.attempt) ?? []), item.taskId]);
+    const byAttempt = new Map<number, taskBatches.EndingTask[]>();
+    for (const { item } of take) {
+      const tasks = byAttempt.get(item.attempt);
+      if (tasks) tasks.push(held.get(item.taskId)!);
+      else byAttempt.set(item.attempt, [held.get(item.taskId)!]);
+    }
     // Successes all: their attempt rows end alike (done, exit code 0, no error).
-    for (const [attempt, ids] of byAttempt) await taskBatches.finishAttempts(trx, ids, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
+    for (const [attempt, tasks] of byAttempt) await taskBatches.finishAttempts(trx, tasks, attempt, { status: 'done', finished_at: now, exit_code: 0, error: null });
     const ids = take.map((t) => t.item.taskId);
-    await taskBatches.replaceFilesOfTasks(trx, ids, take.flatMap(({ item }) => resultFiles(item).map((f) => ({ task_id: item.taskId, path: f.path, sha256: f.sha256, size: f.size }))));
+    const files: { task_id: string; path: string; sha256: string; size: number }[] = [];
+    for (const { item } of take) for (const f of resultFiles(item)) files.push({ task_id: item.taskId, path: f.path, sha256: f.sha256, size: f.size });
+    await taskBatches.replaceFilesOfTasks(trx, ids, files);
     // Done, the agent kept, the lease cleared, each with its warning (kept where a done task has no
     // error, see taskView): one UPDATE per warning (a task that left nothing gets one).
     const byWarning = new Map<string | null, string[]>();
@@ -231,7 +249,7 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // tasks, which the lease below may hand out.
   // Sorted: every group locks its jobs in one order (no deadlock between two groups).
   const finishing = [...new Set(take.map((t) => t.jobId))].sort();
-  const withSteps = new Set(take.filter((t) => kindOf(held.get(t.item.taskId)!.job_kind).steps).map((t) => t.jobId));
+  const withSteps = new Set(take.filter((t) => kindOf(held.get(t.item.taskId)!.job.kind).steps).map((t) => t.jobId));
   for (const jobId of finishing) if (withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
 
   // Leases for the requests whose completions are all settled; the others lease after theirs.

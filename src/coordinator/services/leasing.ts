@@ -176,7 +176,8 @@ async function leaseFromWindow(ctx: ServiceContext, trx: Db, asks: readonly Pick
   // Requirements met by none of these asks, among those earlier leases read: not even read this time.
   const unmet = [...requirementsCache.keys()].filter(noAskerMeets);
   const candidates = await tasksRepo.queuedCandidates(trx, asks.map((a) => a.freeCores), Math.max(CANDIDATE_WINDOW, wanted), blocked, skipSteps, noAskerMeets, room, unmet);
-  const pool = await fairOrder(trx, candidates.map((c) => ({ ...c, taskId: c.id })));
+  // The candidates are this lease's own rows: named for fitTasks in place, not copied.
+  const pool = await fairOrder(trx, candidates.map((c) => Object.assign(c, { taskId: c.id })));
   // A task that failed goes to an agent it has not failed on, while one that may run it is online.
   const placement = await retryPlacement(trx, pool, ctx.config.agentFailureLimit);
   // Jobs' own requirements (--memory, --gpus, --require), parsed once per job of the window.
@@ -228,7 +229,8 @@ async function leaseFromWindow(ctx: ServiceContext, trx: Db, asks: readonly Pick
   for (const [k, chosen] of picks.entries()) {
     const out: LeasedTask[] = [];
     for (const before of chosen) {
-      const task = { ...before, status: 'running' as const, agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null };
+      // The row as markLeased left it, updated in place (it is this lease's own).
+      const task = Object.assign(before, { status: 'running' as const, agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null });
       let job = jobs.get(task.job_id);
       if (!job) {
         const row = (await jobsRepo.findJob(trx, task.job_id))!;

@@ -231,7 +231,9 @@ export async function queuedCandidates(
     const retried = rows.filter((r) => r.tries > 0).length;
     if (retried > 0 && rows.length === n) rows = rows.concat(await read(retried, rows[rows.length - 1]!.idx));
     if (userLeft !== undefined) room.set(job.user_id, userLeft - rows.length * job.cores);
-    for (const r of rows) out.push({ ...r, cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '', requirements: job.requirements });
+    // The rows are this read's own: given the job's fields in place rather than copied (a lease
+    // window of hundreds of rows, every lease).
+    for (const r of rows) out.push(Object.assign(r, { cores: job.cores, user_id: job.user_id, priority: job.priority, queued_at: job.queued_at ?? '', requirements: job.requirements }));
   }
   return out;
 }
