@@ -1,6 +1,7 @@
 // Run an external program (Blender, ffmpeg, ffprobe) without blocking the event loop, keeping
 // only the tail of its output so a chatty program cannot exhaust memory.
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
 
 export interface RunOptions {
@@ -19,6 +20,8 @@ export interface RunOptions {
    * stop then, and its error is the caller's to read from `RunResult.fed`.
    */
   feed?: (stdin: Writable) => Promise<void>;
+  /** A nice value (0–19) for background work that must not slow a foreground program down. */
+  niceness?: number;
 }
 
 export interface RunResult {
@@ -48,6 +51,14 @@ export function runProcess(program: string, args: readonly string[], options: Ru
       stdio: [options.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       signal: options.signal,
     });
+    if (options.niceness !== undefined && child.pid !== undefined) {
+      try {
+        // Set at once, before the program starts its threads (they inherit it).
+        setPriority(child.pid, options.niceness);
+      } catch {
+        // Not allowed here: it runs at normal priority, which is only slower for others.
+      }
+    }
     let fed: Promise<Error | null> | undefined;
     if (options.feed) {
       const stdin = child.stdin!;

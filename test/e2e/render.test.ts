@@ -121,6 +121,13 @@ describe('render jobs with the real Blender', { timeout: 600_000 }, () => {
     const plain = await farm.cli(['render', warned, '--frames', '2-3', '--hold']);
     assert.equal(plain.code, 0, plain.stderr);
     assert.match(plain.stderr, /^warning: .*wood\.png.* uses an absolute path/m);
+    // A scene the file does not have waits for Blender's answer: refused, nothing created.
+    const token = await farm.adminToken();
+    const jobsBefore = (await api<{ total: number }>(farm.url, token, 'GET', '/jobs')).body.total;
+    const wrongScene = await farm.cli(['render', warned, '--scene', 'Nope', '--hold']);
+    assert.notEqual(wrongScene.code, 0);
+    assert.match(wrongScene.stderr, /^error: .*scene "Nope" is not in .*; its scenes are: Main/m);
+    assert.equal((await api<{ total: number }>(farm.url, token, 'GET', '/jobs')).body.total, jobsBefore, 'no job was created');
   });
 
   test('an agent killed mid-chunk loses no finished frame, and the retry renders only the rest', async () => {

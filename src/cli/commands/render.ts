@@ -154,6 +154,9 @@ export function registerRenderCommand(program: Command): void {
           ...(project.kind !== 'zip' ? { projectRoot: project.root } : {}),
           ...(opts.scene ? { scene: opts.scene } : {}),
           ...(cacheDir ? { cache: { dir: cacheDir, blendSha256 } } : {}),
+          // Beside the job, at low priority: on a machine that also renders (a farm on one
+          // machine) the warnings must not take CPU from the frames. Nothing waits on it but them.
+          ...(fromBytes ? { niceness: 19 } : {}),
         }).catch((err: unknown) => {
           if (!(err instanceof ProgramNotFoundError)) throw err;
           if (!opts.frames && !fromBytes) throw new CliError("Blender is not installed here, so the scene's frame range cannot be read: give --frames");
