@@ -134,7 +134,7 @@ try {
   if (want('render')) {
     const o = { frames: opt('render-frames', 40), chunk: opt('chunk', 5), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };
     emit(`\n### Render overhead: ${o.frames} frames, chunks of ${o.chunk}, ${o.rounds} rounds (load at start ${load()})\n`);
-    emit('Each drover run is the whole `drover render … --wait` command, from its start (reading the scene, hashing and uploading the project) to its exit. A first submission reads the scene with Blender in the CLI (about 1.5 s); submitting the same file again takes that from the CLI\'s scene cache. Before the rounds the agent renders one frame, as an agent of a working farm has; it then keeps a spare Blender started while idle, which the next job\'s first task loads its project into.\n');
+    emit('Each drover run is the whole `drover render … --wait` command, from its start (reading the scene, hashing and uploading the project) to its exit. The CLI posts the job with the settings read from the .blend\'s bytes; Blender reads the file for the warnings beside it, at low priority (about 0.7 s of CPU; submitting the same file again takes that from the CLI\'s scene cache). Before the rounds the agent renders one frame, as an agent of a working farm has; it then keeps a spare Blender started while idle, which the next job\'s first task loads its project into.\n');
     const r = await renderOverhead(o);
     emit(table(r.rows));
     emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);

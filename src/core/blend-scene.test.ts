@@ -39,6 +39,7 @@ for (const [name, options] of CASES) {
           frameEnd: scene.frameEnd,
           frameStep: scene.frameStep,
           fps: Math.round(scene.fps * 1000),
+          fpsRational: scene.fpsRational,
           resolution: scene.resolution,
           fileFormat: scene.fileFormat,
           engine: scene.engine,

@@ -10,7 +10,10 @@ export interface BlendScene {
   frameStart: number;
   frameEnd: number;
   frameStep: number;
+  /** Frames per second, rounded to 3 decimals for showing (23.976). */
   fps: number;
+  /** The exact rate, num / den, as Blender keeps it (fps and fps_base: 24 / 1.001 for NTSC film). */
+  fpsRational: { num: number; den: number };
   resolution: { x: number; y: number; percentage: number };
   /** Blender's enum name (PNG, JPEG, OPEN_EXR, TIFF, FFMPEG…), or IMTYPE_<n> for a code unknown here. */
   fileFormat: string;
@@ -233,6 +236,7 @@ export function readBlendScenes(bytes: Uint8Array): BlendContents {
       frameEnd: number(block, 'r.efra'),
       frameStep: optional(() => number(block, 'r.frame_step')) ?? 1,
       fps: Math.round((number(block, 'r.frs_sec') / (fpsBase || 1)) * 1000) / 1000,
+      fpsRational: { num: number(block, 'r.frs_sec'), den: fpsBase || 1 },
       resolution: { x: number(block, 'r.xsch'), y: number(block, 'r.ysch'), percentage: number(block, 'r.size') },
       fileFormat: IMAGE_TYPES[imtype] ?? `IMTYPE_${imtype}`,
       engine,

@@ -1,6 +1,7 @@
 // Run an external program (Blender, ffmpeg, ffprobe) without blocking the event loop, keeping
 // only the tail of its output so a chatty program cannot exhaust memory.
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
 
 export interface RunOptions {
@@ -22,6 +23,8 @@ export interface RunOptions {
    * stop then, and its error is the caller's to read from `RunResult.fed`.
    */
   feed?: (stdin: Writable) => Promise<void>;
+  /** A nice value (0–19) for background work that must not slow a foreground program down. */
+  niceness?: number;
 }
 
 export interface RunResult {
@@ -51,6 +54,14 @@ export function runProcess(program: string, args: readonly string[], options: Ru
       stdio: [options.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       signal: options.signal,
     });
+    if (options.niceness !== undefined && child.pid !== undefined) {
+      try {
+        // Set at once, before the program starts its threads (they inherit it).
+        setPriority(child.pid, options.niceness);
+      } catch {
+        // Not allowed here: it runs at normal priority, which is only slower for others.
+      }
+    }
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     let closed = false;

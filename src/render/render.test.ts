@@ -144,6 +144,13 @@ test('thumbnails: a 320px thumbnail and a 1280px preview, JPEG or WebP', async (
   assert.ok(webp.ok);
   assert.equal(path.basename(webp.thumbnail.path), 'f1.thumb.webp');
   assert.equal((await sharp(webp.thumbnail.path).metadata()).width, 100);
+  // A frame exactly as wide as the thumbnail is one image at both sizes: made once, one file.
+  const edge = path.join(dir, 'edge.png');
+  await sharp({ create: { width: 320, height: 180, channels: 3, background: { r: 20, g: 80, b: 200 } } }).png().toFile(edge);
+  const once = await makeThumbnails(edge, path.join(dir, 'thumbs-edge'));
+  assert.ok(once.ok);
+  assert.equal(once.preview.path, once.thumbnail.path);
+  assert.deepEqual([once.preview.width, once.preview.height], [320, 180]);
 
   const text = path.join(dir, 'not-an-image.png');
   await cp(blend, text);

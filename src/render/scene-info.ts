@@ -87,6 +87,8 @@ export interface SceneInfoOptions {
   timeoutMs?: number;
   /** Reuse (and keep) Blender's answer for this content of the .blend, in this cache directory. */
   cache?: { dir: string; blendSha256: string };
+  /** Run Blender with this nice value: a read beside other work (see RunOptions.niceness). */
+  niceness?: number;
 }
 
 export async function readSceneInfo(blendPath: string, options: SceneInfoOptions = {}): Promise<SceneInfo> {
@@ -103,7 +105,7 @@ export async function readSceneInfo(blendPath: string, options: SceneInfoOptions
     // No --factory-startup: the user's file settings decide what renders. -noaudio: agents
     // often have no sound device and Blender would otherwise try to open one.
     const args = ['-b', blend, '-noaudio', '--python-exit-code', '1', '--python', SCENE_INFO_PY, '--', out];
-    const result = await runProcess(blender, args, { timeoutMs: options.timeoutMs ?? 120_000 });
+    const result = await runProcess(blender, args, { timeoutMs: options.timeoutMs ?? 120_000, ...(options.niceness !== undefined ? { niceness: options.niceness } : {}) });
     let raw: string;
     try {
       raw = await readFile(out, 'utf8');

@@ -45,8 +45,9 @@ export async function makeThumbnails(framePath: string, outDir: string, options:
     const thumbnailWidth = options.thumbnailWidth ?? 320;
     const previewWidth = options.previewWidth ?? 1280;
     const thumbnail = await writeVariant(readable.input, path.join(outDir, `${base}.thumb.${ext(format)}`), thumbnailWidth, format);
-    // A frame no wider than its thumbnail gives the same image at both sizes: encode it once.
-    const sameImage = thumbnail.width < thumbnailWidth || previewWidth <= thumbnailWidth;
+    // A frame no wider than its thumbnail (the benchmark's 320 px frames too) gives the same
+    // image at both sizes: encode it once.
+    const sameImage = thumbnail.width < thumbnailWidth || readable.width === thumbnail.width || previewWidth <= thumbnailWidth;
     const preview = sameImage ? thumbnail : await writeVariant(readable.input, path.join(outDir, `${base}.preview.${ext(format)}`), previewWidth, format);
     return readable.convertedWith ? { ok: true, thumbnail, preview, convertedWith: readable.convertedWith } : { ok: true, thumbnail, preview };
   } finally {
@@ -64,14 +65,14 @@ async function writeVariant(input: string, out: string, width: number, format: T
 }
 
 type Readability =
-  | { ok: true; input: string; convertedWith?: 'ffmpeg'; cleanup: () => Promise<void> }
+  | { ok: true; input: string; convertedWith?: 'ffmpeg'; cleanup: () => Promise<void>; /** The frame's, when sharp read it directly. */ width?: number }
   | { ok: false; reason: string };
 
 /** A path sharp can read with the frame's pixels: the frame itself, or an ffmpeg-made PNG. */
 async function readableBySharp(framePath: string, ffmpeg: string): Promise<Readability> {
   try {
-    await sharp(framePath).metadata();
-    return { ok: true, input: framePath, cleanup: async () => {} };
+    const { width } = await sharp(framePath).metadata();
+    return { ok: true, input: framePath, cleanup: async () => {}, ...(width !== undefined ? { width } : {}) };
   } catch (err) {
     const sharpError = (err as Error).message;
     const dir = await mkdtemp(path.join(os.tmpdir(), 'drover-thumb-'));

@@ -7,6 +7,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { readSceneInfo } from '../../src/render/scene-info.js';
 import { decodePixels } from '../../src/render/thumbnails.js';
 import { type Farm, api, eventually, startAgent, startFarm } from '../helpers/farm.js';
 import { BLENDER, makeScene } from '../helpers/scenes.js';
@@ -98,6 +99,35 @@ describe('render jobs with the real Blender', { timeout: 600_000 }, () => {
     const second = JSON.parse((await farm.cli(['render', copy, '--frames', '1', '--hold', '--json'])).stdout) as RenderJson;
     assert.equal(second.upload.files, 2);
     assert.equal(second.upload.sentFiles, 1);
+  });
+
+  test("the job carries the scene's settings as Blender reads them; Blender's warnings about the project's files still come", async () => {
+    // The CLI creates the job with settings read from the .blend's bytes while Blender reads the
+    // file beside the upload: the job must still hold what Blender says, and the warnings come.
+    const elsewhere = join(work, 'elsewhere');
+    const warned = join(work, 'warned');
+    const file = await makeScene(warned, { frames: [2, 9], fps: 30, resolution: [96, 54], samples: 3, fileFormat: 'FFMPEG', externalTexture: join(elsewhere, 'wood.png') });
+    const r = await farm.cli(['render', warned, '--hold', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout) as RenderJson & { warnings: string[]; render: { frames: string; fps: number; format: string | null; sceneSettings: unknown } };
+    const info = await readSceneInfo(file);
+    assert.equal(job.render.frames, '2-9', "the scene's range");
+    assert.equal(job.render.fps, info.scene.fps);
+    assert.equal(job.render.format, 'PNG', 'a movie format renders PNG frames');
+    assert.deepEqual(job.render.sceneSettings, { format: 'FFMPEG', resolution: { width: 96, height: 54 }, percentage: 100, samples: 3 });
+    assert.ok(info.warnings.length > 0, 'the texture outside the project is warned about');
+    for (const w of info.warnings) assert.ok(job.warnings.includes(w), `warning "${w}" in ${JSON.stringify(job.warnings)}`);
+    assert.ok(job.warnings.some((w) => /a movie format; rendering PNG frames instead/.test(w)));
+    const plain = await farm.cli(['render', warned, '--frames', '2-3', '--hold']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /^warning: .*wood\.png.* uses an absolute path/m);
+    // A scene the file does not have waits for Blender's answer: refused, nothing created.
+    const token = await farm.adminToken();
+    const jobsBefore = (await api<{ total: number }>(farm.url, token, 'GET', '/jobs')).body.total;
+    const wrongScene = await farm.cli(['render', warned, '--scene', 'Nope', '--hold']);
+    assert.notEqual(wrongScene.code, 0);
+    assert.match(wrongScene.stderr, /^error: .*scene "Nope" is not in .*; its scenes are: Main/m);
+    assert.equal((await api<{ total: number }>(farm.url, token, 'GET', '/jobs')).body.total, jobsBefore, 'no job was created');
   });
 
   test('an agent killed mid-chunk loses no finished frame, and the retry renders only the rest', async () => {

@@ -14,6 +14,7 @@ import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type 
 import { ProgramNotFoundError } from '../../process/run-process.js';
 import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
 import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
+import { readSceneSettingsFromBytes, type SceneSettingsFromBytes } from '../../render/scene-info-from-bytes.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
@@ -137,77 +138,121 @@ export function registerRenderCommand(program: Command): void {
       }
       const cacheDir = sceneInfoCacheDir();
       const blendSha256 = hashed.find((f) => f.path === project.blend)!.sha256;
-      const warnings: string[] = [];
       const blend = await localBlend(project);
-      let info: SceneInfo | null = null;
+      let sceneRead: Promise<SceneInfo | null> | null = null;
+      let fromBytes: SceneSettingsFromBytes | null;
       try {
         const check = await checkBlendFile(blend.path);
         if (!check.isBlend) throw new CliError(`"${project.blend}" is not a Blender file${check.reason ? ` (${check.reason})` : ''}`);
+        // The settings the job needs, from the file's bytes; Blender's look at the file (its
+        // external files, for the warnings) starts now and runs beside the upload. The job waits
+        // for Blender only when the bytes cannot say the settings: Blender's start (about a
+        // second) used to come before the job existed.
+        fromBytes = await readSceneSettingsFromBytes(blend.path, opts.scene);
         // Straight to reading the scene: probing `blender --version` first cost half a second.
-        info = await readSceneInfo(blend.path, {
+        sceneRead = readSceneInfo(blend.path, {
           ...(project.kind !== 'zip' ? { projectRoot: project.root } : {}),
           ...(opts.scene ? { scene: opts.scene } : {}),
           ...(cacheDir ? { cache: { dir: cacheDir, blendSha256 } } : {}),
+          // Beside the job, at low priority: on a machine that also renders (a farm on one
+          // machine) the warnings must not take CPU from the frames. Nothing waits on it but them.
+          ...(fromBytes ? { niceness: 19 } : {}),
         }).catch((err: unknown) => {
           if (!(err instanceof ProgramNotFoundError)) throw err;
-          if (!opts.frames) throw new CliError("Blender is not installed here, so the scene's frame range cannot be read: give --frames");
+          if (!opts.frames && !fromBytes) throw new CliError("Blender is not installed here, so the scene's frame range cannot be read: give --frames");
           return null;
         });
-        warnings.push(...(info?.warnings ?? []));
       } catch (err) {
-        if (err instanceof CliError) throw err;
-        throw new CliError(`could not read "${project.blend}": ${(err as Error).message}`);
-      } finally {
         await blend.cleanup();
-      }
-      for (const s of project.skipped) warnings.push(`left out ${s.path}: ${s.reason}`);
-      const scene = info?.scene;
-      const expression = opts.frames ?? (scene ? `${scene.frameStart}-${scene.frameEnd}${scene.frameStep > 1 ? `:${scene.frameStep}` : ''}` : '');
-      let frameCount: number;
-      try {
-        frameCount = parseFrames(expression).length;
-      } catch (err) {
-        if (err instanceof FrameExpressionError) throw new CliError(err.message);
         throw err;
       }
-      let chosenFormat = format as ImageFormat | undefined; // checked by isImageFormat above
-      if (!chosenFormat && scene && !isImageFormat(scene.fileFormat)) {
-        warnings.push(`the scene writes ${scene.fileFormat}, a movie format; rendering PNG frames instead (choose with --format)`);
-        chosenFormat = 'PNG';
-      }
-      if (!quiet) for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      // Settled (and the extracted .blend of a zip removed) when Blender is done, however it ended.
+      const blenderDone = sceneRead.then(
+        () => blend.cleanup(),
+        () => blend.cleanup(),
+      );
+      const warnings: string[] = [];
+      const printWarnings = () => {
+        if (!quiet) for (const w of warnings.splice(0)) process.stderr.write(`warning: ${w}\n`);
+      };
+      /** Blender's answer, its warnings kept. Once the job exists, a failure is only said. */
+      const blenderSays = async (jobExists: boolean): Promise<SceneInfo | null> => {
+        try {
+          const info = await sceneRead;
+          warnings.push(...(info?.warnings ?? []));
+          return info;
+        } catch (err) {
+          const message = err instanceof CliError ? err.message : `could not read "${project.blend}": ${(err as Error).message}`;
+          if (!jobExists) throw new CliError(message);
+          warnings.push(`Blender ${message}`);
+          return null;
+        }
+      };
+      const shown: string[] = [];
+      let client: ApiClient;
+      let job: JobView;
+      let upload: ProjectUpload;
+      let frameCount: number;
+      let expression: string;
+      try {
+        const scene = fromBytes ?? (await blenderSays(false))?.scene;
+        for (const s of project.skipped) warnings.push(`left out ${s.path}: ${s.reason}`);
+        expression = opts.frames ?? (scene ? `${scene.frameStart}-${scene.frameEnd}${scene.frameStep > 1 ? `:${scene.frameStep}` : ''}` : '');
+        try {
+          frameCount = parseFrames(expression).length;
+        } catch (err) {
+          if (err instanceof FrameExpressionError) throw new CliError(err.message);
+          throw err;
+        }
+        let chosenFormat = format as ImageFormat | undefined; // checked by isImageFormat above
+        if (!chosenFormat && scene && !isImageFormat(scene.fileFormat)) {
+          warnings.push(`the scene writes ${scene.fileFormat}, a movie format; rendering PNG frames instead (choose with --format)`);
+          chosenFormat = 'PNG';
+        }
+        shown.push(...warnings);
+        printWarnings();
 
-      const client = await signedInClient();
-      const upload = await uploadProject(client, hashed, quiet);
-      const job = await client.json<JobView, RenderJobBody>('POST', '/jobs', {
-        kind: 'render',
-        name: opts.name ?? basename(project.blend, '.blend'),
-        project: { files: upload.files.map(({ path, sha256 }) => ({ path, sha256 })), blend: project.blend },
-        frames: expression,
-        chunk: opts.chunk,
-        instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
-        start: !opts.hold,
-        cold: opts.cold,
-        ...(opts.scene ? { scene: opts.scene } : {}),
-        ...(chosenFormat ? { format: chosenFormat } : {}),
-        ...(opts.samples ? { samples: opts.samples } : {}),
-        ...(opts.resolution ? { resolution: parseResolution(opts.resolution) } : {}),
-        ...(opts.percentage ? { percentage: opts.percentage } : {}),
-        ...(scene ? { fps: scene.fps } : {}),
-        ...(scene
-          ? {
-              sceneSettings: {
-                format: scene.fileFormat,
-                resolution: { width: scene.resolution.x, height: scene.resolution.y },
-                percentage: scene.resolution.percentage,
-                ...(scene.samples ? { samples: scene.samples } : {}),
-              },
-            }
-          : {}),
-        ...runFields(opts),
-        ...(opts.network ? { network: true } : {}),
-      });
-      const summary = { upload: { files: upload.files.length, sentFiles: upload.sentFiles, sentBytes: upload.sentBytes }, warnings };
+        client = await signedInClient();
+        upload = await uploadProject(client, hashed, quiet);
+        job = await client.json<JobView, RenderJobBody>('POST', '/jobs', {
+          kind: 'render',
+          name: opts.name ?? basename(project.blend, '.blend'),
+          project: { files: upload.files.map(({ path, sha256 }) => ({ path, sha256 })), blend: project.blend },
+          frames: expression,
+          chunk: opts.chunk,
+          instanceType: opts.instanceType as InstanceType, // checked against INSTANCE_TYPES above
+          start: !opts.hold,
+          cold: opts.cold,
+          ...(opts.scene ? { scene: opts.scene } : {}),
+          ...(chosenFormat ? { format: chosenFormat } : {}),
+          ...(opts.samples ? { samples: opts.samples } : {}),
+          ...(opts.resolution ? { resolution: parseResolution(opts.resolution) } : {}),
+          ...(opts.percentage ? { percentage: opts.percentage } : {}),
+          ...(scene ? { fps: scene.fps } : {}),
+          ...(scene
+            ? {
+                sceneSettings: {
+                  format: scene.fileFormat,
+                  resolution: { width: scene.resolution.x, height: scene.resolution.y },
+                  percentage: scene.resolution.percentage,
+                  ...(scene.samples ? { samples: scene.samples } : {}),
+                },
+              }
+            : {}),
+          ...runFields(opts),
+          ...(opts.network ? { network: true } : {}),
+        });
+      } finally {
+        // Neither a Blender process nor its temporary files are left behind by a failure.
+        await blenderDone;
+      }
+      // Blender read the file beside the upload: its warnings come now.
+      if (fromBytes) {
+        await blenderSays(true);
+        shown.push(...warnings);
+        printWarnings();
+      }
+      const summary = { upload: { files: upload.files.length, sentFiles: upload.sentFiles, sentBytes: upload.sentBytes }, warnings: shown };
       if (!opts.wait) {
         if (quiet) console.log(JSON.stringify({ ...job, ...summary }, null, 2));
         else console.log(`created render job ${job.id} "${job.name}": ${frameCount} frame(s) (${formatFrameList(parseFrames(expression))}) in ${job.taskCount} task(s), ${job.status}`);
