@@ -10,7 +10,7 @@ else
   mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 
-# Longest first: the runner starts files in the order given, so the slowest start at once and the
+# Longest first: scripts/run-tests.mjs starts files in the order given, so the slowest start at once and the
 # short ones fill the slots beside them, instead of a long file starting last and running alone
 # (the 3-minute outage of faults-outage sets the suite's floor). The times are a measured run's
 # (scripts/test-durations.txt: `cp .test-output/file-timings.txt scripts/test-durations.txt` renews
@@ -39,16 +39,17 @@ bash scripts/setup.sh --build
 
 echo "drover: running ${#files[@]} test files"
 # Test files run as separate processes, a few at a time: most e2e tests wait on real processes.
+# scripts/run-tests.mjs starts them in the order above (`node --test` would sort them by name).
 # Each file's time goes to .test-output/file-timings.txt, longest first: where the suite's time goes.
 # Each file's process also records its wall time and the CPU of the processes it started
 # (scripts/test-file-usage.mjs), listed beside its tests' time.
-export DROVER_TEST_USAGE_DIR="$PWD/.test-output/usage"
-rm -rf "$DROVER_TEST_USAGE_DIR"
+# A folder of this run's own: another run in the same checkout does not mix in or remove its files.
+export DROVER_TEST_USAGE_DIR="$(mktemp -d "$PWD/.test-output/usage-XXXXXX")"
 status=0
-node --import tsx --import ./scripts/test-file-usage.mjs --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=./scripts/file-timings-reporter.mjs --test-reporter-destination=.test-output/file-timings.txt \
+node --import tsx --import ./scripts/test-file-usage.mjs scripts/run-tests.mjs \
+  --concurrency "${DROVER_TEST_CONCURRENCY:-4}" --timings .test-output/file-timings.txt \
   "${files[@]}" || status=$?
+rm -rf "$DROVER_TEST_USAGE_DIR"
 
 if wait "$typecheck"; then
   echo "drover: type-check and lint passed"

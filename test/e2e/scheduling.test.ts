@@ -34,7 +34,9 @@ after(async () => {
   await Promise.all(farms.map((f) => f.stop()));
 });
 
+/** A farm of its own for the test that asks; the previous test's, done with, is stopped first (idle farms left running cost CPU the other test files need). */
 async function farmOf(agents: number, slots = 1): Promise<Farm> {
+  await Promise.all(farms.splice(0).map((f) => f.stop()));
   const farm = await startFarm({ agents, slots });
   farms.push(farm);
   return farm;
