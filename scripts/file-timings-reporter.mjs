@@ -1,8 +1,25 @@
-// A node:test reporter that lists test files by how long their tests took, longest first: the
-// profile of the suite (scripts/test.sh writes it to .test-output/file-timings.txt). A file's time
-// is the sum of its top-level tests' durations (they run one after another within a file); the
-// process start and imports before them are not in it.
-import { relative } from 'node:path';
+// A node:test reporter that lists test files by how long they took, longest first: the profile of
+// the suite (scripts/test.sh writes it to .test-output/file-timings.txt). Per file: its wall time
+// (its process, start-up and imports included), the CPU of its process and of every process it
+// started (scripts/test-file-usage.mjs records both, in DROVER_TEST_USAGE_DIR), when it started and
+// ended in the run (which files finish last), and the sum of its top-level tests' durations (they
+// run one after another within a file). Without the usage records, the tests' sum alone.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+
+/** What test-file-usage.mjs wrote for each file, by path. */
+async function readUsage(dir) {
+  const usage = new Map();
+  if (!dir) return usage;
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (!name.endsWith('.json')) continue;
+    const u = JSON.parse(await readFile(join(dir, name), 'utf8'));
+    usage.set(u.file, u);
+  }
+  return usage;
+}
+
+const seconds = (ms) => (ms / 1000).toFixed(1).padStart(7);
 
 export default async function* fileTimings(source) {
   const perFile = new Map();
@@ -16,9 +33,20 @@ export default async function* fileTimings(source) {
     if (event.type === 'test:fail') entry.failed += 1;
     perFile.set(file, entry);
   }
-  const rows = [...perFile].sort((a, b) => b[1].ms - a[1].ms);
-  const total = rows.reduce((sum, [, e]) => sum + e.ms, 0);
-  yield `seconds  top-level tests  file\n`;
-  for (const [file, e] of rows) yield `${(e.ms / 1000).toFixed(1).padStart(7)}  ${String(e.tests).padStart(15)}  ${relative(process.cwd(), file)}${e.failed ? `  (${e.failed} failed)` : ''}\n`;
-  yield `${(total / 1000).toFixed(1).padStart(7)}  total of ${rows.length} files\n`;
+  const usage = await readUsage(process.env.DROVER_TEST_USAGE_DIR);
+  const runStart = Math.min(...[...usage.values()].map((u) => u.startedAt));
+  const wallMs = (file, e) => (usage.has(file) ? usage.get(file).wallS * 1000 : e.ms);
+  const rows = [...perFile].sort((a, b) => wallMs(...b) - wallMs(...a));
+  const total = { wall: 0, tests: 0, cpu: 0 };
+  yield `   wall      CPU  started    ended    tests  top-level tests  file\n`;
+  for (const [file, e] of rows) {
+    const u = usage.get(file);
+    const cpuMs = u ? (u.selfCpuS + u.childrenCpuS) * 1000 : NaN;
+    total.wall += wallMs(file, e);
+    total.tests += e.ms;
+    if (u) total.cpu += cpuMs;
+    const timing = u ? `${seconds(u.wallS * 1000)}  ${seconds(cpuMs)}  ${seconds(u.startedAt - runStart)}  ${seconds(u.endedAt - runStart)}` : `${'–'.padStart(7)}  ${'–'.padStart(7)}  ${'–'.padStart(7)}  ${'–'.padStart(7)}`;
+    yield `${timing}  ${seconds(e.ms)}  ${String(e.tests).padStart(15)}  ${relative(process.cwd(), file)}${e.failed ? `  (${e.failed} failed)` : ''}\n`;
+  }
+  yield `${seconds(total.wall)}  ${seconds(total.cpu)}                    ${seconds(total.tests)}  total of ${rows.length} files (seconds; CPU: the file's process and the processes it started)\n`;
 }

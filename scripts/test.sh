@@ -10,6 +10,19 @@ else
   mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 
+# Longest first: scripts/run-tests.mjs starts files in the order given, so the slowest start at once and the
+# short ones fill the slots beside them, instead of a long file starting last and running alone
+# (the 3-minute outage of faults-outage sets the suite's floor). The times are a measured run's
+# (scripts/test-durations.txt: `cp .test-output/file-timings.txt scripts/test-durations.txt` renews
+# them); a file not listed there is taken for a minute long.
+if [ -f scripts/test-durations.txt ]; then
+  mapfile -t files < <(
+    awk 'NR == FNR { for (i = 2; i <= NF; i++) if ($i ~ /\.test\.ts$/) seconds[$i] = $1; next }
+         { print (($0 in seconds) ? seconds[$0] : 60), $0 }' scripts/test-durations.txt <(printf '%s\n' "${files[@]}") |
+      sort -s -k1,1 -rn | cut -d' ' -f2-
+  )
+fi
+
 # Type-checking and the linter run beside the tests (they do not need them, and most of their time
 # is spent waiting on processes); their verdict counts the same: the suite fails on a type error or
 # a lint error (eslint.config.mjs: floating promises, non-exhaustive switches, hooks rules).
@@ -26,12 +39,17 @@ bash scripts/setup.sh --build
 
 echo "drover: running ${#files[@]} test files"
 # Test files run as separate processes, a few at a time: most e2e tests wait on real processes.
+# scripts/run-tests.mjs starts them in the order above (`node --test` would sort them by name).
 # Each file's time goes to .test-output/file-timings.txt, longest first: where the suite's time goes.
+# Each file's process also records its wall time and the CPU of the processes it started
+# (scripts/test-file-usage.mjs), listed beside its tests' time.
+# A folder of this run's own: another run in the same checkout does not mix in or remove its files.
+export DROVER_TEST_USAGE_DIR="$(mktemp -d "$PWD/.test-output/usage-XXXXXX")"
 status=0
-node --import tsx --test --test-concurrency="${DROVER_TEST_CONCURRENCY:-3}" \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=./scripts/file-timings-reporter.mjs --test-reporter-destination=.test-output/file-timings.txt \
+node --import tsx --import ./scripts/test-file-usage.mjs scripts/run-tests.mjs \
+  --concurrency "${DROVER_TEST_CONCURRENCY:-4}" --timings .test-output/file-timings.txt \
   "${files[@]}" || status=$?
+rm -rf "$DROVER_TEST_USAGE_DIR"
 
 if wait "$typecheck"; then
   echo "drover: type-check and lint passed"
