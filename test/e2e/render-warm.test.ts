@@ -182,10 +182,13 @@ describe('warm Blender sessions', { timeout: 600_000 }, () => {
     {
       const slow = join(work, 'slow');
       await makeScene(slow, { frames: [1, 8], resolution: [160, 120], samples: 128 });
-      const r = await own.cli(['render', slow, '--chunk', '4', '--json']);
+      // Held, then started: `drover render` may return well after its job exists (Blender reads the
+      // file for warnings beside it), and the frames must not have run ahead of the watch below.
+      const r = await own.cli(['render', slow, '--chunk', '4', '--hold', '--json']);
       assert.equal(r.code, 0, r.stderr);
       const job = JSON.parse(r.stdout) as JobJson;
       const token = await own.adminToken();
+      assert.equal((await own.cli(['job', 'start', job.id])).code, 0);
       type Frames = { frames: { frame: number; status: string; attempt: number | null }[] };
       const deliveredFrames = async () => (await api<Frames>(own.url, token, 'GET', `/jobs/${job.id}/frames`)).body.frames.filter((f) => f.status === 'done');
       await eventually(async () => (await deliveredFrames()).some((f) => f.frame === 1), 120_000, 'frame 1 to be delivered');

@@ -136,8 +136,11 @@ describe('render jobs with the real Blender', { timeout: 600_000 }, () => {
     try {
       const slowProject = join(work, 'slow');
       await makeScene(slowProject, { frames: [1, 8], resolution: [160, 120], samples: 48 });
-      const created = JSON.parse((await own.cli(['render', slowProject, '--chunk', '8', '--json'])).stdout) as RenderJson;
+      // Held, then started: `drover render` may return well after its job exists (Blender reads the
+      // file for warnings beside it), by when the agent could have rendered every frame.
+      const created = JSON.parse((await own.cli(['render', slowProject, '--chunk', '8', '--hold', '--json'])).stdout) as RenderJson;
       const token = await own.adminToken();
+      assert.equal((await own.cli(['job', 'start', created.id])).code, 0);
       const before = await eventually(async () => {
         const { body } = await api<{ frames: { frame: number; status: string; attempt: number | null }[] }>(own.url, token, 'GET', `/jobs/${created.id}/frames`);
         const done = body.frames.filter((f) => f.status === 'done');
