@@ -1,6 +1,6 @@
 // Set-at-a-time statements over many tasks, for the hot paths of a busy farm: leasing a batch of
 // tasks and accepting a batch of results each take a handful of statements, not a few per task.
-import { sql } from 'kysely';
+import { type Compilable, sql } from 'kysely';
 import type { TaskStatus } from '../../core/states.js';
 import { isPostgres } from '../dialect.js';
 import { type EndedAttempt, recordUsage } from './usage.js';
@@ -93,23 +93,22 @@ export type HeldTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id' 
  * Tasks with what a completion checks (status, holder, attempt, the job's kind), locked on
  * PostgreSQL until commit in id order, so two batches never deadlock on each other's rows.
  */
-export async function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTask[]> {
-  const rows: HeldTask[] = [];
-  const sorted = [...ids].sort();
-  for (const part of inLists(sorted)) {
+export function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTask[]> {
+  return lockedTaskRows(db, ids, 'heldTasks', (part) =>
+    db
+      .selectFrom('tasks')
+      .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
+      .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'jobs.kind as job_kind'])
+      .where('tasks.id', 'in', part),
+  );
+}
+
+/** A read of the tasks `ids` in id-ordered parts of one shape each, locked first on PostgreSQL (until commit). */
+async function lockedTaskRows<R>(db: Db, ids: readonly string[], shape: string, build: (part: string[]) => Compilable<R>): Promise<R[]> {
+  const rows: R[] = [];
+  for (const part of inLists([...ids].sort())) {
     if (isPostgres(db)) await lockTasks(db, part);
-    const found = await runShaped(
-      db,
-      `heldTasks ${part.length}`,
-      () =>
-        db
-          .selectFrom('tasks')
-          .innerJoin('jobs', 'jobs.id', 'tasks.job_id')
-          .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'jobs.kind as job_kind'])
-          .where('tasks.id', 'in', part),
-      part,
-    );
-    rows.push(...found.rows);
+    rows.push(...(await runShaped(db, `${shape} ${part.length}`, () => build(part), part)).rows);
   }
   return rows;
 }
@@ -142,23 +141,13 @@ export type EndingTask = Pick<TasksTable, 'id' | 'job_id' | 'status' | 'agent_id
  * batch of hundreds of results is mostly of one job).
  */
 export async function endingTasks(db: Db, ids: readonly string[]): Promise<EndingTask[]> {
-  const rows: Omit<EndingTask, 'job'>[] = [];
-  const sorted = [...ids].sort();
-  for (const part of inLists(sorted)) {
-    if (isPostgres(db)) await lockTasks(db, part);
-    const found = await runShaped(
-      db,
-      `endingTasks ${part.length}`,
-      () =>
-        db
-          .selectFrom('tasks')
-          .leftJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
-          .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'task_attempts.agent_id as attempt_agent_id', 'task_attempts.started_at as attempt_started_at'])
-          .where('tasks.id', 'in', part),
-      part,
-    );
-    rows.push(...found.rows);
-  }
+  const rows = await lockedTaskRows(db, ids, 'endingTasks', (part) =>
+    db
+      .selectFrom('tasks')
+      .leftJoin('task_attempts', (join) => join.onRef('task_attempts.task_id', '=', 'tasks.id').onRef('task_attempts.attempt', '=', 'tasks.attempt'))
+      .select(['tasks.id', 'tasks.job_id', 'tasks.status', 'tasks.agent_id', 'tasks.attempt', 'task_attempts.agent_id as attempt_agent_id', 'task_attempts.started_at as attempt_started_at'])
+      .where('tasks.id', 'in', part),
+  );
   const jobs = new Map<string, EndingJob>();
   for (const part of inLists([...new Set(rows.map((r) => r.job_id))])) {
     const found = await runShaped(
