@@ -1,5 +1,4 @@
 // Following a job live over server-sent events: a progress bar, or log lines as they come.
-import cliProgress from 'cli-progress';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { ApiClient, RequestOptions } from '../client/api-client.js';
 import { isTerminalJob, type JobStatus } from '../core/states.js';
@@ -44,7 +43,9 @@ export async function waitForJob(client: ApiClient, jobId: string, opts: WaitOpt
   const progressOf = opts.progress ?? taskProgress;
   const tty = process.stderr.isTTY && !opts.quiet;
   const unit = opts.unit ?? 'tasks';
-  const bar = tty ? new cliProgress.SingleBar({ format: `{status} [{bar}] {value}/{total} ${unit} | {counts} | ETA {eta_s}`, stream: process.stderr, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : null;
+  // The progress bar's package is loaded only for a terminal (see commands/templates.ts).
+  const cliProgress = tty ? (await import('cli-progress')).default : null;
+  const bar = cliProgress ? new cliProgress.SingleBar({ format: `{status} [{bar}] {value}/{total} ${unit} | {counts} | ETA {eta_s}`, stream: process.stderr, etaBuffer: 20 }, cliProgress.Presets.shades_classic) : null;
   let last: JobView | null = null;
   let started = false;
   let lastPrinted = '';

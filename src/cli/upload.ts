@@ -1,7 +1,6 @@
 // Content-addressed upload from the CLI: hash every file, ask the coordinator which it lacks,
 // send only those. An unchanged file is never sent twice.
 import { stat } from 'node:fs/promises';
-import cliProgress from 'cli-progress';
 import type { ApiClient } from '../client/api-client.js';
 import { sha256File } from '../agent/result-files.js';
 import { bytes } from './format.js';
@@ -39,7 +38,8 @@ export async function uploadFiles(client: ApiClient, locals: readonly LocalUploa
   const toSend = files.filter((f) => wanted.delete(f.sha256));
   const total = toSend.reduce((n, f) => n + f.size, 0);
   const showBar = !opts.quiet && process.stderr.isTTY && toSend.length > 0;
-  const bar = showBar ? new cliProgress.SingleBar({ format: 'uploading [{bar}] {percentage}% | {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
+  const cliProgress = showBar ? (await import('cli-progress')).default : null; // only for a terminal
+  const bar = cliProgress ? new cliProgress.SingleBar({ format: 'uploading [{bar}] {percentage}% | {value}/{total} files', stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   bar?.start(toSend.length, 0);
   for (const f of toSend) {
     await client.uploadFile(f.sha256, f.absPath, patientRetry(`uploading ${f.name}`));

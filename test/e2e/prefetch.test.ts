@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Farm, api, eventually, startFarm } from '../helpers/farm.js';
+import { type Farm, api, eventually, jobJson, startFarm } from '../helpers/farm.js';
 
 interface JobJson {
   id: string;
@@ -35,7 +35,7 @@ async function workspace(tasks: number, seconds: number): Promise<string> {
 /** The job's view once it has ended. */
 function jobEnd(farm: Farm, id: string, what: string): Promise<JobJson> {
   return eventually(async () => {
-    const v = JSON.parse((await farm.cli(['job', 'view', id, '--json'])).stdout) as JobJson;
+    const v = await jobJson<JobJson>(farm, id);
     return v.status === 'done' || v.status === 'error' ? v : null;
   }, 120_000, what);
 }

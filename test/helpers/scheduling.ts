@@ -2,7 +2,7 @@
 // of its own, started with the real agents it asks for; the previous test's is stopped first.
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Farm, api, startFarm } from './farm.js';
+import { type Farm, api, jobJson, startFarm } from './farm.js';
 
 export interface TaskJson {
   id: string;
@@ -39,10 +39,9 @@ export async function farmOf(agents: number, slots = 1): Promise<Farm> {
   return farm;
 }
 
-export async function viewJson(farm: Farm, id: string): Promise<JobJson> {
-  const r = await farm.cli(['job', 'view', id, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as JobJson;
+/** The job as `drover job view --json` prints it, read over the API (see jobJson). */
+export function viewJson(farm: Farm, id: string): Promise<JobJson> {
+  return jobJson<JobJson>(farm, id);
 }
 
 export async function attemptsOf(farm: Farm, taskId: string): Promise<AttemptJson[]> {

@@ -3,7 +3,6 @@
 import { writeFile, rename } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { blenderAddonZip } from '../../render/addon-zip.js';
 
 export function registerBlenderAddonCommand(program: Command): void {
   program
@@ -12,6 +11,7 @@ export function registerBlenderAddonCommand(program: Command): void {
     .option('-o, --output <file>', 'the zip to write', 'drover_blender.zip')
     .action(async (opts: { output: string }) => {
       const target = resolve(opts.output);
+      const { blenderAddonZip } = await import('../../render/addon-zip.js'); // its zip packages, only here
       await writeFile(`${target}.part`, await blenderAddonZip());
       await rename(`${target}.part`, target);
       console.log(`wrote ${target}: in Blender, Edit > Preferences > Add-ons > Install, pick this file, enable "Render: Drover"`);

@@ -3,7 +3,6 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { glob } from 'tinyglobby';
 import type { ApiClient } from '../../client/api-client.js';
 import { INSTANCE_TYPES, type InstanceType } from '../../core/instance-types.js';
 import { orderInputs, relativePathProblem, splitGlobList } from '../../core/inputs.js';
@@ -55,6 +54,8 @@ export async function expandInputs(globs: string): Promise<string[]> {
   const patterns = splitGlobList(globs);
   if (patterns.length === 0) throw new CliError('give at least one input glob with -i');
   const matched: string[] = [];
+  // Loaded here, not with the CLI: most commands never walk folders (see templates.ts).
+  const { glob } = await import('tinyglobby');
   for (const pattern of patterns) {
     const found = await glob(pattern, { absolute: true, onlyFiles: true, expandDirectories: false });
     if (found.length === 0) throw new CliError(`the input glob "${pattern}" matches no file`);

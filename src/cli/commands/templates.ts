@@ -1,19 +1,20 @@
 // `drover job submit TEMPLATE` and `drover job template check TEMPLATE`: Open Job Description job
 // templates and bundles, with their PATH parameters' data uploaded content-addressed.
+// The YAML parser, the template checker (TypeBox) and the glob walker are loaded by the commands
+// that use them: every `drover` run registers these commands, and loading those packages was
+// about a third of the JavaScript each run of any command parsed.
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { glob } from 'tinyglobby';
 import { INSTANCE_TYPES, type InstanceType } from '../../core/instance-types.js';
 import { expandTemplate } from '../../core/templates/expand.js';
 import { ParameterError, type ParameterInput } from '../../core/templates/parameters.js';
 import { TemplateError, describeProblem } from '../../core/templates/problems.js';
 import type { JobTemplate } from '../../core/templates/template.js';
-import { checkTemplate } from '../../core/templates/validate.js';
 import type { JobView } from '../../wire/jobs.js';
 import { type SchedulingOptions, addSchedulingOptions, positiveInt, runFields } from '../parse.js';
 import { CliError, signedInClient } from '../session.js';
-import { type LoadedTemplate, loadTemplate, parseParameterOptions } from '../template-bundle.js';
+import type { LoadedTemplate } from '../template-bundle.js';
 import { uploadFiles } from '../upload.js';
 import { followSubmission } from './jobs.js';
 import type { TemplateJobBody } from '../../wire/templates.js';
@@ -23,7 +24,8 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** The template, or a CliError listing every problem with its place in the document. */
-function checked(loaded: LoadedTemplate): JobTemplate {
+async function checked(loaded: LoadedTemplate): Promise<JobTemplate> {
+  const { checkTemplate } = await import('../../core/templates/validate.js');
   try {
     return checkTemplate(loaded.doc);
   } catch (err) {
@@ -77,6 +79,7 @@ async function dataFiles(template: JobTemplate, values: Record<string, Parameter
       continue;
     }
     if (def.objectType === 'FILE') throw new CliError(`parameter ${def.name} is a FILE, but ${path} is a folder`);
+    const { glob } = await import('tinyglobby');
     const found = await glob('**/*', { cwd: path, dot: true, onlyFiles: true, followSymbolicLinks: false });
     out.set(def.name, found.sort().map((rel) => ({ name: rel, absPath: join(path, rel) })));
   }
@@ -102,8 +105,9 @@ export function registerTemplateCommands(job: Command): void {
     .action(async (path: string, opts: { dir?: string; param: string[]; instanceType: string; maxAttempts?: number; timeout?: number;  image?: string; network: boolean; run: boolean; wait: boolean; json?: boolean } & SchedulingOptions) => {
       if (!INSTANCE_TYPES.includes(opts.instanceType as never)) throw new CliError(`-t must be one of ${INSTANCE_TYPES.join(', ')}, not "${opts.instanceType}"`);
       if (opts.dir && !opts.wait) throw new CliError('-d goes with --wait');
+      const { loadTemplate, parseParameterOptions } = await import('../template-bundle.js');
       const loaded = await loadTemplate(path);
-      const template = checked(loaded);
+      const template = await checked(loaded);
       const values = parameterValues(template, loaded, parseParameterOptions(opts.param));
       expanded(template, values);
       const locals = await dataFiles(template, values);
@@ -134,8 +138,9 @@ export function registerTemplateCommands(job: Command): void {
     .description('validate a job template or bundle without submitting it (with -p, the parameter values too)')
     .option('-p, --param <NAME=VALUE>', 'a job parameter value (repeatable)', collect, [])
     .action(async (path: string, opts: { param: string[] }) => {
+      const { loadTemplate, parseParameterOptions } = await import('../template-bundle.js');
       const loaded = await loadTemplate(path);
-      const template = checked(loaded);
+      const template = await checked(loaded);
       const missing = (template.parameterDefinitions ?? []).filter((d) => d.default === undefined && !(d.name in loaded.bundleValues) && !opts.param.some((p) => p.startsWith(`${d.name}=`)));
       if (missing.length > 0) {
         console.log(`${loaded.file}: a valid job template with ${template.steps.length} step(s); give ${missing.map((d) => d.name).join(', ')} with -p to check the job it makes`);
