@@ -113,6 +113,7 @@ install_node_modules() {
   node_modules_stale || return 0
   say "installing node modules (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+  node scripts/keep-native-build.cjs
 }
 
 build_web() {
