@@ -16,6 +16,8 @@ import { HttpError, badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
+import { settleJobsAfterCommit } from './job-settling.js';
+import { isPostgres } from '../../store/dialect.js';
 import { kindOf } from '../kinds/index.js';
 import { type Completion, completeTask, filesProblem, notUploaded, reportOf, resultFiles } from './completion.js';
 import { type Lease, type LeaseRequest, type LeasedTask, announceLease, leaseForMany } from './leasing.js';
@@ -155,7 +157,9 @@ class RequestGroup {
     try {
       // Answered only after the commit: before it, nothing of theirs is durable. A failure here is
       // the database's (a request's own mistakes are answers, not exceptions), so all hear of it.
-      const served = await transact(this.ctx.db, (trx) => serveGroup(this.ctx, trx, group.map((w) => w.part)));
+      const { served, settleAfterCommit } = await transact(this.ctx.db, (trx) => serveGroup(this.ctx, trx, group.map((w) => w.part)));
+      // Before the answers: an agent told its last task is accepted finds its job ended.
+      if (settleAfterCommit.length > 0) await settleJobsAfterCommit(this.ctx, settleAfterCommit);
       group.forEach((w, k) => w.resolve(served[k]!));
     } catch (err) {
       for (const w of group) w.reject(err);
@@ -171,7 +175,7 @@ function groupOf(ctx: ServiceContext): RequestGroup {
   return group;
 }
 
-async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<Served[]> {
+async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<{ served: Served[]; settleAfterCommit: string[] }> {
   const served: Served[] = parts.map(() => ({ results: new Map(), accepted: [], oneByOne: [] }));
   // The blobs and tasks the reports name, each once (most reports name the same empty stdout blob).
   const shas = new Set<string>();
@@ -261,6 +265,10 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // The other jobs of the successes last: their lease costs more the longer the queue is (1,000
   // jobs queued ahead made every group wait for the others' leases: PostgreSQL dispatch 1.6-2.9x
   // slower); after it, only the status probe and the commit are paid one group at a time.
-  for (const jobId of finishing) if (!withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
-  return served;
+  // On PostgreSQL they are not refreshed here at all: job-settling.ts derives their status after
+  // the commit, without holding their row from here to the commit.
+  const settleAfterCommit = finishing.filter((jobId) => !withSteps.has(jobId));
+  if (isPostgres(trx)) return { served, settleAfterCommit };
+  for (const jobId of settleAfterCommit) await refreshJobStatus(trx, jobId);
+  return { served, settleAfterCommit: [] };
 }
