@@ -173,8 +173,9 @@ class RequestGroup {
       // Answered only after the commit: before it, nothing of theirs is durable. A failure here is
       // the database's (a request's own mistakes are answers, not exceptions), so all hear of it.
       const { served, settleAfterCommit } = await transact(this.ctx.db, (trx) => serveGroup(this.ctx, trx, group.map((w) => w.part)));
-      // Before the answers: an agent told its last task is accepted finds its job ended.
-      if (settleAfterCommit.length > 0) await settleJobsAfterCommit(this.ctx, settleAfterCommit);
+      // Before the answers: an agent told its last task is accepted finds its job ended. Its
+      // failure fails no request (their results are committed); housekeeping settles the job.
+      if (settleAfterCommit.length > 0) await settleJobsAfterCommit(this.ctx, settleAfterCommit).catch((err: Error) => console.error(`[dispatch] settling jobs after a commit failed (housekeeping will): ${err.message}`));
       group.forEach((w, k) => w.resolve(served[k]!));
     } catch (err) {
       for (const w of group) w.reject(err);
