@@ -287,7 +287,12 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // On PostgreSQL they are not refreshed here at all: job-settling.ts derives their status after
   // the commit, without holding their row from here to the commit.
   const settleAfterCommit = finishing.filter((jobId) => !withSteps.has(jobId));
-  if (isPostgres(trx)) return { served, settleAfterCommit };
+  if (isPostgres(trx)) {
+    // A job this group has just leased tasks of cannot end before their reports, which settle it
+    // in turn: no probe for it (on a busy job, that is every group but the last few).
+    const leasedFrom = new Set(served.flatMap((s) => s.lease?.tasks.map((t) => t.jobId) ?? []));
+    return { served, settleAfterCommit: settleAfterCommit.filter((jobId) => !leasedFrom.has(jobId)) };
+  }
   for (const jobId of settleAfterCommit) await refreshJobStatus(trx, jobId);
   return { served, settleAfterCommit: [] };
 }
