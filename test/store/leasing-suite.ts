@@ -11,6 +11,7 @@ import { completeTask, releaseTask } from '../../src/coordinator/services/comple
 import { expireLeases } from '../../src/coordinator/services/lease-expiry.js';
 import type { LeasedTask } from '../../src/coordinator/services/leasing.js';
 import { completeTasks, leaseTasks } from '../../src/coordinator/services/dispatch.js';
+import { settleStrandedJobs } from '../../src/coordinator/services/job-settling.js';
 import { Readable } from 'node:stream';
 import { createRenderJob } from '../../src/coordinator/kinds/render/render-jobs.js';
 import type { PreviewTaskSpec } from '../../src/coordinator/kinds/render/preview.js';
@@ -333,6 +334,29 @@ export function leasingSuite(store: StoreUnderTest): void {
         await Promise.all(leased.map(({ a, t }) => completeTask(env.ctx, a, t.taskId, done(t))));
         assert.equal(await jobStatus(env, id), 'done');
       }
+    });
+
+    test('the last tasks of a job reported through two replicas at once leave the job done; a running job left with nothing to run is settled by housekeeping', async () => {
+      // Two service contexts on one store: two replicas, each serving its own groups of reports (on
+      // PostgreSQL the job's status is derived after each group commits, without a job-row lock).
+      const replicaB = { ...env.ctx };
+      const [p, q] = await Promise.all([addAgent(env.ctx, 'r1'), addAgent(env.ctx, 'r2')]);
+      for (let round = 0; round < 5; round++) {
+        const id = await scriptJob(env, `replicas-finale-${round}`, 2);
+        const [tp] = await leaseTasks(env.ctx, p, { freeCores: 1, maxTasks: 1 });
+        const [tq] = await leaseTasks(replicaB, q, { freeCores: 1, maxTasks: 1 });
+        const answers = await Promise.all([completeTasks(env.ctx, p, [{ taskId: tp!.taskId, ...done(tp!) }]), completeTasks(replicaB, q, [{ taskId: tq!.taskId, ...done(tq!) }])]);
+        assert.deepEqual(answers.map((a) => a.results[0]!.accepted), [true, true]);
+        assert.equal(await jobStatus(env, id), 'done');
+      }
+      // A coordinator stopped between a group's commit and the job's settling: the job says running
+      // with every task done, until housekeeping (at a coordinator's start, then every round) settles it.
+      const id = await scriptJob(env, 'stranded', 1);
+      const [t] = await leaseTasks(env.ctx, p, { freeCores: 1, maxTasks: 1 });
+      await completeTasks(env.ctx, p, [{ taskId: t!.taskId, ...done(t!) }]);
+      await env.ctx.db.updateTable('jobs').set({ status: 'running', finished_at: null }).where('id', '=', id).execute();
+      assert.ok((await settleStrandedJobs(env.ctx)) >= 1);
+      assert.equal(await jobStatus(env, id), 'done');
     });
 
     test('a render job ends with its preview task, queued once every chunk has started and leased as `preview`; a preview whose attempts ran out leaves the job done', async () => {

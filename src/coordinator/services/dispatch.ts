@@ -16,6 +16,8 @@ import { HttpError, badRequest, leaseLost } from '../errors.js';
 import type { AgentPrincipal } from './agents.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { refreshJobStatus } from './jobs.js';
+import { settleJobsAfterCommit } from './job-settling.js';
+import { isPostgres } from '../../store/dialect.js';
 import { kindOf } from '../kinds/index.js';
 import { type Completion, completeTask, filesProblem, notUploaded, reportOf, resultFiles } from './completion.js';
 import { type Lease, type LeaseRequest, type LeasedTask, announceLease, leaseForMany } from './leasing.js';
@@ -129,36 +131,57 @@ interface Waiting {
 /** At most this many requests are served together, so one burst cannot hold the writer for long. */
 const MAX_GROUP = 256;
 
+/**
+ * PostgreSQL: groups served at once by one coordinator. Each group is a transaction of some twenty
+ * round-trips whose statements cost little more for 500 tasks than for 50; served one per request
+ * as they arrived (8 agents: 1.2 requests a group), groups contended for the same candidate rows
+ * and the server's 2 cores. With a bound, requests arriving while groups are served wait and are
+ * served together. SQLite serializes its transactions anyway (group-commit.ts): no bound there.
+ */
+const PG_GROUPS_AT_ONCE = Number(process.env.DROVER_PG_GROUPS_AT_ONCE ?? 2);
+
 class RequestGroup {
   private waiting: Waiting[] = [];
   private scheduled = false;
+  private serving = 0;
+  private readonly atOnce: number;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    this.atOnce = isPostgres(ctx.db) ? PG_GROUPS_AT_ONCE : Infinity;
+  }
 
   serve(part: Part): Promise<Served> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ part, resolve, reject });
-      if (this.scheduled) return;
-      this.scheduled = true;
-      // After the I/O phase: every request read in this turn has asked by then.
-      setImmediate(() => void this.flush());
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waiting.length === 0 || this.serving >= this.atOnce) return;
+    this.scheduled = true;
+    // After the I/O phase: every request read in this turn has asked by then.
+    setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
     this.scheduled = false;
     const group = this.waiting.splice(0, MAX_GROUP);
-    if (this.waiting.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    this.serving++;
+    this.schedule();
     try {
       // Answered only after the commit: before it, nothing of theirs is durable. A failure here is
       // the database's (a request's own mistakes are answers, not exceptions), so all hear of it.
-      const served = await transact(this.ctx.db, (trx) => serveGroup(this.ctx, trx, group.map((w) => w.part)));
+      const { served, settleAfterCommit } = await transact(this.ctx.db, (trx) => serveGroup(this.ctx, trx, group.map((w) => w.part)));
+      // Before the answers: an agent told its last task is accepted finds its job ended. Its
+      // failure fails no request (their results are committed); housekeeping settles the job.
+      if (settleAfterCommit.length > 0) await settleJobsAfterCommit(this.ctx, settleAfterCommit).catch((err: Error) => console.error(`[dispatch] settling jobs after a commit failed (housekeeping will): ${err.message}`));
       group.forEach((w, k) => w.resolve(served[k]!));
     } catch (err) {
       for (const w of group) w.reject(err);
+    } finally {
+      this.serving--;
+      this.schedule();
     }
   }
 }
@@ -171,7 +194,7 @@ function groupOf(ctx: ServiceContext): RequestGroup {
   return group;
 }
 
-async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<Served[]> {
+async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]): Promise<{ served: Served[]; settleAfterCommit: string[] }> {
   const served: Served[] = parts.map(() => ({ results: new Map(), accepted: [], oneByOne: [] }));
   // The blobs and tasks the reports name, each once (most reports name the same empty stdout blob).
   const shas = new Set<string>();
@@ -261,6 +284,15 @@ async function serveGroup(ctx: ServiceContext, trx: Db, parts: readonly Part[]):
   // The other jobs of the successes last: their lease costs more the longer the queue is (1,000
   // jobs queued ahead made every group wait for the others' leases: PostgreSQL dispatch 1.6-2.9x
   // slower); after it, only the status probe and the commit are paid one group at a time.
-  for (const jobId of finishing) if (!withSteps.has(jobId)) await refreshJobStatus(trx, jobId);
-  return served;
+  // On PostgreSQL they are not refreshed here at all: job-settling.ts derives their status after
+  // the commit, without holding their row from here to the commit.
+  const settleAfterCommit = finishing.filter((jobId) => !withSteps.has(jobId));
+  if (isPostgres(trx)) {
+    // A job this group has just leased tasks of cannot end before their reports, which settle it
+    // in turn: no probe for it (on a busy job, that is every group but the last few).
+    const leasedFrom = new Set(served.flatMap((s) => s.lease?.tasks.map((t) => t.jobId) ?? []));
+    return { served, settleAfterCommit: settleAfterCommit.filter((jobId) => !leasedFrom.has(jobId)) };
+  }
+  for (const jobId of settleAfterCommit) await refreshJobStatus(trx, jobId);
+  return { served, settleAfterCommit: [] };
 }

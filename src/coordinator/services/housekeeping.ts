@@ -1,9 +1,11 @@
 // What a farm running for months needs done on its own: finished jobs past the retention period
-// archived or deleted, and blobs nothing refers to collected. Runs at start (resuming a collection
-// a crash interrupted, and sweeping files the store's records lost) and then every interval.
+// archived or deleted, running jobs with nothing left to run settled (job-settling.ts), and blobs
+// nothing refers to collected. Runs at start (resuming a collection a crash interrupted, and sweeping
+// files the store's records lost) and then every interval.
 import { collectBlobs } from './blob-collection.js';
 import { type ServiceContext, nowIso } from './context.js';
 import { removeJob } from './job-deletion.js';
+import { settleStrandedJobs } from './job-settling.js';
 
 /** Archives or deletes finished jobs older than the retention period; returns how many. */
 export async function applyRetention(ctx: ServiceContext): Promise<number> {
@@ -33,6 +35,7 @@ export function startHousekeeping(ctx: ServiceContext): { stop(): void } {
     busy = true;
     try {
       await applyRetention(ctx);
+      await settleStrandedJobs(ctx);
       await collectBlobs(ctx, { sweepUnrecorded: first });
     } catch (err) {
       console.error(`[housekeeping] failed: ${(err as Error).message}`);

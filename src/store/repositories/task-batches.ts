@@ -7,6 +7,7 @@ import { type EndedAttempt, recordUsage } from './usage.js';
 import type { Db, JobsTable, TaskAttemptsTable, TasksTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
 import { columnsOf, runShaped } from '../shaped-sql.js';
+import { deleteFilesOfTasks, insertUnnest, type PgColumn } from '../pg-batches.js';
 
 /**
  * `(values (?, ?), …) as <alias>`: pairs as a table to join in an UPDATE … FROM. SQLite and
@@ -76,7 +77,13 @@ export async function markLeased(db: Db, leases: readonly { taskId: string; agen
 
 const ATTEMPT_COLUMNS = ['task_id', 'attempt', 'agent_id', 'status', 'started_at', 'finished_at', 'exit_code', 'error', 'log_bytes'] as const satisfies readonly (keyof TaskAttemptsTable)[];
 
+const PG_ATTEMPT_COLUMNS: readonly PgColumn[] = [
+  ['task_id', 'text'], ['attempt', 'integer'], ['agent_id', 'text'], ['status', 'text'], ['started_at', 'text'],
+  ['finished_at', 'text'], ['exit_code', 'integer'], ['error', 'text'], ['log_bytes', 'bigint'],
+];
+
 export async function insertAttempts(db: Db, rows: readonly TaskAttemptsTable[]): Promise<void> {
+  if (isPostgres(db)) return insertUnnest(db, 'task_attempts', PG_ATTEMPT_COLUMNS, PG_ATTEMPT_COLUMNS.map(([c]) => rows.map((r) => r[c as keyof TaskAttemptsTable])));
   for (const part of insertBatches(rows)) {
     await runShaped(
       db,
@@ -103,17 +110,26 @@ export function heldTasks(db: Db, ids: readonly string[]): Promise<HeldTask[]> {
   );
 }
 
-/** A read of the tasks `ids` in id-ordered parts of one shape each, locked first on PostgreSQL (until commit). */
-async function lockedTaskRows<R>(db: Db, ids: readonly string[], shape: string, build: (part: string[]) => Compilable<R>): Promise<R[]> {
+/**
+ * A read of the tasks `ids` in id-ordered parts of one shape each, locked on PostgreSQL (until
+ * commit) by the read itself: `FOR UPDATE OF tasks` (never the joined job's row, which every report
+ * of the job would then wait for), rows locked in id order. One round-trip, where a locking SELECT
+ * followed by the read took two for every group of reports.
+ */
+async function lockedTaskRows<R>(db: Db, ids: readonly string[], shape: string, build: (part: string[]) => LockableRead<R>): Promise<R[]> {
   const rows: R[] = [];
+  const lock = isPostgres(db);
   for (const part of inLists([...ids].sort())) {
-    if (isPostgres(db)) await lockTasks(db, part);
-    rows.push(...(await runShaped(db, `${shape} ${part.length}`, () => build(part), part)).rows);
+    rows.push(...(await runShaped(db, `${shape} ${part.length}`, () => (lock ? build(part).orderBy('tasks.id').forUpdate(['tasks']) : build(part)), part)).rows);
   }
   return rows;
 }
 
-const lockTasks = (db: Db, ids: readonly string[]) => db.selectFrom('tasks').select('id').where('id', 'in', [...ids]).orderBy('id').forUpdate().execute();
+/** What lockedTaskRows needs of a read: ordering by the task's id and locking the task rows. */
+interface LockableRead<R> extends Compilable<R> {
+  orderBy(ref: 'tasks.id'): LockableRead<R>;
+  forUpdate(of: ['tasks']): Compilable<R>;
+}
 
 /** A job as the end of its tasks' attempts needs it: its kind, and what the usage ledger records. */
 export interface EndingJob {
@@ -212,8 +228,14 @@ export async function finishAttempts(
   await recordUsage(db, ended);
 }
 
+const PG_FILE_COLUMNS: readonly PgColumn[] = [['task_id', 'text'], ['path', 'text'], ['sha256', 'text'], ['size', 'bigint']];
+
 /** Replaces the result files of many tasks at once. */
 export async function replaceFilesOfTasks(db: Db, taskIds: readonly string[], files: readonly { task_id: string; path: string; sha256: string; size: number }[]): Promise<void> {
+  if (isPostgres(db)) {
+    await deleteFilesOfTasks(db, taskIds);
+    return insertUnnest(db, 'task_files', PG_FILE_COLUMNS, [files.map((f) => f.task_id), files.map((f) => f.path), files.map((f) => f.sha256), files.map((f) => f.size)]);
+  }
   for (const part of inLists(taskIds)) {
     await runShaped(db, `deleteTaskFiles ${part.length}`, () => db.deleteFrom('task_files').where('task_id', 'in', part), part);
   }

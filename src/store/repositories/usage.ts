@@ -5,6 +5,8 @@ import { splitByDay } from '../../core/usage.js';
 import type { Db, UsageLedgerTable } from '../schema.js';
 import { inLists, insertBatches } from '../statement-shapes.js';
 import { runShaped } from '../shaped-sql.js';
+import { isPostgres } from '../dialect.js';
+import { insertUnnest, type PgColumn } from '../pg-batches.js';
 import type { UsageSums } from '../../wire/usage.js';
 import { jobRequirementsOf } from '../json-columns.js';
 
@@ -60,9 +62,14 @@ export async function recordEndedAttempts(db: Db, taskIds: readonly string[], at
   await recordUsage(db, ended);
 }
 
+const PG_LEDGER_TYPES: Partial<Record<keyof UsageLedgerTable, PgColumn[1]>> = { attempt: 'integer', seconds: 'double precision', cores: 'integer', gpus: 'integer', core_seconds: 'double precision', gpu_seconds: 'double precision' };
+
 const LEDGER_COLUMNS = [
   'task_id', 'attempt', 'day', 'job_id', 'job_name', 'user_id', 'user_name', 'agent_id', 'status', 'seconds', 'cores', 'gpus', 'core_seconds', 'gpu_seconds', 'ended_at',
 ] as const satisfies readonly (keyof UsageLedgerTable)[];
+
+/** LEDGER_COLUMNS with their PostgreSQL types, in the same order. */
+const PG_LEDGER_COLUMNS: readonly PgColumn[] = LEDGER_COLUMNS.map((c) => [c, PG_LEDGER_TYPES[c] ?? 'text'] as const);
 
 /**
  * Records attempts whose facts the caller has already read (the agents' batch of successes reads
@@ -86,6 +93,7 @@ export async function recordUsage(db: Db, ended: readonly EndedAttempt[]): Promi
       rows.push([a.task_id, a.attempt, day, a.job_id, a.job_name, a.user_id, a.user_name, a.agent_id, a.status, seconds, a.cores, gpus, seconds * a.cores, seconds * gpus, a.finished_at]);
     }
   }
+  if (isPostgres(db)) return insertUnnest(db, 'usage_ledger', PG_LEDGER_COLUMNS, PG_LEDGER_COLUMNS.map((_, i) => rows.map((r) => r[i])), ['task_id', 'attempt', 'day']);
   for (const part of insertBatches(rows)) {
     // A loop, not part.flat(): V8's generic flat was most of this function's time.
     const params: unknown[] = [];
