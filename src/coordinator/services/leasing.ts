@@ -230,7 +230,7 @@ async function leaseFromWindow(ctx: ServiceContext, trx: Db, asks: readonly Pick
     const out: LeasedTask[] = [];
     for (const before of chosen) {
       // The row as markLeased left it, updated in place (it is this lease's own).
-      const task = Object.assign(before, { status: 'running' as const, agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null });
+      const task = Object.assign(before, { status: 'running' as const, agent_id: asks[k]!.agent.id, attempt: before.attempt + 1, tries: before.tries + 1, lease_expires_at: expires, started_at: now, finished_at: null, exit_code: null, error: null, progress: null, message: null });
       let job = jobs.get(task.job_id);
       if (!job) {
         const row = (await jobsRepo.findJob(trx, task.job_id))!;

@@ -145,6 +145,14 @@ export async function markAttemptUploading(db: Db, taskId: string, attempt: numb
  * cores are `freeCores`, one entry per agent asking together); with `blocked`, not those of jobs the
  * agent is blocklisted for (it failed `limit` of their attempts). Whole rows: the lease needs them.
  */
+/**
+ * What a lease reads of a queued task: the columns it passes on or decides by. The others are what
+ * the lease sets (leasing.ts); reading all eighteen for a window of hundreds of rows per lease made
+ * a JavaScript object of each value, a measurable part of the lease's time.
+ */
+const QUEUED_TASK_COLUMNS = ['tasks.id', 'tasks.idx', 'tasks.input_name', 'tasks.input_sha', 'tasks.spec', 'tasks.attempt', 'tasks.tries', 'tasks.step'] as const;
+export type QueuedTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'idx' | 'input_name' | 'input_sha' | 'spec' | 'attempt' | 'tries' | 'step'>;
+
 export async function queuedCandidates(
   db: Db,
   freeCores: readonly number[],
@@ -192,7 +200,7 @@ export async function queuedCandidates(
       ),
     );
   }
-  const out: (TaskRow & { cores: number; user_id: string; priority: number; queued_at: string; requirements: string | null })[] = [];
+  const out: (QueuedTask & { cores: number; user_id: string; priority: number; queued_at: string; requirements: string | null })[] = [];
   const eligible = await jobs.orderBy('jobs.priority', 'desc').orderBy('jobs.queued_at').orderBy('jobs.id').execute();
   // Priority first, then fair share between users at equal priority, then age (core/priority.ts):
   // what each user has running matters only when users share a priority level.
@@ -210,20 +218,29 @@ export async function queuedCandidates(
     // everything these leasers can run, and they take nothing at all.
     if (job.requirements && skipJob?.(job.requirements)) continue;
     const skip = job.kind === 'template' && skipSteps ? await skipSteps(job.id) : [];
-    const read = (n: number, afterIdx: number) =>
-      db
-        .selectFrom('tasks')
-        .selectAll()
-        .where('tasks.status', '=', 'queued')
-        .where('tasks.job_id', '=', job.id)
-        .where('tasks.idx', '>', afterIdx)
-        .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
-        .orderBy('tasks.idx')
-        .limit(n)
-        // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
-        // leased twice and no leaser waits for another. Only task rows are locked, never their job.
-        .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked())
-        .execute();
+    const read = async (n: number, afterIdx: number): Promise<QueuedTask[]> => {
+      const found = await runShaped(
+        db,
+        `queuedTasksOfJob ${skip.length}`,
+        () =>
+          db
+            .selectFrom('tasks')
+            .select(QUEUED_TASK_COLUMNS)
+            .where('tasks.status', '=', 'queued')
+            .where('tasks.job_id', '=', job.id)
+            .where('tasks.idx', '>', afterIdx)
+            .$if(skip.length > 0, (qb) => qb.where('tasks.step', 'not in', skip))
+            .orderBy('tasks.idx')
+            .limit(n)
+            // PostgreSQL replicas lease at once: each takes the queued rows no one else holds, so no task is
+            // leased twice and no leaser waits for another. Only task rows are locked, never their job.
+            .$if(isPostgres(db), (qb) => qb.forUpdate().skipLocked()),
+        ['queued', job.id, afterIdx, ...skip, n],
+      );
+      // The job and status are the query's own: set here, not read back for every row.
+      for (const r of found.rows) Object.assign(r, { job_id: job.id, status: 'queued' });
+      return found.rows as QueuedTask[];
+    };
     const n = Math.min(limit - out.length, fit);
     let rows = await read(n, 0);
     // A task that failed may be left to another agent (services/agent-choice.ts): read as many
