@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { frameRangeOf, MAX_FRAME } from '../core/frames.js';
-import { IMAGE_FORMATS, type ImageFormat } from '../wire/render.js';
+import { IMAGE_FORMATS, type ImageFormat } from '../core/image-formats.js';
 
 export const RENDER_SETUP_PY = fileURLToPath(new URL('./blender/render_setup.py', import.meta.url));
 

@@ -4,10 +4,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { FileRef, Nullable, Sha256, strict, Time } from './common.js';
 import { RunFields } from './scheduling.js';
 import { TaskStatusSchema } from './states.js';
+import { IMAGE_FORMATS, type ImageFormat } from '../core/image-formats.js';
 
-/** Image formats a task may render to: Blender's enum names that -F also accepts (TARGA is -F TGA). */
-export const IMAGE_FORMATS = ['PNG', 'JPEG', 'OPEN_EXR', 'OPEN_EXR_MULTILAYER', 'TIFF', 'BMP', 'WEBP', 'TARGA', 'HDR'] as const;
-export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+export { IMAGE_FORMATS, type ImageFormat };
 const ImageFormatSchema = Type.Union(IMAGE_FORMATS.map((f) => Type.Literal(f)));
 
 /** Where a render task's project files are laid out in its task directory. */

@@ -1,4 +1,6 @@
 // `drover render PROJECT`: a Blender project (a .blend, a folder or a zip) rendered across agents.
+// The project walker (with its zip reader) and the .blend reader (with zstd) load when this command
+// runs: every `drover` run registers it (see templates.ts).
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,11 +12,11 @@ import { INSTANCE_TYPES, type InstanceType } from '../../core/instance-types.js'
 import type { JobView } from '../../wire/jobs.js';
 import { checkBlendFile } from '../../render/blend-file.js';
 import { IMAGE_FORMATS, type ImageFormat, isImageFormat } from '../../render/blender-command.js';
-import { discoverProject, hashProjectFiles, openProjectFile, ProjectError, type HashedProjectFile, type Project } from '../../render/project.js';
+import type { HashedProjectFile, Project } from '../../render/project.js';
 import { ProgramNotFoundError } from '../../process/run-process.js';
 import { readSceneInfo, type SceneInfo } from '../../render/scene-info.js';
 import { sceneInfoCacheDir } from '../../render/scene-info-cache.js';
-import { readSceneSettingsFromBytes, type SceneSettingsFromBytes } from '../../render/scene-info-from-bytes.js';
+import type { SceneSettingsFromBytes } from '../../render/scene-info-from-bytes.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { waitForJob } from '../follow.js';
 import { bytes, countsLine, duration } from '../format.js';
@@ -59,6 +61,7 @@ async function localBlend(project: Project): Promise<{ path: string; cleanup(): 
   if (file.source.kind === 'fs') return { path: file.source.absPath, cleanup: async () => {} };
   const dir = await mkdtemp(join(tmpdir(), 'drover-blend-'));
   const target = join(dir, basename(project.blend));
+  const { openProjectFile } = await import('../../render/project.js');
   await pipeline(await openProjectFile(file), createWriteStream(target));
   return { path: target, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -75,6 +78,7 @@ async function uploadProject(client: ApiClient, hashed: readonly HashedProjectFi
   const wanted = new Set(missing);
   let sentFiles = 0;
   let sentBytes = 0;
+  const { openProjectFile } = await import('../../render/project.js');
   for (const f of hashed) {
     if (!wanted.delete(f.sha256)) continue;
     await client.uploadStream(f.sha256, () => openProjectFile(f), patientRetry(`uploading ${f.path}`));
@@ -129,6 +133,7 @@ export function registerRenderCommand(program: Command): void {
       let project: Project;
       // Hashed first: the upload needs the hashes, and the .blend's is the key of the scene cache.
       const hashed: HashedProjectFile[] = [];
+      const { discoverProject, hashProjectFiles, ProjectError } = await import('../../render/project.js');
       try {
         project = await discoverProject(resolve(input), opts.blend ? { blend: opts.blend } : {});
         for await (const f of hashProjectFiles(project)) hashed.push(f);
@@ -148,6 +153,7 @@ export function registerRenderCommand(program: Command): void {
         // external files, for the warnings) starts now and runs beside the upload. The job waits
         // for Blender only when the bytes cannot say the settings: Blender's start (about a
         // second) used to come before the job existed.
+        const { readSceneSettingsFromBytes } = await import('../../render/scene-info-from-bytes.js');
         fromBytes = await readSceneSettingsFromBytes(blend.path, opts.scene);
         // Straight to reading the scene: probing `blender --version` first cost half a second.
         sceneRead = readSceneInfo(blend.path, {
