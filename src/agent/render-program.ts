@@ -1,14 +1,15 @@
 // The render task: Blender renders the task's frames; each frame is uploaded with its thumbnails
 // the moment Blender reports it saved, so a crash loses no finished frame.
-import { copyFile, mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { ApiError } from '../client/api-client.js';
+import { ApiError, type ApiClient } from '../client/api-client.js';
 import type { RenderJobSpec } from '../wire/render.js';
 import { PROJECT_DIR } from '../wire/render.js';
 import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../render/blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
 import { makeThumbnails } from '../render/thumbnails.js';
-import { sha256File, uploadMissing } from './result-files.js';
+import { uploadMissing } from './result-files.js';
 import type { ProgramContext, ProgramFactory, TaskProgram } from './task-program.js';
 
 export const FRAMES_DIR = 'run-result/frames';
@@ -77,6 +78,30 @@ export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir,
   };
 };
 
+/**
+ * A frame up to this size is uploaded from memory with its thumbnails in one request (POST
+ * /blobs/batch), without asking the coordinator first which of them it lacks: a frame just
+ * rendered is new bytes (PNGs carry their time), so the question only cost a round trip and the
+ * coordinator's CPU on every frame. Bigger frames are asked about and streamed (uploadMissing).
+ */
+const SMALL_FRAME_BYTES = 4 * 1024 * 1024;
+
+async function readSmall(path: string): Promise<{ sha256: string; absPath: string; bytes: Buffer }> {
+  const bytes = await readFile(path);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), absPath: path, bytes };
+}
+
+/** The frame's files: in one batch when all were read into memory, else asked about and streamed. */
+async function uploadFrameFiles(client: ApiClient, files: readonly { sha256: string; absPath: string; bytes?: Buffer }[]): Promise<void> {
+  const inMemory = files.flatMap((f) => (f.bytes ? [{ sha256: f.sha256, bytes: f.bytes }] : []));
+  if (inMemory.length < files.length) {
+    await uploadMissing(client, files);
+    return;
+  }
+  const unique = [...new Map(inMemory.map((f) => [f.sha256, f])).values()];
+  await client.uploadBatch(unique, { retryForMs: 60_000 });
+}
+
 export interface FrameUploader {
   /** Queues the upload of a frame Blender saved as FRAMES_DIR/`name` in the task directory. */
   add(frame: number, name: string, elapsedMs: number | null): void;
@@ -97,18 +122,25 @@ export function frameUploader({ task, taskDir, scratchDir, client, blobs, log, s
   let uploads: Promise<void> = Promise.resolve();
   const uploadFrame = async (frame: number, relative: string, local: string, elapsedMs: number | null) => {
     try {
-      const { sha256, size, path: kept } = await blobs.adopt(local);
+      const { sha256, size, path: kept, bytes } = await blobs.adopt(local, { keepBytesUpTo: SMALL_FRAME_BYTES });
       const thumbs = await makeThumbnails(local, join(scratchDir, 'thumbs'), { baseName: `frame-${frame}` });
-      const files = [{ sha256, absPath: kept }];
+      const files: { sha256: string; absPath: string; bytes?: Buffer }[] = [{ sha256, absPath: kept, ...(bytes ? { bytes } : {}) }];
       let thumbnail: string | undefined;
       let preview: string | undefined;
       if (thumbs.ok) {
-        thumbnail = await sha256File(thumbs.thumbnail.path);
+        // Thumbnails are small by design: read once, hashed and sent from memory.
+        const small = await readSmall(thumbs.thumbnail.path);
+        thumbnail = small.sha256;
+        files.push(small);
         // One file when the frame is no wider than its thumbnail: hash it once.
-        preview = thumbs.preview.path === thumbs.thumbnail.path ? thumbnail : await sha256File(thumbs.preview.path);
-        files.push({ sha256: thumbnail, absPath: thumbs.thumbnail.path }, { sha256: preview, absPath: thumbs.preview.path });
+        if (thumbs.preview.path === thumbs.thumbnail.path) preview = thumbnail;
+        else {
+          const larger = await readSmall(thumbs.preview.path);
+          preview = larger.sha256;
+          files.push(larger);
+        }
       } else log(`no thumbnail for frame ${frame}: ${thumbs.reason}`);
-      await uploadMissing(client, files);
+      await uploadFrameFiles(client, files);
       await client.json(
         'POST',
         `/agent/tasks/${task.taskId}/frames`,
