@@ -1,15 +1,14 @@
 // The render task: Blender renders the task's frames; each frame is uploaded with its thumbnails
 // the moment Blender reports it saved, so a crash loses no finished frame.
-import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { ApiError, type ApiClient } from '../client/api-client.js';
+import { ApiError } from '../client/api-client.js';
 import type { RenderJobSpec } from '../wire/render.js';
 import { PROJECT_DIR } from '../wire/render.js';
 import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../render/blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
 import { makeThumbnails } from '../render/thumbnails.js';
-import { uploadMissing } from './result-files.js';
+import { readFileForUpload, SMALL_FILE_BYTES, uploadFiles } from './result-files.js';
 import type { ProgramContext, ProgramFactory, TaskProgram } from './task-program.js';
 
 export const FRAMES_DIR = 'run-result/frames';
@@ -78,30 +77,6 @@ export const renderProgram: ProgramFactory = async ({ task, taskDir, scratchDir,
   };
 };
 
-/**
- * A frame up to this size is uploaded from memory with its thumbnails in one request (POST
- * /blobs/batch), without asking the coordinator first which of them it lacks: a frame just
- * rendered is new bytes (PNGs carry their time), so the question only cost a round trip and the
- * coordinator's CPU on every frame. Bigger frames are asked about and streamed (uploadMissing).
- */
-const SMALL_FRAME_BYTES = 4 * 1024 * 1024;
-
-async function readSmall(path: string): Promise<{ sha256: string; absPath: string; bytes: Buffer }> {
-  const bytes = await readFile(path);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), absPath: path, bytes };
-}
-
-/** The frame's files: in one batch when all were read into memory, else asked about and streamed. */
-async function uploadFrameFiles(client: ApiClient, files: readonly { sha256: string; absPath: string; bytes?: Buffer }[]): Promise<void> {
-  const inMemory = files.flatMap((f) => (f.bytes ? [{ sha256: f.sha256, bytes: f.bytes }] : []));
-  if (inMemory.length < files.length) {
-    await uploadMissing(client, files);
-    return;
-  }
-  const unique = [...new Map(inMemory.map((f) => [f.sha256, f])).values()];
-  await client.uploadBatch(unique, { retryForMs: 60_000 });
-}
-
 export interface FrameUploader {
   /** Queues the upload of a frame Blender saved as FRAMES_DIR/`name` in the task directory. */
   add(frame: number, name: string, elapsedMs: number | null): void;
@@ -115,32 +90,33 @@ export interface FrameUploader {
  * Uploads each frame with its thumbnails and reports it (POST /agent/tasks/:id/frames), one after
  * another in the order saved, while the renderer goes on. Shared by cold and warm render tasks.
  * The frame is uploaded from the copy kept in the agent's blob cache (the job's preview reads it
- * there when this agent makes it).
+ * there when this agent makes it), or, when small, from the bytes that copy was written from, with
+ * its thumbnails in one request (uploadFiles).
  */
 export function frameUploader({ task, taskDir, scratchDir, client, blobs, log, stop }: Pick<ProgramContext, 'task' | 'taskDir' | 'scratchDir' | 'client' | 'blobs' | 'log' | 'stop'>): FrameUploader {
   const sent = new Set<string>();
   let uploads: Promise<void> = Promise.resolve();
   const uploadFrame = async (frame: number, relative: string, local: string, elapsedMs: number | null) => {
     try {
-      const { sha256, size, path: kept, bytes } = await blobs.adopt(local, { keepBytesUpTo: SMALL_FRAME_BYTES });
+      const { sha256, size, path: kept, bytes } = await blobs.adopt(local, { keepBytesUpTo: SMALL_FILE_BYTES });
       const thumbs = await makeThumbnails(local, join(scratchDir, 'thumbs'), { baseName: `frame-${frame}` });
       const files: { sha256: string; absPath: string; bytes?: Buffer }[] = [{ sha256, absPath: kept, ...(bytes ? { bytes } : {}) }];
       let thumbnail: string | undefined;
       let preview: string | undefined;
       if (thumbs.ok) {
         // Thumbnails are small by design: read once, hashed and sent from memory.
-        const small = await readSmall(thumbs.thumbnail.path);
+        const small = await readFileForUpload(thumbs.thumbnail.path);
         thumbnail = small.sha256;
         files.push(small);
         // One file when the frame is no wider than its thumbnail: hash it once.
         if (thumbs.preview.path === thumbs.thumbnail.path) preview = thumbnail;
         else {
-          const larger = await readSmall(thumbs.preview.path);
+          const larger = await readFileForUpload(thumbs.preview.path);
           preview = larger.sha256;
           files.push(larger);
         }
       } else log(`no thumbnail for frame ${frame}: ${thumbs.reason}`);
-      await uploadFrameFiles(client, files);
+      await uploadFiles(client, files);
       await client.json(
         'POST',
         `/agent/tasks/${task.taskId}/frames`,
