@@ -8,7 +8,7 @@ import { PROJECT_DIR } from '../wire/render.js';
 import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../render/blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
 import { makeThumbnails } from '../render/thumbnails.js';
-import { readFileForUpload, SMALL_FILE_BYTES, uploadFiles } from './result-files.js';
+import { type FileToUpload, readFileForUpload, SMALL_FILE_BYTES, uploadFiles } from './result-files.js';
 import type { ProgramContext, ProgramFactory, TaskProgram } from './task-program.js';
 
 export const FRAMES_DIR = 'run-result/frames';
@@ -100,7 +100,7 @@ export function frameUploader({ task, taskDir, scratchDir, client, blobs, log, s
     try {
       const { sha256, size, path: kept, bytes } = await blobs.adopt(local, { keepBytesUpTo: SMALL_FILE_BYTES });
       const thumbs = await makeThumbnails(local, join(scratchDir, 'thumbs'), { baseName: `frame-${frame}` });
-      const files: { sha256: string; absPath: string; bytes?: Buffer }[] = [{ sha256, absPath: kept, ...(bytes ? { bytes } : {}) }];
+      const files: FileToUpload[] = [{ sha256, absPath: kept, ...(bytes ? { bytes } : {}) }];
       let thumbnail: string | undefined;
       let preview: string | undefined;
       if (thumbs.ok) {
