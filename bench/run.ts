@@ -142,7 +142,7 @@ try {
   if (want('render') || want('render-fresh')) {
     const o = { frames: opt('render-frames', 40), rounds: opt('rounds', 2), resolution: [opt('width', 320), opt('height', 180)] as [number, number], samples: opt('samples', 16) };
     emit(`\n### Render on a farm that has just started: ${o.frames} frames, ${o.rounds} rounds (load at start ${load()})\n`);
-    emit("Each round starts a new coordinator and agent (not timed; the agent has joined) and times the first `drover render … --wait` they see, from the command's start (reading the scene, hashing and uploading the project) to its exit: nothing was rendered on that farm before. First frame: Drover's, when the coordinator has a frame to download (the job's `render.lastFrame`, polled every 10 ms); plain Blender's, when its first frame is on disk. The modes alternate within each round.\n");
+    emit("Each round starts a new coordinator and agent (not timed; the agent has joined) and times the first `drover render … --wait` they see, from the command's start (reading the scene, hashing and uploading the project) to its exit: nothing was rendered on that farm before. First frame: Drover's, when the coordinator has a frame to download (the job's `render.lastFrame`, polled every 50 ms); plain Blender's, when its first frame is on disk (looked for every 50 ms too). The modes alternate within each round.\n");
     const r = await freshRender(o);
     emit(table(r.rows));
     emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);

@@ -6,7 +6,7 @@
 // from there; they are verified all the same.
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,21 +49,30 @@ export class BlobCache {
    * Copies a file this agent made (a frame it is about to upload) into the cache and returns its
    * hash, size and cached path. The hash is the copy's, made out of the task's reach, and the copy
    * is what gets uploaded: a task that changes its file meanwhile cannot make the cache (or the
-   * coordinator) hold bytes that disagree with their hash.
+   * coordinator) hold bytes that disagree with their hash. With `keepBytesUpTo`, a file no bigger
+   * comes back with its bytes.
    */
-  async adopt(file: string): Promise<{ sha256: string; size: number; path: string }> {
+  async adopt(file: string, opts: { keepBytesUpTo?: number } = {}): Promise<{ sha256: string; size: number; path: string; bytes?: Buffer }> {
     const tmp = join(this.root, 'tmp', `${randomBytes(8).toString('hex')}.part`);
     await mkdir(dirname(tmp), { recursive: true });
     const hash = createHash('sha256');
     let size = 0;
+    let bytes: Buffer | undefined;
     try {
-      await pipeline(createReadStream(file), hashing(hash, (n) => (size += n)), createWriteStream(tmp));
+      if (opts.keepBytesUpTo !== undefined && (await stat(file)).size <= opts.keepBytesUpTo) {
+        // A small file is read once and its bytes kept: the caller uploads them from memory
+        // (hashed are the bytes sent), with no second read of the file.
+        bytes = await readFile(file);
+        hash.update(bytes);
+        size = bytes.length;
+        await writeFile(tmp, bytes);
+      } else await pipeline(createReadStream(file), hashing(hash, (n) => (size += n)), createWriteStream(tmp));
       const sha256 = hash.digest('hex');
       const path = this.pathOf(sha256);
       await mkdir(dirname(path), { recursive: true });
       // Over a copy already there, the same bytes replace it atomically.
       await rename(tmp, path);
-      return { sha256, size, path };
+      return bytes ? { sha256, size, path, bytes } : { sha256, size, path };
     } finally {
       await rm(tmp, { force: true });
     }

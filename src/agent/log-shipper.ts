@@ -76,7 +76,12 @@ export class LogShipper {
       let bytes = 0;
       while (this.pending.length > 0 && bytes < MAX_BATCH_BYTES) {
         const next = this.pending.shift()!;
-        batch.push(next);
+        // Output that follows output of the same stream joins it: the coordinator stores (and
+        // announces) each chunk as one entry, and a renderer flushes a line at a time (Blender
+        // prints about 45 per frame), so a batch of lines would otherwise be as many entries.
+        const last = batch.at(-1);
+        if (last && last.stream === next.stream) last.data += next.data;
+        else batch.push({ ...next });
         bytes += next.data.length;
       }
       this.pendingBytes -= bytes;

@@ -8,7 +8,7 @@ import { PROJECT_DIR } from '../wire/render.js';
 import { buildBlenderCommand, RENDER_SETUP_PY, type RenderOverrides } from '../render/blender-command.js';
 import { BlenderOutputParser, type BlenderEvent } from '../render/blender-output.js';
 import { makeThumbnails } from '../render/thumbnails.js';
-import { sha256File, uploadMissing } from './result-files.js';
+import { type FileToUpload, readFileForUpload, SMALL_FILE_BYTES, uploadFiles } from './result-files.js';
 import type { ProgramContext, ProgramFactory, TaskProgram } from './task-program.js';
 
 export const FRAMES_DIR = 'run-result/frames';
@@ -90,25 +90,33 @@ export interface FrameUploader {
  * Uploads each frame with its thumbnails and reports it (POST /agent/tasks/:id/frames), one after
  * another in the order saved, while the renderer goes on. Shared by cold and warm render tasks.
  * The frame is uploaded from the copy kept in the agent's blob cache (the job's preview reads it
- * there when this agent makes it).
+ * there when this agent makes it), or, when small, from the bytes that copy was written from, with
+ * its thumbnails in one request (uploadFiles).
  */
 export function frameUploader({ task, taskDir, scratchDir, client, blobs, log, stop }: Pick<ProgramContext, 'task' | 'taskDir' | 'scratchDir' | 'client' | 'blobs' | 'log' | 'stop'>): FrameUploader {
   const sent = new Set<string>();
   let uploads: Promise<void> = Promise.resolve();
   const uploadFrame = async (frame: number, relative: string, local: string, elapsedMs: number | null) => {
     try {
-      const { sha256, size, path: kept } = await blobs.adopt(local);
+      const { sha256, size, path: kept, bytes } = await blobs.adopt(local, { keepBytesUpTo: SMALL_FILE_BYTES });
       const thumbs = await makeThumbnails(local, join(scratchDir, 'thumbs'), { baseName: `frame-${frame}` });
-      const files = [{ sha256, absPath: kept }];
+      const files: FileToUpload[] = [{ sha256, absPath: kept, ...(bytes ? { bytes } : {}) }];
       let thumbnail: string | undefined;
       let preview: string | undefined;
       if (thumbs.ok) {
-        thumbnail = await sha256File(thumbs.thumbnail.path);
+        // Thumbnails are small by design: read once, hashed and sent from memory.
+        const small = await readFileForUpload(thumbs.thumbnail.path);
+        thumbnail = small.sha256;
+        files.push(small);
         // One file when the frame is no wider than its thumbnail: hash it once.
-        preview = thumbs.preview.path === thumbs.thumbnail.path ? thumbnail : await sha256File(thumbs.preview.path);
-        files.push({ sha256: thumbnail, absPath: thumbs.thumbnail.path }, { sha256: preview, absPath: thumbs.preview.path });
+        if (thumbs.preview.path === thumbs.thumbnail.path) preview = thumbnail;
+        else {
+          const larger = await readFileForUpload(thumbs.preview.path);
+          preview = larger.sha256;
+          files.push(larger);
+        }
       } else log(`no thumbnail for frame ${frame}: ${thumbs.reason}`);
-      await uploadMissing(client, files);
+      await uploadFiles(client, files);
       await client.json(
         'POST',
         `/agent/tasks/${task.taskId}/frames`,

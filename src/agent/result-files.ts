@@ -1,7 +1,7 @@
 // Collecting a task's results: regular files under run-result/, hashed, uploaded once each.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { relativePathProblem } from '../core/inputs.js';
@@ -67,4 +67,35 @@ export async function uploadMissing(client: ApiClient, files: readonly { sha256:
     sent++;
   }
   return sent;
+}
+
+/**
+ * Files up to this size are sent from memory, many in one request (POST /blobs/batch), without
+ * asking the coordinator first which it lacks: what an agent just made (a frame, its thumbnails, a
+ * task's stdout) is new bytes, so the question cost a round trip and the coordinator's CPU on
+ * every frame and task; sending a few small files again costs less. Bigger files are asked about
+ * and streamed (uploadMissing).
+ */
+export const SMALL_FILE_BYTES = 4 * 1024 * 1024;
+
+export interface FileToUpload {
+  sha256: string;
+  absPath: string;
+  /** The bytes, when they were read into memory (then hashed are the bytes sent). */
+  bytes?: Buffer;
+}
+
+/** A small file read once: its bytes and their hash. */
+export async function readFileForUpload(path: string): Promise<FileToUpload & { bytes: Buffer; size: number }> {
+  const bytes = await readFile(path);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), absPath: path, bytes, size: bytes.length };
+}
+
+/** Sends the files read into memory in one batch, and asks about and streams the others. */
+export async function uploadFiles(client: ApiClient, files: readonly FileToUpload[], retry: RequestOptions = { retryForMs: 60_000 }): Promise<void> {
+  const inMemory = new Map<string, { sha256: string; bytes: Buffer }>();
+  for (const f of files) if (f.bytes) inMemory.set(f.sha256, { sha256: f.sha256, bytes: f.bytes });
+  const streamed = files.filter((f) => !f.bytes && !inMemory.has(f.sha256));
+  if (streamed.length > 0) await uploadMissing(client, streamed, retry);
+  if (inMemory.size > 0) await client.uploadBatch([...inMemory.values()], retry);
 }

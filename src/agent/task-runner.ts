@@ -13,7 +13,7 @@ import { CappedFile } from './capped-file.js';
 import { ApiError, type ApiClient, type RequestOptions } from '../client/api-client.js';
 import { LogShipper } from './log-shipper.js';
 import type { Completion } from './protocol.js';
-import { collectFiles, sha256File, uploadMissing } from './result-files.js';
+import { collectFiles, readFileForUpload, sha256File, SMALL_FILE_BYTES, uploadFiles } from './result-files.js';
 import type { ExecuteOutcome, ProgramFactory, TaskProgram } from './task-program.js';
 
 export type StopReason = 'canceled' | 'lease-lost' | 'shutdown' | 'timeout';
@@ -277,11 +277,12 @@ export class TaskRun {
     const std = await Promise.all(
       [stdoutPath, stderrPath].map(async (absPath) => {
         const { size } = await stat(absPath);
-        return { absPath, sha256: await sha256File(absPath), size };
+        // Small output (a render task's is a few kB) is read once and sent with the report's batch.
+        return size <= SMALL_FILE_BYTES ? readFileForUpload(absPath) : { absPath, sha256: await sha256File(absPath), size };
       }),
     );
     const delivery = this.deliveryOptions(base);
-    await uploadMissing(this.deps.client, [...files, ...std], delivery);
+    await uploadFiles(this.deps.client, [...files, ...std], delivery);
     const completion: Completion = {
       taskId: this.task.taskId,
       attempt: this.task.attempt,

@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { BLOB_BATCH_TYPE, blobBatchHead } from '../core/blob-batch.js';
 
 export class ApiError extends Error {
   constructor(
@@ -124,6 +125,23 @@ export class ApiClient {
       } as RequestInit);
       await this.read(res);
     });
+  }
+
+  /** Stores small files in one request (POST /blobs/batch, see src/core/blob-batch.ts), asking nothing first. */
+  async uploadBatch(files: readonly { sha256: string; bytes: Uint8Array }[], opts: RequestOptions = {}): Promise<void> {
+    const parts = files.flatMap((f) => [Buffer.from(blobBatchHead(f.sha256, f.bytes.length)), f.bytes]);
+    const body = Buffer.concat(parts);
+    await this.withRetry(opts, () =>
+      withOwnSignal(opts.signal, async (signal) => {
+        const res = await fetch(`${this.baseUrl}/api/v1/blobs/batch`, {
+          method: 'POST',
+          headers: { 'content-type': BLOB_BATCH_TYPE, ...this.auth() },
+          body,
+          ...(signal ? { signal } : {}),
+        });
+        await this.read(res);
+      }),
+    );
   }
 
   private auth(): Record<string, string> {

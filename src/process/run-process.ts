@@ -1,6 +1,7 @@
 // Run an external program (Blender, ffmpeg, ffprobe) without blocking the event loop, keeping
 // only the tail of its output so a chatty program cannot exhaust memory.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Writable } from 'node:stream';
 
@@ -23,7 +24,10 @@ export interface RunOptions {
    * stop then, and its error is the caller's to read from `RunResult.fed`.
    */
   feed?: (stdin: Writable) => Promise<void>;
-  /** A nice value (0–19) for background work that must not slow a foreground program down. */
+  /**
+   * A nice value (0–19) for background work that must not slow a foreground program down; the
+   * program then runs in a session of its own, whose priority is lowered too (see lowerPriority).
+   */
   niceness?: number;
 }
 
@@ -48,19 +52,20 @@ export class ProgramNotFoundError extends Error {
 export function runProcess(program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const keep = options.keepBytes ?? 1024 * 1024;
   return new Promise((resolve, reject) => {
+    const background = options.niceness !== undefined;
     const child = spawn(program, args, {
       cwd: options.cwd,
       env: options.env,
       stdio: [options.feed ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       signal: options.signal,
+      // A session of its own: see lowerPriority.
+      detached: background,
     });
-    if (options.niceness !== undefined && child.pid !== undefined) {
-      try {
-        // Set at once, before the program starts its threads (they inherit it).
-        setPriority(child.pid, options.niceness);
-      } catch {
-        // Not allowed here: it runs at normal priority, which is only slower for others.
-      }
+    // Out of the caller's process group, it would outlive a Ctrl-C of the caller: it ends with it.
+    const killOnExit = () => child.kill('SIGKILL');
+    if (background) {
+      process.once('exit', killOnExit);
+      if (child.pid !== undefined) lowerPriority(child.pid, options.niceness!);
     }
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
@@ -107,6 +112,7 @@ export function runProcess(program: string, args: readonly string[], options: Ru
     });
     child.on('close', (code, signal) => {
       closed = true;
+      process.off('exit', killOnExit);
       clearTimeout(timer);
       if (options.onLine) {
         for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) options.onLine(partial[stream], stream);
@@ -117,6 +123,28 @@ export function runProcess(program: string, args: readonly string[], options: Ru
       void fed.then((error) => resolve({ ...result, fed: error }));
     });
   });
+}
+
+/**
+ * Background priority for a program started in a session of its own. Its nice value alone is not
+ * enough where Linux groups processes by session for the scheduler (autogroups,
+ * /proc/sys/kernel/sched_autogroup_enabled, on by default on desktops and here): each session
+ * shares the CPU as one, nice values only order processes within a session, so a nice-19 Blender
+ * in the CLI's session got as much CPU as a render in the agent's. Its session's own nice value
+ * (/proc/PID/autogroup) is lowered too; either is set at once, before the program starts its
+ * threads (they inherit it).
+ */
+function lowerPriority(pid: number, niceness: number): void {
+  try {
+    setPriority(pid, niceness);
+  } catch {
+    // Not allowed here: it runs at normal priority, which is only slower for others.
+  }
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(niceness));
+  } catch {
+    // No autogroups here (another system, or turned off): the nice value above is what counts.
+  }
 }
 
 /** Whether `program` can be started (e.g. `ffmpeg -version`). */
