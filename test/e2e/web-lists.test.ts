@@ -40,7 +40,9 @@ class UploadGate {
   }
 
   private async forward(to: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.hold && req.method === 'PUT' && req.url?.startsWith('/api/v1/blobs/')) {
+    // Results go up as PUT /blobs/SHA, or, small ones, together in one POST /blobs/batch.
+    const upload = (req.method === 'PUT' && req.url?.startsWith('/api/v1/blobs/')) || (req.method === 'POST' && req.url === '/api/v1/blobs/batch');
+    if (this.hold && upload) {
       this.held++;
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
