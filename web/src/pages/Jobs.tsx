@@ -126,7 +126,9 @@ export function Jobs({ params, user }: { params: URLSearchParams; user: User }) 
 
   return (
     <div class="page" data-testid="jobs-page">
-      <PageHeader title="Jobs" sub={counts ? `${counts.all.toLocaleString('en-US')} ${user.admin ? 'on the farm' : 'submitted by you'}` : undefined}>
+      {/* The count's line is kept (blank) until the first list arrives: its arrival must not move
+          the header's buttons (they sit at its bottom), or a click meant for "New job" lands beside it. */}
+      <PageHeader title="Jobs" sub={counts ? `${counts.all.toLocaleString('en-US')} ${user.admin ? 'on the farm' : 'submitted by you'}` : '\u00a0'}>
         <input
           type="search"
           class="search"
