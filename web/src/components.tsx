@@ -1,6 +1,6 @@
 // Shared pieces: status badges, progress bars, error banners, pagers, tabs.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef } from 'preact/hooks';
 import type { TaskCounts } from './api.ts';
 import { num } from './format.ts';
 import { href } from './router.ts';
@@ -65,7 +65,9 @@ export function reveal(el: Element | null | undefined): void {
 
 export function ErrorBanner({ error, onDismiss, scrollIntoView }: { error: string | null | undefined; onDismiss?: () => void; scrollIntoView?: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // Before the browser paints, in the same task as the render: the error is never on the page out of
+  // view, and whoever sees it appear (a person, a test) sees it where it was brought.
+  useLayoutEffect(() => {
     if (error && scrollIntoView) reveal(ref.current);
   }, [error, scrollIntoView]);
   if (!error) return null;
