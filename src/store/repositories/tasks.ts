@@ -141,11 +141,6 @@ export async function markAttemptUploading(db: Db, taskId: string, attempt: numb
 }
 
 /**
- * Queued tasks of started jobs, oldest job first, that fit at least one of the leasers (their free
- * cores are `freeCores`, one entry per agent asking together); with `blocked`, not those of jobs the
- * agent is blocklisted for (it failed `limit` of their attempts). Whole rows: the lease needs them.
- */
-/**
  * What a lease reads of a queued task: the columns it passes on or decides by. The others are what
  * the lease sets (leasing.ts); reading all eighteen for a window of hundreds of rows per lease made
  * a JavaScript object of each value, a measurable part of the lease's time.
@@ -153,6 +148,12 @@ export async function markAttemptUploading(db: Db, taskId: string, attempt: numb
 const QUEUED_TASK_COLUMNS = ['tasks.id', 'tasks.idx', 'tasks.input_name', 'tasks.input_sha', 'tasks.spec', 'tasks.attempt', 'tasks.tries', 'tasks.step'] as const;
 export type QueuedTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'idx' | 'input_name' | 'input_sha' | 'spec' | 'attempt' | 'tries' | 'step'>;
 
+/**
+ * Queued tasks of started jobs, oldest job first, that fit at least one of the leasers (their free
+ * cores are `freeCores`, one entry per agent asking together); with `blocked`, not those of jobs the
+ * agent is blocklisted for (it failed `limit` of their attempts). The columns a lease needs
+ * (QUEUED_TASK_COLUMNS).
+ */
 export async function queuedCandidates(
   db: Db,
   freeCores: readonly number[],
