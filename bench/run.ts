@@ -7,7 +7,7 @@
 //   --scale-agents 1000 --scale-tasks 20000 --task-ms 200 --prefetch 3 --warm-tasks 4000 --scale-runs 3
 //   --big-agents 10000 --big-tasks 100000 --big-task-ms 2000 --big-prefetch 3 --big-lease-seconds 120 --big-give-up 10   scale10k (a row gives up after 10 × its ideal time)
 //   --render-frames 40 --chunk 5 --rounds 2          render, render-fresh
-//   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000
+//   --api-tasks 100000 --render-job-frames 10000 --api-finished 10000 --samples 100 --template-tasks 100000 --api-idle 60
 //   --huge-frames 1000000                      huge
 //   --no-record                                print only
 import { appendFile, readFile } from 'node:fs/promises';
@@ -148,7 +148,7 @@ try {
     emit(`\nCommands:\n${r.commands.map((c) => `- \`${c}\``).join('\n')}`);
   }
   if (want('api')) {
-    const o = { totalTasks: opt('api-tasks', 100_000), renderFrames: opt('render-job-frames', 10_000), finished: opt('api-finished', 10_000), samples: opt('samples', 100), templateTasks: opt('template-tasks', 100_000) };
+    const o = { totalTasks: opt('api-tasks', 100_000), renderFrames: opt('render-job-frames', 10_000), finished: opt('api-finished', 10_000), samples: opt('samples', 100), templateTasks: opt('template-tasks', 100_000), idleSeconds: opt('api-idle', 60) };
     emit(`\n### Submission and API with ${o.totalTasks} tasks in the store (SQLite; load at start ${load()})\n`);
     emit(table(await apiBench(o)));
   }
