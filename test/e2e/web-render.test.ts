@@ -306,7 +306,15 @@ test('web app: a render job from a project folder, followed to Done with thumbna
     assert.equal(await page.getByTestId('frame-tile').count(), 500);
     assert.match((await page.getByTestId('frame-pager').textContent()) ?? '', /1–500 of 10,000/);
     await page.getByTestId('frame-pager').getByLabel('Last page').click();
-    await page.locator('[data-testid="frame-tile"][data-frame="10000"]').waitFor();
+    await page
+      .locator('[data-testid="frame-tile"][data-frame="10000"]')
+      .waitFor()
+      .catch(async (err: Error) => {
+        // Timed out once in CI (2026-12-04), in none of 12 runs beside it: say what the page showed.
+        await shot(page, 'render-6-big-job-failed').catch(() => {});
+        const seen = `URL ${page.url()}; pager "${await page.getByTestId('frame-pager').textContent().catch(() => '?')}"; ${await page.getByTestId('frame-tile').count()} tiles; error banner "${await page.getByTestId('error').allTextContents()}"`;
+        throw new Error(`the last frame page did not show after a click on "Last page" (${seen}): ${err.message}`);
+      });
     assert.match(page.url(), /fo=9500/);
     await shot(page, 'render-6-big-job');
 
