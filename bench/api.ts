@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeScene } from '../test/helpers/scenes.js';
 import { nextLeaseRequest } from '../src/agent/protocol.js';
-import { SimAgent, fmt, hasBatchEndpoint, percentile, procSample, request, sleep, scriptJobSpec, startCoordinator, upload, type Leased, type Row } from './lib.js';
+import { SimAgent, fmt, hasBatchEndpoint, mib, percentile, procSample, request, sleep, scriptJobSpec, startCoordinator, upload, type Leased, type Row } from './lib.js';
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
@@ -118,7 +118,6 @@ export async function apiBench(opts: { renderFrames: number; totalTasks: number;
     const busy = procSample(c.pid);
     await sleep(opts.idleSeconds * 1000);
     const idle = procSample(c.pid);
-    const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
     rows.push({
       what: `coordinator memory, ${what}: RSS after ${opts.idleSeconds} s idle; right after the requests above; peak since start`,
       result: `RSS ${mib(idle.rssBytes)} idle; ${mib(busy.rssBytes)} right after; peak ${mib(idle.hwmBytes)}`,

@@ -7,7 +7,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeScene } from '../test/helpers/scenes.js';
-import { fmt, percentile, procSample, request, sleep, startCoordinator, upload, type Row } from './lib.js';
+import { fmt, mib, percentile, procSample, request, sleep, startCoordinator, upload, type Row } from './lib.js';
 
 /** Asks `paths` in turn every `everyMs` until stopped; returns each path's latencies (ms). */
 function probe(url: string, token: string, paths: string[], everyMs = 25) {
@@ -41,7 +41,6 @@ function probe(url: string, token: string, paths: string[], everyMs = 25) {
 }
 
 const describe = (ms: number[]) => `p50 ${fmt(percentile(ms, 50), 1)} ms, p99 ${fmt(percentile(ms, 99), 1)} ms, max ${fmt(Math.max(...ms), 1)} ms (${ms.length} requests)`;
-const mib = (b: number) => `${fmt(b / 2 ** 20)} MiB`;
 
 export async function hugeJobBench(opts: { frames: number }): Promise<Row[]> {
   const work = await mkdtemp(join(tmpdir(), 'drover-bench-huge-'));

@@ -415,6 +415,9 @@ export async function timeJob(c: Coordinator, spec: unknown, total: number, done
 
 export const fmt = (x: number, digits = 0) => x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
+/** Bytes as whole MiB, e.g. "424 MiB". */
+export const mib = (bytes: number) => `${fmt(bytes / 2 ** 20)} MiB`;
+
 export function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
